@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "daemon/daemon.h"
+
+#define BUS_NAME       "org.hostdev1"
+#define BUS_PATH       "/org/hostdev1"
+
+#define BUS_ERROR_NOT_FOUND        "org.hostdev1.Error.NotFound"
+#define BUS_ERROR_INVALID_ARGUMENT "org.hostdev1.Error.InvalidArgument"
+#define BUS_ERROR_FAILED           "org.hostdev1.Error.Failed"
+
+/* An interface this daemon serves: the filter checks call signatures
+ * against these same tables, so the vtables stay the only source. */
+typedef struct BusInterface {
+        const char *interface;
+        const sd_bus_vtable *vtable;
+} BusInterface;
+
+extern const sd_bus_vtable manager_vtable[];
+extern const sd_bus_vtable device_vtable[];
+extern const sd_bus_vtable pci_device_vtable[];
+extern const sd_bus_vtable sriov_vtable[];
+extern const sd_bus_vtable usb_device_vtable[];
+extern const sd_bus_vtable iommu_group_vtable[];
+
+int bus_register(Daemon *d);
+
+/* Interfaces of a device object, NULL-terminated, standard ones included:
+ * what InterfacesRemoved must list. */
+void bus_device_interfaces(const Device *dev, const char *ret[static 8]);
+void bus_group_interfaces(const char *ret[static 8]);
+
+int bus_device_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found, sd_bus_error *error);

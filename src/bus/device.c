@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bus.h"
+#include "shared/macro.h"
+
+#define DEVICE_GETTER(name, type, expr)                                                          \
+        static int name(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {            \
+                const Device *d = userdata;                                                      \
+                return sd_bus_message_append(reply, type, (expr));                               \
+        }
+
+DEVICE_GETTER(get_kind, "s", device_kind_to_string(d->kind));
+DEVICE_GETTER(get_address, "s", d->address);
+DEVICE_GETTER(get_syspath, "s", strempty(d->syspath));
+DEVICE_GETTER(get_vendor_id, "q", d->vendor_id);
+DEVICE_GETTER(get_product_id, "q", d->product_id);
+DEVICE_GETTER(get_vendor_name, "s", strempty(d->vendor_name));
+DEVICE_GETTER(get_product_name, "s", strempty(d->product_name));
+DEVICE_GETTER(get_serial, "s", strempty(d->serial));
+DEVICE_GETTER(get_driver, "s", strempty(d->driver));
+DEVICE_GETTER(get_numa_node, "i", d->numa_node);
+DEVICE_GETTER(get_state, "s", device_state_to_string(device_state(d)));
+
+DEVICE_GETTER(get_class, "u", d->pci.class);
+DEVICE_GETTER(get_class_name, "s", strempty(d->pci.class_name));
+DEVICE_GETTER(get_subsystem_vendor_id, "q", d->pci.subsystem_vendor_id);
+DEVICE_GETTER(get_subsystem_id, "q", d->pci.subsystem_id);
+DEVICE_GETTER(get_slot, "s", strempty(d->pci.slot));
+DEVICE_GETTER(get_link_speed, "s", strempty(d->pci.link_speed));
+DEVICE_GETTER(get_link_width, "u", d->pci.link_width);
+DEVICE_GETTER(get_boot_vga, "b", (int) d->pci.boot_vga);
+DEVICE_GETTER(get_vf_index, "i", d->pci.vf_index);
+DEVICE_GETTER(get_total_vfs, "u", d->pci.total_vfs);
+DEVICE_GETTER(get_num_vfs, "u", d->pci.num_vfs);
+
+DEVICE_GETTER(get_busnum, "u", d->usb.busnum);
+DEVICE_GETTER(get_devnum, "u", d->usb.devnum);
+DEVICE_GETTER(get_port_path, "s", strempty(d->usb.port_path));
+DEVICE_GETTER(get_speed, "s", strempty(d->usb.speed));
+DEVICE_GETTER(get_devnode, "s", strempty(d->usb.devnode));
+DEVICE_GETTER(get_authorized, "b", (int) d->usb.authorized);
+
+static int get_iommu_group(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        char buf[64];
+
+        if (d->iommu_group < 0)
+                return sd_bus_message_append(reply, "o", "/");
+        snprintf(buf, sizeof buf, BUS_PATH "/iommu_group/%d", d->iommu_group);
+        return sd_bus_message_append(reply, "o", buf);
+}
+
+static int get_reset_methods(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+
+        return sd_bus_message_append_strv(reply, d->pci.reset_methods);
+}
+
+static int append_pci_path(sd_bus_message *reply, const char *address) {
+        _cleanup_free_ char *p = address ? device_object_path(DEVICE_PCI, address) : NULL;
+
+        if (address && !p)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "o", p ?: "/");
+}
+
+static int get_physical_function(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+
+        return append_pci_path(reply, d->pci.physfn);
+}
+
+static int get_virtual_functions(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        for (size_t i = 0; r >= 0 && d->pci.vfs && d->pci.vfs[i]; i++)
+                r = append_pci_path(reply, d->pci.vfs[i]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+#define CONST SD_BUS_VTABLE_PROPERTY_CONST
+#define CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+
+const sd_bus_vtable device_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Kind", "s", get_kind, 0, CONST),
+        SD_BUS_PROPERTY("Address", "s", get_address, 0, CONST),
+        SD_BUS_PROPERTY("SysfsPath", "s", get_syspath, 0, CONST),
+        SD_BUS_PROPERTY("VendorId", "q", get_vendor_id, 0, CONST),
+        SD_BUS_PROPERTY("ProductId", "q", get_product_id, 0, CONST),
+        SD_BUS_PROPERTY("VendorName", "s", get_vendor_name, 0, CONST),
+        SD_BUS_PROPERTY("ProductName", "s", get_product_name, 0, CONST),
+        SD_BUS_PROPERTY("Serial", "s", get_serial, 0, CONST),
+        SD_BUS_PROPERTY("Driver", "s", get_driver, 0, CHANGE),
+        SD_BUS_PROPERTY("NumaNode", "i", get_numa_node, 0, CONST),
+        SD_BUS_PROPERTY("IommuGroup", "o", get_iommu_group, 0, CONST),
+        SD_BUS_PROPERTY("State", "s", get_state, 0, CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+const sd_bus_vtable pci_device_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Class", "u", get_class, 0, CONST),
+        SD_BUS_PROPERTY("ClassName", "s", get_class_name, 0, CONST),
+        SD_BUS_PROPERTY("SubsystemVendorId", "q", get_subsystem_vendor_id, 0, CONST),
+        SD_BUS_PROPERTY("SubsystemId", "q", get_subsystem_id, 0, CONST),
+        SD_BUS_PROPERTY("Slot", "s", get_slot, 0, CONST),
+        SD_BUS_PROPERTY("LinkSpeed", "s", get_link_speed, 0, CHANGE),
+        SD_BUS_PROPERTY("LinkWidth", "u", get_link_width, 0, CHANGE),
+        SD_BUS_PROPERTY("ResetMethods", "as", get_reset_methods, 0, CHANGE),
+        SD_BUS_PROPERTY("BootVga", "b", get_boot_vga, 0, CONST),
+        SD_BUS_PROPERTY("PhysicalFunction", "o", get_physical_function, 0, CHANGE),
+        SD_BUS_PROPERTY("VirtualFunctionIndex", "i", get_vf_index, 0, CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+const sd_bus_vtable sriov_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("TotalVfs", "u", get_total_vfs, 0, CONST),
+        SD_BUS_PROPERTY("NumVfs", "u", get_num_vfs, 0, CHANGE),
+        SD_BUS_PROPERTY("VirtualFunctions", "ao", get_virtual_functions, 0, CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+const sd_bus_vtable usb_device_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("BusNumber", "u", get_busnum, 0, CONST),
+        SD_BUS_PROPERTY("DeviceNumber", "u", get_devnum, 0, CONST),
+        SD_BUS_PROPERTY("PortPath", "s", get_port_path, 0, CONST),
+        SD_BUS_PROPERTY("Speed", "s", get_speed, 0, CONST),
+        SD_BUS_PROPERTY("DevNode", "s", get_devnode, 0, CONST),
+        SD_BUS_PROPERTY("Authorized", "b", get_authorized, 0, CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+/* "/org/hostdev1/pci/0000_01_00_0" → the Device, for every device
+ * interface; the SR-IOV one only on PFs. */
+int bus_device_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                    sd_bus_error *error) {
+        Daemon *dm = userdata;
+        _cleanup_free_ char *address = NULL;
+        const char *rest;
+        DeviceKind kind;
+        Device *d;
+
+        if ((rest = startswith(path, BUS_PATH "/pci/")))
+                kind = DEVICE_PCI;
+        else if ((rest = startswith(path, BUS_PATH "/usb/")))
+                kind = DEVICE_USB;
+        else
+                return 0;
+
+        address = device_address_from_path_component(kind, rest);
+        if (!address)
+                return 0;
+        d = inventory_get(&dm->inventory, address);
+        if (!d || d->kind != kind)
+                return 0;
+        if (streq(interface, "org.hostdev1.SriovPhysicalFunction") && !d->pci.sriov_capable)
+                return 0;
+        *found = d;
+        return 1;
+}
+
+static int enumerate(Daemon *dm, DeviceKind kind, char ***nodes) {
+        *nodes = inventory_device_paths(&dm->inventory, kind);
+        return *nodes ? 0 : -ENOMEM;
+}
+
+static int enumerate_pci(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        return enumerate(userdata, DEVICE_PCI, nodes);
+}
+
+static int enumerate_usb(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        return enumerate(userdata, DEVICE_USB, nodes);
+}
+
+void bus_device_interfaces(const Device *dev, const char *ret[static 8]) {
+        size_t n = 0;
+
+        ret[n++] = "org.freedesktop.DBus.Peer";
+        ret[n++] = "org.freedesktop.DBus.Introspectable";
+        ret[n++] = "org.freedesktop.DBus.Properties";
+        ret[n++] = "org.hostdev1.Device";
+        if (dev->kind == DEVICE_PCI) {
+                ret[n++] = "org.hostdev1.PciDevice";
+                if (dev->pci.sriov_capable)
+                        ret[n++] = "org.hostdev1.SriovPhysicalFunction";
+        } else
+                ret[n++] = "org.hostdev1.UsbDevice";
+        ret[n] = NULL;
+}
+
+int bus_device_register(Daemon *d);
+int bus_device_register(Daemon *d) {
+        static const struct {
+                const char *prefix;
+                const char *interface;
+                const sd_bus_vtable *vtable;
+        } table[] = {
+                { BUS_PATH "/pci", "org.hostdev1.Device", device_vtable },
+                { BUS_PATH "/pci", "org.hostdev1.PciDevice", pci_device_vtable },
+                { BUS_PATH "/pci", "org.hostdev1.SriovPhysicalFunction", sriov_vtable },
+                { BUS_PATH "/usb", "org.hostdev1.Device", device_vtable },
+                { BUS_PATH "/usb", "org.hostdev1.UsbDevice", usb_device_vtable },
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                r = sd_bus_add_fallback_vtable(d->bus, NULL, table[i].prefix, table[i].interface, table[i].vtable,
+                                               bus_device_find, d);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_add_node_enumerator(d->bus, NULL, BUS_PATH "/pci", enumerate_pci, d);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(d->bus, NULL, BUS_PATH "/usb", enumerate_usb, d);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+
+/* Signals for changes made during one event-loop iteration, queued in
+ * order and sent together at its end: a burst of uevents for one object
+ * becomes one PropertiesChanged, an object that comes and goes within the
+ * burst is never announced. InterfacesAdded carries the values at flush time. */
+typedef struct Emitter Emitter;
+
+typedef enum ObjectType {
+        OBJECT_DEVICE,
+        OBJECT_GROUP,
+} ObjectType;
+
+/* Group fields, for emitter_changed(OBJECT_GROUP, …). */
+enum {
+        GROUP_FIELD_DEVICES   = 1u << 0,
+        GROUP_FIELD_VIABILITY = 1u << 1,  /* Viable, Blockers */
+};
+
+Emitter *emitter_new(sd_bus *bus);
+Emitter *emitter_free(Emitter *e);
+
+int emitter_added(Emitter *e, const char *path);
+/* interfaces: what the object had (NULL-terminated), copied. */
+int emitter_removed(Emitter *e, const char *path, const char *const *interfaces);
+/* fields: DEVICE_FIELD_* or GROUP_FIELD_* bits. */
+int emitter_changed(Emitter *e, const char *path, ObjectType type, unsigned fields);
+bool emitter_pending(const Emitter *e);
+int emitter_flush(Emitter *e);

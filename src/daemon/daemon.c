@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus/bus.h"
+#include "bus/emit.h"
+#include "daemon.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/strv.h"
+
+int daemon_new(Daemon **ret) {
+        _cleanup_(daemon_freep) Daemon *d = calloc(1, sizeof(Daemon));
+        int r;
+
+        if (!d)
+                return -ENOMEM;
+        r = paths_init_from_env(&d->paths);
+        if (r < 0)
+                return r;
+        r = inventory_init(&d->inventory);
+        if (r < 0)
+                return r;
+        d->dirty_pfs = hashmap_new();
+        if (!d->dirty_pfs)
+                return -ENOMEM;
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+Daemon *daemon_free(Daemon *d) {
+        void *v;
+        size_t i = 0;
+
+        if (!d)
+                return NULL;
+        sd_event_source_unref(d->flush_source);
+        emitter_free(d->emitter);
+        monitor_free(d->monitor);
+        sd_bus_flush_close_unref(d->bus);
+        inventory_done(&d->inventory);
+        while (hashmap_iterate(d->dirty_pfs, &i, &v, NULL))
+                free(v);
+        hashmap_free(d->dirty_pfs);
+        kernel_free(d->kernel);
+        sd_event_unref(d->event);
+        free(d->iommu_message);
+        paths_done(&d->paths);
+        free(d);
+        return NULL;
+}
+
+static void schedule_flush(Daemon *d) {
+        (void) sd_event_source_set_enabled(d->flush_source, SD_EVENT_ONESHOT);
+}
+
+static void mark_pf_dirty(Daemon *d, const char *pf) {
+        char *s;
+
+        if (!pf || hashmap_get(d->dirty_pfs, pf))
+                return;
+        s = strdup(pf);
+        if (!s || hashmap_put(d->dirty_pfs, s, s) < 0)
+                free(s);
+}
+
+static void group_changed(Daemon *d, int number, unsigned fields, const char *blockers_before) {
+        IommuGroup *g = inventory_group(&d->inventory, number);
+        _cleanup_free_ char *after = NULL;
+
+        if (!g)
+                return;
+        after = iommu_group_blockers_text(g);
+        if (!after || !streq_ptr(blockers_before, after))
+                fields |= GROUP_FIELD_VIABILITY;
+        (void) emitter_changed(d->emitter, g->object_path, OBJECT_GROUP, fields);
+}
+
+static char *group_blockers(Daemon *d, int number) {
+        IommuGroup *g = inventory_group(&d->inventory, number);
+
+        return g ? iommu_group_blockers_text(g) : NULL;
+}
+
+static void device_removed(Daemon *d, const char *address) {
+        _cleanup_(device_freep) Device *old = NULL;
+        _cleanup_free_ char *before = NULL;
+        const char *ifaces[8];
+        int group;
+
+        if (!inventory_get(&d->inventory, address))
+                return;
+        group = inventory_get(&d->inventory, address)->iommu_group;
+        before = group_blockers(d, group);
+        old = inventory_take(&d->inventory, address);
+
+        bus_device_interfaces(old, ifaces);
+        (void) emitter_removed(d->emitter, old->object_path, ifaces);
+        if (group >= 0 && inventory_gc_group(&d->inventory, (unsigned) group)) {
+                _cleanup_free_ char *path = iommu_group_object_path((unsigned) group);
+
+                bus_group_interfaces(ifaces);
+                if (path)
+                        (void) emitter_removed(d->emitter, path, ifaces);
+        } else
+                group_changed(d, group, GROUP_FIELD_DEVICES, before);
+        mark_pf_dirty(d, old->pci.physfn);
+        log_debug("%s removed", address);
+}
+
+static void device_added(Daemon *d, Device *dev) {
+        _cleanup_(device_freep) Device *owned = dev;
+        _cleanup_free_ char *before = group_blockers(d, dev->iommu_group);
+        bool created = false;
+        int r;
+
+        dev->pci.vf_index = inventory_vf_index(&d->inventory, dev);
+        r = inventory_add(&d->inventory, dev, &created);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot add %s: %m", dev->address);
+                return;
+        }
+        TAKE_PTR(owned);
+
+        if (created)
+                (void) emitter_added(d->emitter, inventory_group(&d->inventory, dev->iommu_group)->object_path);
+        (void) emitter_added(d->emitter, dev->object_path);
+        if (!created)
+                group_changed(d, dev->iommu_group, GROUP_FIELD_DEVICES, before);
+        mark_pf_dirty(d, dev->pci.physfn);
+        log_debug("%s added", dev->address);
+}
+
+static void device_changed(Daemon *d, Device *dev, unsigned fields) {
+        _cleanup_(device_freep) Device *old = NULL;
+        _cleanup_free_ char *before = group_blockers(d, dev->iommu_group);
+        int r;
+
+        old = inventory_take(&d->inventory, dev->address);
+        r = inventory_add(&d->inventory, dev, NULL);
+        if (r < 0) {
+                /* Cannot happen for a device that was just taken out, but
+                 * keep the old reading rather than lose the device. */
+                device_free(dev);
+                (void) inventory_add(&d->inventory, TAKE_PTR(old), NULL);
+                return;
+        }
+        (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE, fields);
+        group_changed(d, dev->iommu_group, 0, before);
+        if (fields & DEVICE_FIELD_SRIOV)
+                mark_pf_dirty(d, dev->address);
+}
+
+/* A new reading of the device at an address (NULL: it is gone). */
+static void device_update(Daemon *d, const char *address, Device *dev) {
+        Device *old = inventory_get(&d->inventory, address);
+        unsigned fields;
+
+        if (!dev) {
+                device_removed(d, address);
+                return;
+        }
+        if (!old) {
+                device_added(d, dev);
+                return;
+        }
+        dev->pci.vf_index = inventory_vf_index(&d->inventory, dev);
+        fields = device_diff(old, dev);
+        if (fields == 0) {
+                device_free(dev);
+                return;
+        }
+        /* Other ids or another group at the same address: another device. */
+        if (fields & (DEVICE_FIELD_IDENTITY | DEVICE_FIELD_IOMMU_GROUP)) {
+                device_removed(d, address);
+                device_added(d, dev);
+                return;
+        }
+        device_changed(d, dev, fields);
+}
+
+static void refresh_pf(Daemon *d, const char *address) {
+        Device *pf = inventory_get(&d->inventory, address);
+        _cleanup_strv_free_ char **old_vfs = NULL;
+        unsigned old_num;
+
+        if (!pf || !pf->pci.sriov_capable)
+                return;
+        old_num = pf->pci.num_vfs;
+        old_vfs = TAKE_PTR(pf->pci.vfs);
+        if (kernel_refresh_sriov(d->kernel, pf) < 0)
+                return;
+        if (old_num != pf->pci.num_vfs || !strv_equal(old_vfs, pf->pci.vfs))
+                (void) emitter_changed(d->emitter, pf->object_path, OBJECT_DEVICE, DEVICE_FIELD_SRIOV);
+        for (size_t i = 0; pf->pci.vfs && pf->pci.vfs[i]; i++) {
+                Device *vf = inventory_get(&d->inventory, pf->pci.vfs[i]);
+
+                if (vf && streq_ptr(vf->pci.physfn, pf->address) && vf->pci.vf_index != (int) i) {
+                        vf->pci.vf_index = (int) i;
+                        (void) emitter_changed(d->emitter, vf->object_path, OBJECT_DEVICE, DEVICE_FIELD_PHYSFN);
+                }
+        }
+}
+
+/* Runs once no more uevents are waiting: the burst is over. */
+static int on_flush(sd_event_source *s, void *userdata) {
+        Daemon *d = userdata;
+        char *pf;
+        size_t i = 0;
+
+        while (hashmap_iterate(d->dirty_pfs, &i, (void **) &pf, NULL))
+                refresh_pf(d, pf);
+        i = 0;
+        while (hashmap_iterate(d->dirty_pfs, &i, (void **) &pf, NULL))
+                free(pf);
+        hashmap_free(d->dirty_pfs);
+        d->dirty_pfs = hashmap_new();
+        if (!d->dirty_pfs)
+                return log_oom();
+        return emitter_flush(d->emitter);
+}
+
+static void on_uevent(void *userdata, UeventAction action, DeviceKind kind, const char *syspath) {
+        Daemon *d = userdata;
+        const char *address = strrchr(syspath, '/') + 1;
+        Device *dev = NULL;
+        int r;
+
+        if (action != UEVENT_REMOVE) {
+                if (action == UEVENT_ADD && kind == DEVICE_PCI)
+                        (void) kernel_load_slots(d->kernel);
+                r = kernel_read_device(d->kernel, kind, syspath, &dev);
+                if (r == -ENOMEM) {
+                        log_oom();
+                        return;
+                }
+                /* Gone already, or not something we publish: same as removed. */
+                if (r < 0)
+                        log_debug_errno(r, "Cannot read %s: %m", syspath);
+        }
+        device_update(d, address, dev);
+        schedule_flush(d);
+}
+
+static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        Daemon *d = userdata;
+
+        if (e) {
+                log_error("Cannot own the name %s: %s", BUS_NAME, e->message);
+                return sd_event_exit(d->event, EXIT_FAILURE);
+        }
+        log_info("Serving %zu devices and %zu IOMMU groups as %s.",
+                 inventory_n_devices(&d->inventory), d->inventory.n_groups, BUS_NAME);
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
+        return 0;
+}
+
+int daemon_start(Daemon *d) {
+        int r;
+
+        r = kernel_new(&d->paths, &d->kernel);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up kernel access: %m");
+
+        /* Before enumeration: a device that comes or goes while we walk
+         * sysfs is caught by the event that follows. */
+        r = monitor_new(d->event, on_uevent, d, &d->monitor);
+        if (r < 0)
+                return r;
+
+        r = kernel_enumerate(d->kernel, &d->inventory);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the host's devices: %m");
+        r = kernel_iommu_status(d->kernel, &d->iommu_enabled, &d->iommu_message);
+        if (r < 0)
+                return log_oom();
+        if (!d->iommu_enabled)
+                log_warning("%s", d->iommu_message);
+        kernel_trim(d->kernel);
+
+        r = sd_bus_open_system(&d->bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        d->emitter = emitter_new(d->bus);
+        if (!d->emitter)
+                return log_oom();
+        /* Lower priority than the monitor: it runs when no uevent is waiting. */
+        r = sd_event_add_defer(d->event, &d->flush_source, on_flush, d);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_priority(d->flush_source, SD_EVENT_PRIORITY_NORMAL + 10);
+        (void) sd_event_source_set_enabled(d->flush_source, SD_EVENT_OFF);
+
+        r = bus_register(d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register objects: %m");
+        /* Objects first, then the name: whoever sees the name sees everything. */
+        r = sd_bus_request_name_async(d->bus, NULL, BUS_NAME, 0, on_name_acquired, d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot request the name %s: %m", BUS_NAME);
+        return 0;
+}
+
+int daemon_run(Daemon *d) {
+        int r;
+
+        r = sd_event_add_signal(d->event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch signals: %m");
+        r = sd_event_loop(d->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return r;
+}

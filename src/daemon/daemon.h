@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "kernel/kernel.h"
+#include "kernel/monitor.h"
+#include "model/inventory.h"
+#include "shared/paths.h"
+
+typedef struct Emitter Emitter;
+
+/* The running service: kernel → model → bus, on one event loop. */
+typedef struct Daemon {
+        Paths paths;
+        sd_event *event;
+        sd_bus *bus;
+        Kernel *kernel;
+        Monitor *monitor;
+        Inventory inventory;
+        Emitter *emitter;
+        sd_event_source *flush_source;
+        Hashmap *dirty_pfs;     /* PF address → itself (owned), re-read at flush */
+
+        bool iommu_enabled;
+        char *iommu_message;
+} Daemon;
+
+int daemon_new(Daemon **ret);
+Daemon *daemon_free(Daemon *d);
+static inline void daemon_freep(Daemon **d) {
+        daemon_free(*d);
+}
+
+/* Open the monitor, read the host, publish it, take the bus name. */
+int daemon_start(Daemon *d);
+int daemon_run(Daemon *d);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+
+#include "daemon.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+static void help(void) {
+        printf("Usage: hostdevd [OPTIONS]\n\n"
+               "Publishes the host's PCI and USB devices and IOMMU groups on the\n"
+               "system bus as org.hostdev1, for passing them through to VMs.\n\n"
+               "  -h --help              Show this help and exit\n"
+               "     --version           Show the version and exit\n"
+               "     --log-level=LEVEL   debug, info, notice, warning or err (default: info)\n\n"
+               "File system roots come from HOSTDEV_SYSFS_ROOT, HOSTDEV_DEV_ROOT,\n"
+               "HOSTDEV_PROC_ROOT, HOSTDEV_RUN_ROOT, HOSTDEV_STATE_DIRECTORY,\n"
+               "HOSTDEV_PCI_IDS and HOSTDEV_USB_IDS; see hostdevd(8).\n");
+}
+
+/* 0: run, 1: exit successfully, <0: usage error. */
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                {}
+        };
+        int c, l;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 1;
+                case ARG_VERSION:
+                        printf("hostdevd %s\n", VERSION);
+                        return 1;
+                case ARG_LOG_LEVEL:
+                        l = log_parse_level(optarg);
+                        if (l < 0)
+                                return log_error_errno(EINVAL, "Unknown log level '%s'.", optarg);
+                        log_set_max_level(l);
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc)
+                return log_error_errno(EINVAL, "Unexpected argument '%s'; see --help.", argv[optind]);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(daemon_freep) Daemon *d = NULL;
+        sigset_t mask;
+        int r;
+
+        log_setup("hostdevd");
+        r = parse_argv(argc, argv);
+        if (r != 0)
+                return r > 0 ? EXIT_SUCCESS : 2;
+
+        /* sd-event receives these through a signalfd. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        r = daemon_new(&d);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start: %m");
+                return EXIT_FAILURE;
+        }
+        r = daemon_start(d);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = daemon_run(d);
+        if (r < 0)
+                return EXIT_FAILURE;
+        log_debug("Exiting.");
+        return r;
+}

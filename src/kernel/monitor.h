@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "model/address.h"
+
+typedef enum UeventAction {
+        UEVENT_ADD,
+        UEVENT_REMOVE,
+        UEVENT_CHANGE,   /* change, bind, unbind, move, online, offline */
+} UeventAction;
+
+typedef void (*MonitorHandler)(void *userdata, UeventAction action, DeviceKind kind, const char *syspath);
+
+typedef struct Monitor Monitor;
+
+/* Listens to udev's events for PCI functions and USB devices. Opened before
+ * enumeration, so that nothing that happens meanwhile is missed. */
+int monitor_new(sd_event *event, MonitorHandler handler, void *userdata, Monitor **ret);
+Monitor *monitor_free(Monitor *m);
+static inline void monitor_freep(Monitor **m) {
+        monitor_free(*m);
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "address.h"
+#include "shared/macro.h"
+
+static const char *const kind_names[_DEVICE_KIND_MAX] = {
+        [DEVICE_PCI] = "pci",
+        [DEVICE_USB] = "usb",
+};
+
+const char *device_kind_to_string(DeviceKind k) {
+        return k >= 0 && k < _DEVICE_KIND_MAX ? kind_names[k] : NULL;
+}
+
+/* Exactly n hex digits (n == 0: 1..8 of them) at *p; advances *p. */
+static int parse_hex(const char **p, unsigned n, unsigned long *ret) {
+        const char *s = *p;
+        unsigned long v = 0;
+        unsigned i;
+
+        for (i = 0; isxdigit((unsigned char) s[i]); i++) {
+                if (i >= 8)
+                        return -EINVAL;
+                v = v * 16 + (unsigned long) (isdigit((unsigned char) s[i]) ? s[i] - '0'
+                                                                            : tolower((unsigned char) s[i]) - 'a' + 10);
+        }
+        if (i == 0 || (n > 0 && i != n))
+                return -EINVAL;
+        *p = s + i;
+        *ret = v;
+        return 0;
+}
+
+/* A decimal number 1..max without leading zeros; advances *p. */
+static int parse_dec(const char **p, unsigned long max, unsigned long *ret) {
+        const char *s = *p;
+        unsigned long v = 0;
+        unsigned i;
+
+        for (i = 0; isdigit((unsigned char) s[i]); i++) {
+                v = v * 10 + (unsigned long) (s[i] - '0');
+                if (v > max)
+                        return -EINVAL;
+        }
+        if (i == 0 || v == 0 || (s[0] == '0'))
+                return -EINVAL;
+        *p = s + i;
+        *ret = v;
+        return 0;
+}
+
+int pci_address_parse(const char *s, char **ret_address) {
+        unsigned long domain = 0, bus, dev, fn;
+        const char *p = s;
+        int colons = 0;
+
+        if (strnlen(s, ADDRESS_MAX + 1) > ADDRESS_MAX)
+                return -EINVAL;
+        for (const char *c = s; *c; c++)
+                colons += *c == ':';
+        if (colons == 2) {
+                /* Domains are 16 bit, but VMD puts devices in 32-bit domains
+                 * such as 10000: accept up to 8 digits, at least 4. */
+                if (parse_hex(&p, 0, &domain) < 0 || p - s < 4 || *p++ != ':')
+                        return -EINVAL;
+        } else if (colons != 1)
+                return -EINVAL;
+
+        if (parse_hex(&p, 2, &bus) < 0 || *p++ != ':' ||
+            parse_hex(&p, 2, &dev) < 0 || *p++ != '.' ||
+            parse_hex(&p, 1, &fn) < 0 || *p != 0)
+                return -EINVAL;
+        if (dev > 0x1f || fn > 7)
+                return -EINVAL;
+
+        if (ret_address && asprintf(ret_address, "%04lx:%02lx:%02lx.%lx", domain, bus, dev, fn) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int usb_address_parse(const char *s, char **ret_address) {
+        char buf[ADDRESS_MAX + 1];
+        const char *p = s;
+        unsigned long v;
+        size_t l = 0;
+        int depth = 0;
+
+        if (strnlen(s, ADDRESS_MAX + 1) > ADDRESS_MAX)
+                return -EINVAL;
+        if (parse_dec(&p, 999, &v) < 0 || *p++ != '-')
+                return -EINVAL;
+        l = (size_t) snprintf(buf, sizeof buf, "%lu-", v);
+        for (;;) {
+                /* USB allows five hub tiers below the root hub: at most seven ports. */
+                if (++depth > 7 || parse_dec(&p, 255, &v) < 0)
+                        return -EINVAL;
+                l += (size_t) snprintf(buf + l, sizeof buf - l, "%lu", v);
+                if (*p == 0)
+                        break;
+                if (*p++ != '.')
+                        return -EINVAL;
+                buf[l++] = '.';
+                buf[l] = 0;
+        }
+        if (ret_address && !(*ret_address = strdup(buf)))
+                return -ENOMEM;
+        return 0;
+}
+
+int address_parse(const char *s, DeviceKind *ret_kind, char **ret_address) {
+        if (pci_address_parse(s, ret_address) == 0) {
+                if (ret_kind)
+                        *ret_kind = DEVICE_PCI;
+                return 0;
+        }
+        if (usb_address_parse(s, ret_address) == 0) {
+                if (ret_kind)
+                        *ret_kind = DEVICE_USB;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+char *device_object_path(DeviceKind kind, const char *address) {
+        char *p, *c;
+
+        if (asprintf(&p, "/org/hostdev1/%s/%s", device_kind_to_string(kind), address) < 0)
+                return NULL;
+        for (c = strrchr(p, '/') + 1; *c; c++)
+                if (strchr(":.-", *c))
+                        *c = '_';
+        return p;
+}
+
+char *device_address_from_path_component(DeviceKind kind, const char *component) {
+        char buf[ADDRESS_MAX + 1], *ret = NULL;
+        size_t l = strnlen(component, ADDRESS_MAX + 1);
+        int n = 0;
+
+        if (l > ADDRESS_MAX)
+                return NULL;
+        memcpy(buf, component, l + 1);
+        for (char *c = buf; *c; c++) {
+                if (*c != '_')
+                        continue;
+                n++;
+                if (kind == DEVICE_PCI)
+                        *c = n == 3 ? '.' : ':';
+                else
+                        *c = n == 1 ? '-' : '.';
+        }
+        /* Only the canonical spelling names an object. */
+        if (kind == DEVICE_PCI ? pci_address_parse(buf, &ret) < 0 : usb_address_parse(buf, &ret) < 0)
+                return NULL;
+        if (!streq(ret, buf)) {
+                free(ret);
+                return NULL;
+        }
+        return ret;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+
+typedef enum DeviceKind {
+        DEVICE_PCI,
+        DEVICE_USB,
+        _DEVICE_KIND_MAX,
+} DeviceKind;
+
+const char *device_kind_to_string(DeviceKind k);
+
+/* Longest address we ever accept; anything longer is refused before parsing. */
+#define ADDRESS_MAX 64
+
+/* Parse a device address as a user types it and return it in the kernel's
+ * form:
+ *   PCI  "0000:01:00.0", "01:00.0", any case  → "0000:01:00.0"
+ *   USB  "3-1.2" (bus, then ports from the root hub down) → "3-1.2"
+ * Returns -EINVAL for anything else. */
+int address_parse(const char *s, DeviceKind *ret_kind, char **ret_address);
+int pci_address_parse(const char *s, char **ret_address);
+int usb_address_parse(const char *s, char **ret_address);
+
+/* Object path components: "0000:01:00.0" ↔ "0000_01_00_0", "3-1.2" ↔ "3_1_2". */
+char *device_object_path(DeviceKind kind, const char *address);
+/* The address named by the last component of an object path below
+ * /org/hostdev1/pci or /org/hostdev1/usb; NULL when it names none. */
+char *device_address_from_path_component(DeviceKind kind, const char *component);

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "address.h"
+
+/* One PCI function or USB device as the kernel shows it. Plain data: filled
+ * by src/kernel, read by src/bus. Name strings (vendor_name, product_name,
+ * class_name) are interned and not owned; every other string is owned. */
+typedef struct Device {
+        DeviceKind kind;
+        char *address;
+        char *syspath;          /* kernel name, "/sys/devices/…" */
+        char *object_path;
+
+        uint16_t vendor_id;
+        uint16_t product_id;
+        const char *vendor_name;
+        const char *product_name;
+        char *serial;
+        char *driver;           /* NULL when unbound */
+        int numa_node;
+        int iommu_group;        /* -1 when none */
+
+        struct {
+                uint32_t class;
+                const char *class_name;
+                uint16_t subsystem_vendor_id;
+                uint16_t subsystem_id;
+                char *slot;
+                char *link_speed;
+                unsigned link_width;
+                char **reset_methods;   /* NULL-terminated, may be NULL */
+                bool boot_vga;
+                bool sriov_capable;     /* has sriov_totalvfs: a PF */
+                unsigned total_vfs;
+                unsigned num_vfs;
+                char **vfs;             /* VF addresses by index, NULL-terminated */
+                char *physfn;           /* on a VF, its PF's address */
+                int vf_index;           /* on a VF, its index; -1 otherwise */
+        } pci;
+
+        struct {
+                unsigned busnum;
+                unsigned devnum;
+                char *port_path;
+                char *speed;
+                char *devnode;
+                bool authorized;
+        } usb;
+} Device;
+
+Device *device_new(DeviceKind kind, const char *address);
+Device *device_free(Device *d);
+static inline void device_freep(Device **d) {
+        device_free(*d);
+}
+
+/* What differs between two readings of the same device, as DEVICE_FIELD_* bits. */
+typedef enum DeviceField {
+        DEVICE_FIELD_DRIVER         = 1u << 0,
+        DEVICE_FIELD_STATE          = 1u << 1,
+        DEVICE_FIELD_LINK           = 1u << 2,
+        DEVICE_FIELD_RESET_METHODS  = 1u << 3,
+        DEVICE_FIELD_SRIOV          = 1u << 4,  /* NumVfs, VirtualFunctions */
+        DEVICE_FIELD_AUTHORIZED     = 1u << 5,
+        DEVICE_FIELD_IOMMU_GROUP    = 1u << 6,
+        DEVICE_FIELD_PHYSFN         = 1u << 7,  /* PhysicalFunction, VirtualFunctionIndex */
+        DEVICE_FIELD_IDENTITY       = 1u << 8,  /* ids, serial, class, …: only a new device changes them */
+} DeviceField;
+
+unsigned device_diff(const Device *a, const Device *b);
+
+typedef enum DeviceState {
+        DEVICE_STATE_HOST,
+        DEVICE_STATE_PREPARED,
+        _DEVICE_STATE_MAX,
+} DeviceState;
+
+DeviceState device_state(const Device *d);
+const char *device_state_to_string(DeviceState s);
+
+/* Drivers that hand a device to VFIO: vfio-pci and vendor variants such
+ * as mlx5-vfio-pci. */
+bool driver_is_vfio(const char *driver);
+bool device_is_bridge(const Device *d);
+
+/* NULL when the device does not keep its IOMMU group from being viable,
+ * else a sentence saying why (caller frees). */
+char *device_group_blocker(const Device *d);

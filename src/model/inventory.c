@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "inventory.h"
+#include "shared/macro.h"
+#include "shared/strv.h"
+
+int inventory_init(Inventory *inv) {
+        *inv = (Inventory) {};
+        inv->devices = hashmap_new();
+        return inv->devices ? 0 : -ENOMEM;
+}
+
+static IommuGroup *group_free(IommuGroup *g) {
+        if (!g)
+                return NULL;
+        free(g->members);
+        free(g->object_path);
+        free(g);
+        return NULL;
+}
+
+void inventory_done(Inventory *inv) {
+        Device *d;
+        size_t i = 0;
+
+        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
+                device_free(d);
+        hashmap_free(inv->devices);
+        for (i = 0; i < inv->n_groups_alloc; i++)
+                group_free(inv->groups[i]);
+        free(inv->groups);
+        *inv = (Inventory) {};
+}
+
+Device *inventory_get(const Inventory *inv, const char *address) {
+        return hashmap_get(inv->devices, address);
+}
+
+IommuGroup *inventory_group(const Inventory *inv, int number) {
+        if (number < 0 || (size_t) number >= inv->n_groups_alloc)
+                return NULL;
+        return inv->groups[number];
+}
+
+char *iommu_group_object_path(unsigned number) {
+        char *p;
+
+        if (asprintf(&p, "/org/hostdev1/iommu_group/%u", number) < 0)
+                return NULL;
+        return p;
+}
+
+static int group_get_or_create(Inventory *inv, unsigned number, IommuGroup **ret, bool *ret_created) {
+        IommuGroup *g;
+
+        if (number > IOMMU_GROUP_MAX)
+                return -ERANGE;
+        if (number >= inv->n_groups_alloc) {
+                size_t n = inv->n_groups_alloc ? inv->n_groups_alloc : 64;
+                IommuGroup **t;
+
+                while (n <= number)
+                        n *= 2;
+                t = realloc(inv->groups, n * sizeof(IommuGroup *));
+                if (!t)
+                        return -ENOMEM;
+                memset(t + inv->n_groups_alloc, 0, (n - inv->n_groups_alloc) * sizeof(IommuGroup *));
+                inv->groups = t;
+                inv->n_groups_alloc = n;
+        }
+        g = inv->groups[number];
+        *ret_created = !g;
+        if (!g) {
+                g = calloc(1, sizeof(IommuGroup));
+                if (!g)
+                        return -ENOMEM;
+                g->number = number;
+                g->object_path = iommu_group_object_path(number);
+                if (!g->object_path) {
+                        free(g);
+                        return -ENOMEM;
+                }
+                inv->groups[number] = g;
+                inv->n_groups++;
+        }
+        *ret = g;
+        return 0;
+}
+
+/* PCI addresses of one length sort as strings; a longer domain sorts later. */
+static int address_cmp(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+
+        if (la != lb)
+                return la < lb ? -1 : 1;
+        return strcmp(a, b);
+}
+
+static int group_insert(IommuGroup *g, Device *d) {
+        Device **t = realloc(g->members, (g->n_members + 1) * sizeof(Device *));
+        size_t i;
+
+        if (!t)
+                return -ENOMEM;
+        g->members = t;
+        for (i = g->n_members; i > 0 && address_cmp(t[i - 1]->address, d->address) > 0; i--)
+                t[i] = t[i - 1];
+        t[i] = d;
+        g->n_members++;
+        return 0;
+}
+
+static void group_delete(IommuGroup *g, Device *d) {
+        for (size_t i = 0; i < g->n_members; i++)
+                if (g->members[i] == d) {
+                        memmove(g->members + i, g->members + i + 1, (g->n_members - i - 1) * sizeof(Device *));
+                        g->n_members--;
+                        return;
+                }
+}
+
+int inventory_add(Inventory *inv, Device *d, bool *ret_group_created) {
+        IommuGroup *g = NULL;
+        bool created = false;
+        int r;
+
+        if (d->iommu_group >= 0) {
+                r = group_get_or_create(inv, (unsigned) d->iommu_group, &g, &created);
+                if (r == -ERANGE)
+                        d->iommu_group = -1;
+                else if (r < 0)
+                        return r;
+        }
+        r = hashmap_put(inv->devices, d->address, d);
+        if (r >= 0 && g)
+                r = group_insert(g, d);
+        if (r < 0) {
+                if (r != -EEXIST)
+                        hashmap_remove(inv->devices, d->address);
+                if (created)
+                        inventory_gc_group(inv, g->number);
+                return r;
+        }
+        if (ret_group_created)
+                *ret_group_created = created;
+        return 0;
+}
+
+Device *inventory_take(Inventory *inv, const char *address) {
+        Device *d = hashmap_remove(inv->devices, address);
+        IommuGroup *g;
+
+        if (d && (g = inventory_group(inv, d->iommu_group)))
+                group_delete(g, d);
+        return d;
+}
+
+bool inventory_gc_group(Inventory *inv, unsigned number) {
+        IommuGroup *g = inventory_group(inv, (int) number);
+
+        if (!g || g->n_members > 0)
+                return false;
+        inv->groups[number] = group_free(g);
+        inv->n_groups--;
+        return true;
+}
+
+size_t inventory_n_devices(const Inventory *inv) {
+        return hashmap_size(inv->devices);
+}
+
+char **inventory_device_paths(const Inventory *inv, DeviceKind kind) {
+        char **l = calloc(hashmap_size(inv->devices) + 1, sizeof(char *));
+        size_t i = 0, n = 0;
+        Device *d;
+
+        if (!l)
+                return NULL;
+        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL)) {
+                if (d->kind != kind)
+                        continue;
+                l[n] = strdup(d->object_path);
+                if (!l[n++])
+                        return strv_free(l);
+        }
+        return l;
+}
+
+char **inventory_group_paths(const Inventory *inv) {
+        char **l = calloc(inv->n_groups + 1, sizeof(char *));
+        size_t n = 0;
+
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < inv->n_groups_alloc; i++) {
+                if (!inv->groups[i])
+                        continue;
+                l[n] = strdup(inv->groups[i]->object_path);
+                if (!l[n++])
+                        return strv_free(l);
+        }
+        return l;
+}
+
+int inventory_vf_index(const Inventory *inv, const Device *vf) {
+        const Device *pf;
+
+        if (!vf->pci.physfn || !(pf = inventory_get(inv, vf->pci.physfn)))
+                return -1;
+        for (size_t i = 0; pf->pci.vfs && pf->pci.vfs[i]; i++)
+                if (streq(pf->pci.vfs[i], vf->address))
+                        return (int) i;
+        return -1;
+}
+
+bool iommu_group_viable(const IommuGroup *g) {
+        for (size_t i = 0; i < g->n_members; i++) {
+                _cleanup_free_ char *b = device_group_blocker(g->members[i]);
+                if (b)
+                        return false;
+        }
+        return true;
+}
+
+char *iommu_group_blockers_text(const IommuGroup *g) {
+        char *text = strdup("");
+
+        for (size_t i = 0; text && i < g->n_members; i++) {
+                _cleanup_free_ char *b = device_group_blocker(g->members[i]);
+                char *t;
+
+                if (!b)
+                        continue;
+                if (asprintf(&t, "%s%s\n", text, b) < 0)
+                        t = NULL;
+                free(text);
+                text = t;
+        }
+        return text;
+}
