@@ -130,13 +130,22 @@ static const char *lookup_pci_device(Names *n, unsigned v, unsigned d) {
 }
 
 static const char *lookup_pci_class(Names *n, unsigned class, unsigned unused) {
-        /* The subclass name ("VGA compatible controller") says the most;
-         * fall back to the base class ("Display controller"). */
-        const char *s = pci_lookup_name(n->pacc, name_buf, sizeof name_buf,
-                                        PCI_LOOKUP_CLASS | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, class >> 8);
-        if (!s)
-                s = pci_lookup_name(n->pacc, name_buf, sizeof name_buf,
-                                    PCI_LOOKUP_CLASS | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, (class >> 8) & 0xff00);
+        char suffix[16];
+        const char *s;
+        size_t l;
+
+        /* The subclass name ("VGA compatible controller") says the most.
+         * For an unknown subclass libpci gives the base class name with the
+         * number appended ("Display controller [0380]"): keep the name. */
+        s = pci_lookup_name(n->pacc, name_buf, sizeof name_buf,
+                            PCI_LOOKUP_CLASS | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, class >> 8);
+        snprintf(suffix, sizeof suffix, " [%04x]", class >> 8);
+        if (s && endswith(s, suffix)) {
+                l = strlen(s) - strlen(suffix);
+                memmove(name_buf, s, l);
+                name_buf[l] = 0;
+                s = name_buf;
+        }
         return s;
 }
 
@@ -171,6 +180,9 @@ static const char *usb_ids_lookup(Names *n, unsigned vendor, int product) {
 
                 if (!eol)
                         eol = end;
+                /* The first class section ends the vendor list. */
+                if (startswith(p, "C "))
+                        break;
                 if (*p != '#' && *p != '\t' && eol - p > 6) {
                         /* A new top-level entry ends the vendor's block; "C 00" and
                          * other section lines are not vendors. */

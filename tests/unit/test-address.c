@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "check.h"
+#include "model/address.h"
+#include "shared/macro.h"
+
+static void expect(const char *in, DeviceKind kind, const char *out) {
+        _cleanup_free_ char *a = NULL;
+        DeviceKind k;
+        int r = address_parse(in, &k, &a);
+
+        if (!out) {
+                CHECK(r == -EINVAL);
+                if (r != -EINVAL)
+                        fprintf(stderr, "  accepted '%s' as '%s'\n", in, a);
+                return;
+        }
+        CHECK(r == 0);
+        CHECK(k == kind);
+        CHECK_STREQ(a, out);
+}
+
+static void test_parse(void) {
+        expect("0000:01:00.0", DEVICE_PCI, "0000:01:00.0");
+        expect("01:00.0", DEVICE_PCI, "0000:01:00.0");
+        expect("0000:AF:1F.7", DEVICE_PCI, "0000:af:1f.7");
+        expect("10000:e1:00.0", DEVICE_PCI, "10000:e1:00.0");
+        expect("3-1.2", DEVICE_USB, "3-1.2");
+        expect("1-3", DEVICE_USB, "1-3");
+        expect("12-1.2.3.4.5.6.7", DEVICE_USB, "12-1.2.3.4.5.6.7");
+
+        expect("", 0, NULL);
+        expect("garbage", 0, NULL);
+        expect("0000:01:00", 0, NULL);
+        expect("0000:01:20.0", 0, NULL);      /* device > 0x1f */
+        expect("0000:01:00.8", 0, NULL);      /* function > 7 */
+        expect("000:01:00.0", 0, NULL);       /* short domain */
+        expect("0000:1:00.0", 0, NULL);
+        expect("0000:01:00.0 ", 0, NULL);
+        expect("0000:01:00.0\n", 0, NULL);
+        expect("0x00:01:00.0", 0, NULL);
+        expect("usb1", 0, NULL);
+        expect("3-", 0, NULL);
+        expect("3-1.", 0, NULL);
+        expect("3-01", 0, NULL);
+        expect("0-1", 0, NULL);
+        expect("3-1:1.0", 0, NULL);           /* an interface, not a device */
+        expect("3-256", 0, NULL);
+        expect("3-1.2.3.4.5.6.7.8", 0, NULL); /* deeper than USB allows */
+        expect("-1", 0, NULL);
+}
+
+static void test_long(void) {
+        char *big = malloc(1 << 20);
+
+        memset(big, '1', (1 << 20) - 1);
+        big[(1 << 20) - 1] = 0;
+        CHECK(address_parse(big, NULL, NULL) == -EINVAL);
+        big[3] = '-';
+        CHECK(address_parse(big, NULL, NULL) == -EINVAL);
+        free(big);
+}
+
+static void test_paths(void) {
+        _cleanup_free_ char *p1 = device_object_path(DEVICE_PCI, "0000:01:00.0");
+        _cleanup_free_ char *p2 = device_object_path(DEVICE_USB, "3-1.2");
+        _cleanup_free_ char *a1 = device_address_from_path_component(DEVICE_PCI, "0000_01_00_0");
+        _cleanup_free_ char *a2 = device_address_from_path_component(DEVICE_USB, "3_1_2");
+        _cleanup_free_ char *bad1 = device_address_from_path_component(DEVICE_PCI, "01_00_0");
+        _cleanup_free_ char *bad2 = device_address_from_path_component(DEVICE_PCI, "0000_01_00_0_");
+        _cleanup_free_ char *bad3 = device_address_from_path_component(DEVICE_USB, "3_01");
+
+        CHECK_STREQ(p1, "/org/hostdev1/pci/0000_01_00_0");
+        CHECK_STREQ(p2, "/org/hostdev1/usb/3_1_2");
+        CHECK_STREQ(a1, "0000:01:00.0");
+        CHECK_STREQ(a2, "3-1.2");
+        CHECK(!bad1);   /* only the canonical spelling names an object */
+        CHECK(!bad2);
+        CHECK(!bad3);
+}
+
+int main(void) {
+        test_parse();
+        test_long();
+        test_paths();
+        CHECK_DONE();
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "check.h"
+#include "model/inventory.h"
+#include "shared/macro.h"
+
+static Device *pci(const char *address, uint32_t class, const char *driver, int group) {
+        Device *d = device_new(DEVICE_PCI, address);
+
+        d->pci.class = class;
+        d->driver = driver ? strdup(driver) : NULL;
+        d->iommu_group = group;
+        return d;
+}
+
+/* A GPU and its audio function in one group behind a root port in another. */
+static void test_gpu_group(void) {
+        Inventory inv;
+        IommuGroup *g;
+        bool created = false;
+        _cleanup_free_ char *text = NULL;
+
+        CHECK(inventory_init(&inv) == 0);
+        CHECK(inventory_add(&inv, pci("0000:01:00.1", 0x040300, "snd_hda_intel", 7), &created) == 0);
+        CHECK(created);
+        CHECK(inventory_add(&inv, pci("0000:01:00.0", 0x030000, "nouveau", 7), &created) == 0);
+        CHECK(!created);
+        CHECK(inventory_add(&inv, pci("0000:00:01.0", 0x060400, "pcieport", 1), NULL) == 0);
+        CHECK(inventory_add(&inv, pci("0000:00:01.0", 0x060400, "pcieport", 1), NULL) == -EEXIST);
+
+        g = inventory_group(&inv, 7);
+        CHECK(g && g->n_members == 2);
+        /* Members sorted by address whatever the order they came in. */
+        CHECK_STREQ(g->members[0]->address, "0000:01:00.0");
+        CHECK_STREQ(g->members[1]->address, "0000:01:00.1");
+        CHECK(!iommu_group_viable(g));
+        text = iommu_group_blockers_text(g);
+        CHECK_STREQ(text, "0000:01:00.0 is bound to nouveau\n0000:01:00.1 is bound to snd_hda_intel\n");
+
+        /* A root port bound to pcieport does not block its group. */
+        CHECK(iommu_group_viable(inventory_group(&inv, 1)));
+
+        /* The GPU moves to vfio-pci: still blocked by the audio function. */
+        free_and_strdup(&inventory_get(&inv, "0000:01:00.0")->driver, "vfio-pci");
+        CHECK(!iommu_group_viable(g));
+        /* A vendor variant of vfio-pci counts, and so does no driver. */
+        free_and_strdup(&inventory_get(&inv, "0000:01:00.1")->driver, "mlx5-vfio-pci");
+        CHECK(iommu_group_viable(g));
+        free_and_strdup(&inventory_get(&inv, "0000:01:00.1")->driver, NULL);
+        CHECK(iommu_group_viable(g));
+        free_and_strdup(&inventory_get(&inv, "0000:01:00.1")->driver, "pci-stub");
+        CHECK(iommu_group_viable(g));
+        CHECK(device_state(inventory_get(&inv, "0000:01:00.0")) == DEVICE_STATE_PREPARED);
+        CHECK(device_state(inventory_get(&inv, "0000:01:00.1")) == DEVICE_STATE_HOST);
+
+        /* pcieport on something that is not a bridge is a host driver. */
+        Device *odd = pci("0000:02:00.0", 0x020000, "pcieport", 9);
+        _cleanup_free_ char *b = device_group_blocker(odd);
+        CHECK_STREQ(b, "0000:02:00.0 is bound to pcieport");
+        device_free(odd);
+
+        /* Taking members out leaves an empty group that gc drops. */
+        device_free(inventory_take(&inv, "0000:01:00.0"));
+        device_free(inventory_take(&inv, "0000:01:00.1"));
+        CHECK(inventory_group(&inv, 7)->n_members == 0);
+        CHECK(inventory_gc_group(&inv, 7));
+        CHECK(!inventory_group(&inv, 7));
+        CHECK(inv.n_groups == 1);
+        inventory_done(&inv);
+}
+
+static void test_diff(void) {
+        Device *a = pci("0000:01:00.0", 0x030000, "nouveau", 7), *b = pci("0000:01:00.0", 0x030000, "vfio-pci", 7);
+
+        CHECK(device_diff(a, b) == (DEVICE_FIELD_DRIVER | DEVICE_FIELD_STATE));
+        free_and_strdup(&b->driver, "nouveau");
+        CHECK(device_diff(a, b) == 0);
+        b->vendor_id = 1;
+        CHECK(device_diff(a, b) & DEVICE_FIELD_IDENTITY);
+        device_free(a);
+        device_free(b);
+}
+
+int main(void) {
+        test_gpu_group();
+        test_diff();
+        CHECK_DONE();
+}
