@@ -5,21 +5,24 @@
 
 int bus_device_register(Daemon *d);
 int bus_group_register(Daemon *d);
+int bus_resource_group_register(Daemon *d);
 
-static const BusInterface interfaces[] = {
+const BusInterface bus_interfaces[] = {
         { "org.hostdev1.Manager", manager_vtable },
         { "org.hostdev1.Device", device_vtable },
         { "org.hostdev1.PciDevice", pci_device_vtable },
         { "org.hostdev1.SriovPhysicalFunction", sriov_vtable },
         { "org.hostdev1.UsbDevice", usb_device_vtable },
         { "org.hostdev1.IommuGroup", iommu_group_vtable },
+        { "org.hostdev1.ResourceGroup", resource_group_vtable },
 };
+const size_t bus_n_interfaces = ELEMENTSOF(bus_interfaces);
 
 static const sd_bus_vtable *find_method(const char *interface, const char *member) {
-        for (size_t i = 0; i < ELEMENTSOF(interfaces); i++) {
-                if (!streq(interfaces[i].interface, interface))
+        for (size_t i = 0; i < bus_n_interfaces; i++) {
+                if (!streq(bus_interfaces[i].interface, interface))
                         continue;
-                for (const sd_bus_vtable *v = interfaces[i].vtable; v->type != _SD_BUS_VTABLE_END; v++)
+                for (const sd_bus_vtable *v = bus_interfaces[i].vtable; v->type != _SD_BUS_VTABLE_END; v++)
                         if (v->type == _SD_BUS_VTABLE_METHOD && streq(v->x.method.member, member))
                                 return v;
         }
@@ -67,5 +70,8 @@ int bus_register(Daemon *d) {
         r = bus_device_register(d);
         if (r < 0)
                 return r;
-        return bus_group_register(d);
+        r = bus_group_register(d);
+        if (r < 0)
+                return r;
+        return bus_resource_group_register(d);
 }

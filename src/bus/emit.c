@@ -11,6 +11,7 @@ typedef enum EntryKind {
         ENTRY_ADDED,
         ENTRY_REMOVED,
         ENTRY_CHANGED,
+        ENTRY_MOVED,
 } EntryKind;
 
 typedef struct Entry {
@@ -18,7 +19,7 @@ typedef struct Entry {
         ObjectType type;
         char *path;
         unsigned fields;
-        char **interfaces;
+        char **interfaces;      /* REMOVED: what it had; MOVED: serial, old, new */
 } Entry;
 
 struct Emitter {
@@ -117,6 +118,30 @@ int emitter_removed(Emitter *e, const char *path, const char *const *interfaces)
         return 0;
 }
 
+int emitter_device_moved(Emitter *e, const char *group_path, const char *serial, const char *old_address,
+                         const char *new_address) {
+        Entry **t = realloc(e->entries, (e->n_entries + 1) * sizeof(Entry *));
+        Entry *x;
+
+        /* Not keyed by path: several moves may be reported for one group. */
+        if (!t)
+                return -ENOMEM;
+        e->entries = t;
+        x = calloc(1, sizeof(Entry));
+        if (!x || !(x->path = strdup(group_path)) || strv_extend(&x->interfaces, serial) < 0 ||
+            strv_extend(&x->interfaces, old_address) < 0 || strv_extend(&x->interfaces, new_address) < 0) {
+                if (x) {
+                        free(x->path);
+                        strv_free(x->interfaces);
+                }
+                free(x);
+                return -ENOMEM;
+        }
+        x->kind = ENTRY_MOVED;
+        e->entries[e->n_entries++] = x;
+        return 0;
+}
+
 int emitter_changed(Emitter *e, const char *path, ObjectType type, unsigned fields) {
         Entry *last = hashmap_get(e->latest, path), *x;
 
@@ -147,6 +172,7 @@ static const FieldMap device_fields[] = {
         { DEVICE_FIELD_PHYSFN,        "org.hostdev1.PciDevice", { "PhysicalFunction", "VirtualFunctionIndex" } },
         { DEVICE_FIELD_SRIOV,         "org.hostdev1.SriovPhysicalFunction", { "NumVfs", "VirtualFunctions" } },
         { DEVICE_FIELD_AUTHORIZED,    "org.hostdev1.UsbDevice", { "Authorized" } },
+        { DEVICE_FIELD_RESOURCE_GROUP, "org.hostdev1.Device",   { "ResourceGroup" } },
 };
 
 static const FieldMap group_fields[] = {
@@ -154,14 +180,24 @@ static const FieldMap group_fields[] = {
         { GROUP_FIELD_VIABILITY, "org.hostdev1.IommuGroup", { "Viable", "Blockers" } },
 };
 
+static const FieldMap resource_group_fields[] = {
+        { RG_FIELD_NAME,        "org.hostdev1.ResourceGroup", { "Name" } },
+        { RG_FIELD_DESCRIPTION, "org.hostdev1.ResourceGroup", { "Description" } },
+        { RG_FIELD_CLASS,       "org.hostdev1.ResourceGroup", { "Class" } },
+        { RG_FIELD_RULES,       "org.hostdev1.ResourceGroup", { "Rules" } },
+        { RG_FIELD_DEVICES,     "org.hostdev1.ResourceGroup", { "Devices", "Total", "Available" } },
+};
+
 /* One PropertiesChanged per interface, listing every changed property. */
 static int emit_changed(Emitter *e, const Entry *x) {
-        const FieldMap *map = x->type == OBJECT_DEVICE ? device_fields : group_fields;
-        size_t n = x->type == OBJECT_DEVICE ? ELEMENTSOF(device_fields) : ELEMENTSOF(group_fields);
+        const FieldMap *map = x->type == OBJECT_DEVICE ? device_fields
+                            : x->type == OBJECT_GROUP ? group_fields : resource_group_fields;
+        size_t n = x->type == OBJECT_DEVICE ? ELEMENTSOF(device_fields)
+                 : x->type == OBJECT_GROUP ? ELEMENTSOF(group_fields) : ELEMENTSOF(resource_group_fields);
         bool done[ELEMENTSOF(device_fields)] = {};
+        const char *names[16];
 
         for (size_t i = 0; i < n; i++) {
-                const char *names[8];
                 size_t k = 0;
                 int r;
 
@@ -197,6 +233,10 @@ int emitter_flush(Emitter *e) {
                 case ENTRY_CHANGED:
                         r = emit_changed(e, x);
                         break;
+                case ENTRY_MOVED:
+                        r = sd_bus_emit_signal(e->bus, "/org/hostdev1", "org.hostdev1.Manager", "DeviceMoved", "osss",
+                                               x->path, x->interfaces[0], x->interfaces[1], x->interfaces[2]);
+                        break;
                 case ENTRY_NONE:
                         break;
                 }
@@ -205,4 +245,8 @@ int emitter_flush(Emitter *e) {
         }
         clear(e);
         return 0;
+}
+
+void emitter_discard(Emitter *e) {
+        clear(e);
 }

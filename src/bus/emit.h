@@ -13,12 +13,22 @@ typedef struct Emitter Emitter;
 typedef enum ObjectType {
         OBJECT_DEVICE,
         OBJECT_GROUP,
+        OBJECT_RESOURCE_GROUP,
 } ObjectType;
 
 /* Group fields, for emitter_changed(OBJECT_GROUP, …). */
 enum {
         GROUP_FIELD_DEVICES   = 1u << 0,
         GROUP_FIELD_VIABILITY = 1u << 1,  /* Viable, Blockers */
+};
+
+/* Resource group fields, for emitter_changed(OBJECT_RESOURCE_GROUP, …). */
+enum {
+        RG_FIELD_NAME        = 1u << 0,
+        RG_FIELD_DESCRIPTION = 1u << 1,
+        RG_FIELD_CLASS       = 1u << 2,
+        RG_FIELD_RULES       = 1u << 3,
+        RG_FIELD_DEVICES     = 1u << 4,  /* Devices, Total, Available */
 };
 
 Emitter *emitter_new(sd_bus *bus);
@@ -29,5 +39,10 @@ int emitter_added(Emitter *e, const char *path);
 int emitter_removed(Emitter *e, const char *path, const char *const *interfaces);
 /* fields: DEVICE_FIELD_* or GROUP_FIELD_* bits. */
 int emitter_changed(Emitter *e, const char *path, ObjectType type, unsigned fields);
+/* Manager.DeviceMoved, in order with the other signals. */
+int emitter_device_moved(Emitter *e, const char *group_path, const char *serial, const char *old_address,
+                         const char *new_address);
 bool emitter_pending(const Emitter *e);
 int emitter_flush(Emitter *e);
+/* Forget what is queued (start-up, before anything is published). */
+void emitter_discard(Emitter *e);

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "bus.h"
+#include "options.h"
+#include "polkit.h"
 #include "shared/macro.h"
 
 static int get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -21,17 +23,6 @@ static int get_iommu_message(sd_bus *bus, const char *path, const char *interfac
         Daemon *d = userdata;
 
         return sd_bus_message_append(reply, "s", strempty(d->iommu_message));
-}
-
-/* Printable excerpt of user input for error messages: a 1 MiB string or
- * control characters must not end up verbatim in a reply or the log. */
-static const char *excerpt(const char *s, char buf[static 48]) {
-        size_t i;
-
-        for (i = 0; s[i] && i < 40; i++)
-                buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-        strcpy(buf + i, s[i] ? "…" : "");
-        return buf;
 }
 
 static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -57,13 +48,194 @@ static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                          "'%s' is not a device address: expected a PCI address "
                                          "such as 0000:01:00.0 or 01:00.0, or a USB port path such as 3-1.2.",
-                                         excerpt(s, buf));
+                                         bus_excerpt(s, buf));
 
         dev = inventory_get(&d->inventory, address);
         if (!dev)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", address);
 
         return sd_bus_reply_method_return(m, "o", dev->object_path);
+}
+
+int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
+                                 const char *class_hint, const RuleList *rules, sd_bus_error *error);
+int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
+                              const char *class_hint, RuleList *rules, ResourceGroup **ret,
+                              sd_bus_error *error);
+
+static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        _cleanup_free_ char *description = NULL, *class_hint = NULL;
+        _cleanup_(rule_list_done) RuleList rules = {};
+        const char *name, *type_name;
+        bool no_interaction = false;
+        ResourceGroup *g = NULL;
+        ResourceType type;
+        char buf[48];
+        int r;
+        const OptionSpec spec[] = {
+                { "description", OPTION_STRING, &description },
+                { "class", OPTION_STRING, &class_hint },
+                { "rules", OPTION_RULES, &rules },
+                { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
+        };
+
+        r = sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "ss", &name, &type_name);
+        if (r < 0)
+                return r;
+        type = resource_type_from_string(type_name);
+        if (type < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "Unknown resource group type '%s': expected pci, usb, sriov-nic or vgpu.",
+                                         bus_excerpt(type_name, buf));
+        r = bus_read_options(m, spec, ELEMENTSOF(spec), type, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+        r = bus_resource_group_check_new(d, name, type, description, class_hint, &rules, error);
+        if (r < 0)
+                return r;
+
+        const char *details[] = { "resource-group", name, NULL };
+        r = bus_verify_polkit(d, m, details, !no_interaction, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        r = bus_resource_group_create(d, name, type, description, class_hint, &rules, &g, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "o", g->object_path);
+}
+
+/* The devices named by object paths; NotFound for one that is not there. */
+static int read_devices(Daemon *d, sd_bus_message *m, const Device ***ret, size_t *ret_n, sd_bus_error *error) {
+        _cleanup_free_ const Device **devs = NULL;
+        size_t n = 0;
+        const char *path;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "o");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "o", &path)) > 0) {
+                const Device *dev = NULL, **t;
+                void *found = NULL;
+
+                if (bus_device_find(NULL, path, "org.hostdev1.Device", d, &found, NULL) > 0)
+                        dev = found;
+                if (!dev)
+                        return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", path);
+                for (size_t i = 0; i < n; i++)
+                        if (devs[i] == dev)
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                         "%s is selected twice.", dev->address);
+                t = realloc(devs, (n + 1) * sizeof(Device *));
+                if (!t)
+                        return -ENOMEM;
+                devs = t;
+                devs[n++] = dev;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Select at least one device.");
+        *ret = TAKE_PTR(devs);
+        *ret_n = n;
+        return 0;
+}
+
+static char *join_addresses(const Device *const *devs, size_t n) {
+        char *s = strdup(""), *t;
+
+        for (size_t i = 0; s && i < n; i++) {
+                if (asprintf(&t, "%s%s%s", s, i ? "," : "", devs[i]->address) < 0)
+                        t = NULL;
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        _cleanup_free_ const Device **devs = NULL, **companions = NULL;
+        _cleanup_free_ char *description = NULL, *class_hint = NULL, *addresses = NULL, *msg = NULL;
+        _cleanup_(rule_list_done) RuleList rules = {};
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool no_interaction = false, include = false;
+        size_t n = 0, n_companions = 0;
+        ResourceGroup *g = NULL;
+        ResourceType type;
+        const char *name;
+        int r;
+        const OptionSpec spec[] = {
+                { "description", OPTION_STRING, &description },
+                { "class", OPTION_STRING, &class_hint },
+                { "include-companions", OPTION_BOOLEAN, &include },
+                { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
+        };
+
+        r = sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = read_devices(d, m, &devs, &n, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, spec, ELEMENTSOF(spec), RESOURCE_PCI, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+
+        r = resource_companions(&d->inventory, devs, n, &companions, &n_companions);
+        if (r < 0)
+                return r;
+        if (include && n_companions > 0) {
+                const Device **t = realloc(devs, (n + n_companions) * sizeof(Device *));
+                if (!t)
+                        return -ENOMEM;
+                devs = t;
+                memcpy(devs + n, companions, n_companions * sizeof(Device *));
+                n += n_companions;
+                n_companions = 0;
+        }
+        r = resource_make_rules(devs, n, &type, &rules.rules, &rules.n_rules, &msg);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", msg ?: "Cannot make a resource.");
+        r = bus_resource_group_check_new(d, name, type, description, class_hint, &rules, error);
+        if (r < 0)
+                return r;
+
+        addresses = join_addresses(devs, n);
+        if (!addresses)
+                return -ENOMEM;
+        const char *details[] = { "resource-group", name, "device", addresses, NULL };
+        r = bus_verify_polkit(d, m, details, !no_interaction, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        r = bus_resource_group_create(d, name, type, description, class_hint, &rules, &g, error);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "o", g->object_path);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (size_t i = 0; r >= 0 && i < n_companions; i++)
+                r = sd_bus_message_append(reply, "o", companions[i]->object_path);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 const sd_bus_vtable manager_vtable[] = {
@@ -76,5 +248,18 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("o", device),
                                 method_get_device,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateResourceGroup",
+                                SD_BUS_ARGS("s", name, "s", type, "a{sv}", options),
+                                SD_BUS_RESULT("o", group),
+                                method_create_resource_group,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MakeResource",
+                                SD_BUS_ARGS("ao", devices, "s", name, "a{sv}", options),
+                                SD_BUS_RESULT("o", group, "ao", companions),
+                                method_make_resource,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("DeviceMoved",
+                                SD_BUS_ARGS("o", group, "s", serial, "s", old_address, "s", new_address),
+                                0),
         SD_BUS_VTABLE_END,
 };

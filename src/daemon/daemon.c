@@ -4,10 +4,12 @@
 
 #include "bus/bus.h"
 #include "bus/emit.h"
+#include "bus/polkit.h"
 #include "daemon.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
+#include "store/store.h"
 
 int daemon_new(Daemon **ret) {
         _cleanup_(daemon_freep) Daemon *d = calloc(1, sizeof(Daemon));
@@ -22,7 +24,8 @@ int daemon_new(Daemon **ret) {
         if (r < 0)
                 return r;
         d->dirty_pfs = hashmap_new();
-        if (!d->dirty_pfs)
+        d->polkit_queries = hashmap_new();
+        if (!d->dirty_pfs || !d->polkit_queries)
                 return -ENOMEM;
         r = sd_event_default(&d->event);
         if (r < 0)
@@ -37,11 +40,16 @@ Daemon *daemon_free(Daemon *d) {
 
         if (!d)
                 return NULL;
+        if (d->polkit_queries)
+                bus_polkit_flush(d);
+        hashmap_free(d->polkit_queries);
         sd_event_source_unref(d->flush_source);
         emitter_free(d->emitter);
         monitor_free(d->monitor);
         sd_bus_flush_close_unref(d->bus);
         inventory_done(&d->inventory);
+        resource_set_done(&d->resources);
+        store_free(d->store);
         while (hashmap_iterate(d->dirty_pfs, &i, &v, NULL))
                 free(v);
         hashmap_free(d->dirty_pfs);
@@ -53,8 +61,67 @@ Daemon *daemon_free(Daemon *d) {
         return NULL;
 }
 
-static void schedule_flush(Daemon *d) {
+void daemon_schedule_flush(Daemon *d) {
         (void) sd_event_source_set_enabled(d->flush_source, SD_EVENT_ONESHOT);
+}
+
+int daemon_save(Daemon *d) {
+        int r = store_save(d->store, &d->resources);
+
+        if (r >= 0)
+                d->store_dirty = false;
+        return r;
+}
+
+/* The device's group by the rules now; tells when a member with a serial
+ * shows up at a new address. */
+static void membership_update(Daemon *d, Device *dev) {
+        ResourceGroup *owner = resource_set_owner(&d->resources, dev);
+        _cleanup_free_ char *moved_from = NULL;
+
+        if (owner && dev->serial) {
+                size_t known = owner->n_known;
+
+                if (resource_group_note_member(owner, dev, &moved_from) > 0 || owner->n_known != known)
+                        d->store_dirty = true;
+                /* Same serial, but the old address is still there: two devices, not a move. */
+                if (moved_from && !inventory_get(&d->inventory, moved_from)) {
+                        log_info("%s (serial %s) of resource group '%s' moved from %s.", dev->address, dev->serial,
+                                 owner->name, moved_from);
+                        (void) emitter_device_moved(d->emitter, owner->object_path, dev->serial, moved_from,
+                                                    dev->address);
+                }
+        }
+        if (owner == dev->resource_group)
+                return;
+        if (dev->resource_group)
+                (void) emitter_changed(d->emitter, dev->resource_group->object_path, OBJECT_RESOURCE_GROUP,
+                                       RG_FIELD_DEVICES);
+        if (owner)
+                (void) emitter_changed(d->emitter, owner->object_path, OBJECT_RESOURCE_GROUP, RG_FIELD_DEVICES);
+        dev->resource_group = owner;
+        (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE, DEVICE_FIELD_RESOURCE_GROUP);
+}
+
+void daemon_update_memberships(Daemon *d) {
+        Device *dev;
+        size_t i = 0;
+
+        while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
+                membership_update(d, dev);
+        daemon_schedule_flush(d);
+}
+
+void daemon_forget_group(Daemon *d, const ResourceGroup *g) {
+        Device *dev;
+        size_t i = 0;
+
+        while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
+                if (dev->resource_group == g) {
+                        dev->resource_group = NULL;
+                        (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE,
+                                               DEVICE_FIELD_RESOURCE_GROUP);
+                }
 }
 
 static void mark_pf_dirty(Daemon *d, const char *pf) {
@@ -99,6 +166,9 @@ static void device_removed(Daemon *d, const char *address) {
 
         bus_device_interfaces(old, ifaces);
         (void) emitter_removed(d->emitter, old->object_path, ifaces);
+        if (old->resource_group)
+                (void) emitter_changed(d->emitter, old->resource_group->object_path, OBJECT_RESOURCE_GROUP,
+                                       RG_FIELD_DEVICES);
         if (group >= 0 && inventory_gc_group(&d->inventory, (unsigned) group)) {
                 _cleanup_free_ char *path = iommu_group_object_path((unsigned) group);
 
@@ -128,6 +198,7 @@ static void device_added(Daemon *d, Device *dev) {
         if (created)
                 (void) emitter_added(d->emitter, inventory_group(&d->inventory, dev->iommu_group)->object_path);
         (void) emitter_added(d->emitter, dev->object_path);
+        membership_update(d, dev);
         if (!created)
                 group_changed(d, dev->iommu_group, GROUP_FIELD_DEVICES, before);
         mark_pf_dirty(d, dev->pci.physfn);
@@ -140,6 +211,7 @@ static void device_changed(Daemon *d, Device *dev, unsigned fields) {
         int r;
 
         old = inventory_take(&d->inventory, dev->address);
+        dev->resource_group = old->resource_group;
         r = inventory_add(&d->inventory, dev, NULL);
         if (r < 0) {
                 /* Cannot happen for a device that was just taken out, but
@@ -149,6 +221,7 @@ static void device_changed(Daemon *d, Device *dev, unsigned fields) {
                 return;
         }
         (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE, fields);
+        membership_update(d, dev);
         group_changed(d, dev->iommu_group, 0, before);
         if (fields & DEVICE_FIELD_SRIOV)
                 mark_pf_dirty(d, dev->address);
@@ -220,6 +293,8 @@ static int on_flush(sd_event_source *s, void *userdata) {
         d->dirty_pfs = hashmap_new();
         if (!d->dirty_pfs)
                 return log_oom();
+        if (d->store_dirty)
+                (void) daemon_save(d);
         return emitter_flush(d->emitter);
 }
 
@@ -242,7 +317,7 @@ static void on_uevent(void *userdata, UeventAction action, DeviceKind kind, cons
                         log_debug_errno(r, "Cannot read %s: %m", syspath);
         }
         device_update(d, address, dev);
-        schedule_flush(d);
+        daemon_schedule_flush(d);
 }
 
 static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -260,6 +335,7 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret
 }
 
 int daemon_start(Daemon *d) {
+        _cleanup_free_ char *error = NULL;
         int r;
 
         r = kernel_new(&d->paths, &d->kernel);
@@ -282,6 +358,12 @@ int daemon_start(Daemon *d) {
                 log_warning("%s", d->iommu_message);
         kernel_trim(d->kernel);
 
+        r = store_open(d->paths.state_dir, &d->resources, &d->store, &error);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "%s", error ?: "Cannot open the state store.");
+
         r = sd_bus_open_system(&d->bus);
         if (r < 0)
                 return log_error_errno(r, "Cannot connect to the system bus: %m");
@@ -297,6 +379,10 @@ int daemon_start(Daemon *d) {
                 return r;
         (void) sd_event_source_set_priority(d->flush_source, SD_EVENT_PRIORITY_NORMAL + 10);
         (void) sd_event_source_set_enabled(d->flush_source, SD_EVENT_OFF);
+
+        /* Memberships before the name is taken: nothing signals yet. */
+        daemon_update_memberships(d);
+        emitter_discard(d->emitter);
 
         r = bus_register(d);
         if (r < 0)

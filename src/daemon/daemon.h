@@ -7,6 +7,7 @@
 #include "kernel/kernel.h"
 #include "kernel/monitor.h"
 #include "model/inventory.h"
+#include "model/resource.h"
 #include "shared/paths.h"
 
 typedef struct Emitter Emitter;
@@ -25,6 +26,11 @@ typedef struct Daemon {
 
         bool iommu_enabled;
         char *iommu_message;
+
+        ResourceSet resources;
+        struct Store *store;
+        bool store_dirty;       /* membership notes to write at the next flush */
+        Hashmap *polkit_queries;        /* message → PolkitQuery */
 } Daemon;
 
 int daemon_new(Daemon **ret);
@@ -36,3 +42,12 @@ static inline void daemon_freep(Daemon **d) {
 /* Open the monitor, read the host, publish it, take the bus name. */
 int daemon_start(Daemon *d);
 int daemon_run(Daemon *d);
+
+/* Writes groups to the store; 0 once durable. */
+int daemon_save(Daemon *d);
+/* Recomputes every device's resource group after groups or rules changed. */
+void daemon_update_memberships(Daemon *d);
+/* Drops references to a group that is being deleted. */
+void daemon_forget_group(Daemon *d, const ResourceGroup *g);
+/* Signals queued by a method go out at the end of this iteration. */
+void daemon_schedule_flush(Daemon *d);

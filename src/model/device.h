@@ -9,6 +9,8 @@
 /* One PCI function or USB device as the kernel shows it. Plain data: filled
  * by src/kernel, read by src/bus. Name strings (vendor_name, product_name,
  * class_name) are interned and not owned; every other string is owned. */
+struct ResourceGroup;
+
 typedef struct Device {
         DeviceKind kind;
         char *address;
@@ -23,6 +25,7 @@ typedef struct Device {
         char *driver;           /* NULL when unbound */
         int numa_node;
         int iommu_group;        /* -1 when none */
+        struct ResourceGroup *resource_group;   /* membership, kept by the daemon */
 
         struct {
                 uint32_t class;
@@ -68,7 +71,8 @@ typedef enum DeviceField {
         DEVICE_FIELD_AUTHORIZED     = 1u << 5,
         DEVICE_FIELD_IOMMU_GROUP    = 1u << 6,
         DEVICE_FIELD_PHYSFN         = 1u << 7,  /* PhysicalFunction, VirtualFunctionIndex */
-        DEVICE_FIELD_IDENTITY       = 1u << 8,  /* ids, serial, class, …: only a new device changes them */
+        DEVICE_FIELD_IDENTITY       = 1u << 8,
+        DEVICE_FIELD_RESOURCE_GROUP = 1u << 9,  /* ids, serial, class, …: only a new device changes them */
 } DeviceField;
 
 unsigned device_diff(const Device *a, const Device *b);

@@ -25,7 +25,9 @@ static void test_gpu_group(void) {
         CHECK(inventory_add(&inv, pci("0000:01:00.0", 0x030000, "nouveau", 7), &created) == 0);
         CHECK(!created);
         CHECK(inventory_add(&inv, pci("0000:00:01.0", 0x060400, "pcieport", 1), NULL) == 0);
-        CHECK(inventory_add(&inv, pci("0000:00:01.0", 0x060400, "pcieport", 1), NULL) == -EEXIST);
+        Device *twin = pci("0000:00:01.0", 0x060400, "pcieport", 1);
+        CHECK(inventory_add(&inv, twin, NULL) == -EEXIST);
+        device_free(twin);
 
         g = inventory_group(&inv, 7);
         CHECK(g && g->n_members == 2);

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "daemon/daemon.h"
+
+/* Authorization of mutating methods through polkit, asynchronously: the
+ * first call sends CheckAuthorization and returns 0 (the handler returns
+ * 1 and sends no reply); when polkitd answers, the same message is put back
+ * into sd-bus's read queue and the handler runs again, now getting 1
+ * (allowed) or a negative error with *error set (denied). Handlers must
+ * therefore validate before calling this and be safe to run twice.
+ *
+ * The action comes from one deny-by-default table keyed by interface and
+ * method: a method that is not in it is always refused. polkitd missing,
+ * failing or not answering means denied. */
+
+typedef struct PolkitQuery PolkitQuery;
+
+/* details: NULL-terminated key, value, key, value… (may be NULL). */
+int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *const *details, bool interactive,
+                      sd_bus_error *error);
+
+/* The action guarding a method, NULL when none (refused). */
+const char *bus_polkit_action(const char *interface, const char *member);
+
+/* Methods anyone may call; every other method must have an action. */
+bool bus_method_is_read_only(const char *interface, const char *member);
+
+void bus_polkit_flush(Daemon *d);

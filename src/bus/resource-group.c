@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <systemd/sd-id128.h>
+
+#include "bus.h"
+#include "bus/emit.h"
+#include "options.h"
+#include "polkit.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+
+#define RG_PREFIX BUS_PATH "/resource_group"
+
+/* The objects' userdata is the Daemon; the group is looked up by path so
+ * that a getter always sees the current group set. */
+static ResourceGroup *group_from_path(Daemon *d, const char *path) {
+        _cleanup_free_ char *id = NULL;
+
+        if (sd_bus_path_decode(path, RG_PREFIX, &id) <= 0)
+                return NULL;
+        return resource_set_find_id(&d->resources, id);
+}
+
+char *bus_resource_group_path(const ResourceGroup *g);
+char *bus_resource_group_path(const ResourceGroup *g) {
+        char *p = NULL;
+
+        if (sd_bus_path_encode(RG_PREFIX, g->id, &p) < 0)
+                return NULL;
+        return p;
+}
+
+#define RG_GETTER(name, type, expr)                                                              \
+        static int name(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {            \
+                const ResourceGroup *g = group_from_path(userdata, path);                        \
+                if (!g)                                                                          \
+                        return -ENOENT;                                                          \
+                return sd_bus_message_append(reply, type, (expr));                               \
+        }
+
+RG_GETTER(get_id, "s", g->id);
+RG_GETTER(get_name, "s", g->name);
+RG_GETTER(get_description, "s", strempty(g->description));
+RG_GETTER(get_type, "s", resource_type_to_string(g->type));
+RG_GETTER(get_class, "s", strempty(g->class_hint));
+
+static int get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
+                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const ResourceGroup *g = group_from_path(userdata, path);
+
+        if (!g)
+                return -ENOENT;
+        return bus_append_rules(reply, g->rules, g->n_rules);
+}
+
+static int members(Daemon *d, const char *path, const Device ***ret, size_t *ret_n) {
+        const ResourceGroup *g = group_from_path(d, path);
+
+        if (!g)
+                return -ENOENT;
+        return resource_group_devices(&d->resources, &d->inventory, g, ret, ret_n);
+}
+
+static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ const Device **devs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = members(userdata, path, &devs, &n);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(reply, "o", devs[i]->object_path);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+/* Total and Available: no claims exist yet, so every member is available. */
+static int get_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ const Device **devs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = members(userdata, path, &devs, &n);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(reply, "u", (uint32_t) n);
+}
+
+static int check_name(Daemon *d, const char *name, const ResourceGroup *self, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        const ResourceGroup *other;
+
+        if (resource_name_validate(name, &msg) < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", msg ?: "Invalid name.");
+        other = resource_set_find_name(&d->resources, name);
+        if (other && other != self)
+                return sd_bus_error_setf(error, BUS_ERROR_EXISTS, "A resource group named '%s' exists already.",
+                                         name);
+        return 0;
+}
+
+static int check_conflicts(Daemon *d, const ResourceGroup *self, ResourceType type, const Rule *rules, size_t n,
+                           sd_bus_error *error) {
+        const Device *dev = NULL;
+        const ResourceGroup *owner = NULL;
+
+        if (resource_set_check_conflicts(&d->resources, &d->inventory, self, type, rules, n, &dev, &owner) == -EBUSY)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                         "%s belongs to the resource group '%s' already; a device can be "
+                                         "in one group only.", dev->address, owner->name);
+        return 0;
+}
+
+static int check_text(const char *what, const char *s, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (s && resource_description_validate(s, &msg) < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s: %s", what, msg ?: "invalid.");
+        return 0;
+}
+
+/* Creates the group (taking the rules), makes it durable, publishes it. */
+int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
+                              const char *class_hint, RuleList *rules, ResourceGroup **ret,
+                              sd_bus_error *error);
+int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
+                              const char *class_hint, RuleList *rules, ResourceGroup **ret,
+                              sd_bus_error *error) {
+        char id[SD_ID128_STRING_MAX];
+        sd_id128_t rnd;
+        ResourceGroup *g;
+        int r;
+
+        r = sd_id128_randomize(&rnd);
+        if (r < 0)
+                return r;
+        g = resource_group_new(sd_id128_to_string(rnd, id), name, type);
+        if (!g || free_and_strdup(&g->description, strempty(description)) < 0 ||
+            free_and_strdup(&g->class_hint, strempty(class_hint)) < 0) {
+                resource_group_free(g);
+                return -ENOMEM;
+        }
+        g->rules = TAKE_PTR(rules->rules);
+        g->n_rules = rules->n_rules;
+        rules->n_rules = 0;
+
+        r = resource_set_add(&d->resources, g);
+        if (r < 0) {
+                resource_group_free(g);
+                return r;
+        }
+        r = daemon_save(d);
+        if (r < 0) {
+                resource_group_free(resource_set_take(&d->resources, g->id));
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
+        }
+        (void) emitter_added(d->emitter, g->object_path);
+        daemon_update_memberships(d);
+        log_info("Resource group '%s' (%s) created.", g->name, g->id);
+        *ret = g;
+        return 0;
+}
+
+static void swap_str(char **a, char **b) {
+        char *t = *a;
+
+        *a = *b;
+        *b = t;
+}
+
+static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        _cleanup_free_ char *name = NULL, *description = NULL, *class_hint = NULL;
+        bool no_interaction = false;
+        unsigned fields = 0;
+        const OptionSpec spec[] = {
+                { "name", OPTION_STRING, &name },
+                { "description", OPTION_STRING, &description },
+                { "class", OPTION_STRING, &class_hint },
+                { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
+        };
+        int r;
+
+        if (!g)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
+        r = sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = bus_read_options(m, spec, ELEMENTSOF(spec), g->type, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+        if ((name && check_name(d, name, g, error) < 0) || check_text("description", description, error) < 0 ||
+            check_text("class", class_hint, error) < 0)
+                return -EINVAL;
+
+        if (name && !streq(name, g->name))
+                fields |= RG_FIELD_NAME;
+        if (description && !streq(description, strempty(g->description)))
+                fields |= RG_FIELD_DESCRIPTION;
+        if (class_hint && !streq(class_hint, strempty(g->class_hint)))
+                fields |= RG_FIELD_CLASS;
+        if (fields == 0)
+                return sd_bus_reply_method_return(m, NULL);
+
+        const char *details[] = { "resource-group", g->name, NULL };
+        r = bus_verify_polkit(d, m, details, !no_interaction, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        /* Swap the new values in; the old ones come back if the save fails. */
+        if (fields & RG_FIELD_NAME)
+                swap_str(&g->name, &name);
+        if (fields & RG_FIELD_DESCRIPTION)
+                swap_str(&g->description, &description);
+        if (fields & RG_FIELD_CLASS)
+                swap_str(&g->class_hint, &class_hint);
+        r = daemon_save(d);
+        if (r < 0) {
+                if (fields & RG_FIELD_NAME)
+                        swap_str(&g->name, &name);
+                if (fields & RG_FIELD_DESCRIPTION)
+                        swap_str(&g->description, &description);
+                if (fields & RG_FIELD_CLASS)
+                        swap_str(&g->class_hint, &class_hint);
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
+        }
+        (void) emitter_changed(d->emitter, g->object_path, OBJECT_RESOURCE_GROUP, fields);
+        daemon_schedule_flush(d);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static bool rules_equal(const Rule *a, size_t na, const Rule *b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++) {
+                if (a[i].fields != b[i].fields)
+                        return false;
+                for (RuleField f = 0; f < _RULE_FIELD_MAX; f++) {
+                        RuleValue x, y;
+
+                        if (!rule_has(&a[i], f))
+                                continue;
+                        x = rule_get(&a[i], f), y = rule_get(&b[i], f);
+                        if (x.type == 's' ? !streq(x.s, y.s) : x.type == 'i' ? x.i != y.i : x.u != y.u)
+                                return false;
+                }
+        }
+        return true;
+}
+
+static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        _cleanup_(rule_list_done) RuleList rules = {};
+        Rule *old_rules;
+        size_t old_n;
+        int r;
+
+        if (!g)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
+        r = sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = bus_read_rules(m, g->type, &rules, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+        if (check_conflicts(d, g, g->type, rules.rules, rules.n_rules, error) < 0)
+                return -EBUSY;
+        if (rules_equal(g->rules, g->n_rules, rules.rules, rules.n_rules))
+                return sd_bus_reply_method_return(m, NULL);
+
+        const char *details[] = { "resource-group", g->name, NULL };
+        r = bus_verify_polkit(d, m, details, true, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        old_rules = g->rules, old_n = g->n_rules;
+        g->rules = rules.rules, g->n_rules = rules.n_rules;
+        r = daemon_save(d);
+        if (r < 0) {
+                g->rules = old_rules, g->n_rules = old_n;
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
+        }
+        rules.rules = old_rules, rules.n_rules = old_n;
+        (void) emitter_changed(d->emitter, g->object_path, OBJECT_RESOURCE_GROUP, RG_FIELD_RULES);
+        daemon_update_memberships(d);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        bool no_interaction = false;
+        const OptionSpec spec[] = {
+                { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
+        };
+        const char *ifaces[8];
+        size_t position = 0;
+        int r;
+
+        if (!g)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
+        r = sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = bus_read_options(m, spec, ELEMENTSOF(spec), g->type, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+
+        const char *details[] = { "resource-group", g->name, NULL };
+        r = bus_verify_polkit(d, m, details, !no_interaction, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        while (position < d->resources.n_groups && d->resources.groups[position] != g)
+                position++;
+        g = resource_set_take(&d->resources, g->id);
+        r = daemon_save(d);
+        if (r < 0) {
+                /* Back where it was: order decides membership. */
+                resource_set_insert(&d->resources, g, position);
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
+        }
+        daemon_forget_group(d, g);
+        bus_resource_group_interfaces(ifaces);
+        (void) emitter_removed(d->emitter, g->object_path, ifaces);
+        log_info("Resource group '%s' (%s) deleted.", g->name, g->id);
+        resource_group_free(g);
+        daemon_update_memberships(d);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+#define CONST SD_BUS_VTABLE_PROPERTY_CONST
+#define CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+
+const sd_bus_vtable resource_group_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "s", get_id, 0, CONST),
+        SD_BUS_PROPERTY("Name", "s", get_name, 0, CHANGE),
+        SD_BUS_PROPERTY("Description", "s", get_description, 0, CHANGE),
+        SD_BUS_PROPERTY("Type", "s", get_type, 0, CONST),
+        SD_BUS_PROPERTY("Class", "s", get_class, 0, CHANGE),
+        SD_BUS_PROPERTY("Rules", "aa{sv}", get_rules, 0, CHANGE),
+        SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, CHANGE),
+        SD_BUS_PROPERTY("Total", "u", get_count, 0, CHANGE),
+        SD_BUS_PROPERTY("Available", "u", get_count, 0, CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                method_update, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetRules", SD_BUS_ARGS("aa{sv}", rules), SD_BUS_NO_RESULT,
+                                method_set_rules, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+static int group_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                      sd_bus_error *error) {
+        if (!group_from_path(userdata, path))
+                return 0;
+        *found = userdata;
+        return 1;
+}
+
+static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Daemon *d = userdata;
+        char **l = calloc(d->resources.n_groups + 1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->resources.n_groups; i++)
+                if (!(l[i] = strdup(d->resources.groups[i]->object_path))) {
+                        for (size_t j = 0; j < i; j++)
+                                free(l[j]);
+                        free(l);
+                        return -ENOMEM;
+                }
+        *nodes = l;
+        return 0;
+}
+
+void bus_resource_group_interfaces(const char *ret[static 8]) {
+        ret[0] = "org.freedesktop.DBus.Peer";
+        ret[1] = "org.freedesktop.DBus.Introspectable";
+        ret[2] = "org.freedesktop.DBus.Properties";
+        ret[3] = "org.hostdev1.ResourceGroup";
+        ret[4] = NULL;
+}
+
+int bus_resource_group_register(Daemon *d);
+int bus_resource_group_register(Daemon *d) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(d->bus, NULL, RG_PREFIX, "org.hostdev1.ResourceGroup", resource_group_vtable,
+                                       group_find, d);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(d->bus, NULL, RG_PREFIX, group_enumerate, d);
+}
+
+/* For Manager.CreateResourceGroup and MakeResource. */
+int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
+                                 const char *class_hint, const RuleList *rules, sd_bus_error *error);
+int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
+                                 const char *class_hint, const RuleList *rules, sd_bus_error *error) {
+        if (check_name(d, name, NULL, error) < 0 || check_text("description", description, error) < 0 ||
+            check_text("class", class_hint, error) < 0)
+                return -EINVAL;
+        return check_conflicts(d, NULL, type, rules->rules, rules->n_rules, error);
+}
