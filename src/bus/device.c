@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
+#include "model/resource.h"
 #include "shared/macro.h"
 
 #define DEVICE_GETTER(name, type, expr)                                                          \
@@ -20,6 +21,7 @@ DEVICE_GETTER(get_serial, "s", strempty(d->serial));
 DEVICE_GETTER(get_driver, "s", strempty(d->driver));
 DEVICE_GETTER(get_numa_node, "i", d->numa_node);
 DEVICE_GETTER(get_state, "s", device_state_to_string(device_state(d)));
+DEVICE_GETTER(get_resource_group, "o", d->resource_group ? d->resource_group->object_path : "/");
 
 DEVICE_GETTER(get_class, "u", d->pci.class);
 DEVICE_GETTER(get_class_name, "s", strempty(d->pci.class_name));
@@ -102,6 +104,7 @@ const sd_bus_vtable device_vtable[] = {
         SD_BUS_PROPERTY("Driver", "s", get_driver, 0, CHANGE),
         SD_BUS_PROPERTY("NumaNode", "i", get_numa_node, 0, CONST),
         SD_BUS_PROPERTY("IommuGroup", "o", get_iommu_group, 0, CONST),
+        SD_BUS_PROPERTY("ResourceGroup", "o", get_resource_group, 0, CHANGE),
         SD_BUS_PROPERTY("State", "s", get_state, 0, CHANGE),
         SD_BUS_VTABLE_END,
 };
