@@ -305,9 +305,11 @@ static void on_uevent(void *userdata, UeventAction action, DeviceKind kind, cons
         int r;
 
         if (action != UEVENT_REMOVE) {
-                if (action == UEVENT_ADD && kind == DEVICE_PCI)
-                        (void) kernel_load_slots(d->kernel);
                 r = kernel_read_device(d->kernel, kind, syspath, &dev);
+                /* A new slot shows up with a new card, never with a VF. */
+                if (r >= 0 && action == UEVENT_ADD && kind == DEVICE_PCI && !dev->pci.physfn &&
+                    kernel_load_slots(d->kernel) >= 0)
+                        r = kernel_pci_update_slot(d->kernel, dev);
                 if (r == -ENOMEM) {
                         log_oom();
                         return;

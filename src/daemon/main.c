@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include "daemon.h"
@@ -57,6 +58,12 @@ int main(int argc, char *argv[]) {
         _cleanup_(daemon_freep) Daemon *d = NULL;
         sigset_t mask;
         int r;
+
+        /* GetManagedObjects on a large host builds a reply of several MiB.
+         * glibc would raise its mmap threshold after freeing the first one
+         * and keep the next ones on the heap for good; a fixed threshold
+         * gives that memory back after each call. */
+        mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
         log_setup("hostdevd");
         r = parse_argv(argc, argv);

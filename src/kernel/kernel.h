@@ -35,6 +35,8 @@ int kernel_refresh_sriov(Kernel *k, Device *pf);
 
 /* Physical slot names change on hotplug of a slot driver; re-read them. */
 int kernel_load_slots(Kernel *k);
+/* Sets the device's slot name from the slots read last. */
+int kernel_pci_update_slot(Kernel *k, Device *d);
 
 /* Whether the kernel has IOMMU groups, and if not what the admin can do. */
 int kernel_iommu_status(Kernel *k, bool *ret_enabled, char **ret_message);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <pci/pci.h>
@@ -158,11 +159,30 @@ const char *names_pci_class(Names *n, uint32_t class) {
         return cached(n, "c", class & 0xffff00, -1, lookup_pci_class);
 }
 
-/* usb.ids: "vvvv  Vendor" lines, each followed by "\tpppp  Product" lines.
- * Looked up by a scan of the mapped file: it happens once per model. */
+/* "10de  Name" between p and eol: four hex digits, two spaces, a name.
+ * Bounded by eol: the mapped file is not NUL-terminated. */
+static bool parse_id_line(const char *p, const char *eol, unsigned *ret_id) {
+        unsigned id = 0;
+
+        if (eol - p < 7 || p[4] != ' ' || p[5] != ' ')
+                return false;
+        for (int i = 0; i < 4; i++) {
+                int c = (unsigned char) p[i];
+
+                if (!isxdigit(c))
+                        return false;
+                id = id * 16 + (unsigned) (isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+        }
+        *ret_id = id;
+        return true;
+}
+
+/* usb.ids: "vvvv  Vendor" lines, each followed by "\tpppp  Product" lines,
+ * then class and other sections ("C 00  …"). Looked up by one scan of the
+ * mapped file, once per model: results are cached. */
 static const char *usb_ids_lookup(Names *n, unsigned vendor, int product) {
         _cleanup_close_ int fd = open(n->usb_ids, O_RDONLY | O_CLOEXEC);
-        const char *p, *end, *found = NULL;
+        const char *p, *end, *found = NULL, *found_eol = NULL;
         bool in_vendor = false;
         struct stat st;
         char *map;
@@ -173,37 +193,34 @@ static const char *usb_ids_lookup(Names *n, unsigned vendor, int product) {
         if (map == MAP_FAILED)
                 return NULL;
         end = map + st.st_size;
-        for (p = map; p < end && !found;) {
+        for (p = map; p < end && !found; ) {
                 const char *eol = memchr(p, '\n', (size_t) (end - p));
                 unsigned id;
-                int off = 0;
 
                 if (!eol)
                         eol = end;
-                /* The first class section ends the vendor list. */
-                if (startswith(p, "C "))
+                if (eol - p >= 2 && p[0] == 'C' && p[1] == ' ')
                         break;
-                if (*p != '#' && *p != '\t' && eol - p > 6) {
-                        /* A new top-level entry ends the vendor's block; "C 00" and
-                         * other section lines are not vendors. */
+                if (*p != '#' && *p != '\t' && eol > p) {
+                        /* The next vendor ends this vendor's products. */
                         if (in_vendor)
                                 break;
-                        if (sscanf(p, "%4x  %n", &id, &off) == 1 && off == 6 && id == vendor) {
-                                if (product < 0)
-                                        found = p + 6;
+                        if (parse_id_line(p, eol, &id) && id == vendor) {
                                 in_vendor = true;
+                                if (product < 0)
+                                        found = p + 6, found_eol = eol;
                         }
-                } else if (in_vendor && *p == '\t' && p[1] != '\t' && eol - p > 7 &&
-                           sscanf(p + 1, "%4x  %n", &id, &off) == 1 && off == 6 && (int) id == product)
-                        found = p + 7;
-                if (found) {
-                        size_t l = (size_t) (eol - found);
-                        if (l >= sizeof name_buf)
-                                l = sizeof name_buf - 1;
-                        memcpy(name_buf, found, l);
-                        name_buf[l] = 0;
-                }
+                } else if (in_vendor && *p == '\t' && parse_id_line(p + 1, eol, &id) && (int) id == product)
+                        found = p + 7, found_eol = eol;
                 p = eol + 1;
+        }
+        if (found) {
+                size_t l = (size_t) (found_eol - found);
+
+                if (l >= sizeof name_buf)
+                        l = sizeof name_buf - 1;
+                memcpy(name_buf, found, l);
+                name_buf[l] = 0;
         }
         munmap(map, (size_t) st.st_size);
         return found ? name_buf : NULL;

@@ -142,8 +142,17 @@ static int read_ids(Kernel *k, int dfd, Device *d) {
         return 0;
 }
 
+int kernel_pci_update_slot(Kernel *k, Device *d) {
+        /* Slots are named by "domain:bus:device", without the function. */
+        _cleanup_free_ char *key = strndup(d->address, strlen(d->address) - 2);
+
+        if (!key)
+                return -ENOMEM;
+        return free_and_strdup(&d->pci.slot, hashmap_get(k->slots, key));
+}
+
 static int read_pci(Kernel *k, int dfd, Device *d) {
-        _cleanup_free_ char *group = NULL, *reset = NULL, *slot_key = NULL;
+        _cleanup_free_ char *group = NULL, *reset = NULL;
         uint32_t v;
         int r;
 
@@ -170,12 +179,9 @@ static int read_pci(Kernel *k, int dfd, Device *d) {
         }
         (void) sysfs_read_link_basename(dfd, "physfn", &d->pci.physfn);
 
-        /* Slots are named by "domain:bus:device", without the function. */
-        slot_key = strndup(d->address, strlen(d->address) - 2);
-        if (!slot_key)
-                return -ENOMEM;
-        if (free_and_strdup(&d->pci.slot, hashmap_get(k->slots, slot_key)) < 0)
-                return -ENOMEM;
+        r = kernel_pci_update_slot(k, d);
+        if (r < 0)
+                return r;
 
         d->serial = read_dsn(k, d->address);
         if (!d->serial && !d->pci.physfn)
