@@ -53,12 +53,33 @@ static int get_rules(sd_bus *bus, const char *path, const char *interface, const
         return bus_append_rules(reply, g->rules, g->n_rules);
 }
 
+static int address_order(const void *a, const void *b) {
+        const Device *x = *(const Device *const *) a, *y = *(const Device *const *) b;
+        size_t lx = strlen(x->address), ly = strlen(y->address);
+
+        return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->address, y->address);
+}
+
+/* Members as the daemon keeps them (Device.resource_group), sorted by
+ * address: no rule is evaluated to answer a property read. */
 static int members(Daemon *d, const char *path, const Device ***ret, size_t *ret_n) {
         const ResourceGroup *g = group_from_path(d, path);
+        const Device **devs;
+        Device *dev;
+        size_t i = 0, n = 0;
 
         if (!g)
                 return -ENOENT;
-        return resource_group_devices(&d->resources, &d->inventory, g, ret, ret_n);
+        devs = calloc(inventory_n_devices(&d->inventory) + 1, sizeof(Device *));
+        if (!devs)
+                return -ENOMEM;
+        while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
+                if (dev->resource_group == g)
+                        devs[n++] = dev;
+        qsort(devs, n, sizeof(Device *), address_order);
+        *ret = devs;
+        *ret_n = n;
+        return 0;
 }
 
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
