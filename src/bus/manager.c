@@ -98,7 +98,7 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
                 return r;
 
         const char *details[] = { "resource-group", name, NULL };
-        r = bus_verify_polkit(d, m, details, !no_interaction, error);
+        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -106,58 +106,6 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(m, "o", g->object_path);
-}
-
-/* The devices named by object paths; NotFound for one that is not there. */
-static int read_devices(Daemon *d, sd_bus_message *m, const Device ***ret, size_t *ret_n, sd_bus_error *error) {
-        _cleanup_free_ const Device **devs = NULL;
-        size_t n = 0;
-        const char *path;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "o");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read(m, "o", &path)) > 0) {
-                const Device *dev = NULL, **t;
-                void *found = NULL;
-
-                if (bus_device_find(NULL, path, "org.hostdev1.Device", d, &found, NULL) > 0)
-                        dev = found;
-                if (!dev)
-                        return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", path);
-                for (size_t i = 0; i < n; i++)
-                        if (devs[i] == dev)
-                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                                         "%s is selected twice.", dev->address);
-                t = realloc(devs, (n + 1) * sizeof(Device *));
-                if (!t)
-                        return -ENOMEM;
-                devs = t;
-                devs[n++] = dev;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-        if (n == 0)
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Select at least one device.");
-        *ret = TAKE_PTR(devs);
-        *ret_n = n;
-        return 0;
-}
-
-static char *join_addresses(const Device *const *devs, size_t n) {
-        char *s = strdup(""), *t;
-
-        for (size_t i = 0; s && i < n; i++) {
-                if (asprintf(&t, "%s%s%s", s, i ? "," : "", devs[i]->address) < 0)
-                        t = NULL;
-                free(s);
-                s = t;
-        }
-        return s;
 }
 
 static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -181,7 +129,7 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
 
         r = sd_bus_message_rewind(m, true);
         if (r >= 0)
-                r = read_devices(d, m, &devs, &n, error);
+                r = bus_read_devices(d, m, &devs, &n, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
         r = sd_bus_message_read(m, "s", &name);
@@ -212,11 +160,11 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
 
-        addresses = join_addresses(devs, n);
+        addresses = bus_join_addresses(devs, n);
         if (!addresses)
                 return -ENOMEM;
         const char *details[] = { "resource-group", name, "device", addresses, NULL };
-        r = bus_verify_polkit(d, m, details, !no_interaction, error);
+        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -238,11 +186,77 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
         return sd_bus_send(NULL, reply, NULL);
 }
 
+int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
+                        sd_bus_error *error);
+
+static int prepare_or_release(sd_bus_message *m, void *userdata, sd_bus_error *error, bool prepare) {
+        _cleanup_free_ const Device **devs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = bus_read_devices(userdata, m, &devs, &n, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+        return bus_prepare_release(userdata, m, devs, n, prepare, error);
+}
+
+static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return prepare_or_release(m, userdata, error, true);
+}
+
+static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return prepare_or_release(m, userdata, error, false);
+}
+
+static int get_reboot_required(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+
+        return sd_bus_message_append(reply, "b", (int) (d->reboot.reasons && d->reboot.reasons[0]));
+}
+
+static int append_pairs(sd_bus_message *reply, char **pairs) {
+        int r = sd_bus_message_open_container(reply, 'a', "(ss)");
+
+        for (size_t i = 0; r >= 0 && pairs && pairs[i] && pairs[i + 1]; i += 2)
+                r = sd_bus_message_append(reply, "(ss)", pairs[i], pairs[i + 1]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static int get_reboot_reasons(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+
+        return append_pairs(reply, d->reboot.reasons);
+}
+
+static int get_converged(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+
+        return sd_bus_message_append(reply, "b", (int) d->converged);
+}
+
+static int get_converge_problems(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+
+        return append_pairs(reply, d->converge_problems);
+}
+
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("IommuEnabled", "b", get_iommu_enabled, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("IommuMessage", "s", get_iommu_message, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RebootRequired", "b", get_reboot_required, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RebootReasons", "a(ss)", get_reboot_reasons, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Converged", "b", get_converged, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ConvergeProblems", "a(ss)", get_converge_problems, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("GetDevice",
                                 SD_BUS_ARGS("s", address),
                                 SD_BUS_RESULT("o", device),
@@ -258,8 +272,21 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("o", group, "ao", companions),
                                 method_make_resource,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Prepare",
+                                SD_BUS_ARGS("ao", devices, "a{sv}", options),
+                                SD_BUS_RESULT("a(ssss)", plan),
+                                method_prepare,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Release",
+                                SD_BUS_ARGS("ao", devices, "a{sv}", options),
+                                SD_BUS_RESULT("a(ssss)", plan),
+                                method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DeviceMoved",
                                 SD_BUS_ARGS("o", group, "s", serial, "s", old_address, "s", new_address),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("RebootRequiredChanged",
+                                SD_BUS_ARGS("b", required, "a(ss)", reasons),
                                 0),
         SD_BUS_VTABLE_END,
 };

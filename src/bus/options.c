@@ -216,3 +216,56 @@ int bus_read_options(sd_bus_message *m, const OptionSpec *spec, size_t n_spec, R
                 return r;
         return sd_bus_message_exit_container(m);
 }
+
+/* The devices named by object paths; NotFound for one that is not there. */
+int bus_read_devices(Daemon *d, sd_bus_message *m, const Device ***ret, size_t *ret_n, sd_bus_error *error) {
+        _cleanup_free_ const Device **devs = NULL;
+        size_t n = 0;
+        const char *path;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "o");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "o", &path)) > 0) {
+                const Device *dev = NULL, **t;
+                void *found = NULL;
+
+                if (bus_device_find(NULL, path, "org.hostdev1.Device", d, &found, NULL) > 0)
+                        dev = found;
+                if (!dev)
+                        return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", path);
+                for (size_t i = 0; i < n; i++)
+                        if (devs[i] == dev)
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                         "%s is selected twice.", dev->address);
+                t = realloc(devs, (n + 1) * sizeof(Device *));
+                if (!t)
+                        return -ENOMEM;
+                devs = t;
+                devs[n++] = dev;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Select at least one device.");
+        *ret = TAKE_PTR(devs);
+        *ret_n = n;
+        return 0;
+}
+
+char *bus_join_addresses(const Device *const *devs, size_t n) {
+        char *s = strdup(""), *t;
+
+        for (size_t i = 0; s && i < n; i++) {
+                if (asprintf(&t, "%s%s%s", s, i ? "," : "", devs[i]->address) < 0)
+                        t = NULL;
+                free(s);
+                s = t;
+        }
+        return s;
+}
+

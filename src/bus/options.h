@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "daemon/daemon.h"
 #include "model/rules.h"
 
 /* Reading a{sv} options: each known key with its D-Bus type and where to
@@ -41,3 +42,8 @@ int bus_append_rules(sd_bus_message *reply, const Rule *rules, size_t n);
 /* Printable excerpt of user input for messages: long or binary input is
  * not echoed back verbatim. */
 const char *bus_excerpt(const char *s, char buf[static 48]);
+
+/* "ao" of device objects → the devices; NotFound for one that is not
+ * there, InvalidArgument for none or one named twice. */
+int bus_read_devices(Daemon *d, sd_bus_message *m, const Device ***ret, size_t *ret_n, sd_bus_error *error);
+char *bus_join_addresses(const Device *const *devs, size_t n);

@@ -5,8 +5,10 @@
 #include "polkit.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 
 #define ACTION_MANAGE_GROUPS "org.hostdev1.manage-resource-groups"
+#define ACTION_PREPARE "org.hostdev1.prepare-devices"
 
 static const struct {
         const char *interface;
@@ -18,6 +20,10 @@ static const struct {
         { "org.hostdev1.ResourceGroup", "Update", ACTION_MANAGE_GROUPS },
         { "org.hostdev1.ResourceGroup", "SetRules", ACTION_MANAGE_GROUPS },
         { "org.hostdev1.ResourceGroup", "Delete", ACTION_MANAGE_GROUPS },
+        { "org.hostdev1.Manager", "Prepare", ACTION_PREPARE },
+        { "org.hostdev1.Manager", "Release", ACTION_PREPARE },
+        { "org.hostdev1.ResourceGroup", "Prepare", ACTION_PREPARE },
+        { "org.hostdev1.ResourceGroup", "Release", ACTION_PREPARE },
 };
 
 static const struct {
@@ -52,7 +58,10 @@ struct PolkitQuery {
         sd_bus_message *request;
         sd_bus_slot *slot;
         char key[32];
-        char *action;
+        char *actions[3];       /* asked in order; all must be granted */
+        size_t current;
+        char **details;
+        bool interactive;
         Verdict verdict;
         sd_bus_error error;
 };
@@ -65,7 +74,9 @@ static PolkitQuery *query_free(PolkitQuery *q) {
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->request);
         sd_bus_error_free(&q->error);
-        free(q->action);
+        for (size_t i = 0; i < ELEMENTSOF(q->actions); i++)
+                free(q->actions[i]);
+        strv_free(q->details);
         free(q);
         return NULL;
 }
@@ -93,14 +104,17 @@ _printf_(3, 4) static void deny(PolkitQuery *q, const char *name, const char *fm
         sd_bus_error_set(&q->error, name, msg ?: "Not authorized.");
 }
 
+static int send_check(PolkitQuery *q);
+
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         PolkitQuery *q = userdata;
+        const char *action = q->actions[q->current];
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         int authorized, challenge, r;
 
         q->slot = sd_bus_slot_unref(q->slot);
         if (e) {
-                log_warning("polkit check for %s failed: %s", q->action, e->message);
+                log_warning("polkit check for %s failed: %s", action, e->message);
                 deny(q, SD_BUS_ERROR_ACCESS_DENIED,
                      "Cannot check authorization with polkit (%s); refusing.", e->message);
         } else {
@@ -109,14 +123,22 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                         r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
                 if (r < 0)
                         deny(q, SD_BUS_ERROR_ACCESS_DENIED, "polkit sent an unreadable answer for %s; refusing.",
-                             q->action);
-                else if (authorized)
+                             action);
+                else if (authorized && q->actions[q->current + 1]) {
+                        /* Granted; the next action must be granted too. */
+                        q->current++;
+                        r = send_check(q);
+                        if (r >= 0)
+                                return 1;
+                        deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Cannot ask polkit for authorization (%s); refusing.",
+                             strerror(-r));
+                } else if (authorized)
                         q->verdict = VERDICT_ALLOWED;
                 else if (challenge)
                         deny(q, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                             "Authentication is required for %s; call again allowing interaction.", q->action);
+                             "Authentication is required for %s; call again allowing interaction.", action);
                 else
-                        deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s.", q->action);
+                        deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s.", action);
         }
 
         /* Run the method handler again; it finds the verdict. */
@@ -128,7 +150,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 1;
 }
 
-static int send_check(PolkitQuery *q, const char *const *details, bool interactive) {
+static int send_check(PolkitQuery *q) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         sd_bus *bus = sd_bus_message_get_bus(q->request);
         int r;
@@ -138,23 +160,23 @@ static int send_check(PolkitQuery *q, const char *const *details, bool interacti
                                            "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
         if (r >= 0)
                 r = sd_bus_message_append(call, "(sa{sv})s", "system-bus-name", 1, "name", "s",
-                                          sd_bus_message_get_sender(q->request), q->action);
+                                          sd_bus_message_get_sender(q->request), q->actions[q->current]);
         if (r >= 0)
                 r = sd_bus_message_open_container(call, 'a', "{ss}");
-        for (const char *const *i = details; r >= 0 && i && i[0] && i[1]; i += 2)
+        for (char **i = q->details; r >= 0 && i && i[0] && i[1]; i += 2)
                 r = sd_bus_message_append(call, "{ss}", i[0], i[1]);
         if (r >= 0)
                 r = sd_bus_message_close_container(call);
         /* Flag 1: AllowUserInteraction. */
         if (r >= 0)
-                r = sd_bus_message_append(call, "us", interactive ? 1u : 0u, "");
+                r = sd_bus_message_append(call, "us", q->interactive ? 1u : 0u, "");
         if (r < 0)
                 return r;
         return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, 0);
 }
 
-int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *const *details, bool interactive,
-                      sd_bus_error *error) {
+int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *extra_action, const char *const *details,
+                      bool interactive, sd_bus_error *error) {
         const char *action = bus_polkit_action(sd_bus_message_get_interface(m), sd_bus_message_get_member(m));
         PolkitQuery *q;
         char key[32];
@@ -185,14 +207,21 @@ int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *const *details, 
         if (!q)
                 return -ENOMEM;
         q->request = sd_bus_message_ref(m);
-        q->action = strdup(action);
+        q->actions[0] = strdup(action);
+        q->actions[1] = extra_action ? strdup(extra_action) : NULL;
+        q->interactive = interactive;
         memcpy(q->key, key, sizeof key);
-        if (!q->action || hashmap_put(d->polkit_queries, q->key, q) < 0) {
+        for (const char *const *i = details; i && *i; i++)
+                if (strv_extend(&q->details, *i) < 0) {
+                        query_free(q);
+                        return -ENOMEM;
+                }
+        if (!q->actions[0] || (extra_action && !q->actions[1]) || hashmap_put(d->polkit_queries, q->key, q) < 0) {
                 query_free(q);
                 return -ENOMEM;
         }
         q->daemon = d;
-        r = send_check(q, details, interactive);
+        r = send_check(q);
         if (r < 0) {
                 query_free(q);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,

@@ -18,9 +18,13 @@
 
 typedef struct PolkitQuery PolkitQuery;
 
-/* details: NULL-terminated key, value, key, value… (may be NULL). */
-int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *const *details, bool interactive,
-                      sd_bus_error *error);
+/* details: NULL-terminated key, value, key, value… (may be NULL).
+ * extra_action: a second action that must be granted as well (e.g.
+ * org.hostdev1.override-critical), or NULL. */
+int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *extra_action, const char *const *details,
+                      bool interactive, sd_bus_error *error);
+
+#define ACTION_OVERRIDE_CRITICAL "org.hostdev1.override-critical"
 
 /* The action guarding a method, NULL when none (refused). */
 const char *bus_polkit_action(const char *interface, const char *member);

@@ -229,7 +229,7 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return sd_bus_reply_method_return(m, NULL);
 
         const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, details, !no_interaction, error);
+        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -295,7 +295,7 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
                 return sd_bus_reply_method_return(m, NULL);
 
         const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, details, true, error);
+        r = bus_verify_polkit(d, m, NULL, details, true, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -332,7 +332,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
 
         const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, details, !no_interaction, error);
+        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -354,6 +354,35 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, NULL);
 }
 
+int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
+                        sd_bus_error *error);
+
+static int group_prepare_or_release(sd_bus_message *m, void *userdata, sd_bus_error *error, bool prepare) {
+        _cleanup_free_ const Device **devs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = members(userdata, sd_bus_message_get_path(m), &devs, &n);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_rewind(m, true);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group has no devices now.");
+        return bus_prepare_release(userdata, m, devs, n, prepare, error);
+}
+
+static int method_group_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return group_prepare_or_release(m, userdata, error, true);
+}
+
+static int method_group_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return group_prepare_or_release(m, userdata, error, false);
+}
+
 #define CONST SD_BUS_VTABLE_PROPERTY_CONST
 #define CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
@@ -372,6 +401,10 @@ const sd_bus_vtable resource_group_vtable[] = {
                                 method_update, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetRules", SD_BUS_ARGS("aa{sv}", rules), SD_BUS_NO_RESULT,
                                 method_set_rules, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Prepare", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a(ssss)", plan),
+                                method_group_prepare, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a(ssss)", plan),
+                                method_group_release, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,

@@ -13,6 +13,8 @@
 
 int daemon_new(Daemon **ret) {
         _cleanup_(daemon_freep) Daemon *d = calloc(1, sizeof(Daemon));
+        unsigned long ms;
+        const char *e;
         int r;
 
         if (!d)
@@ -30,6 +32,11 @@ int daemon_new(Daemon **ret) {
         r = sd_event_default(&d->event);
         if (r < 0)
                 return r;
+        d->converged = true;
+        d->bind_timeout_usec = 10 * 1000 * 1000;
+        e = getenv("HOSTDEV_BIND_TIMEOUT_MSEC");
+        if (e && (ms = strtoul(e, NULL, 10)) > 0)
+                d->bind_timeout_usec = (uint64_t) ms * 1000;
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -49,6 +56,10 @@ Daemon *daemon_free(Daemon *d) {
         sd_bus_flush_close_unref(d->bus);
         inventory_done(&d->inventory);
         resource_set_done(&d->resources);
+        prepared_set_done(&d->prepared);
+        reboot_state_done(&d->reboot);
+        strv_free(d->converge_problems);
+        free(d->boot_id);
         store_free(d->store);
         while (hashmap_iterate(d->dirty_pfs, &i, &v, NULL))
                 free(v);
@@ -66,7 +77,8 @@ void daemon_schedule_flush(Daemon *d) {
 }
 
 int daemon_save(Daemon *d) {
-        int r = store_save(d->store, &d->resources);
+        StoreState state = { &d->resources, &d->prepared, &d->reboot };
+        int r = store_save(d->store, &state);
 
         if (r >= 0)
                 d->store_dirty = false;
@@ -298,6 +310,15 @@ static int on_flush(sd_event_source *s, void *userdata) {
         return emitter_flush(d->emitter);
 }
 
+void daemon_refresh_device(Daemon *d, const char *address) {
+        Device *old = inventory_get(&d->inventory, address), *dev = NULL;
+
+        if (!old || kernel_read_device(d->kernel, old->kind, old->syspath, &dev) == -ENOMEM)
+                return;
+        device_update(d, address, dev);
+        daemon_schedule_flush(d);
+}
+
 static void on_uevent(void *userdata, UeventAction action, DeviceKind kind, const char *syspath) {
         Daemon *d = userdata;
         const char *address = strrchr(syspath, '/') + 1;
@@ -358,9 +379,11 @@ int daemon_start(Daemon *d) {
                 return log_oom();
         if (!d->iommu_enabled)
                 log_warning("%s", d->iommu_message);
+        d->boot_id = kernel_boot_id(d->kernel);
         kernel_trim(d->kernel);
 
-        r = store_open(d->paths.state_dir, &d->resources, &d->store, &error);
+        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot }, &d->store,
+                       &error);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
@@ -382,8 +405,10 @@ int daemon_start(Daemon *d) {
         (void) sd_event_source_set_priority(d->flush_source, SD_EVENT_PRIORITY_NORMAL + 10);
         (void) sd_event_source_set_enabled(d->flush_source, SD_EVENT_OFF);
 
-        /* Memberships before the name is taken: nothing signals yet. */
+        /* Memberships and recorded bindings before the name is taken:
+         * nothing signals yet. */
         daemon_update_memberships(d);
+        daemon_converge(d);
         emitter_discard(d->emitter);
 
         r = bus_register(d);

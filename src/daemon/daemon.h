@@ -7,6 +7,7 @@
 #include "kernel/kernel.h"
 #include "kernel/monitor.h"
 #include "model/inventory.h"
+#include "model/plan.h"
 #include "model/resource.h"
 #include "shared/paths.h"
 
@@ -28,6 +29,12 @@ typedef struct Daemon {
         char *iommu_message;
 
         ResourceSet resources;
+        PreparedSet prepared;
+        RebootState reboot;
+        char *boot_id;
+        bool converged;
+        char **converge_problems;       /* address, problem, … */
+        uint64_t bind_timeout_usec;
         struct Store *store;
         bool store_dirty;       /* membership notes to write at the next flush */
         Hashmap *polkit_queries;        /* message → PolkitQuery */
@@ -51,3 +58,15 @@ void daemon_update_memberships(Daemon *d);
 void daemon_forget_group(Daemon *d, const ResourceGroup *g);
 /* Signals queued by a method go out at the end of this iteration. */
 void daemon_schedule_flush(Daemon *d);
+
+/* Carries out a Prepare (prepare=true) or Release plan: records the
+ * intent durably, moves the drivers, and on a failure undoes every step
+ * and returns -EIO with *ret_error naming the step. A driver that does not
+ * let go also adds a reboot reason. */
+int daemon_apply_plan(Daemon *d, const Plan *plan, bool prepare, char **ret_error);
+/* Brings the kernel in line with the recorded prepared devices (start-up). */
+void daemon_converge(Daemon *d);
+/* Re-reads a device after we changed it, so its properties are current. */
+void daemon_refresh_device(Daemon *d, const char *address);
+/* Adds a reboot reason (persisted) and signals it. */
+void daemon_add_reboot_reason(Daemon *d, const char *subject, const char *reason);

@@ -227,6 +227,20 @@ int kernel_iommu_status(Kernel *k, bool *ret_enabled, char **ret_message) {
         return r < 0 ? -ENOMEM : 0;
 }
 
+char *kernel_boot_id(Kernel *k) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[64];
+
+        if (asprintf(&path, "%s/sys/kernel/random/boot_id", k->paths->proc) < 0)
+                return NULL;
+        f = fopen(path, "re");
+        if (!f || !fgets(line, sizeof line, f))
+                return NULL;
+        line[strcspn(line, "\n")] = 0;
+        return strdup(line);
+}
+
 void kernel_trim(Kernel *k) {
         names_trim(k->names);
 }

@@ -41,5 +41,9 @@ int kernel_pci_update_slot(Kernel *k, Device *d);
 /* Whether the kernel has IOMMU groups, and if not what the admin can do. */
 int kernel_iommu_status(Kernel *k, bool *ret_enabled, char **ret_message);
 
+/* The kernel's id of this boot (PROC/sys/kernel/random/boot_id); NULL
+ * when unreadable. */
+char *kernel_boot_id(Kernel *k);
+
 /* Called once start-up is done: drop what only enumeration needed. */
 void kernel_trim(Kernel *k);

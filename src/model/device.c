@@ -36,6 +36,7 @@ Device *device_free(Device *d) {
         free(d->usb.port_path);
         free(d->usb.speed);
         free(d->usb.devnode);
+        strv_free(d->critical);
         free(d);
         return NULL;
 }

@@ -26,6 +26,7 @@ typedef struct Device {
         int numa_node;
         int iommu_group;        /* -1 when none */
         struct ResourceGroup *resource_group;   /* membership, kept by the daemon */
+        char **critical;        /* code, text, … why the host needs it; kept by the daemon */
 
         struct {
                 uint32_t class;
@@ -72,7 +73,8 @@ typedef enum DeviceField {
         DEVICE_FIELD_IOMMU_GROUP    = 1u << 6,
         DEVICE_FIELD_PHYSFN         = 1u << 7,  /* PhysicalFunction, VirtualFunctionIndex */
         DEVICE_FIELD_IDENTITY       = 1u << 8,
-        DEVICE_FIELD_RESOURCE_GROUP = 1u << 9,  /* ids, serial, class, …: only a new device changes them */
+        DEVICE_FIELD_RESOURCE_GROUP = 1u << 9,
+        DEVICE_FIELD_CRITICAL       = 1u << 10,  /* ids, serial, class, …: only a new device changes them */
 } DeviceField;
 
 unsigned device_diff(const Device *a, const Device *b);

@@ -12,6 +12,8 @@
 
 #define KEY_VERSION "schema-version"
 #define KEY_GROUP_PREFIX "group/"
+#define KEY_PREPARED_PREFIX "prepared/"
+#define KEY_REBOOT "reboot"
 
 struct Store {
         char *dir;
@@ -247,7 +249,83 @@ static int parse_group(const char *id, const char *text, size_t len, ResourceGro
         return 0;
 }
 
-static int load(Store *s, GDBM_FILE db, ResourceSet *set, char **ret_error) {
+/* "key=value" lines into a NULL-terminated key, value, … list. */
+static char **parse_lines(const char *text, size_t len) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *copy = strndup(text, len);
+        char *line, *save = NULL;
+
+        if (!copy || !(l = calloc(1, sizeof(char *))))
+                return NULL;
+        for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *eq = strchr(line, '=');
+
+                if (!eq)
+                        return NULL;
+                *eq++ = 0;
+                _cleanup_free_ char *v = unescape(eq, strlen(eq));
+                if (!v || strv_extend(&l, line) < 0 || strv_extend(&l, v) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(l);
+}
+
+static int parse_prepared(const char *address, const char *text, size_t len, PreparedSet *set) {
+        _cleanup_strv_free_ char **kv = parse_lines(text, len);
+        Device probe = {};
+        const char *original = NULL;
+        bool releasing = false;
+        unsigned v = 0, p = 0;
+        int r;
+
+        if (!kv || pci_address_parse(address, NULL) < 0)
+                return -EBADMSG;
+        probe.address = (char *) address;
+        for (size_t i = 0; kv[i]; i += 2) {
+                if (streq(kv[i], "serial"))
+                        probe.serial = kv[i + 1];
+                else if (streq(kv[i], "ids") && sscanf(kv[i + 1], "%4x:%4x", &v, &p) == 2)
+                        probe.vendor_id = (uint16_t) v, probe.product_id = (uint16_t) p;
+                else if (streq(kv[i], "original-driver"))
+                        original = kv[i + 1];
+                else if (streq(kv[i], "releasing"))
+                        releasing = streq(kv[i + 1], "1");
+                else
+                        return -EBADMSG;
+        }
+        if (!original)
+                return -EBADMSG;
+        r = prepared_add(set, &probe, original);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        prepared_find(set, address)->releasing = releasing;
+        return 0;
+}
+
+static int parse_reboot(const char *text, size_t len, RebootState *reboot) {
+        _cleanup_strv_free_ char **kv = parse_lines(text, len);
+
+        if (!kv)
+                return -EBADMSG;
+        for (size_t i = 0; kv[i]; i += 2) {
+                if (streq(kv[i], "boot-id")) {
+                        if (free_and_strdup(&reboot->boot_id, kv[i + 1]) < 0)
+                                return -ENOMEM;
+                } else if (streq(kv[i], "reason")) {
+                        size_t c = strcspn(kv[i + 1], ",");
+                        _cleanup_free_ char *subject = unescape(kv[i + 1], c);
+                        _cleanup_free_ char *reason = kv[i + 1][c] ? unescape(kv[i + 1] + c + 1, strlen(kv[i + 1] + c + 1)) : NULL;
+
+                        if (!subject || !reason || reboot_state_add(reboot, strempty(reboot->boot_id), subject, reason) < 0)
+                                return -EBADMSG;
+                } else
+                        return -EBADMSG;
+        }
+        return 0;
+}
+
+static int load(Store *s, GDBM_FILE db, const StoreState *state, char **ret_error) {
+        ResourceSet *set = state->resources;
         datum key, next, val;
         int version;
         _cleanup_free_ char *v = NULL;
@@ -277,11 +355,18 @@ static int load(Store *s, GDBM_FILE db, ResourceSet *set, char **ret_error) {
         for (key = gdbm_firstkey(db); key.dptr; key = next) {
                 _cleanup_free_ char *k = strndup(key.dptr, (size_t) key.dsize);
                 const char *id = k ? startswith(k, KEY_GROUP_PREFIX) : NULL;
+                const char *address = k ? startswith(k, KEY_PREPARED_PREFIX) : NULL;
                 ResourceGroup *g = NULL;
                 int r = 0;
 
                 next = gdbm_nextkey(db, key);
-                if (id) {
+                if (address || (k && streq(k, KEY_REBOOT))) {
+                        val = gdbm_fetch(db, key);
+                        r = !val.dptr ? -EBADMSG
+                            : address ? parse_prepared(address, val.dptr, (size_t) val.dsize, state->prepared)
+                                      : parse_reboot(val.dptr, (size_t) val.dsize, state->reboot);
+                        free(val.dptr);
+                } else if (id) {
                         val = gdbm_fetch(db, key);
                         r = val.dptr ? parse_group(id, val.dptr, (size_t) val.dsize, &g) : -EBADMSG;
                         free(val.dptr);
@@ -295,6 +380,8 @@ static int load(Store *s, GDBM_FILE db, ResourceSet *set, char **ret_error) {
                 if (r < 0) {
                         free(next.dptr);
                         resource_set_done(set);
+                        prepared_set_done(state->prepared);
+                        reboot_state_done(state->reboot);
                         set_error(ret_error, "%s holds a damaged record '%s'. Move the file away to start "
                                  "with an empty state, or restore a backup.", s->path, strempty(k));
                         return r;
@@ -303,7 +390,7 @@ static int load(Store *s, GDBM_FILE db, ResourceSet *set, char **ret_error) {
         return 0;
 }
 
-int store_open(const char *state_dir, ResourceSet *set, Store **ret, char **ret_error) {
+int store_open(const char *state_dir, const StoreState *state, Store **ret, char **ret_error) {
         _cleanup_(store_freep) Store *s = calloc(1, sizeof(Store));
         GDBM_FILE db;
         int r;
@@ -332,7 +419,7 @@ int store_open(const char *state_dir, ResourceSet *set, Store **ret, char **ret_
                          "state, or restore a backup.", s->path, gdbm_strerror(gdbm_errno));
                 return -EBADMSG;
         }
-        r = load(s, db, set, ret_error);
+        r = load(s, db, state, ret_error);
         gdbm_close(db);
         if (r < 0)
                 return r;
@@ -355,7 +442,46 @@ static int fsync_path(const char *path, int flags) {
         return 0;
 }
 
-int store_save(Store *s, const ResourceSet *set) {
+static char *serialize_prepared(const Prepared *p) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        if (p->serial)
+                fputs("serial=", f), escape(f, p->serial), fputc('\n', f);
+        fprintf(f, "ids=%04x:%04x\n", p->vendor_id, p->product_id);
+        fputs("original-driver=", f), escape(f, p->original_driver), fputc('\n', f);
+        fprintf(f, "releasing=%d\n", p->releasing);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+static char *serialize_reboot(const RebootState *r) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        fputs("boot-id=", f), escape(f, strempty(r->boot_id)), fputc('\n', f);
+        for (size_t i = 0; r->reasons && r->reasons[i] && r->reasons[i + 1]; i += 2) {
+                fputs("reason=", f), escape(f, r->reasons[i]);
+                fputc(',', f), escape(f, r->reasons[i + 1]), fputc('\n', f);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+int store_save(Store *s, const StoreState *state) {
+        const ResourceSet *set = state->resources;
         char version[16];
         GDBM_FILE db;
         int r = 0;
@@ -374,6 +500,19 @@ int store_save(Store *s, const ResourceSet *set) {
                         r = -ENOMEM;
                 else
                         r = put(db, key, val);
+        }
+        for (size_t i = 0; r >= 0 && i < state->prepared->n_items; i++) {
+                _cleanup_free_ char *key = NULL, *val = serialize_prepared(&state->prepared->items[i]);
+
+                if (!val || asprintf(&key, KEY_PREPARED_PREFIX "%s", state->prepared->items[i].address) < 0)
+                        r = -ENOMEM;
+                else
+                        r = put(db, key, val);
+        }
+        if (r >= 0 && state->reboot->reasons) {
+                _cleanup_free_ char *val = serialize_reboot(state->reboot);
+
+                r = val ? put(db, KEY_REBOOT, val) : -ENOMEM;
         }
         if (r >= 0 && gdbm_sync(db) != 0)
                 r = -EIO;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "model/plan.h"
 #include "model/resource.h"
 
 /* The persistent state: resource groups (and later claims) in a gdbm file
@@ -14,13 +15,20 @@
 
 typedef struct Store Store;
 
-/* Opens (creating the directory when missing) and loads the groups into
- * *set. On a bad file: -EBADMSG / -EPROTONOSUPPORT and *ret_error says
- * what is wrong and what to do. */
-int store_open(const char *state_dir, ResourceSet *set, Store **ret, char **ret_error);
+/* What is kept: resource groups, prepared devices, reboot reasons. */
+typedef struct StoreState {
+        ResourceSet *resources;
+        PreparedSet *prepared;
+        RebootState *reboot;
+} StoreState;
+
+/* Opens (creating the directory when missing) and loads the state. On a
+ * bad file: -EBADMSG / -EPROTONOSUPPORT and *ret_error says what is wrong
+ * and what to do. */
+int store_open(const char *state_dir, const StoreState *state, Store **ret, char **ret_error);
 Store *store_free(Store *s);
 
 /* Writes the whole state; returns once it is on disk. */
-int store_save(Store *s, const ResourceSet *set);
+int store_save(Store *s, const StoreState *state);
 
 const char *store_path(const Store *s);

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <inttypes.h>
+
+#include "hostdevctl.h"
+
+static int show_group(KeyValue *kv, const HdHost *h, const HdDevice *d) {
+        const HdGroup *g = hd_host_find_group(h, d->iommu_group);
+        int r;
+
+        if (!g)
+                return kv_add(kv, "IOMMU Group", "none");
+
+        r = kv_add(kv, "IOMMU Group", "%" PRIu32 " (%s)", g->number, g->viable ? "viable" : "not viable");
+        if (r < 0)
+                return r;
+
+        for (char **p = g->devices; p && *p; p++) {
+                _cleanup_free_ char *line = group_member_line(h, *p);
+
+                if (!line)
+                        return -ENOMEM;
+                r = p == g->devices ? kv_add(kv, "Group Members", "%s", line) : kv_add_more(kv, "%s", line);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < g->n_blockers; i++) {
+                r = i == 0 ? kv_add(kv, "Blockers", "%s", g->blockers[i].reason)
+                           : kv_add_more(kv, "%s", g->blockers[i].reason);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int show_pci(KeyValue *kv, const HdHost *h, const HdDevice *d) {
+        int r = 0;
+
+        if (!isempty(d->class_name))
+                r = kv_add(kv, "Class", "%s (%06" PRIx32 ")", d->class_name, d->class);
+        else
+                r = kv_add(kv, "Class", "%06" PRIx32, d->class);
+        if (r < 0)
+                return r;
+        r = kv_add(kv, "Subsystem", "%04x:%04x", d->subsystem_vendor_id, d->subsystem_id);
+        if (r < 0)
+                return r;
+        if (!isempty(d->slot) && (r = kv_add(kv, "Slot", "%s", d->slot)) < 0)
+                return r;
+        if (!isempty(d->link_speed) && (r = kv_add(kv, "Link Speed", "%s", d->link_speed)) < 0)
+                return r;
+        if (d->link_width > 0 && (r = kv_add(kv, "Link Width", "x%" PRIu32, d->link_width)) < 0)
+                return r;
+
+        if (strv_length(d->reset_methods) == 0)
+                r = kv_add(kv, "Reset Methods", "none");
+        else {
+                _cleanup_free_ char *methods = strv_join(d->reset_methods, " ");
+
+                if (!methods)
+                        return -ENOMEM;
+                r = kv_add(kv, "Reset Methods", "%s", methods);
+        }
+        if (r < 0)
+                return r;
+
+        if ((r = kv_add(kv, "Boot VGA", "%s", yes_no(d->boot_vga))) < 0)
+                return r;
+
+        if (!isempty(d->physical_function) && !streq(d->physical_function, "/")) {
+                r = kv_add(kv, "Physical Function", "%s (VF %" PRIi32 ")",
+                           hd_host_path_to_address(h, d->physical_function), d->virtual_function_index);
+                if (r < 0)
+                        return r;
+        }
+
+        if (d->is_sriov_pf) {
+                r = kv_add(kv, "Virtual Functions", "%" PRIu32 " of %" PRIu32 " enabled", d->num_vfs, d->total_vfs);
+                if (r < 0)
+                        return r;
+                for (char **v = d->virtual_functions; v && *v; v++)
+                        if ((r = kv_add_more(kv, "%s", hd_host_path_to_address(h, *v))) < 0)
+                                return r;
+        }
+        return 0;
+}
+
+static int show_usb(KeyValue *kv, const HdDevice *d) {
+        int r;
+
+        if ((r = kv_add(kv, "Bus Number", "%" PRIu32, d->bus_number)) < 0 ||
+            (r = kv_add(kv, "Device Number", "%" PRIu32, d->device_number)) < 0 ||
+            (r = kv_add(kv, "Port Path", "%s", strdash(d->port_path))) < 0)
+                return r;
+        if (!isempty(d->speed) && (r = kv_add(kv, "Speed", "%s Mbit/s", d->speed)) < 0)
+                return r;
+        if (!isempty(d->dev_node) && (r = kv_add(kv, "Device Node", "%s", d->dev_node)) < 0)
+                return r;
+        return kv_add(kv, "Authorized", "%s", yes_no(d->authorized));
+}
+
+static int show_text(const HdHost *h, const HdDevice *d) {
+        _cleanup_kv_free_ KeyValue *kv = kv_new();
+        char vbuf[8], pbuf[8];
+        int r;
+
+        if (!kv)
+                return -ENOMEM;
+
+        if ((r = kv_add(kv, "Address", "%s", d->address)) < 0 ||
+            (r = kv_add(kv, "Kind", "%s", d->kind)) < 0 ||
+            (r = kv_add(kv, "Object", "%s", d->path)) < 0)
+                return r;
+
+        r = isempty(d->vendor_name) ? kv_add(kv, "Vendor", "%04x", d->vendor_id)
+                                    : kv_add(kv, "Vendor", "%s (%04x)", device_vendor(d, vbuf), d->vendor_id);
+        if (r < 0)
+                return r;
+        r = isempty(d->product_name) ? kv_add(kv, "Product", "%04x", d->product_id)
+                                     : kv_add(kv, "Product", "%s (%04x)", device_product(d, pbuf), d->product_id);
+        if (r < 0)
+                return r;
+
+        if (!isempty(d->serial) && (r = kv_add(kv, "Serial", "%s", d->serial)) < 0)
+                return r;
+        if ((r = kv_add(kv, "Driver", "%s", isempty(d->driver) ? "none" : d->driver)) < 0 ||
+            (r = kv_add(kv, "State", "%s", strdash(d->state))) < 0)
+                return r;
+        if (d->numa_node >= 0 && (r = kv_add(kv, "NUMA Node", "%" PRIi32, d->numa_node)) < 0)
+                return r;
+
+        if (d->is_pci && (r = show_pci(kv, h, d)) < 0)
+                return r;
+        if (d->is_usb && (r = show_usb(kv, d)) < 0)
+                return r;
+
+        if ((r = show_group(kv, h, d)) < 0)
+                return r;
+        if ((r = kv_add(kv, "Sysfs Path", "%s", strdash(d->sysfs_path))) < 0)
+                return r;
+
+        kv_print(kv, stdout);
+        if (fflush(stdout) != 0 || ferror(stdout))
+                return -EIO;
+        return 0;
+}
+
+int verb_show(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_host_free_ HdHost *h = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *what = argv[1];
+        const HdDevice *d;
+        int r;
+
+        if (isempty(what)) {
+                log_error("show: the address must not be empty.");
+                return EXIT_USAGE;
+        }
+
+        if (hd_bus_open(&bus) < 0)
+                return EXIT_FAILURE;
+
+        /* An object path is taken as it is; anything else is for the daemon to resolve. */
+        if (what[0] == '/') {
+                path = strdup(what);
+                if (!path) {
+                        log_oom();
+                        return EXIT_FAILURE;
+                }
+        } else if (hd_get_device(bus, what, &path) < 0)
+                return EXIT_FAILURE;
+
+        if (hd_host_fetch(bus, &h) < 0)
+                return EXIT_FAILURE;
+
+        d = hd_host_find_device(h, path);
+        if (!d) {
+                if (what[0] == '/')
+                        log_error("No device object %s.", path);
+                else
+                        log_error("Device %s disappeared.", what);
+                return EXIT_FAILURE;
+        }
+
+        if (arg_json) {
+                JsonWriter w;
+
+                json_init(&w, stdout, true);
+                json_write_device(&w, h, d, true);
+                r = json_finish(&w);
+        } else
+                r = show_text(h, d);
+
+        if (r == -ENOMEM) {
+                log_oom();
+                return EXIT_FAILURE;
+        }
+        if (r < 0) {
+                log_error("Failed to write output: %s", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
