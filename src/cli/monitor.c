@@ -197,8 +197,8 @@ static int json_basic(JsonWriter *w, char type, const BasicValue *v) {
 
 /* Dictionaries become objects (keys as strings), arrays and structs arrays. */
 static int json_value(sd_bus_message *m, JsonWriter *w) {
-        const char *contents;
-        char type;
+        const char *contents, *entry;
+        char type, key_type;
         int r;
 
         r = sd_bus_message_peek_type(m, &type, &contents);
@@ -222,25 +222,30 @@ static int json_value(sd_bus_message *m, JsonWriter *w) {
                 r = json_value(m, w);
         else if (type == 'a' && contents[0] == '{') {
                 json_begin_object(w);
-                while ((r = sd_bus_message_enter_container(m, 'e', NULL)) > 0) {
+                /* Peek first: entering with no signature fails at the end of the array. */
+                while ((r = sd_bus_message_peek_type(m, NULL, &entry)) > 0) {
                         _cleanup_free_ char *key = NULL;
                         size_t size = 0;
                         FILE *k;
 
-                        /* The key is a basic type: text_value() gives its plain form. */
+                        r = sd_bus_message_enter_container(m, 'e', entry);
+                        if (r < 0)
+                                return r;
+
+                        /* JSON keys are strings: a numeric key is written in decimal. */
                         k = open_memstream(&key, &size);
                         if (!k)
                                 return -ENOMEM;
-                        r = sd_bus_message_peek_type(m, &type, NULL);
+                        r = sd_bus_message_peek_type(m, &key_type, NULL);
                         if (r > 0) {
                                 BasicValue v;
 
-                                r = sd_bus_message_read_basic(m, type, &v);
+                                r = sd_bus_message_read_basic(m, key_type, &v);
                                 if (r >= 0) {
-                                        if (type == 's' || type == 'o' || type == 'g')
+                                        if (strchr("sog", key_type))
                                                 fputs(v.s, k);
                                         else
-                                                r = text_basic(k, type, &v);
+                                                r = text_basic(k, key_type, &v);
                                 }
                         }
                         fclose(k);
