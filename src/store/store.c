@@ -214,6 +214,9 @@ static int parse_group(const char *id, const char *text, size_t len, ResourceGro
         g = resource_group_new(id, name, type);
         if (!g)
                 return -ENOMEM;
+        /* resource_group_new gave them empty strings. */
+        free(g->description);
+        free(g->class_hint);
         g->description = TAKE_PTR(desc);
         g->class_hint = TAKE_PTR(class_hint);
         g->rules = calloc(strv_length(rule_lines) + 1, sizeof(Rule));
