@@ -134,7 +134,9 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                              strerror(-r));
                 } else if (authorized)
                         q->verdict = VERDICT_ALLOWED;
-                else if (challenge)
+                /* polkit also answers "challenge" when no agent could ask anybody:
+                 * only a caller that forbade interaction is told to allow it. */
+                else if (challenge && !q->interactive)
                         deny(q, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
                              "Authentication is required for %s; call again allowing interaction.", action);
                 else

@@ -53,13 +53,6 @@ static int get_rules(sd_bus *bus, const char *path, const char *interface, const
         return bus_append_rules(reply, g->rules, g->n_rules);
 }
 
-static int address_order(const void *a, const void *b) {
-        const Device *x = *(const Device *const *) a, *y = *(const Device *const *) b;
-        size_t lx = strlen(x->address), ly = strlen(y->address);
-
-        return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->address, y->address);
-}
-
 /* Members as the daemon keeps them (Device.resource_group), sorted by
  * address: no rule is evaluated to answer a property read. */
 static int members(Daemon *d, const char *path, const Device ***ret, size_t *ret_n) {
@@ -76,7 +69,7 @@ static int members(Daemon *d, const char *path, const Device ***ret, size_t *ret
         while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
                 if (dev->resource_group == g)
                         devs[n++] = dev;
-        qsort(devs, n, sizeof(Device *), address_order);
+        qsort(devs, n, sizeof(Device *), device_address_compare);
         *ret = devs;
         *ret_n = n;
         return 0;
@@ -294,8 +287,11 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (rules_equal(g->rules, g->n_rules, rules.rules, rules.n_rules))
                 return sd_bus_reply_method_return(m, NULL);
 
+        /* SetRules takes no options: the message's own flag says whether
+         * the caller may be asked for a password. */
         const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, true, error);
+        r = bus_verify_polkit(d, m, NULL, details, sd_bus_message_get_allow_interactive_authorization(m) > 0,
+                              error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 

@@ -295,6 +295,7 @@ static int on_flush(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
         char *pf;
         size_t i = 0;
+        int r;
 
         while (hashmap_iterate(d->dirty_pfs, &i, (void **) &pf, NULL))
                 refresh_pf(d, pf);
@@ -307,7 +308,9 @@ static int on_flush(sd_event_source *s, void *userdata) {
                 return log_oom();
         if (d->store_dirty)
                 (void) daemon_save(d);
-        return emitter_flush(d->emitter);
+        r = emitter_flush(d->emitter);
+        daemon_update_converged(d);
+        return r;
 }
 
 void daemon_refresh_device(Daemon *d, const char *address) {

@@ -66,6 +66,8 @@ void daemon_schedule_flush(Daemon *d);
 int daemon_apply_plan(Daemon *d, const Plan *plan, bool prepare, char **ret_error);
 /* Brings the kernel in line with the recorded prepared devices (start-up). */
 void daemon_converge(Daemon *d);
+/* Recomputes Converged/ConvergeProblems from the records and the kernel. */
+void daemon_update_converged(Daemon *d);
 /* Re-reads a device after we changed it, so its properties are current. */
 void daemon_refresh_device(Daemon *d, const char *address);
 /* Adds a reboot reason (persisted) and signals it. */

@@ -190,6 +190,11 @@ void daemon_converge(Daemon *d) {
                         continue;
                 }
                 if (kernel_bind_step(d->kernel, &step, d->bind_timeout_usec, &failure, &err) < 0) {
+                        _cleanup_free_ char *undo_err = NULL;
+
+                        /* Leave nothing half done: no override, the driver it had. */
+                        if (kernel_bind_undo(d->kernel, &step, d->bind_timeout_usec, &undo_err) < 0)
+                                log_error("Undoing %s failed: %s", dev->address, strempty(undo_err));
                         converge_problem(d, dev->address, strempty(err));
                         if (failure == BIND_UNBIND_TIMEOUT || failure == BIND_PROBE_TIMEOUT) {
                                 _cleanup_free_ char *reason = stuck_reason(d, &step, strempty(err));
@@ -218,4 +223,46 @@ void daemon_converge(Daemon *d) {
                 (void) daemon_save(d);
         if (!d->iommu_enabled)
                 (void) reboot_state_add(&d->reboot, strempty(d->boot_id), "/org/hostdev1", d->iommu_message);
+}
+
+static const char *problem_of(char **problems, const char *address) {
+        for (size_t i = 0; problems && problems[i] && problems[i + 1]; i += 2)
+                if (streq(problems[i], address))
+                        return problems[i + 1];
+        return NULL;
+}
+
+/* Converged follows the kernel: true while every recorded device is on
+ * vfio-pci. A problem found at start-up keeps its words while it lasts. */
+void daemon_update_converged(Daemon *d) {
+        _cleanup_strv_free_ char **problems = NULL;
+        bool converged = true;
+
+        for (size_t i = 0; i < d->prepared.n_items; i++) {
+                const Prepared *rec = &d->prepared.items[i];
+                const Device *dev = prepared_locate(rec, &d->inventory);
+                _cleanup_free_ char *text = NULL;
+                const char *address = dev ? dev->address : rec->address, *old;
+
+                if (rec->releasing || (dev && driver_is_vfio(dev->driver)))
+                        continue;
+                converged = false;
+                old = problem_of(d->converge_problems, address);
+                if (old)
+                        text = strdup(old);
+                else if (!dev)
+                        text = strdup("not present");
+                else if (asprintf(&text, "bound to %s, not vfio-pci", dev->driver ?: "no driver") < 0)
+                        text = NULL;
+                if (!text || strv_extend(&problems, address) < 0 || strv_extend(&problems, text) < 0)
+                        return;
+        }
+        if (converged == d->converged && strv_equal(problems, d->converge_problems))
+                return;
+        d->converged = converged;
+        strv_free(d->converge_problems);
+        d->converge_problems = TAKE_PTR(problems);
+        if (d->bus)
+                (void) sd_bus_emit_properties_changed(d->bus, "/org/hostdev1", "org.hostdev1.Manager", "Converged",
+                                                      "ConvergeProblems", NULL);
 }

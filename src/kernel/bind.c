@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "bind.h"
@@ -79,6 +80,82 @@ static bool wait_driver(Kernel *k, const char *address, Want want, const char *d
         }
 }
 
+/* A write to "unbind" returns only once the driver's remove() has: a
+ * driver that hangs there would hang the daemon. The write runs in a
+ * thread of its own; if it does not come back in time, the thread is left
+ * behind (a write in the kernel cannot be interrupted) and we report it. */
+typedef struct UnbindWrite {
+        char *path;
+        char *value;
+        int result;
+        bool done;
+        bool abandoned;
+        pthread_mutex_t lock;
+} UnbindWrite;
+
+static void unbind_write_free(UnbindWrite *w) {
+        pthread_mutex_destroy(&w->lock);
+        free(w->path);
+        free(w->value);
+        free(w);
+}
+
+static void *unbind_thread(void *userdata) {
+        UnbindWrite *w = userdata;
+        int r = write_attr(w->path, w->value);
+        bool abandoned;
+
+        pthread_mutex_lock(&w->lock);
+        w->result = r;
+        w->done = true;
+        abandoned = w->abandoned;
+        pthread_mutex_unlock(&w->lock);
+        if (abandoned)
+                unbind_write_free(w);
+        return NULL;
+}
+
+/* 0 when written, -errno when the write failed, -ETIMEDOUT when it did not return. */
+static int write_with_timeout(const char *path, const char *value, uint64_t timeout) {
+        uint64_t deadline = now_usec() + timeout;
+        UnbindWrite *w = calloc(1, sizeof(UnbindWrite));
+        pthread_attr_t attr;
+        pthread_t thread;
+        int r;
+
+        if (!w || !(w->path = strdup(path)) || !(w->value = strdup(value))) {
+                if (w) {
+                        free(w->path);
+                        free(w);
+                }
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = pthread_create(&thread, &attr, unbind_thread, w);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                unbind_write_free(w);
+                return -r;
+        }
+        for (;;) {
+                pthread_mutex_lock(&w->lock);
+                if (w->done || now_usec() >= deadline) {
+                        bool done = w->done;
+
+                        r = done ? w->result : -ETIMEDOUT;
+                        w->abandoned = !done;
+                        pthread_mutex_unlock(&w->lock);
+                        if (done)
+                                unbind_write_free(w);
+                        return r;
+                }
+                pthread_mutex_unlock(&w->lock);
+                (void) usleep(500);
+        }
+}
+
 static int unbind(Kernel *k, const char *address, const char *driver, uint64_t timeout, BindFailure *ret_failure,
                   char **ret_error) {
         _cleanup_free_ char *path = NULL;
@@ -86,7 +163,12 @@ static int unbind(Kernel *k, const char *address, const char *driver, uint64_t t
 
         if (asprintf(&path, "%s/bus/pci/drivers/%s/unbind", k->paths->sysfs, driver) < 0)
                 return -ENOMEM;
-        r = write_attr(path, address);
+        r = write_with_timeout(path, address, timeout);
+        if (r == -ETIMEDOUT) {
+                *ret_failure = BIND_UNBIND_TIMEOUT;
+                return set_error(ret_error, "%s did not release %s: unbind did not return within %" PRIu64 " ms",
+                                 driver, address, timeout / 1000);
+        }
         if (r < 0) {
                 *ret_failure = BIND_WRITE_FAILED;
                 return set_error(ret_error, "Unbinding %s from %s failed: %s", address, driver, strerror(-r));
@@ -99,30 +181,38 @@ static int unbind(Kernel *k, const char *address, const char *driver, uint64_t t
         return 0;
 }
 
-static int override_and_probe(Kernel *k, const char *address, const char *to, uint64_t timeout,
-                              BindFailure *ret_failure, char **ret_error) {
-        _cleanup_free_ char *override = NULL, *probe = NULL;
+/* driver_override first, so that no other driver takes the device in
+ * between; an empty line clears it and the kernel matches by ids again. */
+static int set_override(Kernel *k, const char *address, const char *to, BindFailure *ret_failure, char **ret_error) {
+        _cleanup_free_ char *override = NULL;
         int r;
 
-        if (asprintf(&override, "%s/bus/pci/devices/%s/driver_override", k->paths->sysfs, address) < 0 ||
-            asprintf(&probe, "%s/bus/pci/drivers_probe", k->paths->sysfs) < 0)
+        if (asprintf(&override, "%s/bus/pci/devices/%s/driver_override", k->paths->sysfs, address) < 0)
                 return -ENOMEM;
-        /* An empty line clears the override: the kernel then matches by ids. */
         r = write_attr(override, streq(to, DRIVER_VFIO) ? DRIVER_VFIO : "\n");
         if (r < 0) {
                 *ret_failure = BIND_WRITE_FAILED;
                 return set_error(ret_error, "Setting driver_override of %s failed: %s", address, strerror(-r));
         }
-        r = write_attr(probe, address);
+        return 0;
+}
+
+static int probe(Kernel *k, const char *address, const char *to, uint64_t timeout, BindFailure *ret_failure,
+                 char **ret_error) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/bus/pci/drivers_probe", k->paths->sysfs) < 0)
+                return -ENOMEM;
+        r = write_attr(path, address);
         if (r < 0 && r != -ENODEV && r != -EINVAL) {
                 /* The kernel answers ENODEV/EINVAL when no driver takes the device;
                  * the wait below tells whether that matters. */
                 *ret_failure = BIND_WRITE_FAILED;
                 return set_error(ret_error, "Probing drivers for %s failed: %s", address, strerror(-r));
         }
-        if (streq(to, DRIVER_VFIO) ? !wait_driver(k, address, WANT_DRIVER, DRIVER_VFIO, timeout)
-            : *to ? !wait_driver(k, address, WANT_DRIVER, to, timeout)
-                  : !wait_driver(k, address, WANT_NOT, DRIVER_VFIO, timeout)) {
+        if (*to ? !wait_driver(k, address, WANT_DRIVER, to, timeout)
+                : !wait_driver(k, address, WANT_NOT, DRIVER_VFIO, timeout)) {
                 *ret_failure = BIND_PROBE_TIMEOUT;
                 return set_error(ret_error, "%s did not bind to %s within %" PRIu64 " ms", address,
                                  *to ? to : "a host driver", timeout / 1000);
@@ -130,11 +220,11 @@ static int override_and_probe(Kernel *k, const char *address, const char *to, ui
         return 0;
 }
 
-/* probe: after unbinding, let the kernel (or driver_override) pick a
- * driver; without it the device is left with none. */
-static int move(Kernel *k, const char *address, const char *to, bool probe, uint64_t timeout,
+/* do_probe: after unbinding, let the kernel (guided by driver_override)
+ * pick the driver; without it the device is left with none. */
+static int move(Kernel *k, const char *address, const char *to, bool do_probe, uint64_t timeout,
                 BindFailure *ret_failure, char **ret_error) {
-        _cleanup_free_ char *cur = NULL, *override = NULL;
+        _cleanup_free_ char *cur = NULL;
         int r;
 
         *ret_failure = BIND_OK;
@@ -143,7 +233,11 @@ static int move(Kernel *k, const char *address, const char *to, bool probe, uint
                 *ret_failure = BIND_WRITE_FAILED;
                 return set_error(ret_error, "%s is gone: %s", address, strerror(-r));
         }
-        /* Already there (the kernel, or another tool, was quicker). */
+        r = set_override(k, address, do_probe ? to : "", ret_failure, ret_error);
+        if (r < 0)
+                return r;
+        /* Already there (the kernel, or another tool, was quicker; or an
+         * unbind that never finished is being undone). */
         if (*to && streq_ptr(cur, to))
                 return 0;
         if (cur) {
@@ -151,17 +245,7 @@ static int move(Kernel *k, const char *address, const char *to, bool probe, uint
                 if (r < 0)
                         return r;
         }
-        if (probe)
-                return override_and_probe(k, address, to, timeout, ret_failure, ret_error);
-
-        if (asprintf(&override, "%s/bus/pci/devices/%s/driver_override", k->paths->sysfs, address) < 0)
-                return -ENOMEM;
-        r = write_attr(override, "\n");
-        if (r < 0) {
-                *ret_failure = BIND_WRITE_FAILED;
-                return set_error(ret_error, "Clearing driver_override of %s failed: %s", address, strerror(-r));
-        }
-        return 0;
+        return do_probe ? probe(k, address, to, timeout, ret_failure, ret_error) : 0;
 }
 
 int kernel_bind_step(Kernel *k, const PlanStep *step, uint64_t timeout_usec, BindFailure *ret_failure,

@@ -25,7 +25,7 @@ struct Names {
         Hashmap *cache;         /* "p:10de:2206" → CacheEntry */
 };
 
-static void pci_warning(char *msg, ...) {
+_printf_(1, 2) static void pci_warning(char *msg, ...) {
         char buf[512];
         va_list ap;
 
@@ -35,7 +35,7 @@ static void pci_warning(char *msg, ...) {
         log_debug("libpci: %s", buf);
 }
 
-static void pci_silent(char *msg, ...) {
+_printf_(1, 2) static void pci_silent(char *msg, ...) {
 }
 
 Names *names_new(const char *pci_ids, const char *usb_ids) {

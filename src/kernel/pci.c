@@ -12,7 +12,7 @@
 
 #define PCI_EXT_CAP_DSN 0x03
 
-static void pci_warning(char *msg, ...) {
+_printf_(1, 2) static void pci_warning(char *msg, ...) {
         char buf[512];
         va_list ap;
 
@@ -22,7 +22,7 @@ static void pci_warning(char *msg, ...) {
         log_debug("libpci: %s", buf);
 }
 
-static void pci_silent(char *msg, ...) {
+_printf_(1, 2) static void pci_silent(char *msg, ...) {
 }
 
 int kernel_pci_init(Kernel *k);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,4 +163,27 @@ char *device_address_from_path_component(DeviceKind kind, const char *component)
                 return NULL;
         }
         return ret;
+}
+
+int address_compare(const char *a, const char *b) {
+        bool usb_a = strchr(a, '-'), usb_b = strchr(b, '-');
+        size_t la = strlen(a), lb = strlen(b);
+
+        if (usb_a != usb_b)
+                return usb_a ? 1 : -1;
+        if (!usb_a)
+                /* Fixed-width hex: a longer domain is a larger one. */
+                return la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
+
+        /* Numbers separated by '-' and '.': compare them one by one. */
+        while (*a && *b) {
+                char *ea, *eb;
+                unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
+
+                if (x != y)
+                        return x < y ? -1 : 1;
+                a = *ea ? ea + 1 : ea;
+                b = *eb ? eb + 1 : eb;
+        }
+        return *a ? 1 : *b ? -1 : 0;
 }

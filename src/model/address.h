@@ -23,6 +23,11 @@ int address_parse(const char *s, DeviceKind *ret_kind, char **ret_address);
 int pci_address_parse(const char *s, char **ret_address);
 int usb_address_parse(const char *s, char **ret_address);
 
+/* Orders addresses as people read them: PCI by domain, bus, device and
+ * function; USB by bus, then port by port ("1-3" < "1-3.2" < "1-10");
+ * PCI before USB. For qsort over Device pointers: device_address_compare. */
+int address_compare(const char *a, const char *b);
+
 /* Object path components: "0000:01:00.0" ↔ "0000_01_00_0", "3-1.2" ↔ "3_1_2". */
 char *device_object_path(DeviceKind kind, const char *address);
 /* The address named by the last component of an object path below

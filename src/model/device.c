@@ -79,6 +79,10 @@ unsigned device_diff(const Device *a, const Device *b) {
         return f;
 }
 
+int device_address_compare(const void *a, const void *b) {
+        return address_compare((*(const Device *const *) a)->address, (*(const Device *const *) b)->address);
+}
+
 bool driver_is_vfio(const char *driver) {
         return driver && (streq(driver, "vfio-pci") || endswith(driver, "-vfio-pci"));
 }

@@ -79,6 +79,9 @@ typedef enum DeviceField {
 
 unsigned device_diff(const Device *a, const Device *b);
 
+/* qsort comparator over (const) Device pointers, by address_compare. */
+int device_address_compare(const void *a, const void *b);
+
 typedef enum DeviceState {
         DEVICE_STATE_HOST,
         DEVICE_STATE_PREPARED,

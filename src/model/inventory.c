@@ -86,15 +86,6 @@ static int group_get_or_create(Inventory *inv, unsigned number, IommuGroup **ret
         return 0;
 }
 
-/* PCI addresses of one length sort as strings; a longer domain sorts later. */
-static int address_cmp(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-
-        if (la != lb)
-                return la < lb ? -1 : 1;
-        return strcmp(a, b);
-}
-
 static int group_insert(IommuGroup *g, Device *d) {
         Device **t = realloc(g->members, (g->n_members + 1) * sizeof(Device *));
         size_t i;
@@ -102,7 +93,7 @@ static int group_insert(IommuGroup *g, Device *d) {
         if (!t)
                 return -ENOMEM;
         g->members = t;
-        for (i = g->n_members; i > 0 && address_cmp(t[i - 1]->address, d->address) > 0; i--)
+        for (i = g->n_members; i > 0 && address_compare(t[i - 1]->address, d->address) > 0; i--)
                 t[i] = t[i - 1];
         t[i] = d;
         g->n_members++;

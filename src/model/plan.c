@@ -102,6 +102,10 @@ Device *prepared_locate(const Prepared *p, const Inventory *inv) {
                             d->product_id == p->product_id && !d->pci.physfn &&
                             strrchr(d->address, '.')[1] == strrchr(p->address, '.')[1])
                                 return d;
+        /* A card with a serial is that card: another one of the same model
+         * in its old slot is not it. */
+        if (p->serial)
+                return NULL;
         d = inventory_get(inv, p->address);
         if (d && d->vendor_id == p->vendor_id && d->product_id == p->product_id)
                 return d;
@@ -118,13 +122,6 @@ _printf_(2, 3) static int set_error(char **ret, const char *fmt, ...) {
                 va_end(ap);
         }
         return -EINVAL;
-}
-
-static int address_order(const void *a, const void *b) {
-        const Device *x = *(const Device *const *) a, *y = *(const Device *const *) b;
-        size_t lx = strlen(x->address), ly = strlen(y->address);
-
-        return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->address, y->address);
 }
 
 static bool selected(const Device *const *devices, size_t n, const Device *d) {
@@ -157,7 +154,7 @@ static int collect(const Inventory *inv, const Device *const *devices, size_t n,
                         if (!selected(all, k, g->members[j]))
                                 all[k++] = g->members[j];
         }
-        qsort(all, k, sizeof(Device *), address_order);
+        qsort(all, k, sizeof(Device *), device_address_compare);
         *ret = all;
         *ret_n = k;
         return 0;

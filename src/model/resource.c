@@ -172,20 +172,6 @@ ResourceGroup *resource_set_owner(const ResourceSet *s, const Device *d) {
         return NULL;
 }
 
-/* PCI addresses of one length sort as strings; a longer domain sorts later.
- * USB addresses sort the same way, shorter paths first. */
-static int address_cmp(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-
-        if (la != lb)
-                return la < lb ? -1 : 1;
-        return strcmp(a, b);
-}
-
-static int device_cmp(const void *a, const void *b) {
-        return address_cmp((*(const Device *const *) a)->address, (*(const Device *const *) b)->address);
-}
-
 int resource_set_check_conflicts(const ResourceSet *s, const Inventory *inv, const ResourceGroup *self,
                                  ResourceType type, const Rule *rules, size_t n_rules,
                                  const Device **ret_device, const ResourceGroup **ret_owner) {
@@ -205,7 +191,7 @@ int resource_set_check_conflicts(const ResourceSet *s, const Inventory *inv, con
                 if (!owner || owner == self)
                         continue;
                 /* Report the lowest address, not whatever the hash order gives. */
-                if (!found || address_cmp(d->address, found->address) < 0) {
+                if (!found || address_compare(d->address, found->address) < 0) {
                         found = d;
                         found_owner = owner;
                 }
@@ -230,7 +216,7 @@ int resource_group_devices(const ResourceSet *s, const Inventory *inv, const Res
         while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
                 if (resource_group_accepts(g, d) && resource_set_owner(s, d) == g)
                         l[n++] = d;
-        qsort(l, n, sizeof(Device *), device_cmp);
+        qsort(l, n, sizeof(Device *), device_address_compare);
         *ret = l;
         *ret_n = n;
         return 0;
@@ -412,7 +398,7 @@ int resource_companions(const Inventory *inv, const Device *const *devices, size
                 }
         }
         if (l)
-                qsort(l, n_l, sizeof(Device *), device_cmp);
+                qsort(l, n_l, sizeof(Device *), device_address_compare);
         *ret = l;
         *ret_n = n_l;
         return 0;

@@ -21,7 +21,7 @@ struct Store {
         char *tmp_path;
 };
 
-static int set_error(char **ret, const char *fmt, ...) {
+_printf_(2, 3) static int set_error(char **ret, const char *fmt, ...) {
         va_list ap;
 
         if (!ret)

@@ -78,8 +78,22 @@ static void test_paths(void) {
         CHECK(!bad3);
 }
 
+static void test_order(void) {
+        /* As people read them: numbers, not strings. */
+        CHECK(address_compare("0000:01:00.0", "0000:01:00.1") < 0);
+        CHECK(address_compare("0000:ff:00.0", "10000:00:00.0") < 0);
+        CHECK(address_compare("0000:01:00.0", "1-1") < 0);
+        CHECK(address_compare("1-3", "1-3.2") < 0);
+        CHECK(address_compare("1-3.2", "2-1") < 0);
+        CHECK(address_compare("1-9", "1-10") < 0);
+        CHECK(address_compare("2-1", "10-1") < 0);
+        CHECK(address_compare("1-3.2", "1-3.2") == 0);
+        CHECK(address_compare("1-3.10", "1-3.9") > 0);
+}
+
 int main(void) {
         test_parse();
+        test_order();
         test_long();
         test_paths();
         CHECK_DONE();
