@@ -21,6 +21,20 @@ DEVICE_GETTER(get_serial, "s", strempty(d->serial));
 DEVICE_GETTER(get_driver, "s", strempty(d->driver));
 DEVICE_GETTER(get_numa_node, "i", d->numa_node);
 DEVICE_GETTER(get_state, "s", device_state_to_string(device_state(d)));
+DEVICE_GETTER(get_critical, "b", (int) !!d->critical);
+
+static int get_critical_reasons(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        int r = sd_bus_message_open_container(reply, 'a', "(ss)");
+
+        for (size_t i = 0; r >= 0 && d->critical && d->critical[i] && d->critical[i + 1]; i += 2)
+                r = sd_bus_message_append(reply, "(ss)", d->critical[i], d->critical[i + 1]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 DEVICE_GETTER(get_resource_group, "o", d->resource_group ? d->resource_group->object_path : "/");
 
 DEVICE_GETTER(get_class, "u", d->pci.class);
@@ -106,6 +120,8 @@ const sd_bus_vtable device_vtable[] = {
         SD_BUS_PROPERTY("IommuGroup", "o", get_iommu_group, 0, CONST),
         SD_BUS_PROPERTY("ResourceGroup", "o", get_resource_group, 0, CHANGE),
         SD_BUS_PROPERTY("State", "s", get_state, 0, CHANGE),
+        SD_BUS_PROPERTY("Critical", "b", get_critical, 0, CHANGE),
+        SD_BUS_PROPERTY("CriticalReasons", "a(ss)", get_critical_reasons, 0, CHANGE),
         SD_BUS_VTABLE_END,
 };
 

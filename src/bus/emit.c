@@ -173,6 +173,7 @@ static const FieldMap device_fields[] = {
         { DEVICE_FIELD_SRIOV,         "org.hostdev1.SriovPhysicalFunction", { "NumVfs", "VirtualFunctions" } },
         { DEVICE_FIELD_AUTHORIZED,    "org.hostdev1.UsbDevice", { "Authorized" } },
         { DEVICE_FIELD_RESOURCE_GROUP, "org.hostdev1.Device",   { "ResourceGroup" } },
+        { DEVICE_FIELD_CRITICAL,      "org.hostdev1.Device",    { "Critical", "CriticalReasons" } },
 };
 
 static const FieldMap group_fields[] = {

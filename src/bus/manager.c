@@ -234,6 +234,21 @@ static int get_reboot_reasons(sd_bus *bus, const char *path, const char *interfa
         return append_pairs(reply, d->reboot.reasons);
 }
 
+static int get_critical(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        Device *dev;
+        size_t i = 0;
+        int r = sd_bus_message_open_container(reply, 'a', "o");
+
+        while (r >= 0 && hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
+                if (dev->critical)
+                        r = sd_bus_message_append(reply, "o", dev->object_path);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 static int get_converged(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
@@ -256,6 +271,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("RebootRequired", "b", get_reboot_required, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RebootReasons", "a(ss)", get_reboot_reasons, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Converged", "b", get_converged, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Critical", "ao", get_critical, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ConvergeProblems", "a(ss)", get_converge_problems, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("GetDevice",
                                 SD_BUS_ARGS("s", address),

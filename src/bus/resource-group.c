@@ -287,11 +287,10 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (rules_equal(g->rules, g->n_rules, rules.rules, rules.n_rules))
                 return sd_bus_reply_method_return(m, NULL);
 
-        /* SetRules takes no options: the message's own flag says whether
-         * the caller may be asked for a password. */
+        /* SetRules takes no options: like the other methods without
+         * auth.no_user_interaction, polkit may ask. */
         const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, sd_bus_message_get_allow_interactive_authorization(m) > 0,
-                              error);
+        r = bus_verify_polkit(d, m, NULL, details, true, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 

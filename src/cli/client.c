@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "agent.h"
 #include "client.h"
 #include "output.h"
 
@@ -68,6 +69,179 @@ static int parse_strv(sd_bus_message *m, void *field) {
         return 0;
 }
 
+/* Appends copies of n strings to a strv of *len entries; on failure nothing is added. */
+static int strv_append_n(char ***l, size_t *len, const char * const *v, size_t n) {
+        char **t = realloc(*l, (*len + n + 1) * sizeof(char *));
+
+        if (!t)
+                return -ENOMEM;
+        *l = t;
+        for (size_t i = 0; i < n; i++) {
+                t[*len + i] = strdup(v[i]);
+                if (!t[*len + i]) {
+                        while (i > 0)
+                                free(t[*len + --i]);
+                        t[*len] = NULL;
+                        return -ENOMEM;
+                }
+        }
+        *len += n;
+        t[*len] = NULL;
+        return 0;
+}
+
+/* a(ss) as a strv of pairs: first, second, first, second, ... */
+static int parse_pairs(sd_bus_message *m, void *field) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+        const char *v[2];
+        int r;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(m, 'a', "(ss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(ss)", &v[0], &v[1])) > 0) {
+                r = strv_append_n(&l, &n, v, 2);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        strv_free(*(char ***) field);
+        *(char ***) field = l;
+        l = NULL;
+        return sd_bus_message_exit_container(m);
+}
+
+/* Properties that newer daemons have: the field is the struct itself, so that presence is recorded. */
+static int parse_device_critical(sd_bus_message *m, void *field) {
+        HdDevice *d = field;
+
+        d->has_critical = true;
+        return parse_bool(m, &d->critical);
+}
+
+static int parse_device_critical_reasons(sd_bus_message *m, void *field) {
+        HdDevice *d = field;
+
+        d->has_critical = true;
+        return parse_pairs(m, &d->critical_reasons);
+}
+
+static int parse_manager_critical(sd_bus_message *m, void *field) {
+        HdHost *h = field;
+
+        h->has_critical = true;
+        return parse_strv(m, &h->critical);
+}
+
+static void rule_field_done(HdRuleField *f) {
+        free(f->name);
+        free(f->string);
+}
+
+static void rules_free(HdRule *rules, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                for (size_t j = 0; j < rules[i].n_fields; j++)
+                        rule_field_done(rules[i].fields + j);
+                free(rules[i].fields);
+        }
+        free(rules);
+}
+
+/* One a{sv} rule; values of types the contract does not use are kept as '?'. */
+static int parse_rule(sd_bus_message *m, HdRule *rule) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                HdRuleField *n, *f;
+                const char *name, *contents;
+
+                n = realloc(rule->fields, (rule->n_fields + 1) * sizeof(HdRuleField));
+                if (!n)
+                        return -ENOMEM;
+                rule->fields = n;
+                f = n + rule->n_fields++;
+                *f = (HdRuleField) { .type = '?' };
+
+                r = sd_bus_message_read_basic(m, 's', &name);
+                if (r < 0)
+                        return r;
+                f->name = strdup(name);
+                if (!f->name)
+                        return -ENOMEM;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (strlen(contents) == 1 && strchr("qnuis", contents[0])) {
+                        union { uint16_t q; int16_t n; uint32_t u; int32_t i; const char *s; } v;
+
+                        r = sd_bus_message_enter_container(m, 'v', contents);
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_read_basic(m, contents[0], &v);
+                        if (r < 0)
+                                return r;
+                        f->type = contents[0] == 'n' ? 'i' : contents[0];
+                        switch (contents[0]) {
+                        case 'q': f->number = v.q; break;
+                        case 'n': f->number = v.n; break;
+                        case 'u': f->number = v.u; break;
+                        case 'i': f->number = v.i; break;
+                        default:
+                                f->string = strdup(v.s);
+                                if (!f->string)
+                                        return -ENOMEM;
+                        }
+                        r = sd_bus_message_exit_container(m);
+                } else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* Rules, aa{sv}: the field is the resource group itself. */
+static int parse_rules(sd_bus_message *m, void *field) {
+        HdResourceGroup *g = field;
+        int r;
+
+        rules_free(g->rules, g->n_rules);
+        g->rules = NULL;
+        g->n_rules = 0;
+
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                HdRule *n = realloc(g->rules, (g->n_rules + 1) * sizeof(HdRule));
+
+                if (!n)
+                        return -ENOMEM;
+                g->rules = n;
+                n[g->n_rules] = (HdRule) {};
+                /* Counted before parsing, so that a half-read rule is freed too. */
+                r = parse_rule(m, n + g->n_rules++);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 static void group_free_blockers(HdGroup *g) {
         for (size_t i = 0; i < g->n_blockers; i++) {
                 free(g->blockers[i].device);
@@ -113,6 +287,11 @@ static const PropMap manager_map[] = {
         { "Version",      "s", FIELD(HdHost, version),       parse_string },
         { "IommuEnabled", "b", FIELD(HdHost, iommu_enabled), parse_bool   },
         { "IommuMessage", "s", FIELD(HdHost, iommu_message), parse_string },
+        { "RebootRequired",   "b",     FIELD(HdHost, reboot_required),   parse_bool  },
+        { "RebootReasons",    "a(ss)", FIELD(HdHost, reboot_reasons),    parse_pairs },
+        { "Converged",        "b",     FIELD(HdHost, converged),         parse_bool  },
+        { "ConvergeProblems", "a(ss)", FIELD(HdHost, converge_problems), parse_pairs },
+        { "Critical",         "ao",    0,                                parse_manager_critical },
         {}
 };
 
@@ -128,7 +307,10 @@ static const PropMap device_map[] = {
         { "Driver",      "s", FIELD(HdDevice, driver),       parse_string },
         { "NumaNode",    "i", FIELD(HdDevice, numa_node),    parse_i32    },
         { "IommuGroup",  "o", FIELD(HdDevice, iommu_group),  parse_string },
+        { "ResourceGroup", "o", FIELD(HdDevice, resource_group), parse_string },
         { "State",       "s", FIELD(HdDevice, state),        parse_string },
+        { "Critical",        "b",     0, parse_device_critical         },
+        { "CriticalReasons", "a(ss)", 0, parse_device_critical_reasons },
         {}
 };
 
@@ -161,6 +343,19 @@ static const PropMap usb_map[] = {
         { "Speed",        "s", FIELD(HdDevice, speed),         parse_string },
         { "DevNode",      "s", FIELD(HdDevice, dev_node),      parse_string },
         { "Authorized",   "b", FIELD(HdDevice, authorized),    parse_bool   },
+        {}
+};
+
+static const PropMap resource_group_map[] = {
+        { "Id",          "s",      FIELD(HdResourceGroup, id),          parse_string },
+        { "Name",        "s",      FIELD(HdResourceGroup, name),        parse_string },
+        { "Description", "s",      FIELD(HdResourceGroup, description), parse_string },
+        { "Type",        "s",      FIELD(HdResourceGroup, type),        parse_string },
+        { "Class",       "s",      FIELD(HdResourceGroup, class_hint),  parse_string },
+        { "Rules",       "aa{sv}", 0,                                   parse_rules  },
+        { "Devices",     "ao",     FIELD(HdResourceGroup, devices),     parse_strv   },
+        { "Total",       "u",      FIELD(HdResourceGroup, total),       parse_u32    },
+        { "Available",   "u",      FIELD(HdResourceGroup, available),   parse_u32    },
         {}
 };
 
@@ -236,7 +431,9 @@ static HdDevice *device_free(HdDevice *d) {
         free(d->serial);
         free(d->driver);
         free(d->iommu_group);
+        free(d->resource_group);
         free(d->state);
+        strv_free(d->critical_reasons);
         free(d->class_name);
         free(d->slot);
         free(d->link_speed);
@@ -260,6 +457,21 @@ static HdGroup *group_free(HdGroup *g) {
         return NULL;
 }
 
+static HdResourceGroup *resource_group_free(HdResourceGroup *g) {
+        if (!g)
+                return NULL;
+        free(g->path);
+        free(g->id);
+        free(g->name);
+        free(g->description);
+        free(g->type);
+        free(g->class_hint);
+        rules_free(g->rules, g->n_rules);
+        strv_free(g->devices);
+        free(g);
+        return NULL;
+}
+
 HdHost *hd_host_free(HdHost *h) {
         if (!h)
                 return NULL;
@@ -267,10 +479,16 @@ HdHost *hd_host_free(HdHost *h) {
                 device_free(h->devices[i]);
         for (size_t i = 0; i < h->n_groups; i++)
                 group_free(h->groups[i]);
+        for (size_t i = 0; i < h->n_resource_groups; i++)
+                resource_group_free(h->resource_groups[i]);
         free(h->devices);
         free(h->groups);
+        free(h->resource_groups);
         free(h->version);
         free(h->iommu_message);
+        strv_free(h->reboot_reasons);
+        strv_free(h->converge_problems);
+        strv_free(h->critical);
         free(h);
         return NULL;
 }
@@ -299,6 +517,17 @@ static HdGroup *group_new(const char *path) {
         return g;
 }
 
+static HdResourceGroup *resource_group_new(const char *path) {
+        HdResourceGroup *g = calloc(1, sizeof(HdResourceGroup));
+
+        if (!g)
+                return NULL;
+        g->path = strdup(path);
+        if (!g->path)
+                return resource_group_free(g);
+        return g;
+}
+
 static int append(void *array, size_t *n, void *item) {
         void ***a = array;
         void **x = realloc(*a, (*n + 1) * sizeof(void *));
@@ -314,6 +543,7 @@ static int append(void *array, size_t *n, void *item) {
 static int read_object(sd_bus_message *m, HdHost *h, const char *path) {
         HdDevice *d = NULL;
         HdGroup *g = NULL;
+        HdResourceGroup *rg = NULL;
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
@@ -361,6 +591,16 @@ static int read_object(sd_bus_message *m, HdHost *h, const char *path) {
                         }
                         base = g;
                         map = group_map;
+                } else if (streq(iface, HOSTDEV_RESOURCE_GROUP_INTERFACE)) {
+                        if (!rg) {
+                                rg = resource_group_new(path);
+                                if (!rg) {
+                                        r = -ENOMEM;
+                                        goto fail;
+                                }
+                        }
+                        base = rg;
+                        map = resource_group_map;
                 } else if (streq(iface, HOSTDEV_MANAGER_INTERFACE)) {
                         base = h;
                         map = manager_map;
@@ -392,12 +632,19 @@ static int read_object(sd_bus_message *m, HdHost *h, const char *path) {
                         goto fail;
                 g = NULL;
         }
+        if (rg) {
+                r = append(&h->resource_groups, &h->n_resource_groups, rg);
+                if (r < 0)
+                        goto fail;
+                rg = NULL;
+        }
 
         return sd_bus_message_exit_container(m);
 
 fail:
         device_free(d);
         group_free(g);
+        resource_group_free(rg);
         return r;
 }
 
@@ -490,6 +737,13 @@ static int group_compare(const void *a, const void *b) {
         return compare_unsigned(x->number, y->number);
 }
 
+static int resource_group_compare(const void *a, const void *b) {
+        const HdResourceGroup *x = *(HdResourceGroup * const *) a, *y = *(HdResourceGroup * const *) b;
+        int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+
+        return c != 0 ? c : strcmp(x->path, y->path);
+}
+
 int hd_bus_open(sd_bus **ret) {
         int r;
 
@@ -569,6 +823,9 @@ int hd_host_fetch(sd_bus *bus, HdHost **ret) {
                 qsort(h->devices, h->n_devices, sizeof(HdDevice *), device_compare);
         if (h->n_groups > 0)
                 qsort(h->groups, h->n_groups, sizeof(HdGroup *), group_compare);
+        if (h->n_resource_groups > 0)
+                qsort(h->resource_groups, h->n_resource_groups, sizeof(HdResourceGroup *),
+                      resource_group_compare);
 
         *ret = h;
         h = NULL;
@@ -632,6 +889,31 @@ HdGroup *hd_host_find_group(const HdHost *h, const char *path) {
         return NULL;
 }
 
+HdResourceGroup *hd_host_find_resource_group(const HdHost *h, const char *path) {
+        if (!path)
+                return NULL;
+        for (size_t i = 0; i < h->n_resource_groups; i++)
+                if (streq(h->resource_groups[i]->path, path))
+                        return h->resource_groups[i];
+        return NULL;
+}
+
+HdResourceGroup *hd_host_lookup_resource_group(const HdHost *h, const char *what) {
+        for (size_t i = 0; i < h->n_resource_groups; i++)
+                if (streq_ptr(h->resource_groups[i]->name, what))
+                        return h->resource_groups[i];
+        for (size_t i = 0; i < h->n_resource_groups; i++)
+                if (streq_ptr(h->resource_groups[i]->id, what))
+                        return h->resource_groups[i];
+        return what[0] == '/' ? hd_host_find_resource_group(h, what) : NULL;
+}
+
+const char *hd_device_resource_group_name(const HdHost *h, const HdDevice *d) {
+        const HdResourceGroup *g = hd_host_find_resource_group(h, d->resource_group);
+
+        return g && !isempty(g->name) ? g->name : NULL;
+}
+
 int64_t hd_device_group_number(const HdHost *h, const HdDevice *d) {
         const HdGroup *g;
         const char *slash;
@@ -660,4 +942,89 @@ const char *hd_host_path_to_address(const HdHost *h, const char *path) {
         const HdDevice *d = hd_host_find_device(h, path);
 
         return d && d->address ? d->address : path;
+}
+
+int log_message_error(int r) {
+        if (r == -ENOMEM)
+                log_oom();
+        else
+                log_error("Failed to build or parse a message: %s", strerror(-r));
+        return r;
+}
+
+int hd_new_call(sd_bus *bus, sd_bus_message **ret, const char *path, const char *interface, const char *member,
+                bool interactive) {
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, ret, HOSTDEV_SERVICE, path, interface, member);
+        if (r >= 0)
+                r = sd_bus_message_set_allow_interactive_authorization(*ret, interactive);
+        if (r < 0)
+                return log_message_error(r);
+        return 0;
+}
+
+int hd_append_auth_option(sd_bus_message *m, bool interactive) {
+        return sd_bus_message_append(m, "{sv}", "auth.no_user_interaction", "b", (int) !interactive);
+}
+
+int hd_call(sd_bus *bus, sd_bus_message *m, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (sd_bus_message_get_allow_interactive_authorization(m) > 0)
+                polkit_agent_open();
+        r = sd_bus_call(bus, m, HD_MUTATING_TIMEOUT_USEC, &error, ret_reply);
+        polkit_agent_close();
+        if (r < 0) {
+                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+                    sd_bus_error_has_name(&error, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                        log_error("hostdevd is not running: %s", error.message);
+                else if (sd_bus_error_is_set(&error) && !isempty(error.message))
+                        /* The daemon's messages say what is wrong and what to do: as they are. */
+                        log_error("%s", error.message);
+                else if (sd_bus_error_is_set(&error))
+                        log_error("%s", error.name);
+                else
+                        log_error("Failed to call %s: %s", sd_bus_message_get_member(m), strerror(-r));
+        }
+        return r;
+}
+
+int hd_read_plan(sd_bus_message *m, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+        const char *v[4];
+        int r;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(m, 'a', "(ssss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(m, "(ssss)", &v[0], &v[1], &v[2], &v[3])) > 0) {
+                r = strv_append_n(&l, &n, v, 4);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = l;
+        l = NULL;
+        return 0;
+}
+
+int hd_append_object_paths(sd_bus_message *m, char **paths) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "o");
+        for (char **p = paths; r >= 0 && p && *p; p++)
+                r = sd_bus_message_append_basic(m, 'o', *p);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <errno.h>
 #include <getopt.h>
 #include <locale.h>
 
@@ -8,42 +9,83 @@
 
 bool arg_json = false;
 bool arg_legend = true;
+bool arg_ask_password = true;
+bool arg_dry_run = false;
+bool arg_include_companions = false;
+bool arg_override_critical = false;
+char *arg_type = NULL;
+char *arg_name = NULL;
+char *arg_description = NULL;
+char *arg_class = NULL;
+char **arg_rules = NULL;
 
-typedef struct Verb {
-        const char *name;
-        const char *args;       /* for the help text */
-        unsigned min_args;
-        unsigned max_args;
-        int (*run)(int argc, char *argv[]);
-        const char *description;
-} Verb;
+/* The OPT_* options given, to refuse those a command does not take. */
+static unsigned arg_given = 0;
 
 static int verb_help(int argc, char *argv[]);
 
 static const Verb verbs[] = {
-        { "list",    NULL,           0, 0, verb_list,    "List PCI functions and USB devices (default)" },
-        { "show",    "ADDRESS|PATH", 1, 1, verb_show,    "Show all properties of one device" },
-        { "groups",  NULL,           0, 0, verb_groups,  "List IOMMU groups, their members and viability" },
-        { "monitor", NULL,           0, 0, verb_monitor, "Print device and group changes as they happen" },
-        { "help",    NULL,           0, 0, verb_help,    "Show this help" },
+        { "list",          NULL,                 0, 0,        0, verb_list,
+          "List PCI functions and USB devices (default)" },
+        { "show",          "ADDRESS|PATH",       1, 1,        0, verb_show,
+          "Show all properties of one device" },
+        { "groups",        NULL,                 0, 0,        0, verb_groups,
+          "List IOMMU groups, their members and viability" },
+        { "status",        NULL,                 0, 0,        0, verb_status,
+          "Show IOMMU, reboot and critical-device state" },
+        { "prepare",       "DEVICE...",          1, ARGS_MAX, OPT_DRY_RUN | OPT_OVERRIDE_CRITICAL, verb_prepare,
+          "Bind devices and companions to vfio-pci" },
+        { "release",       "DEVICE...",          1, ARGS_MAX, OPT_DRY_RUN, verb_release,
+          "Give prepared devices back to host drivers" },
+        /* Takes every option: each sub-command checks its own. */
+        { "group",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_group, NULL },
+        { "make-resource", "NAME DEVICE...",     2, ARGS_MAX, OPT_INCLUDE_COMPANIONS | OPT_DESCRIPTION | OPT_CLASS,
+          verb_make_resource, "Make a resource group of the given devices" },
+        { "monitor",       NULL,                 0, 0,        0, verb_monitor,
+          "Print device and group changes as they happen" },
+        { "help",          NULL,                 0, 0,        0, verb_help,
+          "Show this help" },
 };
+
+static void help_verbs(const char *prefix, const Verb *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                char head[64];
+
+                if (!v[i].description)
+                        continue;
+                snprintf(head, sizeof(head), "%s%s%s%s", prefix, v[i].name,
+                         v[i].args ? " " : "", v[i].args ? v[i].args : "");
+                printf("  %-31s %s\n", head, v[i].description);
+        }
+}
 
 static void help(void) {
         printf("hostdevctl [OPTIONS...] [COMMAND] ...\n\n"
-               "Query the PCI and USB devices that hostdevd offers for passthrough.\n\n"
+               "Query the PCI and USB devices that hostdevd offers for passthrough,\n"
+               "prepare them for virtual machines and manage resource groups.\n\n"
                "Commands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-                char head[32];
-
-                snprintf(head, sizeof(head), "%s%s%s", verbs[i].name,
-                         verbs[i].args ? " " : "", verbs[i].args ? verbs[i].args : "");
-                printf("  %-20s %s\n", head, verbs[i].description);
-        }
+        help_verbs("", verbs, ELEMENTSOF(verbs));
+        printf("\nResource group commands:\n");
+        help_verbs("group ", group_verbs, n_group_verbs);
+        help_verbs("group rule ", group_rule_verbs, n_group_rule_verbs);
         printf("\nOptions:\n"
-               "  -h --help            Show this help\n"
-               "     --version         Show package version\n"
-               "  -j --json            Print JSON instead of text\n"
-               "     --no-legend       Do not print the table header\n"
+               "  -h --help              Show this help\n"
+               "     --version           Show package version\n"
+               "  -j --json              Print JSON instead of text\n"
+               "     --no-legend         Do not print the table header\n"
+               "     --no-ask-password   Do not ask for a password to authorize a change\n"
+               "     --dry-run           prepare, release: show the plan, change nothing\n"
+               "     --override-critical prepare: also devices the host needs (authorized\n"
+               "                         separately, every time)\n"
+               "     --type=TYPE         group create: pci, usb, sriov-nic or vgpu\n"
+               "     --rule=RULE         group create: a rule, may be repeated; a RULE is\n"
+               "                         FIELD=VALUE[,FIELD=VALUE...], e.g. vendor-id=10de\n"
+               "     --description=TEXT  group create, group update, make-resource\n"
+               "     --class=HINT        group create, group update, make-resource: an icon\n"
+               "                         hint such as gpu, nic or usb\n"
+               "     --name=NAME         group update: the new name\n"
+               "     --include-companions\n"
+               "                         make-resource: add the IOMMU group companions\n"
                "\nSee the hostdevctl(1) man page for details.\n");
 }
 
@@ -55,23 +97,93 @@ static int verb_help(int argc, char *argv[]) {
 enum {
         ARG_VERSION = 0x100,
         ARG_NO_LEGEND,
+        ARG_NO_ASK_PASSWORD,
+        ARG_DRY_RUN,
+        ARG_OVERRIDE_CRITICAL,
+        ARG_INCLUDE_COMPANIONS,
+        ARG_TYPE,
+        ARG_NAME,
+        ARG_DESCRIPTION,
+        ARG_CLASS,
+        ARG_RULE,
 };
+
+static const struct option options[] = {
+        { "help",               no_argument,       NULL, 'h'                    },
+        { "version",            no_argument,       NULL, ARG_VERSION            },
+        { "json",               no_argument,       NULL, 'j'                    },
+        { "no-legend",          no_argument,       NULL, ARG_NO_LEGEND          },
+        { "no-ask-password",    no_argument,       NULL, ARG_NO_ASK_PASSWORD    },
+        { "dry-run",            no_argument,       NULL, ARG_DRY_RUN            },
+        { "override-critical",  no_argument,       NULL, ARG_OVERRIDE_CRITICAL  },
+        { "include-companions", no_argument,       NULL, ARG_INCLUDE_COMPANIONS },
+        { "type",               required_argument, NULL, ARG_TYPE               },
+        { "name",               required_argument, NULL, ARG_NAME               },
+        { "description",        required_argument, NULL, ARG_DESCRIPTION        },
+        { "class",              required_argument, NULL, ARG_CLASS              },
+        { "rule",               required_argument, NULL, ARG_RULE               },
+        {}
+};
+
+/* The long option of an OPT_* bit, for messages. */
+static const char *option_name(unsigned bit) {
+        static const struct { unsigned bit; const char *name; } table[] = {
+                { OPT_TYPE,               "--type"               },
+                { OPT_NAME,               "--name"               },
+                { OPT_DESCRIPTION,        "--description"        },
+                { OPT_CLASS,              "--class"              },
+                { OPT_RULE,               "--rule"               },
+                { OPT_DRY_RUN,            "--dry-run"            },
+                { OPT_INCLUDE_COMPANIONS, "--include-companions" },
+                { OPT_OVERRIDE_CRITICAL,  "--override-critical"  },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (table[i].bit == bit)
+                        return table[i].name;
+        return "?";
+}
+
+static int set_string(char **p, const char *value, unsigned bit) {
+        if (arg_given & bit) {
+                log_error("Option '%s' given twice.", option_name(bit));
+                return -EINVAL;
+        }
+        arg_given |= bit;
+        if (free_and_strdup(p, value) < 0) {
+                log_oom();
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_rule(const char *value) {
+        size_t n = strv_length(arg_rules);
+        char **l = realloc(arg_rules, (n + 2) * sizeof(char *));
+
+        if (!l) {
+                log_oom();
+                return -ENOMEM;
+        }
+        arg_rules = l;
+        l[n] = strdup(value);
+        l[n + 1] = NULL;
+        if (!l[n]) {
+                log_oom();
+                return -ENOMEM;
+        }
+        arg_given |= OPT_RULE;
+        return 0;
+}
 
 /* Returns 1 to continue, 0 to exit successfully, negative on a usage error. */
 static int parse_argv(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help",      no_argument, NULL, 'h'           },
-                { "version",   no_argument, NULL, ARG_VERSION   },
-                { "json",      no_argument, NULL, 'j'           },
-                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
-                {}
-        };
-        int c;
+        int c, r = 0;
 
         /* Our own messages instead of getopt's, which carry the full argv[0]. */
         opterr = 0;
 
-        while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help();
@@ -85,13 +197,45 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_NO_LEGEND:
                         arg_legend = false;
                         break;
+                case ARG_NO_ASK_PASSWORD:
+                        arg_ask_password = false;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        arg_given |= OPT_DRY_RUN;
+                        break;
+                case ARG_OVERRIDE_CRITICAL:
+                        arg_override_critical = true;
+                        arg_given |= OPT_OVERRIDE_CRITICAL;
+                        break;
+                case ARG_INCLUDE_COMPANIONS:
+                        arg_include_companions = true;
+                        arg_given |= OPT_INCLUDE_COMPANIONS;
+                        break;
+                case ARG_TYPE:
+                        r = set_string(&arg_type, optarg, OPT_TYPE);
+                        break;
+                case ARG_NAME:
+                        r = set_string(&arg_name, optarg, OPT_NAME);
+                        break;
+                case ARG_DESCRIPTION:
+                        r = set_string(&arg_description, optarg, OPT_DESCRIPTION);
+                        break;
+                case ARG_CLASS:
+                        r = set_string(&arg_class, optarg, OPT_CLASS);
+                        break;
+                case ARG_RULE:
+                        r = add_rule(optarg);
+                        break;
                 case '?': {
                         const char *a = argv[optind - 1];
 
                         if (strncmp(a, "--", 2) != 0)
                                 log_error("Unknown option '-%c'.", optopt);
-                        else if (optopt != 0)
+                        else if (optopt != 0 && strchr(a, '='))
                                 log_error("Option '%s' takes no argument.", a);
+                        else if (optopt != 0)
+                                log_error("Option '%s' needs an argument.", a);
                         else
                                 log_error("Unknown option '%s'.", a);
                         return -EINVAL;
@@ -100,41 +244,67 @@ static int parse_argv(int argc, char *argv[]) {
                         log_error("Unhandled option.");
                         return -EINVAL;
                 }
+                if (r < 0)
+                        return r;
+        }
 
         return 1;
 }
 
-static int dispatch(int argc, char *argv[]) {
-        static char *default_argv[] = { (char *) "list", NULL };
+int dispatch_verb(const Verb *table, size_t n_verbs, const char *prefix, int argc, char *argv[]) {
         const Verb *verb = NULL;
-        unsigned n_args;
+        unsigned n_args, extra;
 
-        if (argc <= 0) {
-                argc = 1;
-                argv = default_argv;
-        }
-
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(verbs[i].name, argv[0])) {
-                        verb = verbs + i;
+        for (size_t i = 0; i < n_verbs; i++)
+                if (streq(table[i].name, argv[0])) {
+                        verb = table + i;
                         break;
                 }
         if (!verb) {
-                log_error("Unknown command '%s'. See 'hostdevctl --help'.", argv[0]);
+                log_error("Unknown command '%s%s'. See 'hostdevctl --help'.", prefix, argv[0]);
                 return EXIT_USAGE;
         }
 
         n_args = (unsigned) argc - 1;
         if (n_args < verb->min_args) {
-                log_error("%s: missing argument %s.", verb->name, verb->args);
+                log_error("%s%s: missing argument %s.", prefix, verb->name, verb->args);
                 return EXIT_USAGE;
         }
         if (n_args > verb->max_args) {
-                log_error("%s: too many arguments.", verb->name);
+                log_error("%s%s: too many arguments.", prefix, verb->name);
+                return EXIT_USAGE;
+        }
+
+        extra = arg_given & ~verb->options;
+        if (extra) {
+                log_error("%s%s: option '%s' does not apply.", prefix, verb->name,
+                          option_name(extra & -extra));
                 return EXIT_USAGE;
         }
 
         return verb->run(argc, argv);
+}
+
+int output_result(int r) {
+        if (r == -ENOMEM) {
+                log_oom();
+                return EXIT_FAILURE;
+        }
+        if (r < 0) {
+                log_error("Failed to write output: %s", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+static int dispatch(int argc, char *argv[]) {
+        static char *default_argv[] = { (char *) "list", NULL };
+
+        if (argc <= 0) {
+                argc = 1;
+                argv = default_argv;
+        }
+        return dispatch_verb(verbs, ELEMENTSOF(verbs), "", argc, argv);
 }
 
 int main(int argc, char *argv[]) {
@@ -143,10 +313,19 @@ int main(int argc, char *argv[]) {
         setlocale(LC_ALL, "");
 
         r = parse_argv(argc, argv);
-        if (r < 0)
-                return EXIT_USAGE;
-        if (r == 0)
-                return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        if (r == -ENOMEM)
+                r = EXIT_FAILURE;
+        else if (r < 0)
+                r = EXIT_USAGE;
+        else if (r == 0)
+                r = fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        else
+                r = dispatch(argc - optind, argv + optind);
 
-        return dispatch(argc - optind, argv + optind);
+        free(arg_type);
+        free(arg_name);
+        free(arg_description);
+        free(arg_class);
+        strv_free(arg_rules);
+        return r;
 }

@@ -9,15 +9,80 @@
 /* Exit statuses, see hostdevctl(1). */
 #define EXIT_USAGE 2
 
-/* Global options, set by main(). */
+/* Options, set by main(). All are parsed up front, wherever they stand. */
 extern bool arg_json;
 extern bool arg_legend;
+extern bool arg_ask_password;
+extern bool arg_dry_run;
+extern bool arg_include_companions;
+extern bool arg_override_critical;
+extern char *arg_type;                  /* NULL when not given */
+extern char *arg_name;
+extern char *arg_description;
+extern char *arg_class;
+extern char **arg_rules;                /* one entry per --rule */
+
+/* The options only some commands take; a Verb lists those it accepts. */
+enum {
+        OPT_TYPE               = 1 << 0,
+        OPT_NAME               = 1 << 1,
+        OPT_DESCRIPTION        = 1 << 2,
+        OPT_CLASS              = 1 << 3,
+        OPT_RULE               = 1 << 4,
+        OPT_DRY_RUN            = 1 << 5,
+        OPT_INCLUDE_COMPANIONS = 1 << 6,
+        OPT_OVERRIDE_CRITICAL  = 1 << 7,
+};
 
 /* Verbs: argv[0] is the verb's name; they return an exit status. */
+typedef struct Verb {
+        const char *name;
+        const char *args;       /* for the help text and usage errors */
+        unsigned min_args;
+        unsigned max_args;
+        unsigned options;       /* OPT_* accepted */
+        int (*run)(int argc, char *argv[]);
+        const char *description;        /* NULL: left out of the help */
+} Verb;
+
+#define ARGS_MAX ((unsigned) -1)
+
+/* Finds argv[0] in verbs and runs it, after checking arguments and options. */
+int dispatch_verb(const Verb *verbs, size_t n_verbs, const char *prefix, int argc, char *argv[]);
+
 int verb_list(int argc, char *argv[]);
 int verb_show(int argc, char *argv[]);
 int verb_groups(int argc, char *argv[]);
 int verb_monitor(int argc, char *argv[]);
+int verb_status(int argc, char *argv[]);
+int verb_prepare(int argc, char *argv[]);
+int verb_release(int argc, char *argv[]);
+int verb_make_resource(int argc, char *argv[]);
+int verb_group(int argc, char *argv[]);
+
+/* The sub-commands of "group" and "group rule", for dispatch and the help text. */
+extern const Verb group_verbs[];
+extern const size_t n_group_verbs;
+extern const Verb group_rule_verbs[];
+extern const size_t n_group_rule_verbs;
+
+/*
+ * Prepare and Release: prints the plan of a reply, a(ssss), as a table or
+ * JSON; dry_run adds that nothing changed. Returns an exit status.
+ */
+int print_plan(sd_bus_message *reply, bool dry_run);
+
+/* Turns a negative result of printing into an exit status, with a message. */
+int output_result(int r);
+
+/* A message could not be built or read: says so, and gives the exit status. */
+static inline int exit_message_error(int r) {
+        log_message_error(r);
+        return EXIT_FAILURE;
+}
+
+/* An address or object path given by the user, as an object path. */
+int resolve_device(sd_bus *bus, const char *what, char **ret_path);
 
 /*
  * Shared between list and show: one device as a JSON object (keys in
@@ -33,6 +98,11 @@ const char *device_product(const HdDevice *d, char buf[static 8]);
 
 /* "0000:01:00.0  Vendor Product  (driver)", for group member lists; NULL on OOM. */
 char *group_member_line(const HdHost *h, const char *path);
+
+/* One resource group as a JSON object (keys in hostdevctl(1)). */
+void json_write_resource_group(JsonWriter *w, const HdHost *h, const HdResourceGroup *g);
+/* One resource group as `group show` prints it. */
+int print_resource_group(const HdHost *h, const HdResourceGroup *g);
 
 /* Tells the user about a missing IOMMU, on stderr. */
 void note_iommu(const HdHost *h);

@@ -68,6 +68,25 @@ void json_write_device(JsonWriter *w, const HdHost *h, const HdDevice *d, bool w
         else
                 json_null(w);
         json_kv_string(w, "state", d->state);
+        json_kv_string_or_null(w, "resource_group", hd_device_resource_group_name(h, d));
+        /* null when the daemon does not tell (an older hostdevd). */
+        json_key(w, "critical");
+        if (d->has_critical)
+                json_bool(w, d->critical);
+        else
+                json_null(w);
+        json_key(w, "critical_reasons");
+        if (d->has_critical) {
+                json_begin_array(w);
+                for (char **r = d->critical_reasons; r && r[0] && r[1]; r += 2) {
+                        json_begin_object(w);
+                        json_kv_string(w, "code", r[0]);
+                        json_kv_string(w, "text", r[1]);
+                        json_end_object(w);
+                }
+                json_end_array(w);
+        } else
+                json_null(w);
 
         if (d->is_pci) {
                 json_hex(w, "class", d->class, 6);

@@ -100,6 +100,31 @@ static int show_usb(KeyValue *kv, const HdDevice *d) {
         return kv_add(kv, "Authorized", "%s", yes_no(d->authorized));
 }
 
+/* "yes (holds /)": left out when the daemon does not tell. */
+static int show_critical(KeyValue *kv, const HdDevice *d) {
+        _cleanup_strv_free_ char **texts = NULL;
+        _cleanup_free_ char *joined = NULL;
+        size_t n = 0;
+
+        if (!d->has_critical)
+                return 0;
+        if (!d->critical)
+                return kv_add(kv, "Critical", "no");
+
+        texts = calloc(strv_length(d->critical_reasons) / 2 + 1, sizeof(char *));
+        if (!texts)
+                return -ENOMEM;
+        for (char **r = d->critical_reasons; r && r[0] && r[1]; r += 2)
+                if (!(texts[n++] = strdup(r[1])))
+                        return -ENOMEM;
+        if (n == 0)
+                return kv_add(kv, "Critical", "yes");
+        joined = strv_join(texts, "; ");
+        if (!joined)
+                return -ENOMEM;
+        return kv_add(kv, "Critical", "yes (%s)", joined);
+}
+
 static int show_text(const HdHost *h, const HdDevice *d) {
         _cleanup_kv_free_ KeyValue *kv = kv_new();
         char vbuf[8], pbuf[8];
@@ -126,6 +151,10 @@ static int show_text(const HdHost *h, const HdDevice *d) {
                 return r;
         if ((r = kv_add(kv, "Driver", "%s", isempty(d->driver) ? "none" : d->driver)) < 0 ||
             (r = kv_add(kv, "State", "%s", strdash(d->state))) < 0)
+                return r;
+        if ((r = show_critical(kv, d)) < 0)
+                return r;
+        if ((r = kv_add(kv, "Resource Group", "%s", hd_device_resource_group_name(h, d) ?: "none")) < 0)
                 return r;
         if (d->numa_node >= 0 && (r = kv_add(kv, "NUMA Node", "%" PRIi32, d->numa_node)) < 0)
                 return r;
@@ -159,17 +188,7 @@ int verb_show(int argc, char *argv[]) {
                 return EXIT_USAGE;
         }
 
-        if (hd_bus_open(&bus) < 0)
-                return EXIT_FAILURE;
-
-        /* An object path is taken as it is; anything else is for the daemon to resolve. */
-        if (what[0] == '/') {
-                path = strdup(what);
-                if (!path) {
-                        log_oom();
-                        return EXIT_FAILURE;
-                }
-        } else if (hd_get_device(bus, what, &path) < 0)
+        if (hd_bus_open(&bus) < 0 || resolve_device(bus, what, &path) < 0)
                 return EXIT_FAILURE;
 
         if (hd_host_fetch(bus, &h) < 0)

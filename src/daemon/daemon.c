@@ -51,6 +51,9 @@ Daemon *daemon_free(Daemon *d) {
                 bus_polkit_flush(d);
         hashmap_free(d->polkit_queries);
         sd_event_source_unref(d->flush_source);
+        critical_watch_free(d->critical_watch);
+        critical_hits_free(d->critical_hits, d->n_critical_hits);
+        sd_event_source_disable_unref(d->critical_source);
         emitter_free(d->emitter);
         monitor_free(d->monitor);
         sd_bus_flush_close_unref(d->bus);
@@ -224,6 +227,7 @@ static void device_changed(Daemon *d, Device *dev, unsigned fields) {
 
         old = inventory_take(&d->inventory, dev->address);
         dev->resource_group = old->resource_group;
+        dev->critical = TAKE_PTR(old->critical);
         r = inventory_add(&d->inventory, dev, NULL);
         if (r < 0) {
                 /* Cannot happen for a device that was just taken out, but
@@ -290,6 +294,46 @@ static void refresh_pf(Daemon *d, const char *address) {
         }
 }
 
+static void critical_changed_one(Device *dev, void *userdata) {
+        Daemon *d = userdata;
+
+        (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE, DEVICE_FIELD_CRITICAL);
+}
+
+/* What the host needs, against the inventory now. gather: ask the kernel
+ * again (mounts, routes, console changed); otherwise reuse what it said
+ * last, which is all a hotplug event needs. */
+static void critical_update(Daemon *d, bool gather) {
+        Hashmap *map = NULL;
+
+        if (gather) {
+                critical_hits_free(d->critical_hits, d->n_critical_hits);
+                d->critical_hits = NULL;
+                d->n_critical_hits = 0;
+                if (kernel_critical_hits(&d->paths, d->bus, &d->critical_hits, &d->n_critical_hits) < 0)
+                        log_warning("Cannot tell which devices the host needs; keeping what was known.");
+        }
+        if (critical_compute(&d->inventory, d->critical_hits, d->n_critical_hits, &map) < 0) {
+                log_oom();
+                return;
+        }
+        if (critical_apply(&d->inventory, map, critical_changed_one, d) > 0)
+                (void) sd_bus_emit_properties_changed(d->bus, "/org/hostdev1", "org.hostdev1.Manager", "Critical", NULL);
+}
+
+static int on_critical(sd_event_source *s, void *userdata) {
+        Daemon *d = userdata;
+
+        critical_update(d, true);
+        return emitter_flush(d->emitter);
+}
+
+static void on_critical_changed(void *userdata) {
+        Daemon *d = userdata;
+
+        (void) sd_event_source_set_enabled(d->critical_source, SD_EVENT_ONESHOT);
+}
+
 /* Runs once no more uevents are waiting: the burst is over. */
 static int on_flush(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
@@ -308,6 +352,8 @@ static int on_flush(sd_event_source *s, void *userdata) {
                 return log_oom();
         if (d->store_dirty)
                 (void) daemon_save(d);
+        /* Devices came, went or changed drivers: who is critical may too. */
+        critical_update(d, false);
         r = emitter_flush(d->emitter);
         daemon_update_converged(d);
         return r;
@@ -412,6 +458,14 @@ int daemon_start(Daemon *d) {
          * nothing signals yet. */
         daemon_update_memberships(d);
         daemon_converge(d);
+        r = sd_event_add_defer(d->event, &d->critical_source, on_critical, d);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(d->critical_source, SD_EVENT_OFF);
+        r = critical_watch_new(d->event, d->bus, &d->paths, on_critical_changed, d, &d->critical_watch);
+        if (r < 0)
+                return r;
+        critical_update(d, true);
         emitter_discard(d->emitter);
 
         r = bus_register(d);

@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "kernel/critical.h"
 #include "kernel/kernel.h"
 #include "kernel/monitor.h"
 #include "model/inventory.h"
@@ -38,6 +39,10 @@ typedef struct Daemon {
         struct Store *store;
         bool store_dirty;       /* membership notes to write at the next flush */
         Hashmap *polkit_queries;        /* message → PolkitQuery */
+        CriticalWatch *critical_watch;
+        sd_event_source *critical_source;       /* recompute once the watch saw a change */
+        CriticalHit *critical_hits;             /* what the kernel said last */
+        size_t n_critical_hits;
 } Daemon;
 
 int daemon_new(Daemon **ret);

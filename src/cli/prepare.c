@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* "prepare" and "release": devices to vfio-pci and back, and the plan hostdevd carries out. */
+
+#include "hostdevctl.h"
+
+int resolve_device(sd_bus *bus, const char *what, char **ret_path) {
+        if (isempty(what)) {
+                log_error("A device address must not be empty.");
+                return -EINVAL;
+        }
+        /* An object path is taken as it is; anything else is for the daemon to resolve. */
+        if (what[0] == '/') {
+                if (!sd_bus_object_path_is_valid(what)) {
+                        log_error("'%s' is not a D-Bus object path.", what);
+                        return -EINVAL;
+                }
+                *ret_path = strdup(what);
+                if (!*ret_path) {
+                        log_oom();
+                        return -ENOMEM;
+                }
+                return 0;
+        }
+        return hd_get_device(bus, what, ret_path);
+}
+
+static int print_plan_steps(char **plan, bool dry_run) {
+        static const char * const headers[] = { "DEVICE", "FROM", "TO", "REASON" };
+        _cleanup_table_free_ Table *t = NULL;
+        int r;
+
+        if (arg_json) {
+                JsonWriter w;
+
+                json_init(&w, stdout, true);
+                json_begin_array(&w);
+                for (char **p = plan; p[0] && p[1] && p[2] && p[3]; p += 4) {
+                        json_begin_object(&w);
+                        json_kv_string(&w, "device", p[0]);
+                        json_kv_string_or_null(&w, "from", p[1]);
+                        json_kv_string_or_null(&w, "to", p[2]);
+                        json_kv_string(&w, "reason", p[3]);
+                        json_end_object(&w);
+                }
+                json_end_array(&w);
+                return json_finish(&w);
+        }
+
+        if (strv_isempty(plan))
+                printf("Nothing to do.\n");
+        else {
+                t = table_new(ELEMENTSOF(headers), headers);
+                if (!t)
+                        return -ENOMEM;
+                table_set_shrinkable(t, 3, true);
+                for (char **p = plan; p[0] && p[1] && p[2] && p[3]; p += 4) {
+                        r = table_add_row(t, (const char * const[]) { p[0], strdash(p[1]), strdash(p[2]), p[3] });
+                        if (r < 0)
+                                return r;
+                }
+                r = table_print(t, stdout, arg_legend, on_tty() ? terminal_columns() : 0);
+                if (r < 0)
+                        return r;
+        }
+        if (dry_run)
+                printf("Dry run: nothing was changed.\n");
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -EIO;
+}
+
+int print_plan(sd_bus_message *reply, bool dry_run) {
+        _cleanup_strv_free_ char **plan = NULL;
+        int r;
+
+        r = hd_read_plan(reply, &plan);
+        if (r < 0)
+                return exit_message_error(r);
+        return output_result(print_plan_steps(plan, dry_run));
+}
+
+static int prepare_or_release(int argc, char *argv[], const char *method) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_strv_free_ char **devices = NULL;
+        int r;
+
+        for (int i = 1; i < argc; i++)
+                if (isempty(argv[i])) {
+                        log_error("%s: a device address must not be empty.", argv[0]);
+                        return EXIT_USAGE;
+                }
+
+        devices = calloc((size_t) argc, sizeof(char *));
+        if (!devices)
+                return output_result(-ENOMEM);
+        if (hd_bus_open(&bus) < 0)
+                return EXIT_FAILURE;
+        for (int i = 1; i < argc; i++)
+                if (resolve_device(bus, argv[i], devices + i - 1) < 0)
+                        return EXIT_FAILURE;
+
+        if (hd_new_call(bus, &m, HOSTDEV_MANAGER_PATH, HOSTDEV_MANAGER_INTERFACE, method, arg_ask_password) < 0)
+                return EXIT_FAILURE;
+        r = hd_append_object_paths(m, devices);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && arg_dry_run)
+                r = sd_bus_message_append(m, "{sv}", "dry-run", "b", 1);
+        if (r >= 0 && arg_override_critical)
+                r = sd_bus_message_append(m, "{sv}", "override-critical", "b", 1);
+        if (r >= 0)
+                r = hd_append_auth_option(m, arg_ask_password);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return exit_message_error(r);
+
+        if (hd_call(bus, m, &reply) < 0)
+                return EXIT_FAILURE;
+        return print_plan(reply, arg_dry_run);
+}
+
+int verb_prepare(int argc, char *argv[]) {
+        return prepare_or_release(argc, argv, "Prepare");
+}
+
+int verb_release(int argc, char *argv[]) {
+        return prepare_or_release(argc, argv, "Release");
+}

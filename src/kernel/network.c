@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <time.h>
+#include <NetworkManager.h>
+
+#include "critical-internal.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/strv.h"
+#include "sysfs.h"
+
+/* Bond over VLAN over bridge over … deeper than this is a loop. */
+#define NET_DEPTH_MAX 8
+
+#define NM_BUS_NAME "org.freedesktop.NetworkManager"
+/* How long NetworkManager may take to hand over its objects, and how long
+ * to leave it alone when it did not. */
+#define NM_TIMEOUT_MS 5000
+#define NM_QUIET_SEC 30
+
+static const NetLink *link_by_name(const NetLink *links, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(links[i].name, name))
+                        return &links[i];
+        return NULL;
+}
+
+static const NetLink *link_by_index(const NetLink *links, size_t n, int ifindex) {
+        for (size_t i = 0; i < n; i++)
+                if (links[i].ifindex == ifindex)
+                        return &links[i];
+        return NULL;
+}
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+static int add_unique(char ***l, const char *s) {
+        for (char **i = *l; i && *i; i++)
+                if (streq(*i, s))
+                        return 0;
+        return strv_extend(l, s);
+}
+
+/* Kinds whose IFLA_LINK is the device they send through. (A veth's
+ * IFLA_LINK is its peer, a tunnel's an underlay it only routes over.) */
+static bool kind_stacks_on_link(const char *kind) {
+        static const char *const kinds[] = { "vlan", "macvlan", "macvtap", "ipvlan", "ipvtap", "macsec" };
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+                if (streq(kind, kinds[i]))
+                        return true;
+        return false;
+}
+
+/* What the interface sends through, as sysfs and the kernel's link table
+ * tell it; either may be missing (a simulated sysfs, no netlink). */
+static int lowers_of(const Paths *p, const NetLink *links, size_t n_links, const char *name, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *path = NULL, *slaves = NULL;
+        _cleanup_closedir_ DIR *dir = NULL;
+        const NetLink *self;
+        struct dirent *de;
+
+        if (asprintf(&path, "%s/class/net/%s", p->sysfs, name) < 0)
+                return -ENOMEM;
+        dir = opendir(path);
+        if (dir) {
+                _cleanup_closedir_ DIR *brif = NULL;
+                int fd;
+
+                while ((de = readdir(dir))) {
+                        const char *lower = startswith(de->d_name, "lower_");
+
+                        if (lower && *lower && add_unique(&l, lower) < 0)
+                                return -ENOMEM;
+                }
+                /* Kernels before 4.x had no lower_* links for bridge ports. */
+                fd = openat(dirfd(dir), "brif", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd >= 0) {
+                        brif = fdopendir(fd);
+                        if (!brif)
+                                close(fd);
+                }
+                while (brif && (de = readdir(brif)))
+                        if (de->d_name[0] != '.' && add_unique(&l, de->d_name) < 0)
+                                return -ENOMEM;
+                if (sysfs_read(dirfd(dir), "bonding/slaves", &slaves) >= 0) {
+                        _cleanup_strv_free_ char **s = strv_split_whitespace(slaves);
+
+                        if (!s)
+                                return -ENOMEM;
+                        for (char **i = s; *i; i++)
+                                if (add_unique(&l, *i) < 0)
+                                        return -ENOMEM;
+                }
+        }
+
+        self = link_by_name(links, n_links, name);
+        if (self) {
+                for (size_t i = 0; i < n_links; i++) {
+                        const NetLink *o = &links[i];
+
+                        if (o == self)
+                                continue;
+                        /* Ports of a bond, bridge or team; with Open vSwitch
+                         * the internal port and the NICs are all ports of
+                         * the datapath, so any of them may carry its traffic. */
+                        if ((o->master == self->ifindex ||
+                             (streq(self->kind, "openvswitch") && self->master > 0 && o->master == self->master)) &&
+                            add_unique(&l, o->name) < 0)
+                                return -ENOMEM;
+                }
+                if (kind_stacks_on_link(self->kind) && !self->link_elsewhere && self->link != self->ifindex) {
+                        const NetLink *parent = link_by_index(links, n_links, self->link);
+
+                        if (parent && add_unique(&l, parent->name) < 0)
+                                return -ENOMEM;
+                }
+        }
+        /* Directory order is arbitrary: sort, so that reasons come out the
+         * same each time and only real changes are announced. */
+        if (l)
+                qsort(l, strv_length(l), sizeof(char *), cmp_strp);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* path: the interfaces from the start down to this one's upper, top down. */
+static int walk_rec(const Paths *p, const NetLink *links, size_t n_links, const char *name,
+                    char ***path, char ***pairs) {
+        _cleanup_strv_free_ char **lowers = NULL;
+        _cleanup_free_ char *dir = NULL, *address = NULL;
+        size_t depth = strv_length(*path);
+        int r;
+
+        if (depth > NET_DEPTH_MAX)
+                return 0;
+        if (asprintf(&dir, "%s/class/net/%s", p->sysfs, name) < 0)
+                return -ENOMEM;
+        r = sysfs_pci_function_of(dir, &address);
+        if (r == -ENOMEM)
+                return r;
+        if (r >= 0) {
+                _cleanup_free_ char *text = strdup(name);
+
+                /* "eno1 via bond0 via bond0.100": the NIC, then the way up. */
+                for (size_t i = depth; text && i > 0; i--) {
+                        char *t = NULL;
+
+                        if (asprintf(&t, "%s via %s", text, (*path)[i - 1]) < 0)
+                                t = NULL;
+                        free(text);
+                        text = t;
+                }
+                if (!text)
+                        return -ENOMEM;
+                for (size_t i = 0; *pairs && (*pairs)[i] && (*pairs)[i + 1]; i += 2)
+                        if (streq((*pairs)[i], address))
+                                return 0;
+                if (strv_extend(pairs, address) < 0 || strv_extend(pairs, text) < 0)
+                        return -ENOMEM;
+                return 0;
+        }
+
+        r = lowers_of(p, links, n_links, name, &lowers);
+        if (r < 0)
+                return r;
+        if (strv_extend(path, name) < 0)
+                return -ENOMEM;
+        for (char **l = lowers; l && *l && r >= 0; l++) {
+                bool seen = false;
+
+                for (char **i = *path; *i; i++)
+                        seen = seen || streq(*i, *l);
+                if (!seen)
+                        r = walk_rec(p, links, n_links, *l, path, pairs);
+        }
+        free((*path)[depth]);
+        (*path)[depth] = NULL;
+        return r;
+}
+
+int network_walk(const Paths *p, const NetLink *links, size_t n_links, const char *ifname, char ***pairs) {
+        _cleanup_strv_free_ char **path = NULL;
+        int r;
+
+        r = walk_rec(p, links, n_links, ifname, &path, pairs);
+        /* Keep pairs whole even when we ran out of memory half-way. */
+        if (r < 0 && strv_length(*pairs) % 2) {
+                size_t last = strv_length(*pairs) - 1;
+
+                free((*pairs)[last]);
+                (*pairs)[last] = NULL;
+        }
+        return r;
+}
+
+/* libnm is loaded only when NetworkManager owns its name: a host without it
+ * (most virtualization hosts) never maps libnm, GLib and GIO. Types come
+ * from the headers, so the calls are still checked by the compiler. */
+static struct {
+        void *handle;
+        bool failed;
+        typeof(&nm_client_new_async) client_new_async;
+        typeof(&nm_client_new_finish) client_new_finish;
+        typeof(&nm_client_get_nm_running) client_get_nm_running;
+        typeof(&nm_client_get_active_connections) client_get_active_connections;
+        typeof(&nm_client_get_context_busy_watcher) client_get_context_busy_watcher;
+        typeof(&nm_active_connection_get_devices) active_connection_get_devices;
+        typeof(&nm_active_connection_get_state) active_connection_get_state;
+        typeof(&nm_active_connection_get_id) active_connection_get_id;
+        typeof(&nm_device_get_iface) device_get_iface;
+        typeof(&nm_device_get_ip_iface) device_get_ip_iface;
+        typeof(&g_object_unref) object_unref;
+        typeof(&g_object_weak_ref) object_weak_ref;
+        typeof(&g_object_weak_unref) object_weak_unref;
+        typeof(&g_main_context_new) main_context_new;
+        typeof(&g_main_context_push_thread_default) main_context_push_thread_default;
+        typeof(&g_main_context_pop_thread_default) main_context_pop_thread_default;
+        typeof(&g_main_context_iteration) main_context_iteration;
+        typeof(&g_main_context_unref) main_context_unref;
+        typeof(&g_cancellable_new) cancellable_new;
+        typeof(&g_cancellable_cancel) cancellable_cancel;
+        typeof(&g_timeout_source_new) timeout_source_new;
+        typeof(&g_source_set_callback) source_set_callback;
+        typeof(&g_source_attach) source_attach;
+        typeof(&g_source_destroy) source_destroy;
+        typeof(&g_source_unref) source_unref;
+        typeof(&g_error_free) error_free;
+} nm;
+
+static int nm_load(void) {
+        static const struct {
+                const char *name;
+                size_t offset;
+        } syms[] = {
+#define SYM(field, name) { #name, offsetof(typeof(nm), field) }
+                SYM(client_new_async, nm_client_new_async),
+                SYM(client_new_finish, nm_client_new_finish),
+                SYM(client_get_nm_running, nm_client_get_nm_running),
+                SYM(client_get_active_connections, nm_client_get_active_connections),
+                SYM(client_get_context_busy_watcher, nm_client_get_context_busy_watcher),
+                SYM(active_connection_get_devices, nm_active_connection_get_devices),
+                SYM(active_connection_get_state, nm_active_connection_get_state),
+                SYM(active_connection_get_id, nm_active_connection_get_id),
+                SYM(device_get_iface, nm_device_get_iface),
+                SYM(device_get_ip_iface, nm_device_get_ip_iface),
+                SYM(object_unref, g_object_unref),
+                SYM(object_weak_ref, g_object_weak_ref),
+                SYM(object_weak_unref, g_object_weak_unref),
+                SYM(main_context_new, g_main_context_new),
+                SYM(main_context_push_thread_default, g_main_context_push_thread_default),
+                SYM(main_context_pop_thread_default, g_main_context_pop_thread_default),
+                SYM(main_context_iteration, g_main_context_iteration),
+                SYM(main_context_unref, g_main_context_unref),
+                SYM(cancellable_new, g_cancellable_new),
+                SYM(cancellable_cancel, g_cancellable_cancel),
+                SYM(timeout_source_new, g_timeout_source_new),
+                SYM(source_set_callback, g_source_set_callback),
+                SYM(source_attach, g_source_attach),
+                SYM(source_destroy, g_source_destroy),
+                SYM(source_unref, g_source_unref),
+                SYM(error_free, g_error_free),
+#undef SYM
+        };
+
+        if (nm.handle)
+                return 0;
+        if (nm.failed)
+                return -EOPNOTSUPP;
+        /* Never unloaded: GLib does not support it. */
+        nm.handle = dlopen("libnm.so.0", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+        if (!nm.handle) {
+                nm.failed = true;
+                log_warning("NetworkManager runs, but libnm cannot be loaded (%s): "
+                            "only the kernel's default routes mark NICs critical.", dlerror());
+                return -EOPNOTSUPP;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
+                void *f = dlsym(nm.handle, syms[i].name);
+
+                if (!f) {
+                        log_warning("libnm lacks %s: only the kernel's default routes mark NICs critical.",
+                                    syms[i].name);
+                        nm.failed = true;
+                        return -EOPNOTSUPP;
+                }
+                memcpy((uint8_t *) &nm + syms[i].offset, &f, sizeof(f));
+        }
+        return 0;
+}
+
+typedef struct NmInit {
+        NMClient *client;
+        GError *error;
+        bool done;
+        bool timed_out;
+        bool watcher_gone;
+        GCancellable *cancellable;
+} NmInit;
+
+static void on_client_ready(GObject *source, GAsyncResult *result, gpointer userdata) {
+        NmInit *s = userdata;
+
+        s->client = nm.client_new_finish(result, &s->error);
+        s->done = true;
+}
+
+static gboolean on_timeout(gpointer userdata) {
+        NmInit *s = userdata;
+
+        s->timed_out = true;
+        nm.cancellable_cancel(s->cancellable);
+        return G_SOURCE_REMOVE;
+}
+
+static void on_watcher_gone(gpointer userdata, GObject *where) {
+        ((NmInit *) userdata)->watcher_gone = true;
+}
+
+static int nm_running(sd_bus *bus) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r, has;
+
+        r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "NameHasOwner", &error, &reply, "s", NM_BUS_NAME);
+        if (r < 0)
+                return log_debug_errno(r, "Cannot ask the bus for NetworkManager: %s", error.message ?: "");
+        r = sd_bus_message_read(reply, "b", &has);
+        return r < 0 ? r : has;
+}
+
+/* What the client saw: (id, interface) of every connection that is up or
+ * coming up. */
+static int collect(NMClient *client, char ***pairs) {
+        const GPtrArray *acs = nm.client_get_active_connections(client);
+
+        for (guint i = 0; acs && i < acs->len; i++) {
+                NMActiveConnection *ac = acs->pdata[i];
+                NMActiveConnectionState state = nm.active_connection_get_state(ac);
+                const GPtrArray *devs;
+                const char *id;
+
+                if (state != NM_ACTIVE_CONNECTION_STATE_ACTIVATING && state != NM_ACTIVE_CONNECTION_STATE_ACTIVATED)
+                        continue;
+                id = nm.active_connection_get_id(ac) ?: "";
+                devs = nm.active_connection_get_devices(ac);
+                for (guint j = 0; devs && j < devs->len; j++) {
+                        const char *names[] = { nm.device_get_iface(devs->pdata[j]),
+                                                nm.device_get_ip_iface(devs->pdata[j]) };
+
+                        for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+                                bool seen = false;
+
+                                if (isempty(names[k]))
+                                        continue;
+                                for (size_t m = 0; *pairs && (*pairs)[m]; m += 2)
+                                        seen = seen || (streq((*pairs)[m], id) && streq((*pairs)[m + 1], names[k]));
+                                if (seen)
+                                        continue;
+                                if (strv_extend(pairs, id) < 0 || strv_extend(pairs, names[k]) < 0)
+                                        return -ENOMEM;
+                        }
+                }
+        }
+        return 0;
+}
+
+static char **strv_copy(char **l) {
+        char **c = calloc(strv_length(l) + 1, sizeof(char *));
+
+        for (size_t i = 0; c && l && l[i]; i++)
+                if (!(c[i] = strdup(l[i])))
+                        return strv_free(c);
+        return c;
+}
+
+/* The last answer NetworkManager gave, and until when not to ask again
+ * after it failed to answer: a hung NetworkManager must not stall every
+ * recomputation, and its connections stay critical meanwhile. */
+static struct {
+        char **last;
+        uint64_t quiet_until;
+} nm_memo;
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* One NMClient for one answer: created, read and dropped here. */
+static int nm_ask(char ***ret_pairs) {
+        _cleanup_strv_free_ char **pairs = NULL;
+        NmInit s = {};
+        GMainContext *ctx;
+        GSource *timeout;
+        int r = 0;
+
+        /* A private context, iterated only here: NMClient's callbacks and
+         * signals never run behind our back, and the daemon's event loop
+         * stays sd-event's. */
+        ctx = nm.main_context_new();
+        nm.main_context_push_thread_default(ctx);
+        s.cancellable = nm.cancellable_new();
+        timeout = nm.timeout_source_new(NM_TIMEOUT_MS);
+        nm.source_set_callback(timeout, on_timeout, &s, NULL);
+        nm.source_attach(timeout, ctx);
+
+        nm.client_new_async(s.cancellable, on_client_ready, &s);
+        while (!s.done)
+                nm.main_context_iteration(ctx, TRUE);
+
+        if (!s.client) {
+                log_warning("NetworkManager did not answer%s (%s); asking again in %u s.",
+                            s.timed_out ? " in time" : "", s.error ? s.error->message : "unknown error",
+                            NM_QUIET_SEC);
+                if (s.error)
+                        nm.error_free(s.error);
+                r = -ETIMEDOUT;
+        } else {
+                GObject *watcher = nm.client_get_context_busy_watcher(s.client);
+
+                if (nm.client_get_nm_running(s.client))
+                        r = collect(s.client, &pairs);
+
+                /* The client lets go of its D-Bus calls and matches only
+                 * while its context runs; its busy watcher dies last. */
+                nm.object_weak_ref(watcher, on_watcher_gone, &s);
+                nm.object_unref(s.client);
+                while (!s.watcher_gone && !s.timed_out)
+                        nm.main_context_iteration(ctx, TRUE);
+                /* Gave up waiting: s must not be written once we return. */
+                if (!s.watcher_gone)
+                        nm.object_weak_unref(watcher, on_watcher_gone, &s);
+        }
+
+        nm.source_destroy(timeout);
+        nm.source_unref(timeout);
+        nm.object_unref(s.cancellable);
+        nm.main_context_pop_thread_default(ctx);
+        nm.main_context_unref(ctx);
+        if (r >= 0)
+                *ret_pairs = TAKE_PTR(pairs);
+        return r;
+}
+
+int nm_active_interfaces(sd_bus *bus, char ***ret_pairs) {
+        _cleanup_strv_free_ char **pairs = NULL;
+        int r;
+
+        *ret_pairs = NULL;
+        if (!bus)
+                return 0;
+        r = nm_running(bus);
+        if (r <= 0) {
+                nm_memo.last = strv_free(nm_memo.last);
+                nm_memo.quiet_until = 0;
+                return 0;
+        }
+        if (nm_load() < 0)
+                return 0;
+
+        if (now_usec() >= nm_memo.quiet_until) {
+                r = nm_ask(&pairs);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        nm_memo.quiet_until = now_usec() + (uint64_t) NM_QUIET_SEC * 1000000;
+                else {
+                        strv_free(nm_memo.last);
+                        nm_memo.last = TAKE_PTR(pairs);
+                        nm_memo.quiet_until = 0;
+                }
+        }
+        if (nm_memo.last) {
+                *ret_pairs = strv_copy(nm_memo.last);
+                if (!*ret_pairs)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* head: the text up to the way down, which is closed by ")". */
+static int add_walk_hits(const Paths *p, const NetLink *links, size_t n_links, const char *ifname,
+                         const char *code, const char *head, CriticalHit **hits, size_t *n) {
+        _cleanup_strv_free_ char **pairs = NULL;
+        int r;
+
+        r = network_walk(p, links, n_links, ifname, &pairs);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2) {
+                _cleanup_free_ char *text = NULL;
+
+                if (asprintf(&text, "%s%s)", head, pairs[i + 1]) < 0)
+                        return -ENOMEM;
+                r = critical_hits_add(hits, n, pairs[i], code, text);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int network_critical_hits(const Paths *p, sd_bus *bus, CriticalHit **hits, size_t *n) {
+        _cleanup_strv_free_ char **active = NULL;
+        _cleanup_free_ NetLink *links = NULL;
+        _cleanup_free_ int *defaults = NULL;
+        size_t n_links = 0, n_defaults = 0;
+        int r;
+
+        r = rtnl_read(&links, &n_links, &defaults, &n_defaults);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                log_warning_errno(r, "Cannot read the kernel's routes: %m");
+
+        for (size_t i = 0; i < n_defaults; i++) {
+                const NetLink *l = link_by_index(links, n_links, defaults[i]);
+
+                if (!l)
+                        continue;
+                r = add_walk_hits(p, links, n_links, l->name, "default-route",
+                                  "carries the default route (", hits, n);
+                if (r < 0)
+                        return r;
+        }
+
+        r = nm_active_interfaces(bus, &active);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; active && active[i] && active[i + 1]; i += 2) {
+                _cleanup_free_ char *head = NULL;
+
+                if (asprintf(&head, "carries the active NetworkManager connection \"%s\" (", active[i]) < 0)
+                        return -ENOMEM;
+                r = add_walk_hits(p, links, n_links, active[i + 1], "nm-connection", head, hits, n);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

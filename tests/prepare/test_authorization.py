@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""Who may prepare and release: org.hostdev1.prepare-devices through the
+real polkitd (root; hostdev-operator through the example rules; nobody
+not). A dry run is open to everyone (see test_dry_run). Host-critical
+devices also need option override-critical and the polkit action
+org.hostdev1.override-critical, which only an administrator gets.
+
+The critical-device tests need Device.Critical and Device.CriticalReasons;
+on a daemon without them they are skipped, saying so. The host
+description makes the BMC's VGA function 0000:0a:00.0 (ast, boot_vga) the
+boot console GPU, which the host needs."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from preparecase import (  # noqa: E402
+    AUDIO1, ERR_ACCESS_DENIED, ERR_CRITICAL, GPU1, NOBODY, OPERATOR, VFIO,
+    PrepareTestCase, error_text)
+from harness.client import CallError  # noqa: E402
+
+BOOT_VGA = '0000:0a:00.0'
+ERR_INTERACTIVE = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
+OVERRIDE = {'override-critical': True}
+
+
+class Authorization(PrepareTestCase):
+
+    def state(self):
+        self.assertTrue(self.faults.settle())
+        self.settle_store()
+        return (self.drivers(), self.overrides(), self.store_bytes())
+
+    def refused(self, what, func, names=(ERR_ACCESS_DENIED,)):
+        with self.subTest(refused=what):
+            before, writes = self.state(), len(self.kernel.log)
+            with self.assertRaises(CallError, msg=what) as cm:
+                func()
+            self.assertIn(cm.exception.name, names, '%s: %s' % (what, cm.exception.message))
+            self.assertTrue(error_text(cm.exception).strip())
+            self.assertTrue(self.state() == before, '%s changed something' % what)
+            self.assertEqual(self.kernel.log[writes:], [], '%s wrote to the kernel' % what)
+
+    def test_nobody_cannot_prepare_or_release(self):
+        """nobody is refused Prepare (with or without user interaction
+        allowed) and Release, and nothing moves."""
+        self.refused('Prepare as nobody', lambda: self.prepare([GPU1], caller=NOBODY))
+        # without interaction polkit may answer "an administrator could":
+        # refused either way
+        self.refused('Prepare as nobody, no interaction',
+                     lambda: self.prepare([GPU1], {'auth.no_user_interaction': True}, caller=NOBODY),
+                     (ERR_ACCESS_DENIED, ERR_INTERACTIVE))
+        self.prepare([GPU1])
+        self.refused('Release as nobody', lambda: self.release([GPU1], caller=NOBODY))
+        self.assertOnDrivers({GPU1: VFIO, AUDIO1: VFIO})
+
+    def test_operator_and_root_may(self):
+        """hostdev-operator (group "hostdev", example rules) prepares and
+        releases; so does root."""
+        host = {GPU1: self.spec(GPU1)['driver'], AUDIO1: self.spec(AUDIO1)['driver']}
+        for caller in (OPERATOR, 0):
+            with self.subTest(caller=caller):
+                self.assertEqual(len(self.prepare([GPU1], caller=caller)), 2)
+                self.assertOnDrivers({GPU1: VFIO, AUDIO1: VFIO})
+                self.assertEqual(len(self.release([GPU1], caller=caller)), 2)
+                self.assertOnDrivers(host)
+
+
+class Critical(PrepareTestCase):
+    """Needs Device.Critical (the critical-device detection)."""
+
+    def setUp(self):
+        super().setUp()
+        xml = self.client.introspect(self.dev_path(BOOT_VGA))
+        missing = [p for p in ('Critical', 'CriticalReasons') if '<property name="%s"' % p not in xml]
+        if missing:
+            self.skipTest('hostdevd does not publish org.hostdev1.Device.%s yet (critical-device '
+                          'detection); the override-critical tests need it' % ', '.join(missing))
+        self.assertTrue(self.initial.pci_device(BOOT_VGA)['boot_vga'])
+
+    def reason_texts(self, address):
+        """The human texts of Device.CriticalReasons (pairs or plain strings)."""
+        reasons = self.device(address)['CriticalReasons']
+        return [r[-1] if isinstance(r, (tuple, list)) else r for r in reasons]
+
+    def state(self):
+        self.assertTrue(self.faults.settle())
+        self.settle_store()
+        return (self.drivers(), self.overrides(), self.store_bytes())
+
+    def test_refused_for_root_without_override(self):
+        """The boot console GPU is critical; root's Prepare without
+        override-critical fails with CriticalDevice naming it and why."""
+        self.assertTrue(self.device(BOOT_VGA)['Critical'], '%s (boot VGA) is not critical' % BOOT_VGA)
+        texts = self.reason_texts(BOOT_VGA)
+        self.assertTrue(texts, 'no CriticalReasons for %s' % BOOT_VGA)
+        before = self.state()
+        self.expect_error(ERR_CRITICAL, lambda: self.prepare([BOOT_VGA]), BOOT_VGA, *texts)
+        # with a harmless device in the same call, nothing of it moves either
+        self.expect_error(ERR_CRITICAL, lambda: self.prepare([GPU1, BOOT_VGA]), BOOT_VGA)
+        self.assertTrue(self.state() == before, 'a refused Prepare changed something')
+
+    def test_allowed_for_root_with_override(self):
+        """With override-critical root prepares it (polkit grants root
+        every action) and releases it again."""
+        driver = self.spec(BOOT_VGA)['driver']
+        plan = self.prepare([BOOT_VGA], OVERRIDE)
+        self.assertPlan(plan, self.expected_prepare_plan([BOOT_VGA]), {BOOT_VGA})
+        self.assertOnDrivers({BOOT_VGA: VFIO})
+        self.release([BOOT_VGA])
+        self.assertOnDrivers({BOOT_VGA: driver})
+
+    def test_override_refused_for_others(self):
+        """nobody is refused; so is hostdev-operator, whom the example
+        rules give prepare-devices but not override-critical."""
+        for caller in (NOBODY, OPERATOR):
+            with self.subTest(caller=caller):
+                before, writes = self.state(), len(self.kernel.log)
+                self.expect_error(ERR_ACCESS_DENIED, lambda: self.prepare([BOOT_VGA], OVERRIDE, caller=caller))
+                self.assertTrue(self.state() == before)
+                self.assertEqual(self.kernel.log[writes:], [])
+        # the operator may still prepare what is not critical
+        self.assertFalse(self.device(GPU1)['Critical'])
+        self.prepare([GPU1], caller=OPERATOR)
+        self.assertOnDrivers({GPU1: VFIO, AUDIO1: VFIO})
+
+    def test_the_override_is_not_kept(self):
+        """override-critical is asked for every call: root's override does
+        not let the operator's next call through."""
+        self.prepare([BOOT_VGA], OVERRIDE)
+        self.release([BOOT_VGA])
+        self.expect_error(ERR_ACCESS_DENIED, lambda: self.prepare([BOOT_VGA], OVERRIDE, caller=OPERATOR))
+        self.assertOnDrivers({BOOT_VGA: self.spec(BOOT_VGA)['driver']})
+
+
+if __name__ == '__main__':
+    harness.main()

@@ -1,0 +1,645 @@
+#!/usr/bin/python3
+"""The cases that run inside the test guest (../vmtest.py boots it).
+
+One boot runs them all, in order, against one hostdevd on the guest's
+system bus; each case leaves the devices as it found them. A case for a
+capability hostdevd does not offer yet skips and names what is missing.
+
+To add a case: write a function decorated with @case; ctx gives the bus,
+the daemon, the ID databases and the fixture's addresses (ctx.dev).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from gi.repository import GLib  # noqa: E402
+
+from vmlib import (  # noqa: E402
+    CASES, DEVICE, GROUP, MANAGER, PCI, RESOURCE_GROUP, ROOT, SRIOV, SYS_PCI, USB,
+    Bus, CallError, Daemon, PciIds, Skip, Tap, UsbIds,
+    block_pci_ancestor, case, check, equal, find_one_pci, find_pci, group_path, iommu_groups,
+    link_name, pci_addresses, pci_info, pci_path, pci_slots, read, rebind, usb_info, usb_names,
+    usb_path, vfio_group_viable, write)
+
+# The emulated hardware (vmtest.py, qemu_command): name -> (PCI ids, driver).
+FIXTURE = {
+    'e1000e': ((0x8086, 0x10d3), 'e1000e'),       # alone behind a root port
+    'e1000': ((0x8086, 0x100e), 'e1000'),         # behind the PCIe-to-PCI bridge
+    'testdev': ((0x1b36, 0x0005), ''),            # beside it; no driver claims it
+    'pci_bridge': ((0x1b36, 0x000e), None),
+    'edu': ((0x1234, 0x11e8), ''),                # behind a root port without ACS
+    'nvme': ((0x1b36, 0x0010), 'nvme'),           # SR-IOV PF, two VFs
+    'xhci': ((0x1b36, 0x000d), 'xhci_hcd'),
+    'root_disk': ((0x1af4, 0x1001), 'virtio-pci'),  # holds the guest's / (transitional virtio-blk)
+}
+ROOT_PORT = (0x1b36, 0x000c)
+NVME_TOTAL_VFS = 2
+USB_KEYBOARD = (0x0627, 0x0001)
+USB_STICK = (0x46f4, 0x0001)
+USB_STICK_SERIAL = 'HOSTDEVSTICK01'
+
+
+def is_vfio(driver):
+    return driver == 'vfio-pci' or driver.endswith('-vfio-pci')
+
+
+class Mismatches:
+    """Collects every difference, so one failure shows them all."""
+
+    def __init__(self):
+        self.items = []
+
+    def eq(self, actual, expected, what):
+        if actual != expected:
+            self.items.append('%s: hostdevd says %r, expected %r' % (what, actual, expected))
+
+    def check(self):
+        if self.items:
+            raise AssertionError('%d mismatches:\n  ' % len(self.items) + '\n  '.join(self.items))
+
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+        self.bus = Bus()
+        self.daemon = Daemon(args.build_root, os.path.join(args.results, 'hostdevd.log'))
+        self.pciids = PciIds()
+        self.usbids = UsbIds()
+        self.dev = {name: find_one_pci(ids, name) for name, (ids, _) in FIXTURE.items()}
+        # the root port without ACS: the edu device's parent
+        self.dev['edu_port'] = os.path.basename(os.path.dirname(os.path.realpath(
+            os.path.join(SYS_PCI, self.dev['edu']))))
+        self.unexpected_exits = []
+        self.notes = []  # printed with a failing case
+        # USB enumeration behind the xHCI may outlast udev's settle.
+        self.bus.wait(lambda: {USB_KEYBOARD, USB_STICK} <= {(usb_info(n)['vendor'], usb_info(n)['product'])
+                                                          for n in usb_names()},
+                      'the USB keyboard and stick to enumerate')
+        subprocess.run(['udevadm', 'settle', '--timeout=30'])
+
+    @contextlib.contextmanager
+    def on_failure(self, what, undo):
+        """Runs undo when the block fails, so later cases find the devices as
+        the fixture has them; an undo that fails too is noted, never raised
+        over the case's own failure."""
+        try:
+            yield
+        except BaseException:
+            try:
+                self.ensure_daemon()
+                undo()
+            except Exception as e:
+                self.notes.append('%s failed too: %s' % (what, e))
+            raise
+
+    def ensure_daemon(self):
+        """Before each case: a daemon that died is a failure of the run,
+        reported at the end, and is restarted so later cases still tell."""
+        if self.daemon.proc is not None and not self.daemon.running():
+            self.unexpected_exits.append(self.daemon.proc.returncode)
+            self.daemon.proc = None
+        if not self.daemon.running():
+            self.daemon.start(self.bus)
+
+    def restart_daemon(self):
+        code = self.daemon.stop(self.bus)
+        equal(code, 0, 'hostdevd exit status on SIGTERM')
+        return self.daemon.start(self.bus)
+
+    # --- capabilities not every daemon has ------------------------------------
+    def manager_method(self, name):
+        api = self.bus.introspect(ROOT).get(MANAGER, {'methods': {}})
+        if name not in api['methods']:
+            raise Skip('Manager.%s not available: hostdevd does not offer it yet (issue 5)' % name)
+        return api['methods'][name]
+
+    def device_property(self, addr, iface, name, why=''):
+        api = self.bus.introspect(pci_path(addr)).get(iface, {'properties': set()})
+        if name not in api['properties']:
+            raise Skip('%s.%s not available: hostdevd does not offer it yet (issue 5)%s'
+                       % (iface.split('.')[-1], name, why))
+
+    def call_devices(self, method, addrs, **options):
+        """Manager.Prepare/Release(ao devices, a{sv} options) -> a(ssss) plan,
+        as {address: (from driver, to driver, reason)}."""
+        self.manager_method(method)
+        opts = {'auth.no_user_interaction': GLib.Variant('b', True)}
+        opts.update({k.replace('_', '-'): GLib.Variant('b', v) for k, v in options.items()})
+        plan, = self.bus.call(ROOT, MANAGER, method,
+                              GLib.Variant('(aoa{sv})', ([pci_path(a) for a in addrs], opts)), timeout=120)
+        return {a: (f, t, r) for a, f, t, r in plan}
+
+    # --- waiting for hostdevd ------------------------------------------------
+    def wait_prop(self, path, iface, prop, value, timeout=30):
+        return self.bus.wait(lambda: self._get_or_none(path, iface, prop) == value,
+                             '%s %s.%s = %r' % (path, iface.split('.')[-1], prop, value), timeout)
+
+    def _get_or_none(self, path, iface, prop):
+        try:
+            return self.bus.get(path, iface, prop)
+        except CallError:
+            return None
+
+    def wait_signal(self, mark, member, path, what, test=None, timeout=30):
+        def found():
+            return [s for s in self.bus.since(mark, member)
+                    if s[0] == path and (test is None or test(s[3]))]
+        return self.bus.wait(found, what, timeout)
+
+    def wait_changed(self, mark, path, iface, prop, value):
+        """A PropertiesChanged for prop on path; hostdevd then says value."""
+        def test(args):
+            return args[0] == iface and (prop in args[1] or prop in args[2])
+        self.wait_signal(mark, 'PropertiesChanged', path,
+                         'PropertiesChanged(%s) on %s' % (prop, path), test)
+        self.wait_prop(path, iface, prop, value)
+
+    def group_of(self, addr):
+        return link_name(os.path.join(SYS_PCI, addr, 'iommu_group'))
+
+
+def expected_state(driver):
+    return 'prepared' if is_vfio(driver) else 'host'
+
+
+def blocks_viability(info):
+    """The contract's rule (org.hostdev1.IommuGroup.Viable) on sysfs facts."""
+    d = info['driver']
+    if d == '' or is_vfio(d) or d == 'pci-stub':
+        return False
+    return not ((info['class'] >> 8) == 0x0604 and d == 'pcieport')
+
+
+# --- inventory ------------------------------------------------------------------
+
+@case
+def iommu_on(ctx):
+    """The guest has an IOMMU, and hostdevd says so."""
+    check(os.listdir('/sys/kernel/iommu_groups'), 'the guest kernel has no IOMMU groups: is intel_iommu=on set?')
+    props = ctx.bus.get_all(ROOT, MANAGER)
+    equal(props['IommuEnabled'], True, 'Manager.IommuEnabled')
+    equal(props['IommuMessage'], '', 'Manager.IommuMessage')
+
+
+@case
+def pci_inventory(ctx):
+    """Every PCI function the kernel lists, with ids, class, driver, group and paths."""
+    objs = ctx.bus.objects()
+    published = {p[DEVICE]['Address']: path for path, p in objs.items()
+                 if DEVICE in p and p[DEVICE]['Kind'] == 'pci'}
+    equal(sorted(published), pci_addresses(), 'PCI functions (hostdevd vs /sys/bus/pci/devices)')
+    slots = pci_slots()
+    m = Mismatches()
+    for addr in pci_addresses():
+        info = pci_info(addr)
+        path = published[addr]
+        m.eq(path, pci_path(addr), addr + ' object path')
+        d, p = objs[path][DEVICE], objs[path].get(PCI, {})
+        m.eq(d['SysfsPath'], info['syspath'], addr + ' SysfsPath')
+        m.eq(d['VendorId'], info['vendor'], addr + ' VendorId')
+        m.eq(d['ProductId'], info['device'], addr + ' ProductId')
+        m.eq(d['Driver'], info['driver'], addr + ' Driver')
+        m.eq(d['NumaNode'], info['numa_node'], addr + ' NumaNode')
+        m.eq(d['IommuGroup'], group_path(info['group']) if info['group'] else '/', addr + ' IommuGroup')
+        m.eq(d['State'], expected_state(info['driver']), addr + ' State')
+        if not info['has_vpd']:
+            m.eq(d['Serial'], info['serial'], addr + ' Serial (DSN)')
+        m.eq(p.get('Class'), info['class'], addr + ' Class')
+        m.eq(p.get('SubsystemVendorId'), info['subsystem_vendor'], addr + ' SubsystemVendorId')
+        m.eq(p.get('SubsystemId'), info['subsystem_device'], addr + ' SubsystemId')
+        m.eq(p.get('ResetMethods'), info['reset_method'], addr + ' ResetMethods')
+        m.eq(p.get('Slot'), slots.get(addr.rsplit('.', 1)[0], ''), addr + ' Slot')
+        if info['link_speed'] and info['link_speed'] != 'Unknown':
+            m.eq(p.get('LinkSpeed'), info['link_speed'], addr + ' LinkSpeed')
+        if info['link_width'].isdigit():
+            m.eq(p.get('LinkWidth'), int(info['link_width']), addr + ' LinkWidth')
+        m.eq(p.get('PhysicalFunction'), pci_path(info['physfn']) if info['physfn'] else '/', addr + ' PhysicalFunction')
+        m.eq(SRIOV in objs[path], info['totalvfs'] != '', addr + ' has SriovPhysicalFunction')
+    m.check()
+
+
+@case
+def iommu_groups_match_kernel(ctx):
+    """IOMMU groups, members and viability equal /sys/kernel/iommu_groups; the fixture's layout holds."""
+    objs = ctx.bus.objects()
+    kernel = iommu_groups()
+    published = {str(p[GROUP]['Number']): (path, p[GROUP]) for path, p in objs.items() if GROUP in p}
+    equal(sorted(published, key=int), sorted(kernel, key=int), 'IOMMU group numbers')
+    m = Mismatches()
+    for n, members in kernel.items():
+        path, g = published[n]
+        m.eq(path, group_path(n), 'group %s object path' % n)
+        m.eq(list(g['Devices']), [pci_path(a) for a in members], 'group %s Devices' % n)
+        blockers = {pci_path(a) for a in members if blocks_viability(pci_info(a))}
+        m.eq(g['Viable'], not blockers, 'group %s Viable' % n)
+        m.eq({o for o, _ in g['Blockers']}, blockers, 'group %s Blockers' % n)
+        verdict = vfio_group_viable(n)
+        if verdict is not None:
+            m.eq(g['Viable'], verdict, 'group %s Viable (VFIO says %s)' % (n, verdict))
+    m.check()
+    # The layout the emulated hardware promises.
+    dev = ctx.dev
+    equal(kernel[ctx.group_of(dev['e1000e'])], [dev['e1000e']], 'the e1000e group (alone)')
+    equal(kernel[ctx.group_of(dev['e1000'])], sorted([dev['pci_bridge'], dev['e1000'], dev['testdev']]),
+          'the group behind the PCIe-to-PCI bridge')
+    equal(kernel[ctx.group_of(dev['edu'])], sorted([dev['edu_port'], dev['edu']]),
+          'the group of the root port without ACS')
+
+
+@case
+def names_from_ids(ctx):
+    """Vendor, product and class names come from pci.ids and usb.ids."""
+    objs = ctx.bus.objects()
+    m = Mismatches()
+    for addr in pci_addresses():
+        info = pci_info(addr)
+        o = objs[pci_path(addr)]
+        m.eq(o[DEVICE]['VendorName'], ctx.pciids.vendors.get(info['vendor'], ''), addr + ' VendorName')
+        m.eq(o[DEVICE]['ProductName'], ctx.pciids.devices.get((info['vendor'], info['device']), ''), addr + ' ProductName')
+        m.eq(o[PCI]['ClassName'], ctx.pciids.class_name(info['class']), addr + ' ClassName')
+    for name in usb_names():
+        info = usb_info(name)
+        d = objs[usb_path(name)][DEVICE]
+        m.eq(d['VendorName'], ctx.usbids.vendors.get(info['vendor']) or info['manufacturer'], name + ' VendorName')
+        m.eq(d['ProductName'], ctx.usbids.products.get((info['vendor'], info['product'])) or info['product_string'],
+             name + ' ProductName')
+    m.check()
+    # Guard against an empty pci.ids making both sides agree on nothing.
+    check(objs[pci_path(ctx.dev['e1000e'])][DEVICE]['ProductName'], 'the e1000e has no product name')
+
+
+@case
+def drivers(ctx):
+    """Each emulated device has the driver its kind gets, in sysfs and on the bus."""
+    m = Mismatches()
+    for name, (ids, driver) in FIXTURE.items():
+        if driver is None:
+            continue
+        addr = ctx.dev[name]
+        equal(pci_info(addr)['driver'], driver, 'the guest kernel bound %s (%s) to' % (name, addr))
+        m.eq(ctx.bus.get(pci_path(addr), DEVICE, 'Driver'), driver, '%s (%s) Driver' % (name, addr))
+    for addr in find_pci(ROOT_PORT):
+        m.eq(ctx.bus.get(pci_path(addr), DEVICE, 'Driver'), 'pcieport', 'root port %s Driver' % addr)
+    m.check()
+
+
+@case
+def usb_inventory(ctx):
+    """USB devices (no root hubs, no interfaces) with ids, bus numbers, port paths and serials."""
+    objs = ctx.bus.objects()
+    published = sorted(p[DEVICE]['Address'] for p in objs.values() if DEVICE in p and p[DEVICE]['Kind'] == 'usb')
+    equal(published, usb_names(), 'USB devices (hostdevd vs /sys/bus/usb/devices)')
+    m = Mismatches()
+    for name in usb_names():
+        info = usb_info(name)
+        o = objs[usb_path(name)]
+        d, u = o[DEVICE], o.get(USB, {})
+        m.eq(d['SysfsPath'], info['syspath'], name + ' SysfsPath')
+        m.eq(d['VendorId'], info['vendor'], name + ' VendorId')
+        m.eq(d['ProductId'], info['product'], name + ' ProductId')
+        m.eq(d['Serial'], info['serial'], name + ' Serial')
+        m.eq(d['Driver'], info['driver'], name + ' Driver')
+        m.eq(d['NumaNode'], -1, name + ' NumaNode')
+        m.eq(d['IommuGroup'], '/', name + ' IommuGroup')
+        m.eq(u.get('BusNumber'), info['busnum'], name + ' BusNumber')
+        m.eq(u.get('DeviceNumber'), info['devnum'], name + ' DeviceNumber')
+        m.eq(u.get('PortPath'), info['devpath'], name + ' PortPath')
+        m.eq(u.get('Speed'), info['speed'], name + ' Speed')
+        m.eq(u.get('DevNode'), '/dev/' + info['devname'], name + ' DevNode')
+        m.eq(u.get('Authorized'), info['authorized'], name + ' Authorized')
+    m.check()
+    ids = {(usb_info(n)['vendor'], usb_info(n)['product']): n for n in usb_names()}
+    check(USB_KEYBOARD in ids, 'no USB keyboard in the guest')
+    check(USB_STICK in ids, 'no USB stick in the guest')
+    equal(objs[usb_path(ids[USB_STICK])][DEVICE]['Serial'], USB_STICK_SERIAL, 'the USB stick Serial')
+
+
+@case
+def cli_list(ctx):
+    """hostdevctl --json list shows the devices the kernel has."""
+    cli = os.path.join(ctx.args.build_root, 'src/cli/hostdevctl')
+    out = subprocess.run([cli, '--json', 'list'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, timeout=60)
+    equal(out.returncode, 0, 'hostdevctl --json list exit status (stderr: %s)' % out.stderr.strip())
+    seen = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            if 'address' in v and 'kind' in v:
+                seen.append((v['kind'], v['address'], v.get('driver') or ''))
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(json.loads(out.stdout))
+    expected = [('pci', a, pci_info(a)['driver']) for a in pci_addresses()]
+    expected += [('usb', n, usb_info(n)['driver']) for n in usb_names()]
+    equal(sorted(seen), sorted(expected), 'hostdevctl devices (kind, address, driver)')
+
+
+# --- the kernel changes things ----------------------------------------------------
+
+@case
+def sriov_vfs(ctx):
+    """Enabling the NVMe's VFs publishes them linked to their PF; disabling removes them."""
+    pf = ctx.dev['nvme']
+    pf_path, d = pci_path(pf), os.path.join(SYS_PCI, pf)
+    sr = ctx.bus.get_all(pf_path, SRIOV)
+    equal(sr['TotalVfs'], int(read(d + '/sriov_totalvfs')), 'TotalVfs (sysfs)')
+    equal(sr['TotalVfs'], NVME_TOTAL_VFS, 'TotalVfs (fixture)')
+    equal((sr['NumVfs'], list(sr['VirtualFunctions'])), (0, []), 'NumVfs, VirtualFunctions before')
+    # The nvme driver cannot drive a VF before it is given resources.
+    write(d + '/sriov_drivers_autoprobe', '0')
+    mark = ctx.bus.mark()
+    try:
+        write(d + '/sriov_numvfs', str(NVME_TOTAL_VFS))
+        vfs = [link_name(os.path.join(d, 'virtfn%d' % i)) for i in range(NVME_TOTAL_VFS)]
+        for i, vf in enumerate(vfs):
+            ctx.wait_signal(mark, 'InterfacesAdded', ROOT, 'InterfacesAdded for VF %s' % vf,
+                            lambda a, p=pci_path(vf): a[0] == p)
+            ctx.wait_prop(pci_path(vf), PCI, 'PhysicalFunction', pf_path)
+            ctx.wait_prop(pci_path(vf), PCI, 'VirtualFunctionIndex', i)
+            g = ctx.group_of(vf)
+            equal(ctx.bus.get(pci_path(vf), DEVICE, 'IommuGroup'), group_path(g), vf + ' IommuGroup')
+            equal(list(ctx.bus.get(group_path(g), GROUP, 'Devices')),
+                  [pci_path(a) for a in iommu_groups()[g]], 'group %s Devices' % g)
+        ctx.wait_prop(pf_path, SRIOV, 'NumVfs', NVME_TOTAL_VFS)
+        ctx.wait_prop(pf_path, SRIOV, 'VirtualFunctions', [pci_path(v) for v in vfs])
+        mark = ctx.bus.mark()
+        write(d + '/sriov_numvfs', '0')
+        for vf in vfs:
+            ctx.wait_signal(mark, 'InterfacesRemoved', ROOT, 'InterfacesRemoved for VF %s' % vf,
+                            lambda a, p=pci_path(vf): a[0] == p)
+        ctx.wait_prop(pf_path, SRIOV, 'NumVfs', 0)
+        ctx.wait_prop(pf_path, SRIOV, 'VirtualFunctions', [])
+    finally:
+        write(d + '/sriov_numvfs', '0')
+        write(d + '/sriov_drivers_autoprobe', '1')
+
+
+@case
+def hotplug_remove_rescan(ctx):
+    """Removing the e1000e and rescanning the bus: InterfacesRemoved, then InterfacesAdded, for device and group."""
+    addr = ctx.dev['e1000e']
+    path, group = pci_path(addr), ctx.group_of(addr)
+    mark = ctx.bus.mark()
+    write(os.path.join(SYS_PCI, addr, 'remove'), '1')
+    check(not os.path.exists(os.path.join(SYS_PCI, addr)), addr + ' is still in sysfs after remove')
+    ctx.wait_signal(mark, 'InterfacesRemoved', ROOT, 'InterfacesRemoved for ' + path,
+                    lambda a: a[0] == path and DEVICE in a[1])
+    if group not in iommu_groups():
+        ctx.wait_signal(mark, 'InterfacesRemoved', ROOT, 'InterfacesRemoved for its emptied group',
+                        lambda a: a[0] == group_path(group) and GROUP in a[1])
+    check(path not in ctx.bus.objects(), path + ' is still published after remove')
+
+    mark = ctx.bus.mark()
+    write('/sys/bus/pci/rescan', '1')
+    check(os.path.exists(os.path.join(SYS_PCI, addr)), addr + ' did not come back on rescan')
+    new_group = ctx.group_of(addr)
+    ctx.wait_signal(mark, 'InterfacesAdded', ROOT, 'InterfacesAdded for ' + path,
+                    lambda a: a[0] == path and DEVICE in a[1])
+    ctx.wait_signal(mark, 'InterfacesAdded', ROOT, 'InterfacesAdded for group %s' % new_group,
+                    lambda a: a[0] == group_path(new_group) and GROUP in a[1])
+    ctx.wait_prop(path, DEVICE, 'Driver', 'e1000e')
+    equal(ctx.bus.get(path, DEVICE, 'IommuGroup'), group_path(new_group), addr + ' IommuGroup after rescan')
+    equal(list(ctx.bus.get(group_path(new_group), GROUP, 'Devices')), [path], 'group Devices after rescan')
+
+
+@case
+def bridge_group_viability(ctx):
+    """The bridge's group is not viable while the e1000 has its driver; with both endpoints on vfio-pci it is."""
+    dev = ctx.dev
+    e1000, testdev = dev['e1000'], dev['testdev']
+    n = ctx.group_of(e1000)
+    gpath = group_path(n)
+    g = ctx.bus.get_all(gpath, GROUP)
+    equal(g['Viable'], False, 'group %s Viable with e1000 bound to e1000' % n)
+    reasons = {o: r for o, r in g['Blockers']}
+    check(pci_path(e1000) in reasons, 'the e1000 is not among the blockers: %r' % g['Blockers'])
+    check(e1000 in reasons[pci_path(e1000)] and 'e1000' in reasons[pci_path(e1000)].replace(e1000, ''),
+          'the blocker reason names neither the address nor the driver: %r' % reasons[pci_path(e1000)])
+    mark = ctx.bus.mark()
+    try:
+        for a in (e1000, testdev):
+            rebind(a, 'vfio-pci')
+            equal(pci_info(a)['driver'], 'vfio-pci', a + ' driver after binding by hand')
+        check(os.path.exists('/dev/vfio/' + n), '/dev/vfio/%s missing' % n)
+        equal(vfio_group_viable(n), True, 'VFIO viability of group %s' % n)
+        ctx.wait_changed(mark, gpath, GROUP, 'Viable', True)
+        equal(ctx.bus.get(gpath, GROUP, 'Blockers'), [], 'group Blockers once viable')
+        for a in (e1000, testdev):
+            ctx.wait_changed(mark, pci_path(a), DEVICE, 'Driver', 'vfio-pci')
+            ctx.wait_prop(pci_path(a), DEVICE, 'State', 'prepared')
+    finally:
+        for a in (e1000, testdev):
+            rebind(a, '')
+    equal(pci_info(e1000)['driver'], 'e1000', 'e1000 driver after giving it back')
+    ctx.wait_prop(gpath, GROUP, 'Viable', False)
+    ctx.wait_prop(pci_path(e1000), DEVICE, 'State', 'host')
+
+
+@case
+def resource_group_survives_restart(ctx):
+    """A resource group created in the guest is there again after hostdevd restarts."""
+    e1000e = pci_path(ctx.dev['e1000e'])
+    rules = [{'vendor-id': GLib.Variant('q', 0x8086), 'product-id': GLib.Variant('q', 0x10d3)}]
+    options = {'description': GLib.Variant('s', 'NICs for VMs'),
+               'rules': GLib.Variant('aa{sv}', rules),
+               'auth.no_user_interaction': GLib.Variant('b', True)}
+    path, = ctx.bus.call(ROOT, MANAGER, 'CreateResourceGroup',
+                         GLib.Variant('(ssa{sv})', ('vm-nics', 'pci', options)))
+    delete = (lambda: ctx.bus.call(path, RESOURCE_GROUP, 'Delete', GLib.Variant('(a{sv})', ({},))))
+    with ctx.on_failure('deleting the group', delete):
+        before = ctx.bus.get_all(path, RESOURCE_GROUP)
+        equal(list(before['Devices']), [e1000e], 'group Devices')
+        equal(ctx.bus.get(e1000e, DEVICE, 'ResourceGroup'), path, 'e1000e ResourceGroup')
+        ctx.restart_daemon()
+        objs = ctx.bus.objects()
+        check(path in objs and RESOURCE_GROUP in objs[path], '%s is gone after the restart' % path)
+        after = objs[path][RESOURCE_GROUP]
+        for prop, value in (('Name', 'vm-nics'), ('Type', 'pci'), ('Description', 'NICs for VMs'),
+                            ('Devices', [e1000e])):
+            equal(after[prop], value, prop + ' after the restart')
+        rule = after['Rules'][0] if after['Rules'] else {}
+        equal((rule.get('vendor-id'), rule.get('product-id')), (0x8086, 0x10d3), 'rule after the restart')
+        equal(objs[e1000e][DEVICE]['ResourceGroup'], path, 'e1000e ResourceGroup after the restart')
+        delete()
+    ctx.wait_prop(e1000e, DEVICE, 'ResourceGroup', '/')
+
+
+# --- passthrough (issue 5) --------------------------------------------------------
+
+@case
+def prepare_dry_run(ctx):
+    """A dry run of Prepare returns the plan and changes nothing."""
+    addr = ctx.dev['e1000e']
+    plan = ctx.call_devices('Prepare', [addr], dry_run=True)
+    check(addr in plan, 'the plan does not list %s: %r' % (addr, plan))
+    equal(plan[addr][:2], ('e1000e', 'vfio-pci'), addr + ' move in the plan')
+    equal(pci_info(addr)['driver'], 'e1000e', addr + ' driver after the dry run')
+    equal(read(os.path.join(SYS_PCI, addr, 'driver_override')), '(null)', addr + ' driver_override after the dry run')
+    equal(ctx.bus.get(pci_path(addr), DEVICE, 'State'), 'host', addr + ' State after the dry run')
+
+
+@case
+def prepare_release_e1000e(ctx):
+    """Prepare moves the lone e1000e to vfio-pci (group viable, /dev/vfio/N); Release gives it back."""
+    ctx.manager_method('Release')
+    addr = ctx.dev['e1000e']
+    path, n = pci_path(addr), ctx.group_of(addr)
+    mark = ctx.bus.mark()
+    plan = ctx.call_devices('Prepare', [addr])
+    with ctx.on_failure('Release', lambda: ctx.call_devices('Release', [addr])):
+        equal(sorted(plan), [addr], 'devices in the Prepare plan')
+        equal(pci_info(addr)['driver'], 'vfio-pci', addr + ' driver after Prepare')
+        check(os.path.exists('/dev/vfio/' + n), '/dev/vfio/%s missing after Prepare' % n)
+        equal(vfio_group_viable(n), True, 'VFIO viability of group %s' % n)
+        ctx.wait_changed(mark, path, DEVICE, 'State', 'prepared')
+        ctx.wait_changed(mark, path, DEVICE, 'Driver', 'vfio-pci')
+        ctx.wait_changed(mark, group_path(n), GROUP, 'Viable', True)
+        mark = ctx.bus.mark()
+        plan = ctx.call_devices('Release', [addr])
+    equal(plan.get(addr, ())[:2], ('vfio-pci', 'e1000e'), addr + ' move in the Release plan')
+    equal(pci_info(addr)['driver'], 'e1000e', addr + ' driver after Release')
+    check(not os.path.exists('/dev/vfio/' + n), '/dev/vfio/%s still there after Release' % n)
+    ctx.wait_changed(mark, path, DEVICE, 'State', 'host')
+    ctx.wait_changed(mark, group_path(n), GROUP, 'Viable', False)
+
+
+@case
+def prepare_shared_group(ctx):
+    """Prepare of the pci-testdev takes the e1000 in its group along (the bridge stays); Release gives both back."""
+    ctx.manager_method('Release')
+    dev = ctx.dev
+    testdev, e1000, bridge = dev['testdev'], dev['e1000'], dev['pci_bridge']
+    bridge_driver = pci_info(bridge)['driver']
+    try:
+        plan = ctx.call_devices('Prepare', [testdev])
+    except CallError as e:
+        # Refusing is allowed too, if it says why and changes nothing.
+        equal(pci_info(e1000)['driver'], 'e1000', 'e1000 driver after the refused Prepare')
+        check(e1000 in e.message, 'the refusal does not name the e1000 (%s): %s' % (e1000, e))
+        return
+    n = ctx.group_of(testdev)
+    with ctx.on_failure('Release', lambda: ctx.call_devices('Release', [testdev, e1000])):
+        equal(sorted(plan), sorted([testdev, e1000]), 'devices in the Prepare plan')
+        for a in (testdev, e1000):
+            equal(pci_info(a)['driver'], 'vfio-pci', a + ' driver after Prepare of the testdev')
+        equal(pci_info(bridge)['driver'], bridge_driver, 'the bridge driver after Prepare')
+        equal(vfio_group_viable(n), True, 'VFIO viability of group %s' % n)
+        ctx.wait_prop(group_path(n), GROUP, 'Viable', True)
+        ctx.call_devices('Release', [testdev])
+    equal(pci_info(e1000)['driver'], 'e1000', 'e1000 driver after Release of the testdev (its companion)')
+    equal(pci_info(testdev)['driver'], '', 'testdev driver after Release')
+    ctx.wait_prop(group_path(n), GROUP, 'Viable', False)
+
+
+@case
+def prepare_survives_restart(ctx):
+    """A prepared device that lost its binding while hostdevd was down is prepared again at start."""
+    ctx.manager_method('Release')
+    addr = ctx.dev['e1000e']
+    ctx.call_devices('Prepare', [addr])
+    with ctx.on_failure('Release', lambda: ctx.call_devices('Release', [addr])):
+        equal(pci_info(addr)['driver'], 'vfio-pci', addr + ' driver after Prepare')
+        equal(ctx.daemon.stop(ctx.bus), 0, 'hostdevd exit status on SIGTERM')
+        rebind(addr, '')
+        equal(pci_info(addr)['driver'], 'e1000e', addr + ' driver, given back by hand')
+        ctx.daemon.start(ctx.bus)
+        ctx.bus.wait(lambda: pci_info(addr)['driver'] == 'vfio-pci', addr + ' to be bound to vfio-pci again')
+        ctx.wait_prop(pci_path(addr), DEVICE, 'State', 'prepared')
+        if 'Converged' in ctx.bus.introspect(ROOT)[MANAGER]['properties']:
+            ctx.wait_prop(ROOT, MANAGER, 'Converged', True)
+            equal(ctx.bus.get(ROOT, MANAGER, 'ConvergeProblems'), [], 'Manager.ConvergeProblems')
+        ctx.call_devices('Release', [addr])
+    equal(pci_info(addr)['driver'], 'e1000e', addr + ' driver after Release')
+
+
+# --- host safety (issue 5): last, as a wrong answer takes the guest's / away ---------
+
+@case
+def root_disk_critical(ctx):
+    """The disk controller holding / is host-critical, with a reason naming it."""
+    addr, block = block_pci_ancestor('/')
+    equal(addr, ctx.dev['root_disk'], 'the PCI function under / (fixture: virtio-blk)')
+    ctx.device_property(addr, DEVICE, 'Critical')
+    props = ctx.bus.get_all(pci_path(addr), DEVICE)
+    equal(props['Critical'], True, addr + ' Critical')
+    reasons = props.get('CriticalReasons')
+    check(reasons, addr + ' is critical without reasons')
+    text = repr(reasons)
+    check(block in text or "'/'" in text or 'root' in text,
+          'the reasons name neither %s nor /: %s' % (block, text))
+
+
+@case
+def prepare_refused_on_root_disk(ctx):
+    """Prepare of the root disk's controller is refused, dry run or not; its driver stays."""
+    addr = ctx.dev['root_disk']
+    ctx.manager_method('Prepare')
+    ctx.device_property(addr, DEVICE, 'Critical', "; without it Prepare would unbind the guest's /")
+    for dry_run in (True, False):
+        try:
+            plan = ctx.call_devices('Prepare', [addr], dry_run=dry_run)
+        except CallError as e:
+            equal(e.name, 'org.hostdev1.Error.CriticalDevice', 'error of Prepare(root disk, dry-run=%s)' % dry_run)
+            check(addr in e.message, 'the refusal does not name %s: %s' % (addr, e.message))
+            continue
+        raise AssertionError('Prepare(root disk, dry-run=%s) was not refused; plan %r' % (dry_run, plan))
+    equal(pci_info(addr)['driver'], 'virtio-pci', 'root disk driver after the refused Prepare')
+
+
+@case
+def daemon_exits_cleanly(ctx):
+    """hostdevd ran through every case without dying and exits 0 on SIGTERM."""
+    equal(ctx.unexpected_exits, [], 'hostdevd exits during the run (restarted each time)')
+    equal(ctx.daemon.stop(ctx.bus), 0, 'hostdevd exit status on SIGTERM')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--source-root', required=True)
+    ap.add_argument('--build-root', required=True)
+    ap.add_argument('--results', required=True)
+    ap.add_argument('--only', default='')
+    args = ap.parse_args()
+    only = [n.replace('-', '_') for n in args.only.split(',') if n]
+    cases = [c for c in CASES if not only or c.__name__ in only]
+    unknown = set(only) - {c.__name__ for c in CASES}
+    try:
+        with open(os.path.join(args.results, 'env.json')) as f:
+            os.environ.update(json.load(f))
+    except OSError:
+        pass
+    tap = Tap(os.path.join(args.results, 'tap.txt'))
+    if unknown:
+        tap.line('Bail out! no such case: %s' % ', '.join(sorted(n.replace('_', '-') for n in unknown)))
+        return 2
+    tap.line('1..%d' % len(cases))
+    try:
+        ctx = Ctx(args)
+        t = ctx.daemon.start(ctx.bus)
+        tap.diag('hostdevd on the bus after %.1f s' % t)
+    except Exception as e:
+        tap.line('Bail out! cannot set up the guest: %s' % e)
+        return 2
+    for c in cases:
+        try:
+            ctx.ensure_daemon()
+        except Exception as e:
+            tap.diag('hostdevd does not start: %s' % e)
+        tap.run(ctx, c)
+    ctx.daemon.stop()
+    # Failures are in the TAP; any other status means the run broke off.
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
