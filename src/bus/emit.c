@@ -142,6 +142,16 @@ int emitter_device_moved(Emitter *e, const char *group_path, const char *serial,
         return 0;
 }
 
+void emitter_refine(Emitter *e, const char *path, unsigned known, unsigned actual) {
+        Entry *x = hashmap_get(e->latest, path);
+
+        if (!x || x->kind != ENTRY_CHANGED)
+                return;
+        x->fields &= ~known | actual;
+        if (x->fields == 0)
+                x->kind = ENTRY_NONE;
+}
+
 int emitter_changed(Emitter *e, const char *path, ObjectType type, unsigned fields) {
         Entry *last = hashmap_get(e->latest, path), *x;
 

@@ -39,6 +39,11 @@ int emitter_added(Emitter *e, const char *path);
 int emitter_removed(Emitter *e, const char *path, const char *const *interfaces);
 /* fields: DEVICE_FIELD_* or GROUP_FIELD_* bits. */
 int emitter_changed(Emitter *e, const char *path, ObjectType type, unsigned fields);
+/* Narrows a queued change to what really differs now: of the known bits,
+ * only those in actual stay (a value that went A→B→A within the batch is
+ * no change). */
+void emitter_refine(Emitter *e, const char *path, unsigned known, unsigned actual);
+
 /* Manager.DeviceMoved, in order with the other signals. */
 int emitter_device_moved(Emitter *e, const char *group_path, const char *serial, const char *old_address,
                          const char *new_address);

@@ -27,7 +27,9 @@ int daemon_new(Daemon **ret) {
                 return r;
         d->dirty_pfs = hashmap_new();
         d->polkit_queries = hashmap_new();
-        if (!d->dirty_pfs || !d->polkit_queries)
+        d->baselines = hashmap_new();
+        d->group_baselines = hashmap_new();
+        if (!d->dirty_pfs || !d->polkit_queries || !d->baselines || !d->group_baselines)
                 return -ENOMEM;
         r = sd_event_default(&d->event);
         if (r < 0)
@@ -39,6 +41,21 @@ int daemon_new(Daemon **ret) {
                 d->bind_timeout_usec = (uint64_t) ms * 1000;
         *ret = TAKE_PTR(d);
         return 0;
+}
+
+static void clear_baselines(Daemon *d) {
+        void *v;
+        size_t i = 0;
+
+        while (hashmap_iterate(d->baselines, &i, &v, NULL))
+                device_free(v);
+        i = 0;
+        while (hashmap_iterate(d->group_baselines, &i, &v, NULL))
+                free(v);
+        hashmap_free(d->baselines);
+        hashmap_free(d->group_baselines);
+        d->baselines = hashmap_new();
+        d->group_baselines = hashmap_new();
 }
 
 Daemon *daemon_free(Daemon *d) {
@@ -67,6 +84,9 @@ Daemon *daemon_free(Daemon *d) {
         while (hashmap_iterate(d->dirty_pfs, &i, &v, NULL))
                 free(v);
         hashmap_free(d->dirty_pfs);
+        clear_baselines(d);
+        hashmap_free(d->baselines);
+        hashmap_free(d->group_baselines);
         kernel_free(d->kernel);
         sd_event_unref(d->event);
         free(d->iommu_message);
@@ -155,6 +175,15 @@ static void group_changed(Daemon *d, int number, unsigned fields, const char *bl
 
         if (!g)
                 return;
+        /* The first change in this batch: what clients know is "before". */
+        if (blockers_before && !hashmap_get(d->group_baselines, g->object_path)) {
+                char *b = NULL;
+
+                /* One allocation: the path as key, then the text. */
+                if (asprintf(&b, "%s%c%s", g->object_path, 0, blockers_before) >= 0 &&
+                    hashmap_put(d->group_baselines, b, b) < 0)
+                        free(b);
+        }
         after = iommu_group_blockers_text(g);
         if (!after || !streq_ptr(blockers_before, after))
                 fields |= GROUP_FIELD_VIABILITY;
@@ -236,6 +265,9 @@ static void device_changed(Daemon *d, Device *dev, unsigned fields) {
                 (void) inventory_add(&d->inventory, TAKE_PTR(old), NULL);
                 return;
         }
+        /* The first change in this batch: keep what clients know. */
+        if (!hashmap_get(d->baselines, old->address) && hashmap_put(d->baselines, old->address, old) >= 0)
+                TAKE_PTR(old);
         (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE, fields);
         membership_update(d, dev);
         group_changed(d, dev->iommu_group, 0, before);
@@ -334,6 +366,37 @@ static void on_critical_changed(void *userdata) {
         (void) sd_event_source_set_enabled(d->critical_source, SD_EVENT_ONESHOT);
 }
 
+/* A burst may take a value somewhere and back: say only what differs
+ * from what clients heard before it. */
+static void refine_changes(Daemon *d) {
+        const unsigned known = DEVICE_FIELD_DRIVER | DEVICE_FIELD_STATE | DEVICE_FIELD_LINK |
+                DEVICE_FIELD_RESET_METHODS | DEVICE_FIELD_AUTHORIZED;
+        const char *key;
+        Device *old;
+        char *text;
+        size_t i = 0;
+
+        while (hashmap_iterate(d->baselines, &i, (void **) &old, &key)) {
+                Device *cur = inventory_get(&d->inventory, key);
+
+                if (cur)
+                        emitter_refine(d->emitter, cur->object_path, known, device_diff(old, cur));
+        }
+        i = 0;
+        while (hashmap_iterate(d->group_baselines, &i, (void **) &text, &key)) {
+                const char *before = text + strlen(text) + 1;
+                IommuGroup *g = NULL;
+                _cleanup_free_ char *now = NULL;
+                unsigned number;
+
+                if (sscanf(key, "/org/hostdev1/iommu_group/%u", &number) == 1)
+                        g = inventory_group(&d->inventory, (int) number);
+                if (g && (now = iommu_group_blockers_text(g)) && streq(now, before))
+                        emitter_refine(d->emitter, g->object_path, GROUP_FIELD_VIABILITY, 0);
+        }
+        clear_baselines(d);
+}
+
 /* Runs once no more uevents are waiting: the burst is over. */
 static int on_flush(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
@@ -354,6 +417,7 @@ static int on_flush(sd_event_source *s, void *userdata) {
                 (void) daemon_save(d);
         /* Devices came, went or changed drivers: who is critical may too. */
         critical_update(d, false);
+        refine_changes(d);
         r = emitter_flush(d->emitter);
         daemon_update_converged(d);
         return r;

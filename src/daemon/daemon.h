@@ -25,6 +25,10 @@ typedef struct Daemon {
         Emitter *emitter;
         sd_event_source *flush_source;
         Hashmap *dirty_pfs;     /* PF address → itself (owned), re-read at flush */
+        /* What clients last heard, for the objects changed in this batch:
+         * address → Device as it was, group number → blockers text. */
+        Hashmap *baselines;
+        Hashmap *group_baselines;
 
         bool iommu_enabled;
         char *iommu_message;

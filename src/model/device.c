@@ -84,7 +84,10 @@ int device_address_compare(const void *a, const void *b) {
 }
 
 bool driver_is_vfio(const char *driver) {
-        return driver && (streq(driver, "vfio-pci") || endswith(driver, "-vfio-pci"));
+        /* Variant drivers: mlx5_vfio_pci, hisi_acc_vfio_pci, … (module
+         * names, with underscores); accept the dashed spelling too. */
+        return driver && (streq(driver, "vfio-pci") || endswith(driver, "_vfio_pci") ||
+                          endswith(driver, "-vfio-pci"));
 }
 
 bool device_is_bridge(const Device *d) {

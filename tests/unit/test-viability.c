@@ -47,6 +47,8 @@ static void test_gpu_group(void) {
         /* A vendor variant of vfio-pci counts, and so does no driver. */
         free_and_strdup(&inventory_get(&inv, "0000:01:00.1")->driver, "mlx5-vfio-pci");
         CHECK(iommu_group_viable(g));
+        free_and_strdup(&inventory_get(&inv, "0000:01:00.1")->driver, "mlx5_vfio_pci");
+        CHECK(iommu_group_viable(g));
         free_and_strdup(&inventory_get(&inv, "0000:01:00.1")->driver, NULL);
         CHECK(iommu_group_viable(g));
         free_and_strdup(&inventory_get(&inv, "0000:01:00.1")->driver, "pci-stub");
