@@ -8,17 +8,11 @@
 #include "bind.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/text.h"
 #include "sysfs.h"
 
-_printf_(2, 3) static int set_error(char **ret, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(ret, fmt, ap) < 0)
-                *ret = NULL;
-        va_end(ap);
-        return -EIO;
-}
+/* Failures of a kernel write are I/O errors; the message says which. */
+#define set_error(ret, ...) (error_setf((ret), __VA_ARGS__), -EIO)
 
 /* sysfs wants the whole value in one write to a truncated file. */
 static int write_attr(const char *path, const char *value) {

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "libpci-log.h"
 #include "names.h"
 #include "shared/hashmap.h"
 #include "shared/log.h"
@@ -25,19 +26,6 @@ struct Names {
         Hashmap *cache;         /* "p:10de:2206" → CacheEntry */
 };
 
-_printf_(1, 2) static void pci_warning(char *msg, ...) {
-        char buf[512];
-        va_list ap;
-
-        va_start(ap, msg);
-        vsnprintf(buf, sizeof buf, msg, ap);
-        va_end(ap);
-        log_debug("libpci: %s", buf);
-}
-
-_printf_(1, 2) static void pci_silent(char *msg, ...) {
-}
-
 Names *names_new(const char *pci_ids, const char *usb_ids) {
         Names *n = calloc(1, sizeof(Names));
 
@@ -50,8 +38,8 @@ Names *names_new(const char *pci_ids, const char *usb_ids) {
         n->pacc = pci_alloc();
         if (!n->pci_ids || !n->usb_ids || !n->strings || !n->cache || !n->pacc)
                 return names_free(n);
-        n->pacc->warning = pci_warning;
-        n->pacc->debug = pci_silent;
+        n->pacc->warning = libpci_warning;
+        n->pacc->debug = libpci_silent;
         pci_set_name_list_path(n->pacc, n->pci_ids, 0);
         return n;
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 
 #include "kernel.h"
+#include "libpci-log.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
@@ -11,19 +12,6 @@
 #include "vpd.h"
 
 #define PCI_EXT_CAP_DSN 0x03
-
-_printf_(1, 2) static void pci_warning(char *msg, ...) {
-        char buf[512];
-        va_list ap;
-
-        va_start(ap, msg);
-        vsnprintf(buf, sizeof buf, msg, ap);
-        va_end(ap);
-        log_debug("libpci: %s", buf);
-}
-
-_printf_(1, 2) static void pci_silent(char *msg, ...) {
-}
 
 int kernel_pci_init(Kernel *k);
 int kernel_pci_init(Kernel *k) {
@@ -35,8 +23,8 @@ int kernel_pci_init(Kernel *k) {
         if (!k->pacc)
                 return -ENOMEM;
         k->pacc->method = PCI_ACCESS_SYS_BUS_PCI;
-        k->pacc->warning = pci_warning;
-        k->pacc->debug = pci_silent;
+        k->pacc->warning = libpci_warning;
+        k->pacc->debug = libpci_silent;
         pci_set_param(k->pacc, "sysfs.path", bus);
         pci_init(k->pacc);
         return 0;
@@ -254,4 +242,17 @@ int kernel_load_slots(Kernel *k) {
                         free(entry);
         }
         return 0;
+}
+
+void libpci_warning(char *msg, ...) {
+        char buf[512];
+        va_list ap;
+
+        va_start(ap, msg);
+        vsnprintf(buf, sizeof buf, msg, ap);
+        va_end(ap);
+        log_debug("libpci: %s", buf);
+}
+
+void libpci_silent(char *msg, ...) {
 }

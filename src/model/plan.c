@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <stdarg.h>
-
 #include "plan.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
+#include "shared/text.h"
 
 void plan_done(Plan *p) {
         for (size_t i = 0; i < p->n_steps; i++) {
@@ -112,18 +111,6 @@ Device *prepared_locate(const Prepared *p, const Inventory *inv) {
         return NULL;
 }
 
-_printf_(2, 3) static int set_error(char **ret, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret) {
-                va_start(ap, fmt);
-                if (vasprintf(ret, fmt, ap) < 0)
-                        *ret = NULL;
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
 static bool selected(const Device *const *devices, size_t n, const Device *d) {
         for (size_t i = 0; i < n; i++)
                 if (devices[i] == d)
@@ -195,12 +182,12 @@ int plan_prepare(const Inventory *inv, const Device *const *devices, size_t n, P
 
         for (size_t i = 0; i < n; i++) {
                 if (devices[i]->kind != DEVICE_PCI) {
-                        set_error(ret_error, "%s is a USB device: QEMU takes USB devices from the host "
+                        error_setf(ret_error, "%s is a USB device: QEMU takes USB devices from the host "
                                   "as they are, there is nothing to prepare.", devices[i]->address);
                         return -EOPNOTSUPP;
                 }
                 if (device_is_bridge(devices[i]))
-                        return set_error(ret_error, "%s is a PCI bridge; bridges stay with the host.",
+                        return error_setf(ret_error, "%s is a PCI bridge; bridges stay with the host.",
                                          devices[i]->address);
         }
         r = collect(inv, devices, n, &all, &k);
@@ -237,7 +224,7 @@ int plan_release(const Inventory *inv, const PreparedSet *prepared, const Device
 
         for (size_t i = 0; i < n; i++)
                 if (devices[i]->kind != DEVICE_PCI) {
-                        set_error(ret_error, "%s is a USB device: there is nothing to release.",
+                        error_setf(ret_error, "%s is a USB device: there is nothing to release.",
                                   devices[i]->address);
                         return -EOPNOTSUPP;
                 }

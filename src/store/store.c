@@ -8,6 +8,7 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
+#include "shared/text.h"
 #include "store.h"
 
 #define KEY_VERSION "schema-version"
@@ -20,18 +21,6 @@ struct Store {
         char *path;
         char *tmp_path;
 };
-
-_printf_(2, 3) static int set_error(char **ret, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret)
-                return 0;
-        va_start(ap, fmt);
-        if (vasprintf(ret, fmt, ap) < 0)
-                *ret = NULL;
-        va_end(ap);
-        return 0;
-}
 
 static void gdbm_fatal_log(const char *msg) {
         log_error("gdbm: %s", msg);
@@ -336,7 +325,7 @@ static int load(Store *s, GDBM_FILE db, const StoreState *state, char **ret_erro
         key = (datum) { .dptr = (char *) KEY_VERSION, .dsize = sizeof(KEY_VERSION) - 1 };
         val = gdbm_fetch(db, key);
         if (!val.dptr) {
-                set_error(ret_error, "%s has no schema version: it is not a hostdev state file or it is damaged. "
+                error_setf(ret_error, "%s has no schema version: it is not a hostdev state file or it is damaged. "
                          "Move it away to start with an empty state, or restore a backup.", s->path);
                 return -EBADMSG;
         }
@@ -344,13 +333,13 @@ static int load(Store *s, GDBM_FILE db, const StoreState *state, char **ret_erro
         free(val.dptr);
         version = v ? atoi(v) : 0;
         if (version > STORE_SCHEMA_VERSION) {
-                set_error(ret_error, "%s was written by a newer hostdev (schema version %d; this one knows %d). "
+                error_setf(ret_error, "%s was written by a newer hostdev (schema version %d; this one knows %d). "
                          "Run the newer hostdevd, or move the file away to start with an empty state.",
                          s->path, version, STORE_SCHEMA_VERSION);
                 return -EPROTONOSUPPORT;
         }
         if (version < 1) {
-                set_error(ret_error, "%s has an invalid schema version '%s'. Move it away or restore a backup.",
+                error_setf(ret_error, "%s has an invalid schema version '%s'. Move it away or restore a backup.",
                          s->path, strempty(v));
                 return -EBADMSG;
         }
@@ -385,7 +374,7 @@ static int load(Store *s, GDBM_FILE db, const StoreState *state, char **ret_erro
                         resource_set_done(set);
                         prepared_set_done(state->prepared);
                         reboot_state_done(state->reboot);
-                        set_error(ret_error, "%s holds a damaged record '%s'. Move the file away to start "
+                        error_setf(ret_error, "%s holds a damaged record '%s'. Move the file away to start "
                                  "with an empty state, or restore a backup.", s->path, strempty(k));
                         return r;
                 }
@@ -405,7 +394,7 @@ int store_open(const char *state_dir, const StoreState *state, Store **ret, char
 
         if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
                 r = -errno;
-                set_error(ret_error, "Cannot create the state directory %s: %s", state_dir, strerror(-r));
+                error_setf(ret_error, "Cannot create the state directory %s: %s", state_dir, strerror(-r));
                 return r;
         }
         /* A leftover from a save that was cut short: never the real state. */
@@ -418,7 +407,7 @@ int store_open(const char *state_dir, const StoreState *state, Store **ret, char
                         *ret = TAKE_PTR(s);
                         return 0;
                 }
-                set_error(ret_error, "Cannot read the state file %s: %s. Move it away to start with an empty "
+                error_setf(ret_error, "Cannot read the state file %s: %s. Move it away to start with an empty "
                          "state, or restore a backup.", s->path, gdbm_strerror(gdbm_errno));
                 return -EBADMSG;
         }
