@@ -816,12 +816,190 @@ def usb_descriptors(vid, pid, dclass, ifclass, bcd):
     return dev + cfg + intf + ep
 
 
+# ------------------------------------------------------------ host-critical
+#
+# What makes devices critical on a real host: a deep storage stack under
+# /, /boot, /var and swap, a bond carrying the management network and the
+# framebuffer console. Written as the kernel shows them in sysfs and proc.
+
+DM_LAYERS = ('vg0-pv_cache', 'vg0-pool_tmeta', 'vg0-pool_tdata', 'vg0-pool-tpool', 'vg0-pool',
+             'vg0-thin_root', 'vg0-root_snap', 'luks-root')   # dm-0 … dm-7, bottom up
+
+
+def write_critical(host, root, namespaces=16, bond=('ens1f0', 'ens2f0')):
+    """Block devices, mounts, swap, network interfaces and fb0 for host.
+
+    namespaces NVMe namespaces spread over the nvme-bound drives, each with
+    p1 (members of md0, RAID1, /boot) and p2 (members of md1, RAID6, the
+    LVM PV); eight dm layers stacked on md1 with LUKS on top (/), vg0-var
+    on layer 3 (/var), vg0-swap on layer 2 (swap). Returns a summary."""
+    w = Writer(root)
+    proc = os.path.join(root, 'proc')
+    os.makedirs(os.path.join(proc, 'self'), exist_ok=True)
+    drives = [f for f in host.fns if f.driver == 'nvme']
+    if not drives:
+        raise ValueError('no nvme-bound drive on this host')
+    w.mkdir('class/block')
+    w.mkdir('dev/block')
+    w.mkdir('devices/virtual/block')
+    minor = [0]
+
+    def blockdev(path, name, major, mn, partition=None):
+        w.mkdir(path)
+        w.put(path + '/dev', '%d:%d\n' % (major, mn))
+        w.put(path + '/uevent', 'MAJOR=%d\nMINOR=%d\nDEVNAME=%s\nDEVTYPE=%s\n' % (
+            major, mn, name, 'partition' if partition else 'disk'))
+        w.put(path + '/size', '7501476528\n')
+        if partition:
+            w.put(path + '/partition', '%d\n' % partition)
+        else:
+            w.mkdir(path + '/slaves')
+        w.mkdir(path + '/holders')
+        w.link(path + '/subsystem', _rel(path, 'class/block'))
+        w.link('class/block/' + name, '../../' + path)
+        w.link('dev/block/%d:%d' % (major, mn), '../../' + path)
+        open(w.dev + name, 'wb').close()
+
+    def stack(upper, upper_name, lower, lower_name):
+        w.link(upper + '/slaves/' + lower_name, _rel(upper + '/slaves', lower))
+        w.link(lower + '/holders/' + upper_name, _rel(lower + '/holders', upper))
+
+    p1s, p2s = [], []
+    for i in range(namespaces):
+        f = drives[i % len(drives)]
+        ctrl = drives.index(f)
+        ns = i // len(drives) + 1
+        if ns == 1:
+            w.mkdir(f.path + '/nvme/nvme%d' % ctrl)
+            w.put(f.path + '/nvme/nvme%d/dev' % ctrl, '240:%d\n' % ctrl)
+        disk = 'nvme%dn%d' % (ctrl, ns)
+        dpath = f.path + '/nvme/nvme%d/%s' % (ctrl, disk)
+        blockdev(dpath, disk, 259, minor[0])
+        minor[0] += 1
+        for part, out in ((1, p1s), (2, p2s)):
+            name = '%sp%d' % (disk, part)
+            blockdev(dpath + '/' + name, name, 259, minor[0], part)
+            minor[0] += 1
+            out.append((dpath + '/' + name, name))
+
+    def virtual(name, major, mn, lowers, dm_name=None, uuid=None):
+        path = 'devices/virtual/block/' + name
+        blockdev(path, name, major, mn)
+        if dm_name:
+            w.mkdir(path + '/dm')
+            w.put(path + '/dm/name', dm_name + '\n')
+            w.put(path + '/dm/uuid', uuid + '\n')
+            w.put(path + '/dm/suspended', '0\n')
+            os.makedirs(w.dev + 'mapper', exist_ok=True)
+            os.symlink('../' + name, w.dev + 'mapper/' + dm_name)
+        else:
+            w.mkdir(path + '/md')
+            w.put(path + '/md/level', ('raid1' if mn == 0 else 'raid6') + '\n')
+            w.put(path + '/md/raid_disks', '%d\n' % len(lowers))
+        for lp, ln in lowers:
+            stack(path, name, lp, ln)
+        return (path, name)
+
+    virtual('md0', 9, 0, p1s)
+    md1 = virtual('md1', 9, 1, p2s)
+    layers = []
+    below = md1
+    for i, dm_name in enumerate(DM_LAYERS):
+        uuid = ('CRYPT-LUKS2-5f0c3b1a9e6d4c27b8e1a0f2d3c4b5a6-' + dm_name if dm_name.startswith('luks')
+                else 'LVM-Qm3xT7vLr2pN8kZs0aYw4bHc6dEf1gJi%04d' % i)
+        below = virtual('dm-%d' % i, 253, i, [below], dm_name, uuid)
+        layers.append(below)
+    virtual('dm-8', 253, 8, [layers[3]], 'vg0-var', 'LVM-Qm3xT7vLr2pN8kZs0aYw4bHc6dEf1gJivar0')
+    virtual('dm-9', 253, 9, [layers[2]], 'vg0-swap', 'LVM-Qm3xT7vLr2pN8kZs0aYw4bHc6dEf1gJiswp0')
+
+    mounts = [
+        (1, 0, '0:21', '/', '/proc', 'proc', 'proc', 'rw'),
+        (2, 0, '0:20', '/', '/sys', 'sysfs', 'sysfs', 'rw'),
+        (3, 0, '0:5', '/', '/dev', 'devtmpfs', 'udev', 'rw,size=263812248k,mode=755'),
+        (4, 3, '0:22', '/', '/dev/pts', 'devpts', 'devpts', 'rw,gid=5,mode=620'),
+        (5, 0, '0:23', '/', '/run', 'tmpfs', 'tmpfs', 'rw,size=52766312k,mode=755'),
+        (6, 0, '253:7', '/', '/', 'ext4', '/dev/mapper/luks-root', 'rw,errors=remount-ro'),
+        (7, 2, '0:6', '/', '/sys/kernel/security', 'securityfs', 'securityfs', 'rw'),
+        (8, 3, '0:24', '/', '/dev/shm', 'tmpfs', 'tmpfs', 'rw'),
+        (9, 2, '0:26', '/', '/sys/fs/cgroup', 'cgroup2', 'cgroup2', 'rw,nsdelegate'),
+        (10, 2, '0:27', '/', '/sys/fs/pstore', 'pstore', 'pstore', 'rw'),
+        (11, 2, '0:28', '/', '/sys/firmware/efi/efivars', 'efivarfs', 'efivarfs', 'rw'),
+        (12, 2, '0:29', '/', '/sys/fs/bpf', 'bpf', 'bpf', 'rw,mode=700'),
+        (13, 1, '0:30', '/', '/proc/sys/fs/binfmt_misc', 'autofs', 'systemd-1', 'rw,fd=30'),
+        (14, 3, '0:19', '/', '/dev/mqueue', 'mqueue', 'mqueue', 'rw'),
+        (15, 3, '0:31', '/', '/dev/hugepages', 'hugetlbfs', 'hugetlbfs', 'rw,pagesize=2M'),
+        (16, 2, '0:7', '/', '/sys/kernel/debug', 'debugfs', 'debugfs', 'rw'),
+        (17, 2, '0:12', '/', '/sys/kernel/tracing', 'tracefs', 'tracefs', 'rw'),
+        (18, 2, '0:32', '/', '/sys/fs/fuse/connections', 'fusectl', 'fusectl', 'rw'),
+        (19, 2, '0:33', '/', '/sys/kernel/config', 'configfs', 'configfs', 'rw'),
+        (20, 6, '9:0', '/', '/boot', 'ext4', '/dev/md0', 'rw'),
+        (21, 6, '253:8', '/', '/var', 'xfs', '/dev/mapper/vg0-var', 'rw,attr2,inode64'),
+        (22, 21, '0:34', '/', '/var/lib/libvirt/qemu/ram', 'hugetlbfs', 'hugetlbfs', 'rw,pagesize=1G'),
+        (23, 5, '0:35', '/', '/run/user/0', 'tmpfs', 'tmpfs', 'rw,size=52766308k,mode=700'),
+        (24, 1, '0:36', '/', '/proc/sys/fs/binfmt_misc', 'binfmt_misc', 'binfmt_misc', 'rw'),
+    ]
+    with open(os.path.join(proc, 'self', 'mountinfo'), 'w') as f:
+        for mid, parent, dev, r, mp, fstype, source, opts in mounts:
+            f.write('%d %d %s %s %s rw,relatime shared:%d - %s %s %s\n' % (
+                mid + 20, parent + 20 if parent else 1, dev, r, mp, mid, fstype, source, opts))
+    with open(os.path.join(proc, 'swaps'), 'w') as f:
+        f.write('Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n'
+                '/dev/dm-9                               partition\t67108860\t0\t\t-2\n')
+
+    # the management network: bond0 (active-backup) over the first port of
+    # two E810-C PFs
+    w.mkdir('class/net')
+    ports = []
+    for name, pf in zip(bond, host.nic_pfs):
+        path = pf.path + '/net/' + name
+        w.mkdir(path)
+        w.put(path + '/ifindex', '%d\n' % (len(ports) + 2))
+        w.put(path + '/type', '1\n')
+        w.put(path + '/address', 'b4:96:91:00:%02x:00\n' % len(ports))
+        w.put(path + '/operstate', 'up\n')
+        w.link(path + '/device', '../../../' + pf.addr)
+        w.link(path + '/master', _rel(path, 'devices/virtual/net/bond0'))
+        w.link('class/net/' + name, '../../' + path)
+        ports.append((path, name))
+    bpath = 'devices/virtual/net/bond0'
+    w.mkdir(bpath + '/bonding')
+    w.put(bpath + '/ifindex', '%d\n' % (len(ports) + 2))
+    w.put(bpath + '/type', '1\n')
+    w.put(bpath + '/operstate', 'up\n')
+    w.put(bpath + '/bonding/mode', 'active-backup 1\n')
+    w.put(bpath + '/bonding/slaves', ' '.join(n for _, n in ports) + '\n')
+    for path, name in ports:
+        w.link(bpath + '/lower_' + name, _rel(bpath, path))
+    w.link('class/net/bond0', '../../' + bpath)
+
+    # fbcon on the BMC's VGA
+    vga = [f for f in host.fns if f.addr == host._boot_vga]
+    if vga:
+        path = vga[0].path + '/graphics/fb0'
+        w.mkdir(path)
+        w.put(path + '/name', 'astdrmfb\n')
+        w.mkdir('class/graphics')
+        w.link('class/graphics/fb0', '../../' + path)
+        w.mkdir('devices/virtual/vtconsole/vtcon1')
+        w.put('devices/virtual/vtconsole/vtcon1/name', '(M) frame buffer device\n')
+        w.put('devices/virtual/vtconsole/vtcon1/bind', '1\n')
+        w.mkdir('class/vtconsole')
+        w.link('class/vtconsole/vtcon1', '../../devices/virtual/vtconsole/vtcon1')
+    return {'namespaces': namespaces, 'drives': sorted({d.addr for d in drives[:namespaces]}),
+            'dm_layers': len(DM_LAYERS), 'bond': list(bond)[:len(ports)],
+            'bond_pfs': [pf.addr for pf in host.nic_pfs[:len(ports)]],
+            'console': host._boot_vga if vga else None, 'files': w.files}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--root', required=True, help='directory to write sys/ and dev/ into')
     ap.add_argument('--pci', type=int, default=4096, help='PCI functions (default 4096)')
     ap.add_argument('--usb', type=int, default=256, help='USB devices (default 256)')
     ap.add_argument('--vfs-per-group', type=int, default=20, help='VFs per IOMMU group (default 20)')
+    ap.add_argument('--critical', action='store_true',
+                    help='also write block devices (16 NVMe namespaces, md, 8 dm layers with LUKS), '
+                    'DIR/proc/self/mountinfo and DIR/proc/swaps, a bond over two NICs, fb0')
     ap.add_argument('--json', action='store_true', help='print the summary as JSON')
     args = ap.parse_args()
     try:
@@ -831,6 +1009,13 @@ def main():
     t = time.monotonic()
     files = host.write(args.root)
     s = host.summary()
+    if args.critical:
+        try:
+            c = write_critical(host, args.root)
+        except ValueError as e:
+            sys.exit('gen-host: %s' % e)
+        files += c.pop('files')
+        s['critical'] = c
     s['files'] = files
     s['seconds'] = round(time.monotonic() - t, 3)
     if args.json:
