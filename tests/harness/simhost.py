@@ -99,6 +99,7 @@ def main():
     from harness.daemon import Hostdevd
     from harness.kernel import KernelEmulator
     from harness.session import SharedBus
+    from harness.critical import MountTable
     from harness.testbed import SimHost
 
     if not os.access(paths.daemon_binary(), os.X_OK):
@@ -114,6 +115,9 @@ def main():
         shared = SharedBus.get()
         sim = SimHost(host, iommu='empty' if args.no_iommu else 'enabled',
                       proc_dir=os.path.join(tmp, 'proc'))
+        # The host's own mounts (host.json "mounts": / and /boot on the
+        # NVMe), so that hostdevd sees which disk the host runs from.
+        MountTable(sim)
         kernel = KernelEmulator(sim).start()
         daemon = Hostdevd(sim, shared.address, tmp).start()
         env = shell_env(sim, shared.address, tmp)
