@@ -964,8 +964,13 @@ int hd_new_call(sd_bus *bus, sd_bus_message **ret, const char *path, const char 
         return 0;
 }
 
-int hd_append_auth_option(sd_bus_message *m, bool interactive) {
-        return sd_bus_message_append(m, "{sv}", "auth.no_user_interaction", "b", (int) !interactive);
+int hd_close_options(sd_bus_message *m, bool interactive) {
+        int r;
+
+        r = sd_bus_message_append(m, "{sv}", "auth.no_user_interaction", "b", (int) !interactive);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
 }
 
 int hd_call(sd_bus *bus, sd_bus_message *m, sd_bus_message **ret_reply) {

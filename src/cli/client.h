@@ -171,13 +171,14 @@ void log_bus_error(const sd_bus_error *error, int r, const char *what);
 /*
  * Calls that change something. hd_new_call() makes a method call that
  * allows interactive authorization when `interactive` (no
- * --no-ask-password); hd_append_auth_option() appends the matching
- * "auth.no_user_interaction" entry to an open a{sv}. hd_call() sends it and, on failure, logs the
- * daemon's own message ("hostdevctl: <message>").
+ * --no-ask-password); hd_close_options() appends the matching
+ * "auth.no_user_interaction" entry, the last of every options a{sv}, and
+ * closes the a{sv}. hd_call() sends it and, on failure, logs the daemon's
+ * own message ("hostdevctl: <message>").
  */
 int hd_new_call(sd_bus *bus, sd_bus_message **ret, const char *path, const char *interface, const char *member,
                 bool interactive);
-int hd_append_auth_option(sd_bus_message *m, bool interactive);
+int hd_close_options(sd_bus_message *m, bool interactive);
 int hd_call(sd_bus *bus, sd_bus_message *m, sd_bus_message **ret_reply);
 /* Appends an ao. */
 int hd_append_object_paths(sd_bus_message *m, char **paths);

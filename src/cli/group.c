@@ -27,20 +27,7 @@ void json_write_resource_group(JsonWriter *w, const HdHost *h, const HdResourceG
         json_end_array(w);
 
         json_key(w, "devices");
-        json_begin_array(w);
-        for (char **p = g->devices; p && *p; p++) {
-                const HdDevice *d = hd_host_find_device(h, *p);
-
-                json_begin_object(w);
-                json_kv_string(w, "address", hd_host_path_to_address(h, *p));
-                json_kv_string(w, "object_path", *p);
-                json_kv_string_or_null(w, "vendor_name", d ? d->vendor_name : NULL);
-                json_kv_string_or_null(w, "product_name", d ? d->product_name : NULL);
-                json_kv_string_or_null(w, "driver", d ? d->driver : NULL);
-                json_kv_string_or_null(w, "state", d ? d->state : NULL);
-                json_end_object(w);
-        }
-        json_end_array(w);
+        json_write_members(w, h, g->devices);
         json_end_object(w);
 }
 
@@ -126,18 +113,25 @@ static int fetch_group(const char *what, sd_bus **ret_bus, HdHost **ret_host, Hd
         return 0;
 }
 
-/* After a change: fetches again and prints the group at path. Returns an exit status. */
+/* After a change: fetches everything again and finds the group at path. */
+static int refetch_group(sd_bus *bus, const char *path, HdHost **ret_host, const HdResourceGroup **ret_group) {
+        if (hd_host_fetch(bus, ret_host) < 0)
+                return -EIO;
+        *ret_group = hd_host_find_resource_group(*ret_host, path);
+        if (!*ret_group) {
+                log_error("The resource group %s disappeared.", path);
+                return -ENOENT;
+        }
+        return 0;
+}
+
+/* After a change: prints the group at path. Returns an exit status. */
 static int show_path(sd_bus *bus, const char *path) {
         _cleanup_host_free_ HdHost *h = NULL;
         const HdResourceGroup *g;
 
-        if (hd_host_fetch(bus, &h) < 0)
+        if (refetch_group(bus, path, &h, &g) < 0)
                 return EXIT_FAILURE;
-        g = hd_host_find_resource_group(h, path);
-        if (!g) {
-                log_error("The resource group %s disappeared.", path);
-                return EXIT_FAILURE;
-        }
         return output_result(print_one(h, g));
 }
 
@@ -262,9 +256,7 @@ static int group_create(int argc, char *argv[]) {
                         r = sd_bus_message_close_container(m);
         }
         if (r >= 0)
-                r = hd_append_auth_option(m, arg_ask_password);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = hd_close_options(m, arg_ask_password);
         if (r < 0)
                 return exit_message_error(r);
 
@@ -298,9 +290,7 @@ static int group_call_options(const char *what, const char *method) {
                         r = append_string_option(m, "class", arg_class);
         }
         if (r >= 0)
-                r = hd_append_auth_option(m, arg_ask_password);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = hd_close_options(m, arg_ask_password);
         if (r < 0)
                 return exit_message_error(r);
 
@@ -405,30 +395,15 @@ static int group_rule(int argc, char *argv[]) {
 /* ResourceGroup.Prepare and Release. */
 static int group_prepare_or_release(const char *what, const char *method) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_host_free_ HdHost *h = NULL;
         HdResourceGroup *g;
-        int r;
 
         if (fetch_group(what, &bus, &h, &g) < 0)
                 return EXIT_FAILURE;
         if (hd_new_call(bus, &m, g->path, HOSTDEV_RESOURCE_GROUP_INTERFACE, method, arg_ask_password) < 0)
                 return EXIT_FAILURE;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && arg_dry_run)
-                r = sd_bus_message_append(m, "{sv}", "dry-run", "b", 1);
-        if (r >= 0 && arg_override_critical)
-                r = sd_bus_message_append(m, "{sv}", "override-critical", "b", 1);
-        if (r >= 0)
-                r = hd_append_auth_option(m, arg_ask_password);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return exit_message_error(r);
-
-        if (hd_call(bus, m, &reply) < 0)
-                return EXIT_FAILURE;
-        return print_plan(reply, arg_dry_run);
+        return call_with_plan(bus, m);
 }
 
 static int group_prepare(int argc, char *argv[]) {
@@ -538,15 +513,8 @@ int verb_make_resource(int argc, char *argv[]) {
         const char *p;
         int r;
 
-        devices = calloc((size_t) argc - 1, sizeof(char *));
-        if (!devices)
-                return output_result(-ENOMEM);
-
-        if (hd_bus_open(&bus) < 0)
+        if (resolve_devices(argv + 2, (size_t) argc - 2, &bus, &devices) < 0)
                 return EXIT_FAILURE;
-        for (int i = 2; i < argc; i++)
-                if (resolve_device(bus, argv[i], devices + i - 2) < 0)
-                        return EXIT_FAILURE;
 
         if (hd_new_call(bus, &m, HOSTDEV_MANAGER_PATH, HOSTDEV_MANAGER_INTERFACE, "MakeResource",
                         arg_ask_password) < 0)
@@ -563,9 +531,7 @@ int verb_make_resource(int argc, char *argv[]) {
         if (r >= 0 && arg_include_companions)
                 r = sd_bus_message_append(m, "{sv}", "include-companions", "b", 1);
         if (r >= 0)
-                r = hd_append_auth_option(m, arg_ask_password);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = hd_close_options(m, arg_ask_password);
         if (r < 0)
                 return exit_message_error(r);
 
@@ -579,13 +545,8 @@ int verb_make_resource(int argc, char *argv[]) {
         if (r < 0)
                 return exit_message_error(r);
 
-        if (hd_host_fetch(bus, &h) < 0)
+        if (refetch_group(bus, path, &h, &g) < 0)
                 return EXIT_FAILURE;
-        g = hd_host_find_resource_group(h, path);
-        if (!g) {
-                log_error("The resource group %s disappeared.", path);
-                return EXIT_FAILURE;
-        }
 
         if (arg_json) {
                 JsonWriter w;

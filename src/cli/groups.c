@@ -27,15 +27,9 @@ char *group_member_line(const HdHost *h, const char *path) {
         return p;
 }
 
-void json_write_group(JsonWriter *w, const HdHost *h, const HdGroup *g) {
-        json_begin_object(w);
-        json_kv_uint(w, "number", g->number);
-        json_kv_string(w, "object_path", g->path);
-        json_kv_bool(w, "viable", g->viable);
-
-        json_key(w, "devices");
+void json_write_members(JsonWriter *w, const HdHost *h, char **paths) {
         json_begin_array(w);
-        for (char **p = g->devices; p && *p; p++) {
+        for (char **p = paths; p && *p; p++) {
                 const HdDevice *d = hd_host_find_device(h, *p);
 
                 json_begin_object(w);
@@ -48,6 +42,16 @@ void json_write_group(JsonWriter *w, const HdHost *h, const HdGroup *g) {
                 json_end_object(w);
         }
         json_end_array(w);
+}
+
+void json_write_group(JsonWriter *w, const HdHost *h, const HdGroup *g) {
+        json_begin_object(w);
+        json_kv_uint(w, "number", g->number);
+        json_kv_string(w, "object_path", g->path);
+        json_kv_bool(w, "viable", g->viable);
+
+        json_key(w, "devices");
+        json_write_members(w, h, g->devices);
 
         json_key(w, "blockers");
         json_begin_array(w);
@@ -106,21 +110,11 @@ static int groups_text(const HdHost *h) {
 int verb_groups(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_host_free_ HdHost *h = NULL;
-        int r;
 
         if (hd_bus_open(&bus) < 0 || hd_host_fetch(bus, &h) < 0)
                 return EXIT_FAILURE;
 
         note_iommu(h);
 
-        r = arg_json ? groups_json(h) : groups_text(h);
-        if (r == -ENOMEM) {
-                log_oom();
-                return EXIT_FAILURE;
-        }
-        if (r < 0) {
-                log_error("Failed to write output: %s", strerror(-r));
-                return EXIT_FAILURE;
-        }
-        return EXIT_SUCCESS;
+        return output_result(arg_json ? groups_json(h) : groups_text(h));
 }

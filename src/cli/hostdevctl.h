@@ -67,10 +67,12 @@ extern const Verb group_rule_verbs[];
 extern const size_t n_group_rule_verbs;
 
 /*
- * Prepare and Release: prints the plan of a reply, a(ssss), as a table or
- * JSON; dry_run adds that nothing changed. Returns an exit status.
+ * Prepare and Release, of the manager or of a resource group: appends the
+ * options (--dry-run, --override-critical) to m, whose other arguments are
+ * in place, calls, and prints the plan of the reply, a(ssss), as a table or
+ * JSON. Returns an exit status.
  */
-int print_plan(sd_bus_message *reply, bool dry_run);
+int call_with_plan(sd_bus *bus, sd_bus_message *m);
 
 /* Turns a negative result of printing into an exit status, with a message. */
 int output_result(int r);
@@ -83,12 +85,16 @@ static inline int exit_message_error(int r) {
 
 /* An address or object path given by the user, as an object path. */
 int resolve_device(sd_bus *bus, const char *what, char **ret_path);
+/* Connects, then resolves what[0..n-1] into a strv of object paths; logs on failure. */
+int resolve_devices(char **what, size_t n, sd_bus **ret_bus, char ***ret_paths);
 
 /*
  * Shared between list and show: one device as a JSON object (keys in
  * hostdevctl(1)); with_group adds the "group" member that show prints.
  */
 void json_write_device(JsonWriter *w, const HdHost *h, const HdDevice *d, bool with_group);
+/* The members of an IOMMU or resource group as a JSON array, by object path. */
+void json_write_members(JsonWriter *w, const HdHost *h, char **paths);
 /* Shared between groups and show: one IOMMU group as a JSON object. */
 void json_write_group(JsonWriter *w, const HdHost *h, const HdGroup *g);
 

@@ -197,21 +197,11 @@ static int list_table(const HdHost *h) {
 int verb_list(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_host_free_ HdHost *h = NULL;
-        int r;
 
         if (hd_bus_open(&bus) < 0 || hd_host_fetch(bus, &h) < 0)
                 return EXIT_FAILURE;
 
         note_iommu(h);
 
-        r = arg_json ? list_json(h) : list_table(h);
-        if (r == -ENOMEM) {
-                log_oom();
-                return EXIT_FAILURE;
-        }
-        if (r < 0) {
-                log_error("Failed to write output: %s", strerror(-r));
-                return EXIT_FAILURE;
-        }
-        return EXIT_SUCCESS;
+        return output_result(arg_json ? list_json(h) : list_table(h));
 }

@@ -108,28 +108,36 @@ static int text_basic(FILE *f, char type, const BasicValue *v) {
         return 0;
 }
 
-/* Arrays as [a,b], dictionaries as {k=v}, structs as (a,b); variants are transparent. */
-static int text_value(sd_bus_message *m, FILE *f) {
-        const char *contents;
-        char type;
+/*
+ * Reads the next value into v when it is basic (returns 0), or enters it
+ * when it is a container (returns 1); type and contents say what it is.
+ */
+static int read_or_enter(sd_bus_message *m, char *type, const char **contents, BasicValue *v) {
         int r;
 
-        r = sd_bus_message_peek_type(m, &type, &contents);
+        r = sd_bus_message_peek_type(m, type, contents);
         if (r <= 0)
                 return r < 0 ? r : -EBADMSG;
 
-        if (!strchr("avre", type)) {
-                BasicValue v;
-
-                r = sd_bus_message_read_basic(m, type, &v);
-                if (r < 0)
-                        return r;
-                return text_basic(f, type, &v);
+        if (!strchr("avre", *type)) {
+                r = sd_bus_message_read_basic(m, *type, v);
+                return r < 0 ? r : 0;
         }
 
-        r = sd_bus_message_enter_container(m, type, contents);
-        if (r < 0)
-                return r;
+        r = sd_bus_message_enter_container(m, *type, *contents);
+        return r < 0 ? r : 1;
+}
+
+/* Arrays as [a,b], dictionaries as {k=v}, structs as (a,b); variants are transparent. */
+static int text_value(sd_bus_message *m, FILE *f) {
+        const char *contents;
+        BasicValue v;
+        char type;
+        int r;
+
+        r = read_or_enter(m, &type, &contents, &v);
+        if (r <= 0)
+                return r < 0 ? r : text_basic(f, type, &v);
 
         const char *open = "", *close = "", *separator = ",";
         if (type == 'a')
@@ -198,25 +206,13 @@ static int json_basic(JsonWriter *w, char type, const BasicValue *v) {
 /* Dictionaries become objects (keys as strings), arrays and structs arrays. */
 static int json_value(sd_bus_message *m, JsonWriter *w) {
         const char *contents, *entry;
+        BasicValue v;
         char type, key_type;
         int r;
 
-        r = sd_bus_message_peek_type(m, &type, &contents);
+        r = read_or_enter(m, &type, &contents, &v);
         if (r <= 0)
-                return r < 0 ? r : -EBADMSG;
-
-        if (!strchr("avre", type)) {
-                BasicValue v;
-
-                r = sd_bus_message_read_basic(m, type, &v);
-                if (r < 0)
-                        return r;
-                return json_basic(w, type, &v);
-        }
-
-        r = sd_bus_message_enter_container(m, type, contents);
-        if (r < 0)
-                return r;
+                return r < 0 ? r : json_basic(w, type, &v);
 
         if (type == 'v')
                 r = json_value(m, w);
@@ -238,8 +234,6 @@ static int json_value(sd_bus_message *m, JsonWriter *w) {
                                 return -ENOMEM;
                         r = sd_bus_message_peek_type(m, &key_type, NULL);
                         if (r > 0) {
-                                BasicValue v;
-
                                 r = sd_bus_message_read_basic(m, key_type, &v);
                                 if (r >= 0) {
                                         if (strchr("sog", key_type))

@@ -25,6 +25,24 @@ int resolve_device(sd_bus *bus, const char *what, char **ret_path) {
         return hd_get_device(bus, what, ret_path);
 }
 
+int resolve_devices(char **what, size_t n, sd_bus **ret_bus, char ***ret_paths) {
+        _cleanup_strv_free_ char **paths = NULL;
+
+        paths = calloc(n + 1, sizeof(char *));
+        if (!paths) {
+                log_oom();
+                return -ENOMEM;
+        }
+        if (hd_bus_open(ret_bus) < 0)
+                return -EIO;
+        for (size_t i = 0; i < n; i++)
+                if (resolve_device(*ret_bus, what[i], paths + i) < 0)
+                        return -EIO;
+        *ret_paths = paths;
+        paths = NULL;
+        return 0;
+}
+
 static int print_plan_steps(char **plan, bool dry_run) {
         static const char * const headers[] = { "DEVICE", "FROM", "TO", "REASON" };
         _cleanup_table_free_ Table *t = NULL;
@@ -68,19 +86,32 @@ static int print_plan_steps(char **plan, bool dry_run) {
         return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -EIO;
 }
 
-int print_plan(sd_bus_message *reply, bool dry_run) {
+int call_with_plan(sd_bus *bus, sd_bus_message *m) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_strv_free_ char **plan = NULL;
         int r;
 
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && arg_dry_run)
+                r = sd_bus_message_append(m, "{sv}", "dry-run", "b", 1);
+        if (r >= 0 && arg_override_critical)
+                r = sd_bus_message_append(m, "{sv}", "override-critical", "b", 1);
+        if (r >= 0)
+                r = hd_close_options(m, arg_ask_password);
+        if (r < 0)
+                return exit_message_error(r);
+
+        if (hd_call(bus, m, &reply) < 0)
+                return EXIT_FAILURE;
         r = hd_read_plan(reply, &plan);
         if (r < 0)
                 return exit_message_error(r);
-        return output_result(print_plan_steps(plan, dry_run));
+        return output_result(print_plan_steps(plan, arg_dry_run));
 }
 
 static int prepare_or_release(int argc, char *argv[], const char *method) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_strv_free_ char **devices = NULL;
         int r;
 
@@ -90,34 +121,15 @@ static int prepare_or_release(int argc, char *argv[], const char *method) {
                         return EXIT_USAGE;
                 }
 
-        devices = calloc((size_t) argc, sizeof(char *));
-        if (!devices)
-                return output_result(-ENOMEM);
-        if (hd_bus_open(&bus) < 0)
+        if (resolve_devices(argv + 1, (size_t) argc - 1, &bus, &devices) < 0)
                 return EXIT_FAILURE;
-        for (int i = 1; i < argc; i++)
-                if (resolve_device(bus, argv[i], devices + i - 1) < 0)
-                        return EXIT_FAILURE;
 
         if (hd_new_call(bus, &m, HOSTDEV_MANAGER_PATH, HOSTDEV_MANAGER_INTERFACE, method, arg_ask_password) < 0)
                 return EXIT_FAILURE;
         r = hd_append_object_paths(m, devices);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && arg_dry_run)
-                r = sd_bus_message_append(m, "{sv}", "dry-run", "b", 1);
-        if (r >= 0 && arg_override_critical)
-                r = sd_bus_message_append(m, "{sv}", "override-critical", "b", 1);
-        if (r >= 0)
-                r = hd_append_auth_option(m, arg_ask_password);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
         if (r < 0)
                 return exit_message_error(r);
-
-        if (hd_call(bus, m, &reply) < 0)
-                return EXIT_FAILURE;
-        return print_plan(reply, arg_dry_run);
+        return call_with_plan(bus, m);
 }
 
 int verb_prepare(int argc, char *argv[]) {

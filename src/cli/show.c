@@ -212,13 +212,5 @@ int verb_show(int argc, char *argv[]) {
         } else
                 r = show_text(h, d);
 
-        if (r == -ENOMEM) {
-                log_oom();
-                return EXIT_FAILURE;
-        }
-        if (r < 0) {
-                log_error("Failed to write output: %s", strerror(-r));
-                return EXIT_FAILURE;
-        }
-        return EXIT_SUCCESS;
+        return output_result(r);
 }
