@@ -81,6 +81,19 @@ static PolkitQuery *query_free(PolkitQuery *q) {
         return NULL;
 }
 
+void bus_polkit_gc(Daemon *d) {
+        PolkitQuery *q;
+        size_t i = 0;
+
+        /* Runs when no message waits: an answered query still here belongs
+         * to a call whose second run failed before it asked again. */
+        while (hashmap_iterate(d->polkit_queries, &i, (void **) &q, NULL))
+                if (q->verdict != VERDICT_PENDING) {
+                        query_free(q);
+                        i = 0;
+                }
+}
+
 void bus_polkit_flush(Daemon *d) {
         PolkitQuery *q;
         size_t i = 0;
@@ -143,12 +156,15 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                         deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized for %s.", action);
         }
 
-        /* Run the method handler again; it finds the verdict. */
+        /* Run the method handler again; it finds the verdict. The flush
+         * after it sweeps the verdict away if the handler never asked. */
         r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
         if (r < 0) {
                 log_error_errno(r, "Cannot re-dispatch a call after polkit answered: %m");
                 query_free(q);
+                return 1;
         }
+        daemon_schedule_flush(q->daemon);
         return 1;
 }
 

@@ -32,4 +32,7 @@ const char *bus_polkit_action(const char *interface, const char *member);
 /* Methods anyone may call; every other method must have an action. */
 bool bus_method_is_read_only(const char *interface, const char *member);
 
+/* Frees every query (exit). */
 void bus_polkit_flush(Daemon *d);
+/* Frees answered queries whose call did not come back for them. */
+void bus_polkit_gc(Daemon *d);

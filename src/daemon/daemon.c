@@ -418,6 +418,7 @@ static int on_flush(sd_event_source *s, void *userdata) {
         /* Devices came, went or changed drivers: who is critical may too. */
         critical_update(d, false);
         refine_changes(d);
+        bus_polkit_gc(d);
         r = emitter_flush(d->emitter);
         daemon_update_converged(d);
         return r;
