@@ -145,7 +145,7 @@ int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, co
 int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
                               const char *class_hint, RuleList *rules, ResourceGroup **ret,
                               sd_bus_error *error) {
-        char id[SD_ID128_STRING_MAX];
+        char hex[SD_ID128_STRING_MAX], id[SD_ID128_STRING_MAX + 1];
         sd_id128_t rnd;
         ResourceGroup *g;
         int r;
@@ -153,7 +153,10 @@ int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, co
         r = sd_id128_randomize(&rnd);
         if (r < 0)
                 return r;
-        g = resource_group_new(sd_id128_to_string(rnd, id), name, type);
+        /* A letter first: object path elements may not start with a digit,
+         * and the id is meant to be its path's last element as it is. */
+        snprintf(id, sizeof id, "g%s", sd_id128_to_string(rnd, hex));
+        g = resource_group_new(id, name, type);
         if (!g || free_and_strdup(&g->description, strempty(description)) < 0 ||
             free_and_strdup(&g->class_hint, strempty(class_hint)) < 0) {
                 resource_group_free(g);

@@ -8,7 +8,7 @@
 #define RESOURCE_DESCRIPTION_MAX 1024
 
 typedef struct ResourceGroup {
-        char *id;               /* stable, [a-z0-9]+; the object path is built from it */
+        char *id;               /* stable, "g" + 32 hex digits: its object path's last element */
         char *object_path;
         char *name;             /* unique among groups */
         char *description;
