@@ -55,6 +55,17 @@ static int filter_signature(sd_bus_message *m, void *userdata, sd_bus_error *ret
         return 1;
 }
 
+void bus_object_interfaces(const char *ret[static 8], const char *const *own) {
+        size_t n = 0;
+
+        ret[n++] = "org.freedesktop.DBus.Peer";
+        ret[n++] = "org.freedesktop.DBus.Introspectable";
+        ret[n++] = "org.freedesktop.DBus.Properties";
+        for (; own && *own && n < 7; own++)
+                ret[n++] = *own;
+        ret[n] = NULL;
+}
+
 int bus_register(Daemon *d) {
         int r;
 

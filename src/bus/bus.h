@@ -31,11 +31,12 @@ extern const sd_bus_vtable resource_group_vtable[];
 
 int bus_register(Daemon *d);
 
-/* Interfaces of a device object, NULL-terminated, standard ones included:
- * what InterfacesRemoved must list. */
+/* An object's interfaces, NULL-terminated: the standard ones sd-bus adds
+ * to every object, then its own (at most four). What InterfacesRemoved
+ * must list. */
+void bus_object_interfaces(const char *ret[static 8], const char *const *own);
 void bus_device_interfaces(const Device *dev, const char *ret[static 8]);
-void bus_group_interfaces(const char *ret[static 8]);
-void bus_resource_group_interfaces(const char *ret[static 8]);
+#define BUS_INTERFACES(...) ((const char *const[]) { __VA_ARGS__, NULL })
 char *bus_resource_group_path(const ResourceGroup *g);
 
 /* Every interface this daemon serves, for checks over all vtables. */

@@ -203,19 +203,13 @@ static int enumerate_usb(sd_bus *bus, const char *path, void *userdata, char ***
 }
 
 void bus_device_interfaces(const Device *dev, const char *ret[static 8]) {
-        size_t n = 0;
-
-        ret[n++] = "org.freedesktop.DBus.Peer";
-        ret[n++] = "org.freedesktop.DBus.Introspectable";
-        ret[n++] = "org.freedesktop.DBus.Properties";
-        ret[n++] = "org.hostdev1.Device";
-        if (dev->kind == DEVICE_PCI) {
-                ret[n++] = "org.hostdev1.PciDevice";
-                if (dev->pci.sriov_capable)
-                        ret[n++] = "org.hostdev1.SriovPhysicalFunction";
-        } else
-                ret[n++] = "org.hostdev1.UsbDevice";
-        ret[n] = NULL;
+        if (dev->kind == DEVICE_USB)
+                bus_object_interfaces(ret, BUS_INTERFACES("org.hostdev1.Device", "org.hostdev1.UsbDevice"));
+        else if (dev->pci.sriov_capable)
+                bus_object_interfaces(ret, BUS_INTERFACES("org.hostdev1.Device", "org.hostdev1.PciDevice",
+                                                          "org.hostdev1.SriovPhysicalFunction"));
+        else
+                bus_object_interfaces(ret, BUS_INTERFACES("org.hostdev1.Device", "org.hostdev1.PciDevice"));
 }
 
 int bus_device_register(Daemon *d);

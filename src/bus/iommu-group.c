@@ -81,14 +81,6 @@ static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char *
         return *nodes ? 0 : -ENOMEM;
 }
 
-void bus_group_interfaces(const char *ret[static 8]) {
-        ret[0] = "org.freedesktop.DBus.Peer";
-        ret[1] = "org.freedesktop.DBus.Introspectable";
-        ret[2] = "org.freedesktop.DBus.Properties";
-        ret[3] = "org.hostdev1.IommuGroup";
-        ret[4] = NULL;
-}
-
 int bus_group_register(Daemon *d);
 int bus_group_register(Daemon *d) {
         int r;

@@ -7,6 +7,7 @@
 #include "polkit.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 
 #define RG_PREFIX BUS_PATH "/resource_group"
 
@@ -344,7 +345,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
         daemon_forget_group(d, g);
-        bus_resource_group_interfaces(ifaces);
+        bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.ResourceGroup"));
         (void) emitter_removed(d->emitter, g->object_path, ifaces);
         log_info("Resource group '%s' (%s) deleted.", g->name, g->id);
         resource_group_free(g);
@@ -418,27 +419,15 @@ static int group_find(sd_bus *bus, const char *path, const char *interface, void
 
 static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         Daemon *d = userdata;
-        char **l = calloc(d->resources.n_groups + 1, sizeof(char *));
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
 
         if (!l)
                 return -ENOMEM;
         for (size_t i = 0; i < d->resources.n_groups; i++)
-                if (!(l[i] = strdup(d->resources.groups[i]->object_path))) {
-                        for (size_t j = 0; j < i; j++)
-                                free(l[j]);
-                        free(l);
+                if (strv_extend(&l, d->resources.groups[i]->object_path) < 0)
                         return -ENOMEM;
-                }
-        *nodes = l;
+        *nodes = TAKE_PTR(l);
         return 0;
-}
-
-void bus_resource_group_interfaces(const char *ret[static 8]) {
-        ret[0] = "org.freedesktop.DBus.Peer";
-        ret[1] = "org.freedesktop.DBus.Introspectable";
-        ret[2] = "org.freedesktop.DBus.Properties";
-        ret[3] = "org.hostdev1.ResourceGroup";
-        ret[4] = NULL;
 }
 
 int bus_resource_group_register(Daemon *d);

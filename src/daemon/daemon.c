@@ -216,7 +216,7 @@ static void device_removed(Daemon *d, const char *address) {
         if (group >= 0 && inventory_gc_group(&d->inventory, (unsigned) group)) {
                 _cleanup_free_ char *path = iommu_group_object_path((unsigned) group);
 
-                bus_group_interfaces(ifaces);
+                bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.IommuGroup"));
                 if (path)
                         (void) emitter_removed(d->emitter, path, ifaces);
         } else
