@@ -45,8 +45,11 @@ ResourceGroup *resource_group_new(const char *id, const char *name, ResourceType
         g->name = strdup(name);
         g->description = strdup("");
         g->class_hint = strdup("");
+        g->tenant = strdup("");
+        g->parent = strdup("");
         g->object_path = path_encode(RESOURCE_GROUP_PATH, id);
-        if (!g->id || !g->name || !g->description || !g->class_hint || !g->object_path)
+        if (!g->id || !g->name || !g->description || !g->class_hint || !g->object_path || !g->tenant ||
+            !g->parent)
                 return resource_group_free(g);
         return g;
 }
@@ -66,8 +69,22 @@ ResourceGroup *resource_group_free(ResourceGroup *g) {
         }
         free(g->known_serials);
         free(g->known_addresses);
+        free(g->tenant);
+        free(g->parent);
         free(g);
         return NULL;
+}
+
+int resource_group_set_tenant(ResourceGroup *g, const char *tenant, const char *parent_id) {
+        _cleanup_free_ char *t = strdup(tenant), *p = strdup(parent_id);
+
+        if (!t || !p)
+                return -ENOMEM;
+        free(g->tenant);
+        free(g->parent);
+        g->tenant = TAKE_PTR(t);
+        g->parent = TAKE_PTR(p);
+        return 0;
 }
 
 static int text_validate(const char *what, const char *s, size_t max, bool may_be_empty, char **ret_error) {
@@ -167,9 +184,27 @@ ResourceGroup *resource_set_take(ResourceSet *s, const char *id) {
 
 ResourceGroup *resource_set_owner(const ResourceSet *s, const Device *d) {
         for (size_t i = 0; i < s->n_groups; i++)
-                if (resource_group_accepts(s->groups[i], d))
+                if (!resource_group_is_tenant(s->groups[i]) && resource_group_accepts(s->groups[i], d))
                         return s->groups[i];
         return NULL;
+}
+
+static ResourceGroup *tenant_holder(const ResourceSet *s, const ResourceGroup *owner, const Device *d) {
+        for (size_t i = 0; i < s->n_groups; i++) {
+                ResourceGroup *g = s->groups[i];
+
+                if (resource_group_is_tenant(g) && streq(g->parent, owner->id) && resource_group_accepts(g, d))
+                        return g;
+        }
+        return NULL;
+}
+
+ResourceGroup *resource_set_holder(const ResourceSet *s, const Device *d) {
+        ResourceGroup *owner = resource_set_owner(s, d);
+
+        if (!owner)
+                return NULL;
+        return tenant_holder(s, owner, d) ?: owner;
 }
 
 int resource_set_check_conflicts(const ResourceSet *s, const Inventory *inv, const ResourceGroup *self,
@@ -214,7 +249,8 @@ int resource_group_devices(const ResourceSet *s, const Inventory *inv, const Res
         if (!l)
                 return -ENOMEM;
         while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
-                if (resource_group_accepts(g, d) && resource_set_owner(s, d) == g)
+                if (resource_group_accepts(g, d) &&
+                    (resource_group_is_tenant(g) ? resource_set_holder(s, d) == g : resource_set_owner(s, d) == g))
                         l[n++] = d;
         qsort(l, n, sizeof(Device *), device_address_compare);
         *ret = l;

@@ -21,10 +21,22 @@ typedef struct ResourceGroup {
         char **known_serials;
         char **known_addresses;
         size_t n_known;
+        /* A tenant's group: devices a tenant took from the parent group and
+         * owns exclusively. Both "" for an ordinary group. */
+        char *tenant;
+        char *parent;           /* the parent group's id */
 } ResourceGroup;
 
 ResourceGroup *resource_group_new(const char *id, const char *name, ResourceType type);
 ResourceGroup *resource_group_free(ResourceGroup *g);
+static inline void resource_group_freep(ResourceGroup **g) {
+        resource_group_free(*g);
+}
+/* Makes g the tenant's group under the parent (copies both strings). */
+int resource_group_set_tenant(ResourceGroup *g, const char *tenant, const char *parent_id);
+static inline bool resource_group_is_tenant(const ResourceGroup *g) {
+        return g->parent && g->parent[0];
+}
 
 /* Names: 1..RESOURCE_NAME_MAX bytes of printable UTF-8 without control
  * characters; descriptions may be empty. -EINVAL with a message. */
@@ -35,7 +47,8 @@ int resource_description_validate(const char *s, char **ret_error);
 bool resource_group_accepts(const ResourceGroup *g, const Device *d);
 
 /* The set of groups, in creation order: a device belongs to the first
- * group that accepts it. */
+ * group that accepts it. Tenant groups take no part in that: a device
+ * belongs to the parent, and the tenant group holds it on top. */
 typedef struct ResourceSet {
         ResourceGroup **groups;
         size_t n_groups;
@@ -50,6 +63,9 @@ ResourceGroup *resource_set_take(ResourceSet *s, const char *id);
 /* Puts a group back at a position (undoing a take). */
 int resource_set_insert(ResourceSet *s, ResourceGroup *g, size_t position);
 ResourceGroup *resource_set_owner(const ResourceSet *s, const Device *d);
+/* The group that hands the device out: the first tenant group of its owner
+ * that accepts it, else the owner. */
+ResourceGroup *resource_set_holder(const ResourceSet *s, const Device *d);
 
 /* Would a group with these rules (and type) take a device that another
  * group holds now? -EBUSY with the first such device and its group;
@@ -58,7 +74,9 @@ int resource_set_check_conflicts(const ResourceSet *s, const Inventory *inv, con
                                  ResourceType type, const Rule *rules, size_t n_rules,
                                  const Device **ret_device, const ResourceGroup **ret_owner);
 
-/* Devices of a group, sorted by address (caller frees the array). */
+/* Devices of a group, sorted by address (caller frees the array). A
+ * parent lists the devices its tenant groups hold too; a tenant group
+ * lists those it holds. */
 int resource_group_devices(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g,
                            const Device ***ret, size_t *ret_n);
 

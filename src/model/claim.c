@@ -1,0 +1,1004 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
+#include <stdarg.h>
+
+#include "claim.h"
+#include "shared/macro.h"
+#include "shared/strv.h"
+#include "shared/text.h"
+
+/* Sets *ret_error (when not NULL) and returns code; -ENOMEM when the
+ * message cannot be made. */
+_printf_(3, 4) static int fail(int code, char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        if (!ret_error)
+                return code;
+        va_start(ap, fmt);
+        r = vasprintf(ret_error, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                *ret_error = NULL;
+                return -ENOMEM;
+        }
+        return code;
+}
+
+static int opaque_validate(const char *what, const char *s, size_t max, char **ret_error) {
+        if (isempty(s))
+                return fail(-EINVAL, ret_error, "%s must not be empty.", what);
+        if (strnlen(s, max + 1) > max)
+                return fail(-EINVAL, ret_error, "%s is longer than %zu bytes.", what, max);
+        if (!utf8_is_valid(s))
+                return fail(-EINVAL, ret_error, "%s is not valid UTF-8.", what);
+        if (text_has_control(s))
+                return fail(-EINVAL, ret_error, "%s contains control characters.", what);
+        return 0;
+}
+
+int claim_consumer_validate(const char *consumer, char **ret_error) {
+        return opaque_validate("Consumer", consumer, CLAIM_CONSUMER_MAX, ret_error);
+}
+
+int tenant_validate(const char *tenant, char **ret_error) {
+        return opaque_validate("Tenant", tenant, TENANT_NAME_MAX, ret_error);
+}
+
+int claim_count_validate(unsigned count, char **ret_error) {
+        if (count == 0 || count > CLAIM_COUNT_MAX)
+                return fail(-EINVAL, ret_error, "Count must be 1 to %u, not %u.", CLAIM_COUNT_MAX, count);
+        return 0;
+}
+
+void claim_lease_done(ClaimLease *l) {
+        free(l->peer);
+        *l = (ClaimLease) {};
+}
+
+/* ":1.42": a colon, then two or more elements of [A-Za-z0-9_-] separated
+ * by dots (the D-Bus specification's unique connection name). */
+bool bus_unique_name_valid(const char *s) {
+        size_t n_elements = 1;
+
+        if (!s || s[0] != ':' || strlen(s) > 255)
+                return false;
+        for (const char *p = s + 1;; p++) {
+                size_t len = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+
+                if (len == 0)
+                        return false;
+                p += len;
+                if (*p == 0)
+                        return n_elements >= 2;
+                if (*p != '.')
+                        return false;
+                n_elements++;
+        }
+}
+
+/* Decimal, 1..INT_MAX, nothing else: no sign, space or leading zero. */
+static int pid_parse(const char *s, pid_t *ret) {
+        unsigned long long v = 0;
+
+        if (!s || s[0] < '1' || s[0] > '9')
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned) (*p - '0');
+                if (v > INT_MAX)
+                        return -EINVAL;
+        }
+        *ret = (pid_t) v;
+        return 0;
+}
+
+static int lease_set_peer(ClaimLease *ret, const char *peer) {
+        char *p = strdup(peer);
+
+        if (!p)
+                return -ENOMEM;
+        *ret = (ClaimLease) { .type = CLAIM_LEASE_PEER, .peer = p };
+        return 0;
+}
+
+int claim_lease_parse(const char *option, const char *sender, ClaimLease *ret, char **ret_error) {
+        const char *n;
+        char buf[TEXT_EXCERPT_MAX];
+        pid_t pid;
+
+        if (isempty(option)) {
+                *ret = (ClaimLease) {};
+                return 0;
+        }
+        if (streq(option, "peer")) {
+                if (!bus_unique_name_valid(sender))
+                        return fail(-EINVAL, ret_error, "A peer lease needs a caller with a unique bus name.");
+                return lease_set_peer(ret, sender);
+        }
+        n = startswith(option, "pid:");
+        if (n && pid_parse(n, &pid) >= 0) {
+                *ret = (ClaimLease) { .type = CLAIM_LEASE_PID, .pid = pid };
+                return 0;
+        }
+        return fail(-EINVAL, ret_error, "Lease must be \"peer\" or \"pid:N\" with N a process id, not \"%s\".",
+                    text_excerpt(option, buf));
+}
+
+char *claim_lease_to_string(const ClaimLease *l) {
+        char *s;
+
+        switch (l->type) {
+        case CLAIM_LEASE_PEER:
+                return asprintf(&s, "peer:%s", l->peer) < 0 ? NULL : s;
+        case CLAIM_LEASE_PID:
+                return asprintf(&s, "pid:%d", (int) l->pid) < 0 ? NULL : s;
+        default:
+                return strdup("");
+        }
+}
+
+int claim_lease_from_string(const char *s, ClaimLease *ret) {
+        const char *peer = startswith(s, "peer:");
+
+        if (peer)
+                return bus_unique_name_valid(peer) ? lease_set_peer(ret, peer) : -EINVAL;
+        return claim_lease_parse(s, NULL, ret, NULL);
+}
+
+bool claim_id_valid(const char *id) {
+        return id && id[0] >= 'a' && id[0] <= 'z' && strlen(id) <= 64 &&
+               id[strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789")] == 0;
+}
+
+Claim *claim_new(const char *id, const char *consumer, const char *resource_group, uint64_t since,
+                 ClaimLease *lease) {
+        Claim *c;
+
+        if (!claim_id_valid(id) || claim_consumer_validate(consumer, NULL) < 0)
+                return NULL;
+        c = calloc(1, sizeof(Claim));
+        if (!c)
+                return NULL;
+        c->id = strdup(id);
+        c->consumer = strdup(consumer);
+        c->resource_group = strdup(resource_group);
+        c->since = since;
+        if (asprintf(&c->object_path, "%s%s", CLAIM_PATH, id) < 0)
+                c->object_path = NULL;
+        if (!c->id || !c->consumer || !c->resource_group || !c->object_path)
+                return claim_free(c);
+        if (lease) {
+                c->lease = *lease;
+                *lease = (ClaimLease) {};
+        }
+        return c;
+}
+
+Claim *claim_free(Claim *c) {
+        if (!c)
+                return NULL;
+        free(c->id);
+        free(c->object_path);
+        free(c->consumer);
+        free(c->resource_group);
+        for (size_t i = 0; i < c->n_members; i++)
+                strv_free(c->members[i].addresses);
+        free(c->members);
+        claim_lease_done(&c->lease);
+        free(c);
+        return NULL;
+}
+
+static int string_address_compare(const void *a, const void *b) {
+        return address_compare(*(char *const *) a, *(char *const *) b);
+}
+
+int claim_add_member(Claim *c, const char *const *addresses, size_t n) {
+        _cleanup_strv_free_ char **l = calloc(n + 1, sizeof(char *));
+        ClaimMember *t;
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (!(l[i] = strdup(addresses[i])))
+                        return -ENOMEM;
+        qsort(l, n, sizeof(char *), string_address_compare);
+        t = realloc(c->members, (c->n_members + 1) * sizeof(ClaimMember));
+        if (!t)
+                return -ENOMEM;
+        c->members = t;
+        c->members[c->n_members++] = (ClaimMember) { .addresses = TAKE_PTR(l) };
+        return 0;
+}
+
+size_t claim_n_devices(const Claim *c) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < c->n_members; i++)
+                n += strv_length(c->members[i].addresses);
+        return n;
+}
+
+const char **claim_addresses(const Claim *c) {
+        const char **l = calloc(claim_n_devices(c) + 1, sizeof(char *));
+        size_t n = 0;
+
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < c->n_members; i++)
+                for (char **a = c->members[i].addresses; a && *a; a++)
+                        l[n++] = *a;
+        qsort(l, n, sizeof(char *), string_address_compare);
+        return l;
+}
+
+int claim_set_init(ClaimSet *s) {
+        *s = (ClaimSet) { .by_device = hashmap_new() };
+        return s->by_device ? 0 : -ENOMEM;
+}
+
+void claim_set_done(ClaimSet *s) {
+        for (size_t i = 0; i < s->n_claims; i++)
+                claim_free(s->claims[i]);
+        free(s->claims);
+        hashmap_free(s->by_device);
+        *s = (ClaimSet) {};
+}
+
+Claim *claim_set_find_id(const ClaimSet *s, const char *id) {
+        for (size_t i = 0; i < s->n_claims; i++)
+                if (streq(s->claims[i]->id, id))
+                        return s->claims[i];
+        return NULL;
+}
+
+Claim *claim_set_find_device(const ClaimSet *s, const char *address) {
+        return s && s->by_device ? hashmap_get(s->by_device, address) : NULL;
+}
+
+static void unindex(ClaimSet *s, const Claim *c) {
+        for (size_t i = 0; i < c->n_members; i++)
+                for (char **a = c->members[i].addresses; a && *a; a++)
+                        if (hashmap_get(s->by_device, *a) == c)
+                                hashmap_remove(s->by_device, *a);
+}
+
+int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other) {
+        Claim **t;
+        int r = 0;
+
+        if (claim_set_find_id(s, c->id))
+                return -EEXIST;
+        /* The invariant of the whole feature: no device in two claims. */
+        for (size_t i = 0; i < c->n_members; i++)
+                for (char **a = c->members[i].addresses; a && *a; a++) {
+                        Claim *other = hashmap_get(s->by_device, *a);
+
+                        if (other && other != c) {
+                                if (ret_other)
+                                        *ret_other = other;
+                                unindex(s, c);
+                                return -EBUSY;
+                        }
+                        r = other ? 0 : hashmap_put(s->by_device, *a, c);
+                        if (r < 0) {
+                                unindex(s, c);
+                                return r;
+                        }
+                }
+        t = realloc(s->claims, (s->n_claims + 1) * sizeof(Claim *));
+        if (!t) {
+                unindex(s, c);
+                return -ENOMEM;
+        }
+        s->claims = t;
+        s->claims[s->n_claims++] = c;
+        return 0;
+}
+
+Claim *claim_set_take(ClaimSet *s, const char *id) {
+        for (size_t i = 0; i < s->n_claims; i++) {
+                Claim *c = s->claims[i];
+
+                if (!streq(c->id, id))
+                        continue;
+                unindex(s, c);
+                memmove(s->claims + i, s->claims + i + 1, (s->n_claims - i - 1) * sizeof(Claim *));
+                s->n_claims--;
+                return c;
+        }
+        return NULL;
+}
+
+int claim_set_of_group(const ClaimSet *s, const char *group_id, const Claim ***ret, size_t *ret_n) {
+        const Claim **l = calloc(s->n_claims + 1, sizeof(Claim *));
+        size_t n = 0;
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_claims; i++)
+                if (streq(s->claims[i]->resource_group, group_id))
+                        l[n++] = s->claims[i];
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+int claim_devices(const Claim *c, const Inventory *inv, const Device ***ret, size_t *ret_n) {
+        _cleanup_free_ const char **addresses = claim_addresses(c);
+        const Device **l;
+        size_t n = 0;
+
+        if (!addresses)
+                return -ENOMEM;
+        l = calloc(claim_n_devices(c) + 1, sizeof(Device *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; addresses[i]; i++) {
+                const Device *d = inventory_get(inv, addresses[i]);
+
+                if (d)
+                        l[n++] = d;
+        }
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+static const char *const block_names[_MEMBER_BLOCK_MAX] = {
+        [MEMBER_FREE] = "free",
+        [MEMBER_CLAIMED] = "claimed",
+        [MEMBER_TENANT] = "tenant",
+        [MEMBER_CRITICAL] = "critical",
+        [MEMBER_NOT_VIABLE] = "not-viable",
+};
+
+const char *member_block_to_string(MemberBlock b) {
+        return b >= 0 && b < _MEMBER_BLOCK_MAX ? block_names[b] : NULL;
+}
+
+static void member_done(Member *m) {
+        free(m->devices);
+        free(m->own);
+        free(m->reason);
+}
+
+void member_list_done(MemberList *l) {
+        for (size_t i = 0; i < l->n_members; i++)
+                member_done(l->members + i);
+        free(l->members);
+        *l = (MemberList) {};
+}
+
+/* Does g hand out d? The same test as resource_group_devices. */
+static bool group_has(const ResourceSet *s, const ResourceGroup *g, const Device *d) {
+        if (!resource_group_accepts(g, d))
+                return false;
+        return resource_group_is_tenant(g) ? resource_set_holder(s, d) == g : resource_set_owner(s, d) == g;
+}
+
+static const IommuGroup *pci_group(const Inventory *inv, const Device *d) {
+        return d->kind == DEVICE_PCI ? inventory_group(inv, d->iommu_group) : NULL;
+}
+
+static int append(const Device ***l, size_t *n, const Device *d) {
+        const Device **t = realloc(*l, (*n + 2) * sizeof(Device *));
+
+        if (!t)
+                return -ENOMEM;
+        t[(*n)++] = d;
+        t[*n] = NULL;
+        *l = t;
+        return 0;
+}
+
+/* The member d names: the group's devices in d's IOMMU group and the
+ * group's other non-bridge functions. */
+static int member_fill(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g, const Device *d,
+                       Member *m) {
+        const IommuGroup *ig = pci_group(inv, d);
+        int r = 0;
+
+        *m = (Member) { .iommu_group = ig ? (int) ig->number : -1, .numa_node = -1 };
+        if (!ig) {
+                r = append(&m->own, &m->n_own, d);
+                if (r >= 0)
+                        r = append(&m->devices, &m->n_devices, d);
+        }
+        /* The IOMMU group lists its members in address order; the group's
+         * own devices are never bridges. */
+        for (size_t i = 0; ig && r >= 0 && i < ig->n_members; i++) {
+                const Device *x = ig->members[i];
+
+                if (group_has(s, g, x))
+                        r = append(&m->own, &m->n_own, x);
+                if (r >= 0 && !device_is_bridge(x))
+                        r = append(&m->devices, &m->n_devices, x);
+        }
+        if (r < 0) {
+                member_done(m);
+                return r;
+        }
+        if (m->n_own > 0 && m->own[0]->kind == DEVICE_PCI)
+                m->numa_node = m->own[0]->numa_node;
+        return 0;
+}
+
+static int block(Member *m, MemberBlock b, char *reason) {
+        if (!reason)
+                return -ENOMEM;
+        m->block = b;
+        m->reason = reason;
+        return 0;
+}
+
+static char *sentence(const char *fmt, ...) _printf_(1, 2);
+static char *sentence(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return r < 0 ? NULL : s;
+}
+
+static int check_claimed(Member *m, const ClaimSet *claims) {
+        for (size_t i = 0; i < m->n_devices; i++) {
+                const Claim *c = claim_set_find_device(claims, m->devices[i]->address);
+
+                if (!c)
+                        continue;
+                m->claim = c;
+                return block(m, MEMBER_CLAIMED, sentence("%s is claimed by %s (consumer %s).",
+                                                         m->devices[i]->address, c->id, c->consumer));
+        }
+        return 0;
+}
+
+static int check_tenant(Member *m, const ResourceSet *s, const ResourceGroup *g) {
+        for (size_t i = 0; i < m->n_devices; i++) {
+                const ResourceGroup *h = resource_set_holder(s, m->devices[i]);
+
+                if (!h || h == g || !resource_group_is_tenant(h))
+                        continue;
+                m->tenant_group = h;
+                return block(m, MEMBER_TENANT, sentence("%s is assigned to tenant %s (group %s).",
+                                                        m->devices[i]->address, h->tenant, h->name));
+        }
+        return 0;
+}
+
+static int check_critical(Member *m) {
+        for (size_t i = 0; i < m->n_devices; i++) {
+                char **c = m->devices[i]->critical;
+
+                if (c && c[0] && c[1])
+                        return block(m, MEMBER_CRITICAL,
+                                     sentence("%s is needed by the host: %s.", m->devices[i]->address, c[1]));
+        }
+        return 0;
+}
+
+/* Prepare moves every function of the IOMMU group to vfio-pci but leaves
+ * bridges alone: a bridge that blocks the group now blocks it after too. */
+static int check_viable(Member *m, const Inventory *inv) {
+        const Device *d = m->own[0];
+        const IommuGroup *ig = pci_group(inv, d);
+
+        if (d->kind != DEVICE_PCI)
+                return 0;
+        if (!ig)
+                return block(m, MEMBER_NOT_VIABLE, sentence("%s is in no IOMMU group: VFIO cannot take it.",
+                                                            d->address));
+        for (size_t i = 0; i < ig->n_members; i++) {
+                _cleanup_free_ char *b = NULL;
+
+                if (!device_is_bridge(ig->members[i]) || !(b = device_group_blocker(ig->members[i])))
+                        continue;
+                return block(m, MEMBER_NOT_VIABLE, sentence("IOMMU group %u cannot go to VFIO: %s.", ig->number, b));
+        }
+        return 0;
+}
+
+static int member_check(Member *m, const ResourceSet *s, const Inventory *inv, const ClaimSet *claims,
+                        const ResourceGroup *g) {
+        int r = check_claimed(m, claims);
+
+        if (r >= 0 && m->block == MEMBER_FREE)
+                r = check_tenant(m, s, g);
+        if (r >= 0 && m->block == MEMBER_FREE)
+                r = check_critical(m);
+        if (r >= 0 && m->block == MEMBER_FREE)
+                r = check_viable(m, inv);
+        return r;
+}
+
+int resource_group_members(const ResourceSet *s, const Inventory *inv, const ClaimSet *claims,
+                           const ResourceGroup *g, MemberList *ret) {
+        _cleanup_free_ const Device **devs = NULL;
+        MemberList l = { .group = g };
+        size_t n = 0;
+        int r;
+
+        r = resource_group_devices(s, inv, g, &devs, &n);
+        if (r < 0)
+                return r;
+        l.members = calloc(n + 1, sizeof(Member));
+        if (!l.members)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                Member *m = l.members + l.n_members;
+
+                r = member_fill(s, inv, g, devs[i], m);
+                if (r < 0)
+                        break;
+                /* A member is named once, by its lowest own device. */
+                if (m->n_own == 0 || m->own[0] != devs[i]) {
+                        member_done(m);
+                        continue;
+                }
+                l.n_members++;
+                r = member_check(m, s, inv, claims, g);
+                if (r < 0)
+                        break;
+                if (m->block == MEMBER_FREE)
+                        l.n_free++;
+        }
+        if (r < 0) {
+                member_list_done(&l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+const Member *member_list_find(const MemberList *l, const Device *d) {
+        for (size_t i = 0; i < l->n_members; i++)
+                for (size_t j = 0; j < l->members[i].n_own; j++)
+                        if (l->members[i].own[j] == d)
+                                return l->members + i;
+        return NULL;
+}
+
+static const Member *member_with_companion(const MemberList *l, const Device *d) {
+        for (size_t i = 0; i < l->n_members; i++)
+                for (size_t j = 0; j < l->members[i].n_devices; j++)
+                        if (l->members[i].devices[j] == d)
+                                return l->members + i;
+        return NULL;
+}
+
+size_t member_list_count(const MemberList *l, MemberBlock b) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < l->n_members; i++)
+                n += l->members[i].block == b;
+        return n;
+}
+
+static int member_address_compare(const void *a, const void *b) {
+        return device_address_compare(&(*(const Member *const *) a)->own[0], &(*(const Member *const *) b)->own[0]);
+}
+
+/* Where the members that are not free went: "1 claimed, 2 needed by the host". */
+static char *blocked_summary(const MemberList *l) {
+        static const char *const labels[_MEMBER_BLOCK_MAX] = {
+                [MEMBER_CLAIMED] = "claimed",
+                [MEMBER_TENANT] = "assigned to tenants",
+                [MEMBER_CRITICAL] = "needed by the host",
+                [MEMBER_NOT_VIABLE] = "not viable",
+        };
+        char *s = strdup(""), *t;
+
+        for (MemberBlock b = MEMBER_CLAIMED; s && b < _MEMBER_BLOCK_MAX; b++) {
+                size_t n = member_list_count(l, b);
+
+                if (n == 0)
+                        continue;
+                t = sentence("%s%s%zu %s", s, *s ? ", " : "", n, labels[b]);
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+static int insufficient(const MemberList *l, const ClaimRequest *q, size_t n_on_node, char **ret_error) {
+        _cleanup_free_ char *why = blocked_summary(l);
+
+        if (!why)
+                return -ENOMEM;
+        if (q->numa_strict)
+                return fail(-ENOSPC, ret_error,
+                            "%s: %zu free on NUMA node %d, %u asked for (%zu free of %zu members in all%s%s).",
+                            l->group->name, n_on_node, q->numa_node, q->count, l->n_free, l->n_members,
+                            *why ? "; " : "", why);
+        return fail(-ENOSPC, ret_error, "%s: %zu free of %zu members%s%s%s, %u asked for.", l->group->name,
+                    l->n_free, l->n_members, *why ? " (" : "", why, *why ? ")" : "", q->count);
+}
+
+static int select_any(const MemberList *l, const ClaimRequest *q, const Member **picked, size_t *n,
+                      char **ret_error) {
+        size_t n_on_node = 0;
+
+        /* First pass: the preferred node; second: the others. */
+        for (int pass = q->numa_node >= 0 ? 0 : 1; pass < 2; pass++) {
+                if (pass == 1 && q->numa_strict)
+                        break;
+                for (size_t i = 0; i < l->n_members; i++) {
+                        const Member *m = l->members + i;
+                        bool on_node = m->numa_node == q->numa_node;
+
+                        if (m->block != MEMBER_FREE || (q->numa_node >= 0 && on_node != (pass == 0)))
+                                continue;
+                        n_on_node += on_node;
+                        if (*n < q->count)
+                                picked[(*n)++] = m;
+                }
+        }
+        if (*n < q->count)
+                return insufficient(l, q, n_on_node, ret_error);
+        return 0;
+}
+
+static int block_errno(MemberBlock b) {
+        switch (b) {
+        case MEMBER_CRITICAL:
+                return -EPERM;
+        case MEMBER_NOT_VIABLE:
+                return -ENODEV;
+        default:
+                return -EBUSY;
+        }
+}
+
+static bool picked_has(const Member *const *picked, size_t n, const Member *m) {
+        for (size_t i = 0; i < n; i++)
+                if (picked[i] == m)
+                        return true;
+        return false;
+}
+
+static int select_listed_one(const MemberList *l, const Inventory *inv, const ClaimRequest *q, const char *address,
+                             const Member **picked, size_t *n, char **ret_error) {
+        const Device *d = inventory_get(inv, address);
+        const Member *m, *c;
+        char buf[TEXT_EXCERPT_MAX];
+
+        if (!d)
+                return fail(-ENOENT, ret_error, "There is no device %s.", text_excerpt(address, buf));
+        m = member_list_find(l, d);
+        if (!m) {
+                c = member_with_companion(l, d);
+                if (c)
+                        return fail(-EINVAL, ret_error, "%s is not in resource group %s: it goes along with %s; "
+                                    "name that instead.", d->address, l->group->name, c->own[0]->address);
+                return fail(-EINVAL, ret_error, "%s is not in resource group %s.", d->address, l->group->name);
+        }
+        if (picked_has(picked, *n, m))
+                return fail(-EINVAL, ret_error, "%s is named twice: it is in the member of %s (IOMMU group %d).",
+                            d->address, m->own[0]->address, m->iommu_group);
+        if (m->block != MEMBER_FREE)
+                return fail(block_errno(m->block), ret_error, "%s cannot be claimed: %s", d->address, m->reason);
+        if (q->numa_strict && m->numa_node != q->numa_node)
+                return fail(-EINVAL, ret_error, "%s is on NUMA node %d, not %d.", d->address, m->numa_node,
+                            q->numa_node);
+        picked[(*n)++] = m;
+        return 0;
+}
+
+static int select_listed(const MemberList *l, const Inventory *inv, const ClaimRequest *q, const Member **picked,
+                         size_t *n, char **ret_error) {
+        if (q->n_devices == 0)
+                return fail(-EINVAL, ret_error, "The devices option names no device.");
+        if (q->n_devices > CLAIM_COUNT_MAX)
+                return fail(-EINVAL, ret_error, "The devices option names more than %u devices.", CLAIM_COUNT_MAX);
+        for (size_t i = 0; i < q->n_devices; i++) {
+                int r = select_listed_one(l, inv, q, q->devices[i], picked, n, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        if (*n != q->count)
+                return fail(-EINVAL, ret_error, "Count is %u but the devices option names %zu member%s.", q->count,
+                            *n, *n == 1 ? "" : "s");
+        return 0;
+}
+
+int claim_select(const MemberList *l, const Inventory *inv, const ClaimRequest *request,
+                 const Member ***ret, size_t *ret_n, char **ret_error) {
+        _cleanup_free_ const Member **picked = NULL;
+        size_t n = 0, cap;
+        int r;
+
+        r = claim_count_validate(request->count, ret_error);
+        if (r < 0)
+                return r;
+        if (request->numa_strict && request->numa_node < 0)
+                return fail(-EINVAL, ret_error, "numa-strict needs numa-node.");
+        cap = request->devices ? request->n_devices : request->count;
+        picked = calloc((cap < CLAIM_COUNT_MAX ? cap : CLAIM_COUNT_MAX) + 1, sizeof(Member *));
+        if (!picked)
+                return -ENOMEM;
+        r = request->devices ? select_listed(l, inv, request, picked, &n, ret_error)
+                             : select_any(l, request, picked, &n, ret_error);
+        if (r < 0)
+                return r;
+        qsort(picked, n, sizeof(Member *), member_address_compare);
+        *ret = TAKE_PTR(picked);
+        *ret_n = n;
+        return 0;
+}
+
+static int claim_from_members(Claim *c, const Member *const *picked, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ const char **a = calloc(picked[i]->n_devices + 1, sizeof(char *));
+                int r;
+
+                if (!a)
+                        return -ENOMEM;
+                for (size_t j = 0; j < picked[i]->n_devices; j++)
+                        a[j] = picked[i]->devices[j]->address;
+                r = claim_add_member(c, a, picked[i]->n_devices);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int claim_make(const ResourceSet *s, const Inventory *inv, const ClaimSet *claims, const ResourceGroup *g,
+               const char *id, const char *consumer, const ClaimRequest *request, uint64_t since,
+               ClaimLease *lease, Claim **ret, char **ret_error) {
+        _cleanup_(member_list_done) MemberList l = {};
+        _cleanup_free_ const Member **picked = NULL;
+        _cleanup_(claim_freep) Claim *c = NULL;
+        size_t n = 0;
+        int r;
+
+        r = claim_consumer_validate(consumer, ret_error);
+        if (r >= 0)
+                r = claim_count_validate(request->count, ret_error);
+        if (r >= 0)
+                r = resource_group_members(s, inv, claims, g, &l);
+        if (r >= 0)
+                r = claim_select(&l, inv, request, &picked, &n, ret_error);
+        if (r < 0)
+                return r;
+        c = claim_new(id, consumer, g->id, since, lease);
+        if (!c)
+                return claim_id_valid(id) ? -ENOMEM : -EINVAL;
+        r = claim_from_members(c, picked, n);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* The own devices of the picked members, in address order. */
+static int own_devices(const Member *const *picked, size_t n, const Device ***ret, size_t *ret_n) {
+        const Device **l = NULL;
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < picked[i]->n_own; j++)
+                        if (append(&l, &k, picked[i]->own[j]) < 0) {
+                                free(l);
+                                return -ENOMEM;
+                        }
+        qsort(l, k, sizeof(Device *), device_address_compare);
+        *ret = l;
+        *ret_n = k;
+        return 0;
+}
+
+static bool same_devices(const Device *const *a, size_t n_a, const Device *const *b, size_t n_b) {
+        if (n_a != n_b)
+                return false;
+        for (size_t i = 0; i < n_a; i++)
+                if (a[i] != b[i])
+                        return false;
+        return true;
+}
+
+/* The new group must hand out exactly the picked devices: rules that
+ * would pull in another device (two cards reporting one serial) are refused. */
+static int check_pinned(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g, const Device *const *want,
+                        size_t n_want, char **ret_error) {
+        _cleanup_free_ const Device **got = NULL;
+        size_t n_got = 0;
+        int r;
+
+        r = resource_group_devices(s, inv, g, &got, &n_got);
+        if (r < 0)
+                return r;
+        if (same_devices(want, n_want, got, n_got))
+                return 0;
+        for (size_t i = 0; i < n_got; i++)
+                if (i >= n_want || got[i] != want[i])
+                        return fail(-EINVAL, ret_error, "No rules pin exactly these devices: %s would go along.",
+                                    got[i]->address);
+        return fail(-EINVAL, ret_error, "No rules pin exactly these devices: %s would stay out.",
+                    want[n_got]->address);
+}
+
+static int tenant_group_new(const ResourceGroup *parent, const char *tenant, const char *id, const char *name,
+                            const Device *const *devs, size_t n, ResourceGroup **ret, char **ret_error) {
+        _cleanup_(resource_group_freep) ResourceGroup *g = NULL;
+        ResourceType type;
+        int r;
+
+        g = resource_group_new(id, name, parent->type);
+        if (!g)
+                return -ENOMEM;
+        r = resource_make_rules(devs, n, &type, &g->rules, &g->n_rules, ret_error);
+        if (r < 0)
+                return r;
+        r = resource_group_set_tenant(g, tenant, parent->id);
+        if (r >= 0)
+                r = free_and_strdup(&g->class_hint, parent->class_hint);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(g);
+        return 0;
+}
+
+static int tenant_check(const ResourceSet *s, const ResourceGroup *parent, const char *tenant, const char *id,
+                        const char *name, char **ret_error) {
+        int r;
+
+        if (resource_group_is_tenant(parent))
+                return fail(-EINVAL, ret_error, "%s is tenant %s's group: it hands out no tenant groups.",
+                            parent->name, parent->tenant);
+        r = tenant_validate(tenant, ret_error);
+        if (r >= 0)
+                r = resource_name_validate(name, ret_error);
+        if (r < 0)
+                return r;
+        if (!claim_id_valid(id))
+                return -EINVAL;
+        if (resource_set_find_id(s, id))
+                return fail(-EEXIST, ret_error, "A resource group with id %s exists.", id);
+        if (resource_set_find_name(s, name))
+                return fail(-EEXIST, ret_error, "A resource group named %s exists.", name);
+        return 0;
+}
+
+int tenant_assign(ResourceSet *s, const Inventory *inv, const ClaimSet *claims, const ResourceGroup *parent,
+                  const char *tenant, const char *id, const char *name, const ClaimRequest *request,
+                  ResourceGroup **ret, char **ret_error) {
+        _cleanup_(member_list_done) MemberList l = {};
+        _cleanup_free_ const Member **picked = NULL;
+        _cleanup_free_ const Device **devs = NULL;
+        ResourceGroup *g = NULL;
+        size_t n = 0, n_devs = 0;
+        int r;
+
+        r = tenant_check(s, parent, tenant, id, name, ret_error);
+        if (r >= 0)
+                r = resource_group_members(s, inv, claims, parent, &l);
+        if (r >= 0)
+                r = claim_select(&l, inv, request, &picked, &n, ret_error);
+        if (r >= 0)
+                r = own_devices(picked, n, &devs, &n_devs);
+        if (r >= 0)
+                r = tenant_group_new(parent, tenant, id, name, devs, n_devs, &g, ret_error);
+        if (r < 0)
+                return r;
+        r = resource_set_add(s, g);
+        if (r < 0) {
+                resource_group_free(g);
+                return r;
+        }
+        r = check_pinned(s, inv, g, devs, n_devs, ret_error);
+        if (r < 0) {
+                resource_group_free(resource_set_take(s, g->id));
+                return r;
+        }
+        *ret = g;
+        return 0;
+}
+
+/* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
+static void utf8_truncate(char *s, size_t max) {
+        size_t n = strlen(s);
+
+        if (n <= max)
+                return;
+        while (max > 0 && ((unsigned char) s[max] & 0xc0) == 0x80)
+                max--;
+        s[max] = 0;
+}
+
+char *tenant_group_name(const ResourceSet *s, const ResourceGroup *parent, const char *tenant) {
+        _cleanup_free_ char *base = sentence("%s (%s)", parent->name, tenant);
+
+        if (!base)
+                return NULL;
+        utf8_truncate(base, RESOURCE_NAME_MAX - 8);
+        for (unsigned i = 1;; i++) {
+                char *name = i == 1 ? strdup(base) : sentence("%s %u", base, i);
+
+                if (!name || !resource_set_find_name(s, name))
+                        return name;
+                free(name);
+        }
+}
+
+/* "c1 (consumer vm-1), c2 (consumer vm-2) and 3 more". */
+static char *claims_text(const Claim *const *l, size_t n) {
+        char *s = strdup(""), *t;
+
+        for (size_t i = 0; s && i < n && i < 3; i++) {
+                t = sentence("%s%s%s (consumer %s)", s, i ? ", " : "", l[i]->id, l[i]->consumer);
+                free(s);
+                s = t;
+        }
+        if (s && n > 3) {
+                t = sentence("%s and %zu more", s, n - 3);
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+static int refuse_claimed(const ClaimSet *claims, const ResourceGroup *g, const char *then, char **ret_error) {
+        _cleanup_free_ const Claim **l = NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!claims)
+                return 0;
+        r = claim_set_of_group(claims, g->id, &l, &n);
+        if (r < 0 || n == 0)
+                return r;
+        text = claims_text(l, n);
+        if (!text)
+                return -ENOMEM;
+        return fail(-EBUSY, ret_error, "%s has %s %s: release %s first%s.", g->name, n == 1 ? "claim" : "claims",
+                    text, n == 1 ? "it" : "them", then);
+}
+
+int tenant_return(ResourceSet *s, const ClaimSet *claims, const char *id, ResourceGroup **ret, char **ret_error) {
+        ResourceGroup *g = resource_set_find_id(s, id);
+        int r;
+
+        if (!g)
+                return fail(-ENOENT, ret_error, "There is no resource group %s.", id);
+        if (!resource_group_is_tenant(g))
+                return fail(-EINVAL, ret_error, "%s is no tenant's group: there is no parent to return it to.",
+                            g->name);
+        r = refuse_claimed(claims, g, "", ret_error);
+        if (r < 0)
+                return r;
+        *ret = resource_set_take(s, id);
+        return 0;
+}
+
+int resource_group_delete_check(const ResourceSet *s, const ClaimSet *claims, const ResourceGroup *g,
+                                char **ret_error) {
+        char *text = strdup(""), *t;
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; text && i < s->n_groups; i++) {
+                const ResourceGroup *x = s->groups[i];
+
+                if (!resource_group_is_tenant(x) || !streq(x->parent, g->id))
+                        continue;
+                t = sentence("%s%s%s (tenant %s)", text, n++ ? ", " : "", x->name, x->tenant);
+                free(text);
+                text = t;
+        }
+        if (!text)
+                return -ENOMEM;
+        if (n > 0)
+                r = fail(-EBUSY, ret_error, "%s has tenant %s %s: return %s to it first.", g->name,
+                         n == 1 ? "group" : "groups", text, n == 1 ? "it" : "them");
+        else
+                r = refuse_claimed(claims, g, " to delete it", ret_error);
+        free(text);
+        return r;
+}
