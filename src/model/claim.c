@@ -349,8 +349,8 @@ int claim_devices(const Claim *c, const Inventory *inv, const Device ***ret, siz
 
 static const char *const block_names[_MEMBER_BLOCK_MAX] = {
         [MEMBER_FREE] = "free",
-        [MEMBER_CLAIMED] = "claimed",
         [MEMBER_TENANT] = "tenant",
+        [MEMBER_CLAIMED] = "claimed",
         [MEMBER_CRITICAL] = "critical",
         [MEMBER_NOT_VIABLE] = "not-viable",
 };
@@ -506,10 +506,12 @@ static int check_viable(Member *m, const Inventory *inv) {
 
 static int member_check(Member *m, const ResourceSet *s, const Inventory *inv, const ClaimSet *claims,
                         const ResourceGroup *g) {
-        int r = check_claimed(m, claims);
+        /* A tenant's device is not the parent's to offer, claimed or not
+         * (and the parent need not know the tenant's consumers). */
+        int r = check_tenant(m, s, g);
 
         if (r >= 0 && m->block == MEMBER_FREE)
-                r = check_tenant(m, s, g);
+                r = check_claimed(m, claims);
         if (r >= 0 && m->block == MEMBER_FREE)
                 r = check_critical(m);
         if (r >= 0 && m->block == MEMBER_FREE)
@@ -587,14 +589,14 @@ static int member_address_compare(const void *a, const void *b) {
 /* Where the members that are not free went: "1 claimed, 2 needed by the host". */
 static char *blocked_summary(const MemberList *l) {
         static const char *const labels[_MEMBER_BLOCK_MAX] = {
-                [MEMBER_CLAIMED] = "claimed",
                 [MEMBER_TENANT] = "assigned to tenants",
+                [MEMBER_CLAIMED] = "claimed",
                 [MEMBER_CRITICAL] = "needed by the host",
                 [MEMBER_NOT_VIABLE] = "not viable",
         };
         char *s = strdup(""), *t;
 
-        for (MemberBlock b = MEMBER_CLAIMED; s && b < _MEMBER_BLOCK_MAX; b++) {
+        for (MemberBlock b = MEMBER_FREE + 1; s && b < _MEMBER_BLOCK_MAX; b++) {
                 size_t n = member_list_count(l, b);
 
                 if (n == 0)

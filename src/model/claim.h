@@ -121,14 +121,14 @@ int claim_set_of_group(const ClaimSet *s, const char *group_id, const Claim ***r
 /* Why a member cannot be claimed, in the order they are checked. */
 typedef enum MemberBlock {
         MEMBER_FREE,
+        MEMBER_TENANT,          /* a device of it is held by another group, a tenant's */
         MEMBER_CLAIMED,         /* a device of it is in a claim */
-        MEMBER_TENANT,          /* a device of it is held by a tenant group */
         MEMBER_CRITICAL,        /* the host needs a device of it */
         MEMBER_NOT_VIABLE,      /* its IOMMU group cannot go to VFIO */
         _MEMBER_BLOCK_MAX,
 } MemberBlock;
 
-/* "free", "claimed", "tenant", "critical", "not-viable". */
+/* "free", "tenant", "claimed", "critical", "not-viable". */
 const char *member_block_to_string(MemberBlock b);
 
 typedef struct Member {
@@ -140,8 +140,8 @@ typedef struct Member {
         int numa_node;          /* of own[0]; -1 when unknown */
         MemberBlock block;
         char *reason;           /* NULL when free, else a sentence naming the device */
-        const Claim *claim;     /* MEMBER_CLAIMED: the claim */
         const ResourceGroup *tenant_group;      /* MEMBER_TENANT: the holder */
+        const Claim *claim;     /* MEMBER_CLAIMED: the claim */
 } Member;
 
 /* The members of a group, in address order of own[0]. */
