@@ -126,6 +126,16 @@ int claim_lease_parse(const char *option, const char *sender, ClaimLease *ret, c
                     text_excerpt(option, buf));
 }
 
+int claim_persistent_check(int persistent, const ClaimLease *l, char **ret_error) {
+        if (persistent > 0 && l->type != CLAIM_LEASE_NONE)
+                return fail(-EINVAL, ret_error, "A claim with a lease is not persistent: pass persistent=false "
+                            "or leave it out.");
+        if (persistent == 0 && l->type == CLAIM_LEASE_NONE)
+                return fail(-EINVAL, ret_error, "A claim that is not persistent needs a lease: \"peer\" or "
+                            "\"pid:N\".");
+        return 0;
+}
+
 char *claim_lease_to_string(const ClaimLease *l) {
         char *s;
 

@@ -60,6 +60,11 @@ void claim_lease_done(ClaimLease *l);
 int claim_lease_parse(const char *option, const char *sender, ClaimLease *ret, char **ret_error);
 /* The Lease property and the stored form: "", "peer::1.42", "pid:1234";
  * claim_lease_from_string reads that form back. */
+/* The `persistent` option (-1 when not given; default true) says what a
+ * claim without lease does; persistent=true with a lease contradicts it,
+ * and persistent=false without one would be a claim nothing releases:
+ * both -EINVAL. */
+int claim_persistent_check(int persistent, const ClaimLease *l, char **ret_error);
 char *claim_lease_to_string(const ClaimLease *l);
 int claim_lease_from_string(const char *s, ClaimLease *ret);
 bool bus_unique_name_valid(const char *s);
@@ -182,8 +187,8 @@ typedef struct ClaimRequest {
  * those with numa_strict). With devices: each must be one of the group's
  * own devices (not a companion), name a free member, and name a member
  * no other listed device names; count must equal the number of members
- * named. *ret holds pointers into l, in address order (caller frees the
- * array). */
+ * named; numa_strict still applies, numa_node alone is moot. *ret holds
+ * pointers into l, in address order (caller frees the array). */
 int claim_select(const MemberList *l, const Inventory *inv, const ClaimRequest *request,
                  const Member ***ret, size_t *ret_n, char **ret_error);
 

@@ -676,12 +676,67 @@ static void test_leases(void) {
         CHECK(!bus_unique_name_valid(":1.2/3"));
         CHECK(claim_lease_from_string("peer:org.x", &l) == -EINVAL);
 
+        /* persistent: the default without a lease, a contradiction with one. */
+        ClaimLease none = {}, pid = { .type = CLAIM_LEASE_PID, .pid = 7 };
+        _cleanup_free_ char *e = NULL;
+        CHECK(claim_persistent_check(-1, &none, NULL) == 0);
+        CHECK(claim_persistent_check(1, &none, NULL) == 0);
+        CHECK(claim_persistent_check(-1, &pid, NULL) == 0);
+        CHECK(claim_persistent_check(0, &pid, NULL) == 0);
+        CHECK(claim_persistent_check(1, &pid, &e) == -EINVAL);
+        CHECK_STREQ(e, "A claim with a lease is not persistent: pass persistent=false or leave it out.");
+        free(e);
+        e = NULL;
+        CHECK(claim_persistent_check(0, &none, &e) == -EINVAL);
+        CHECK_STREQ(e, "A claim that is not persistent needs a lease: \"peer\" or \"pid:N\".");
+
         /* A claim takes its lease. */
         CHECK(claim_lease_parse("peer", ":1.9", &l, NULL) == 0);
         Claim *c = claim_new("c1", "vm", "gpus", 5, &l);
         CHECK(c && c->lease.type == CLAIM_LEASE_PEER && streq(c->lease.peer, ":1.9"));
         CHECK(l.type == CLAIM_LEASE_NONE && !l.peer);
         claim_free(c);
+}
+
+/* A tenant takes 8 VFs on NUMA node 1 from the pool: address rules pin
+ * exactly those, and claims from either group never overlap. */
+static void test_vf_tenant(void) {
+        _cleanup_free_ const Device **l = NULL;
+        ClaimRequest q = CLAIM_REQUEST_INIT;
+        ResourceGroup *t = NULL;
+        ClaimSet claims;
+        ResourceSet set = {};
+        Inventory inv;
+        size_t n = 0;
+
+        vf_host(&inv, 32);
+        CHECK(claim_set_init(&claims) == 0);
+        ResourceGroup *vfs = pool(&set, "vfs", "vfs", RESOURCE_SRIOV_NIC, "vendor-id", 0x8086);
+        q.count = 8;
+        q.numa_node = 1;
+        q.numa_strict = true;
+        CHECK(tenant_assign(&set, &inv, &claims, vfs, "tenant-a", "ta", "vfs (tenant-a)", &q, &t, NULL) == 0);
+        CHECK(t->type == RESOURCE_SRIOV_NIC && t->n_rules == 8);
+        CHECK(resource_group_devices(&set, &inv, t, &l, &n) == 0);
+        CHECK(n == 8);
+        for (size_t i = 0; i < n; i++)
+                CHECK(l[i]->numa_node == 1 && resource_set_holder(&set, l[i]) == t);
+        CHECK(n_free(&set, &inv, &claims, vfs) == 24);
+        CHECK(n_free(&set, &inv, &claims, t) == 8);
+
+        q = (ClaimRequest) CLAIM_REQUEST_INIT;
+        q.count = 24;
+        CHECK(claim(&set, &inv, &claims, vfs, "c1", "vm-1", &q, NULL) == 0);
+        q.count = 8;
+        CHECK(claim(&set, &inv, &claims, t, "c2", "vm-a", &q, NULL) == 0);
+        CHECK(claims.n_claims == 2 && hashmap_size(claims.by_device) == 32);
+        q.count = 1;
+        CHECK(claim(&set, &inv, &claims, vfs, "c3", "vm-3", &q, NULL) == -ENOSPC);
+        CHECK(claim(&set, &inv, &claims, t, "c3", "vm-3", &q, NULL) == -ENOSPC);
+
+        claim_set_done(&claims);
+        resource_set_done(&set);
+        inventory_done(&inv);
 }
 
 int main(void) {
@@ -692,6 +747,7 @@ int main(void) {
         test_devices_option();
         test_not_viable();
         test_tenants();
+        test_vf_tenant();
         test_validation();
         test_leases();
         CHECK_DONE();
