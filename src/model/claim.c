@@ -691,10 +691,10 @@ static int select_listed_one(const MemberList *l, const Inventory *inv, const Cl
                 return fail(-EINVAL, ret_error, "%s is not in resource group %s.", d->address, l->group->name);
         }
         if (picked_has(picked, *n, m))
-                return fail(-EINVAL, ret_error, "%s is named twice: it is in the member of %s (IOMMU group %d).",
-                            d->address, m->own[0]->address, m->iommu_group);
+                return fail(-EINVAL, ret_error, "%s: its member (%s, IOMMU group %d) is named twice.", d->address,
+                            m->own[0]->address, m->iommu_group);
         if (m->block != MEMBER_FREE)
-                return fail(block_errno(m->block), ret_error, "%s cannot be claimed: %s", d->address, m->reason);
+                return fail(block_errno(m->block), ret_error, "%s is not free: %s", d->address, m->reason);
         if (q->numa_strict && m->numa_node != q->numa_node)
                 return fail(-EINVAL, ret_error, "%s is on NUMA node %d, not %d.", d->address, m->numa_node,
                             q->numa_node);

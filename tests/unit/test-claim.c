@@ -395,13 +395,13 @@ static void test_devices_option(void) {
         check_listed(&l, &inv, 1, (const char *[]) { "0000:01:00.1" }, 1, -EINVAL,
                      "0000:01:00.1 is not in resource group gpus: it goes along with 0000:01:00.0; name that instead.");
         check_listed(&l, &inv, 1, (const char *[]) { "0000:02:00.0" }, 1, -EBUSY,
-                     "0000:02:00.0 cannot be claimed: 0000:02:00.0 is claimed by c1 (consumer vm-1).");
+                     "0000:02:00.0 is not free: 0000:02:00.0 is claimed by c1 (consumer vm-1).");
         check_listed(&l, &inv, 1, (const char *[]) { "0000:04:00.0" }, 1, -EPERM,
-                     "0000:04:00.0 cannot be claimed: 0000:04:00.0 is needed by the host: shows the console.");
+                     "0000:04:00.0 is not free: 0000:04:00.0 is needed by the host: shows the console.");
         check_listed(&l, &inv, 1, (const char *[]) { "0000:05:00.0" }, 1, -ENODEV,
-                     "0000:05:00.0 cannot be claimed: 0000:05:00.0 is in no IOMMU group: VFIO cannot take it.");
+                     "0000:05:00.0 is not free: 0000:05:00.0 is in no IOMMU group: VFIO cannot take it.");
         check_listed(&l, &inv, 2, (const char *[]) { "0000:01:00.0", "0000:01:00.0" }, 2, -EINVAL,
-                     "0000:01:00.0 is named twice: it is in the member of 0000:01:00.0 (IOMMU group 12).");
+                     "0000:01:00.0: its member (0000:01:00.0, IOMMU group 12) is named twice.");
         check_listed(&l, &inv, 2, (const char *[]) { "0000:01:00.0" }, 1, -EINVAL,
                      "Count is 2 but the devices option names 1 member.");
         check_listed(&l, &inv, 1, (const char *[]) { NULL }, 0, -EINVAL, "The devices option names no device.");
@@ -417,6 +417,29 @@ static void test_devices_option(void) {
         CHECK(claims.n_claims == 1 && !claim_set_find_device(&claims, "0000:01:00.0"));
 
         claim_set_done(&claims);
+        resource_set_done(&set);
+        inventory_done(&inv);
+}
+
+/* Two NIC functions without ACS between them share an IOMMU group: one member
+ * of two own devices; naming both names it twice. */
+static void test_shared_group(void) {
+        _cleanup_(member_list_done) MemberList l = {};
+        ResourceSet set = {};
+        Inventory inv;
+
+        CHECK(inventory_init(&inv) == 0);
+        add(&inv, pci("0000:30:00.1", 0x8086, 0x1889, 0x020000, NULL, 60, 0));
+        add(&inv, pci("0000:30:00.2", 0x8086, 0x1889, 0x020000, NULL, 60, 0));
+        add(&inv, pci("0000:30:00.3", 0x8086, 0x1889, 0x020000, NULL, 61, 0));
+        ResourceGroup *nics = pool(&set, "nics", "nics", RESOURCE_PCI, "vendor-id", 0x8086);
+        CHECK(resource_group_members(&set, &inv, NULL, nics, &l) == 0);
+        CHECK(l.n_members == 2 && l.n_free == 2);
+        CHECK(l.members[0].n_own == 2 && l.members[0].n_devices == 2);
+        CHECK(member_list_find(&l, dev(&inv, "0000:30:00.2")) == l.members);
+        check_listed(&l, &inv, 1, (const char *[]) { "0000:30:00.2" }, 1, 0, "0000:30:00.1");
+        check_listed(&l, &inv, 2, (const char *[]) { "0000:30:00.1", "0000:30:00.2" }, 2, -EINVAL,
+                     "0000:30:00.2: its member (0000:30:00.1, IOMMU group 60) is named twice.");
         resource_set_done(&set);
         inventory_done(&inv);
 }
@@ -745,6 +768,7 @@ int main(void) {
         test_vf_pool();
         test_numa();
         test_devices_option();
+        test_shared_group();
         test_not_viable();
         test_tenants();
         test_vf_tenant();
