@@ -973,7 +973,23 @@ static int refuse_claimed(const ClaimSet *claims, const ResourceGroup *g, const 
                     text, n == 1 ? "it" : "them", then);
 }
 
-int tenant_return(ResourceSet *s, const ClaimSet *claims, const char *id, ResourceGroup **ret, char **ret_error) {
+/* A claim from another group that holds a companion of one of g's members. */
+static int refuse_claimed_member(const ResourceSet *s, const Inventory *inv, const ClaimSet *claims,
+                                 const ResourceGroup *g, char **ret_error) {
+        _cleanup_(member_list_done) MemberList l = {};
+        int r;
+
+        r = resource_group_members(s, inv, claims, g, &l);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < l.n_members; i++)
+                if (l.members[i].block == MEMBER_CLAIMED)
+                        return fail(-EBUSY, ret_error, "%s: %s Release it first.", g->name, l.members[i].reason);
+        return 0;
+}
+
+int tenant_return(ResourceSet *s, const Inventory *inv, const ClaimSet *claims, const char *id, ResourceGroup **ret,
+                  char **ret_error) {
         ResourceGroup *g = resource_set_find_id(s, id);
         int r;
 
@@ -982,7 +998,10 @@ int tenant_return(ResourceSet *s, const ClaimSet *claims, const char *id, Resour
         if (!resource_group_is_tenant(g))
                 return fail(-EINVAL, ret_error, "%s is no tenant's group: there is no parent to return it to.",
                             g->name);
+        /* Its claims, also those whose devices are gone for now. */
         r = refuse_claimed(claims, g, "", ret_error);
+        if (r >= 0)
+                r = refuse_claimed_member(s, inv, claims, g, ret_error);
         if (r < 0)
                 return r;
         *ret = resource_set_take(s, id);

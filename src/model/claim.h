@@ -215,10 +215,13 @@ int tenant_assign(ResourceSet *s, const Inventory *inv, const ClaimSet *claims, 
 /* "gpus (tenant-a)", then "gpus (tenant-a) 2", … the first one free;
  * NULL on ENOMEM. Cut to RESOURCE_NAME_MAX at a character boundary. */
 char *tenant_group_name(const ResourceSet *s, const ResourceGroup *parent, const char *tenant);
-/* ReturnToParent: -EINVAL when g is no tenant group, -EBUSY naming the
- * first claim on it; else takes g out of the set and returns it (the
- * caller frees it, or puts it back with resource_set_insert). */
-int tenant_return(ResourceSet *s, const ClaimSet *claims, const char *id, ResourceGroup **ret, char **ret_error);
+/* ReturnToParent: -ENOENT when there is no group id, -EINVAL when it is
+ * no tenant group, -EBUSY naming the claim while a member of it is
+ * claimed (from it, or a companion from another group); else takes the
+ * group out of the set and returns it (the caller frees it, or puts it
+ * back with resource_set_insert). */
+int tenant_return(ResourceSet *s, const Inventory *inv, const ClaimSet *claims, const char *id, ResourceGroup **ret,
+                  char **ret_error);
 /* May g be deleted? -EBUSY naming its tenant groups, or its claims. */
 int resource_group_delete_check(const ResourceSet *s, const ClaimSet *claims, const ResourceGroup *g,
                                 char **ret_error);

@@ -550,7 +550,7 @@ static void test_tenants(void) {
         CHECK_STREQ(name, "gpus (tenant-a) 2");
 
         /* Return and delete wait for the claim. */
-        CHECK(tenant_return(&set, &claims, "ta", &back, &e) == -EBUSY);
+        CHECK(tenant_return(&set, &inv, &claims, "ta", &back, &e) == -EBUSY);
         CHECK_STREQ(e, "gpus (tenant-a) has claim c1 (consumer vm-a): release it first.");
         CHECK(!back && resource_set_find_id(&set, "ta") == ta);
         free(e);
@@ -559,13 +559,29 @@ static void test_tenants(void) {
         CHECK_STREQ(e, "gpus has tenant group gpus (tenant-a) (tenant tenant-a): return it to it first.");
         free(e);
         e = NULL;
-        CHECK(tenant_return(&set, &claims, "gpus", &back, &e) == -EINVAL);
+        CHECK(tenant_return(&set, &inv, &claims, "gpus", &back, &e) == -EINVAL);
         CHECK_STREQ(e, "gpus is no tenant's group: there is no parent to return it to.");
         free(e);
         e = NULL;
 
         claim_free(claim_set_take(&claims, "c1"));
-        CHECK(tenant_return(&set, &claims, "ta", &back, NULL) == 0);
+        /* The tenant's GPU keeps its audio function out of an audio pool... */
+        ResourceGroup *audio = pool(&set, "audio", "audio", RESOURCE_PCI, "class", 0x040300);
+        q.count = 1;
+        CHECK(claim(&set, &inv, &claims, audio, "c8", "vm-8", &q, NULL) == 0);
+        CHECK(!claim_set_find_device(&claims, "0000:01:00.1"));
+        claim_free(claim_set_take(&claims, "c8"));
+        /* ...but a claim from the store that holds them keeps the tenant's group busy. */
+        Claim *old = claim_new("c9", "vm-9", "audio", 1, NULL);
+        CHECK(claim_add_member(old, (const char *[]) { "0000:01:00.1", "0000:01:00.0" }, 2) == 0);
+        CHECK(claim_set_add(&claims, old, NULL) == 0);
+        CHECK(tenant_return(&set, &inv, &claims, "ta", &back, &e) == -EBUSY && !back);
+        CHECK_STREQ(e, "gpus (tenant-a): 0000:01:00.0 is claimed by c9 (consumer vm-9). Release it first.");
+        free(e);
+        e = NULL;
+        claim_free(claim_set_take(&claims, "c9"));
+        resource_group_free(resource_set_take(&set, audio->id));
+        CHECK(tenant_return(&set, &inv, &claims, "ta", &back, NULL) == 0);
         CHECK(back == ta && !resource_set_find_id(&set, "ta"));
         resource_group_free(back);
         CHECK(resource_set_holder(&set, dev(&inv, "0000:01:00.0")) == gpus);
@@ -581,7 +597,7 @@ static void test_tenants(void) {
         q.n_devices = 0;
         CHECK(claim(&set, &inv, &claims, gpus, "c3", "vm-c", &q, NULL) == 0);
         CHECK_STREQ(claim_set_find_device(&claims, "0000:01:00.0")->id, "c3");
-        CHECK(tenant_return(&set, &claims, "tb", &back, NULL) == 0);
+        CHECK(tenant_return(&set, &inv, &claims, "tb", &back, NULL) == 0);
         resource_group_free(back);
         CHECK(resource_group_delete_check(&set, &claims, gpus, &e) == -EBUSY);
         CHECK_STREQ(e, "gpus has claim c3 (consumer vm-c): release it first to delete it.");
