@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "handle.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 
 typedef struct PciAddress {
         unsigned domain, bus, slot, function;
@@ -201,4 +202,25 @@ int handle_list_add_member(HandleList *l, const Device *const *devices, size_t n
                 l->next_slot = slot_before;
         }
         return r;
+}
+
+int handle_list_add_claim(HandleList *l, const Claim *c, const Inventory *inv, const HandleOptions *o) {
+        for (size_t i = 0; i < c->n_members; i++) {
+                char **a = c->members[i].addresses;
+                _cleanup_free_ const Device **devs = calloc(strv_length(a) + 1, sizeof(Device *));
+                size_t n = 0;
+                int r;
+
+                if (!devs)
+                        return -ENOMEM;
+                for (; a && *a; a++) {
+                        const Device *d = inventory_get(inv, *a);
+                        if (d)
+                                devs[n++] = d;
+                }
+                r = handle_list_add_member(l, devs, n, o);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "claim.h"
 #include "device.h"
 
 /* Handles: what a consumer passes to its hypervisor to use a claimed
@@ -79,6 +80,10 @@ void handle_list_done(HandleList *l);
  * claim lists them, any order; they are handled in address order). -EINVAL
  * for a malformed PCI address, -ENOMEM; the list is unchanged then. */
 int handle_list_add_member(HandleList *l, const Device *const *devices, size_t n, const HandleOptions *o);
+
+/* Handles for every member of a claim, in member order; devices the
+ * inventory does not have (unplugged for now) get none. */
+int handle_list_add_claim(HandleList *l, const Claim *c, const Inventory *inv, const HandleOptions *o);
 
 /* The builders, one string each (NULL on ENOMEM or a malformed address). */
 char *handle_sysfs_path(const char *sysfs_root, const Device *d);

@@ -152,11 +152,36 @@ static void test_refused(void) {
         free(s);
 }
 
+/* A claim of two cards, as the bus builds Claim.Handles. */
+static void test_claim(void) {
+        HandleList l = {};
+        Inventory inv;
+        Claim *c = claim_new("c1", "vm-1", "gpus", 1, NULL);
+
+        CHECK(inventory_init(&inv) == 0);
+        CHECK(inventory_add(&inv, pci("0000:01:00.0", 12), NULL) == 0);
+        CHECK(inventory_add(&inv, pci("0000:01:00.1", 12), NULL) == 0);
+        CHECK(inventory_add(&inv, pci("0000:02:00.0", 13), NULL) == 0);
+        CHECK(claim_add_member(c, (const char *[]) { "0000:02:00.0", "0000:02:00.1" }, 2) == 0);
+        CHECK(claim_add_member(c, (const char *[]) { "0000:01:00.0", "0000:01:00.1" }, 2) == 0);
+        /* 02:00.1 is not there (unplugged): its card is one function now. */
+        CHECK(handle_list_add_claim(&l, c, &inv, &host_roots) == 0);
+        CHECK(l.n_handles == 3);
+        CHECK_STREQ(l.handles[0].qemu, "vfio-pci,host=0000:02:00.0");
+        CHECK_STREQ(l.handles[1].qemu, "vfio-pci,host=0000:01:00.0,addr=10.0,multifunction=on");
+        CHECK_STREQ(l.handles[2].qemu, "vfio-pci,host=0000:01:00.1,addr=10.1");
+        CHECK_STREQ(l.handles[2].vfio_group, "/dev/vfio/12");
+        handle_list_done(&l);
+        claim_free(c);
+        inventory_done(&inv);
+}
+
 int main(void) {
         test_gpu_with_audio();
         test_single();
         test_slots();
         test_usb();
         test_refused();
+        test_claim();
         CHECK_DONE();
 }
