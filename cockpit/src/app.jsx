@@ -35,7 +35,8 @@ function StatusView({ client }) {
     const m = client.manager();
     if (!m)
         return null;
-    const critical = (m.Critical || []).map(p => client.device(p)).filter(d => d);
+    const critical = (m.Critical || []).map(p => client.device(p)).filter(d => d)
+            .sort((a, b) => a[DEVICE].Address.localeCompare(b[DEVICE].Address));
     return (
         <Card id="host-status">
             <CardTitle>Host</CardTitle>

@@ -224,17 +224,13 @@ function DeviceDetails({ client, row }) {
     };
     return (
         <Flex className="device-details" data-address={dev.Address} alignItems={{ default: "alignItemsFlexStart" }}>
-            <Properties title="Device" props={dev} />
-            {obj[PCI] && <Properties title="PCI" props={obj[PCI]} />}
-            {obj[USB] && <Properties title="USB" props={obj[USB]} />}
-            {obj[SRIOV_PF] && <Properties title="SR-IOV" props={obj[SRIOV_PF]} />}
-            <FlexItem>
+            <FlexItem className="device-iommu" style={{ maxWidth: "48ch" }}>
                 <Title headingLevel="h4">Host needs it</Title>
                 {dev.Critical
                     ? <List className="critical-reasons">
                         {dev.CriticalReasons.map(([code, text]) => <ListItem key={code + text}><b>{code}</b>: {text}</ListItem>)}
                     </List>
-                    : <p>No: it can be passed through.</p>}
+                    : <p>No.</p>}
                 <Title headingLevel="h4">IOMMU group {group ? group.Number : "—"}</Title>
                 {group
                     ? <>
@@ -246,6 +242,7 @@ function DeviceDetails({ client, row }) {
                         <LabelGroup categoryName="Members" numLabels={16}>
                             {group.Devices.map(p => <Label key={p} isCompact>{name(p)}</Label>)}
                         </LabelGroup>
+                        {group.Blockers.length > 0 && <p>What keeps it from a VM:</p>}
                         {group.Blockers.length > 0 &&
                             <List className="iommu-blockers">
                                 {group.Blockers.map(([p, why]) => <ListItem key={p}>{name(p)}: {why}</ListItem>)}
@@ -253,6 +250,10 @@ function DeviceDetails({ client, row }) {
                     </>
                     : <p>This device is in no IOMMU group; it cannot be passed through with VFIO.</p>}
             </FlexItem>
+            <Properties title="Device" props={dev} />
+            {obj[PCI] && <Properties title="PCI" props={obj[PCI]} />}
+            {obj[USB] && <Properties title="USB" props={obj[USB]} />}
+            {obj[SRIOV_PF] && <Properties title="SR-IOV" props={obj[SRIOV_PF]} />}
         </Flex>
     );
 }

@@ -164,7 +164,7 @@ export function GroupsView({ client }) {
                                 <Td dataLabel="Description">{g.Description}</Td>
                                 <Td dataLabel="Total">{g.Total}</Td>
                                 <Td dataLabel="Available">{g.Available}</Td>
-                                <Td isActionCell>
+                                <Td isActionCell modifier="nowrap">
                                     <Button variant="secondary" className="group-prepare" isDisabled={!g.Total}
                                             onClick={() => setPlan({ group: bind(g), method: "Prepare" })}>Prepare</Button>{" "}
                                     <Button variant="secondary" className="group-release" isDisabled={!g.Total}

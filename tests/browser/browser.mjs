@@ -249,12 +249,50 @@ const steps = {
         }, { timeout: WAIT }, words);
     },
 
-    async screenshot({ name }) {
+    /* the page, or one element of it (scrolled into view) */
+    async screenshot({ name, selector }) {
         /* wait for the fonts, so that the picture is what people see */
         await page.evaluate(() => document.fonts.ready);
         const file = path.join(shots, name + ".png");
-        await page.screenshot({ path: file, fullPage: true });
+        if (selector)
+            await (await page.waitForSelector(selector, { timeout: WAIT })).screenshot({ path: file });
+        else
+            await page.screenshot({ path: file });
         return file;
+    },
+
+    /* remove the rule of group `name` whose text has all of `words` */
+    async removeRule({ name, words, count }) {
+        const group = `tbody:has(tr.group-row[data-name="${name}"])`;
+        const button = await page.waitForFunction((group, words) => {
+            const rule = [...document.querySelectorAll(`${group} .group-rule`)]
+                    .find(r => words.every(w => r.textContent.includes(w)));
+            return rule && rule.querySelector(".remove-rule");
+        }, { timeout: WAIT }, group, words);
+        await button.click();
+        await page.waitForFunction((group, count) => document.querySelectorAll(`${group} .group-rule`).length === count,
+                                   { timeout: WAIT }, group, count);
+    },
+
+    async addRule({ name, field, value, count }) {
+        const group = `tbody:has(tr.group-row[data-name="${name}"])`;
+        await page.select(`${group} select[aria-label="Rule field"]`, field);
+        await (await page.waitForSelector(`${group} input[aria-label="Rule value"]`, { timeout: WAIT })).type(value);
+        await click(`${group} .add-rule:not([disabled])`);
+        await page.waitForFunction((group, count, text) => {
+            const rules = [...document.querySelectorAll(`${group} .group-rule`)];
+            return rules.length === count && rules.some(r => r.textContent.includes(text));
+        }, { timeout: WAIT }, group, count, field + "=" + value);
+    },
+
+    /* the members listed for group `name` are exactly these addresses */
+    async members({ name, addresses }) {
+        const group = `tbody:has(tr.group-row[data-name="${name}"])`;
+        await page.waitForFunction((group, addresses) => {
+            const shown = [...document.querySelectorAll(`${group} .group-members li`)]
+                    .map(li => li.textContent.split(" ")[0]).sort();
+            return JSON.stringify(shown) === JSON.stringify(addresses);
+        }, { timeout: WAIT }, group, [...addresses].sort());
     },
 
     async problems() {

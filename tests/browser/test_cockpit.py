@@ -179,7 +179,7 @@ class CockpitPage(HostdevTestCase):
         # details: properties, the IOMMU group's members and viability
         first = gpus[0]
         b.step('expand', address=first[0], members=first)
-        b.step('screenshot', name='device-details')
+        b.step('screenshot', name='device-details', selector='tbody:has(.device-details)')
         b.step('collapse', address=first[0])
 
         # the filter narrows the table to what matches
@@ -217,6 +217,23 @@ class CockpitPage(HostdevTestCase):
         b.step('tab', name='groups')
         b.step('group', name='gpus', members=videos + audio)
         b.step('screenshot', name='resource-groups')
+
+        # rules: removing the one that finds the second GPU's audio
+        # function lets it go; a rule by address brings it back
+        second_audio = gpus[1][1]
+        spec = self.host.pci_device(second_audio)
+        b.step('removeRule', name='gpus', words=[spec['device_id'], spec['serial']],
+               count=len(videos + audio) - 1)
+        self.wait_until(lambda: pci_path(second_audio) not in
+                        self.client.get(path, RESOURCE_GROUP, 'Devices'),
+                        what='%s to leave the group' % second_audio)
+        b.step('members', name='gpus', addresses=[a for a in videos + audio if a != second_audio])
+        b.step('addRule', name='gpus', field='address', value=second_audio,
+               count=len(videos + audio))
+        self.wait_until(lambda: pci_path(second_audio) in
+                        self.client.get(path, RESOURCE_GROUP, 'Devices'),
+                        what='%s to join the group again' % second_audio)
+        b.step('members', name='gpus', addresses=videos + audio)
         host_bound = [a for a in videos + audio
                       if not (self.host.pci_device(a)['driver'] or '').startswith('vfio')]
         b.step('preparePlan', name='gpus', addresses=host_bound)
