@@ -83,7 +83,7 @@ export function PlanModal({ group, method, onClose }) {
         group.call(method, [{ "dry-run": { t: "b", v: true } }])
                 .then(([p]) => setPlan(p))
                 .catch(err => setError(describeError(err, PREPARE)));
-    }, []); // eslint-disable-line react-hooks/exhaustive-deps
+    }, []); /* once, when the dialog opens */
     const run = () => {
         setBusy(true);
         setError(null);

@@ -176,6 +176,16 @@ const steps = {
             await page.select("#make-resource-class", klass);
     },
 
+    /* select devices, Make resource, add them to the existing group at `path` */
+    async makeResourceExisting({ addresses, path }) {
+        for (const a of addresses)
+            await click(`${row(a)} td.pf-v5-c-table__check input`);
+        await click("#make-resource:not([disabled])");
+        await click("#make-resource-existing:not([disabled])");
+        await page.waitForSelector("#make-resource-group", { visible: true, timeout: WAIT });
+        await page.select("#make-resource-group", path);
+    },
+
     async submitMakeResource() {
         await click("#make-resource-submit:not([disabled])");
         await page.waitForSelector("#make-resource-done, #make-resource-error", { timeout: WAIT });

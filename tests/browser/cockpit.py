@@ -99,6 +99,7 @@ class CockpitWs:
                 with urllib.request.urlopen(url, timeout=5) as r:
                     manifests = json.loads(r.read())
                 if 'hostdev' in manifests:
+                    self.manifest = manifests['hostdev']
                     return self
                 raise RuntimeError('cockpit-ws does not see the hostdev package: %s'
                                    % sorted(manifests))

@@ -109,6 +109,8 @@ class CockpitPage(HostdevTestCase):
     def open_page(self, uid, gid):
         ws = CockpitWs(self.workdir, package_dir(), self.shared.address, uid, gid).start()
         self.addCleanup(ws.stop)
+        # Cockpit's menu shows the package as "Host devices"
+        self.assertEqual([m['label'] for m in ws.manifest['menu'].values()], ['Host devices'])
         browser = Browser(ws.base + PAGE, screenshot_dir(), node_modules(), self.workdir)
         self.addCleanup(browser.close)
         self.addCleanup(self.print_logs_on_failure, ws, browser)
@@ -260,6 +262,16 @@ class CockpitPage(HostdevTestCase):
                      interfaces=[dict(stick['interfaces'][0], name='1-3.1:1.0')])
         self.sim.add_usb(stick)
         b.step('appears', address='1-3.1', within=2000)
+
+        # Make Resource into the existing group: the new GPU, its audio
+        # function offered as a companion
+        b.step('makeResourceExisting', addresses=[gpu3[0]['address']], path=path)
+        self.assertTrue(b.step('submitMakeResource'))
+        b.step('closeDialog')
+        self.assertEqual(sorted(self.client.get(path, RESOURCE_GROUP, 'Devices')),
+                         sorted(pci_path(a) for a in videos + audio + [d['address'] for d in gpu3]))
+        for d in gpu3:
+            b.step('cell', address=d['address'], column='Resource group', text='gpus')
         self.sim.remove_usb('1-3.1')
         b.step('gone', address='1-3.1')
 
