@@ -125,6 +125,7 @@ export function GroupsView({ client }) {
     const [expanded, setExpanded] = useState({});
     const [plan, setPlan] = useState(null);
     const [error, setError] = useState(null);
+    const [deleting, setDeleting] = useState(null);
     const groups = client.resourceGroups().sort((a, b) => a.Name.localeCompare(b.Name));
     const bind = g => ({ ...g, call: (method, args) => client.call(g.path, RESOURCE_GROUP, method, args) });
     const name = p => {
@@ -170,7 +171,7 @@ export function GroupsView({ client }) {
                                     <Button variant="secondary" className="group-release" isDisabled={!g.Total}
                                             onClick={() => setPlan({ group: bind(g), method: "Release" })}>Release</Button>{" "}
                                     <Button variant="link" isDanger className="group-delete"
-                                            onClick={() => bind(g).call("Delete", [{}]).catch(err => setError(describeError(err, MANAGE)))}>
+                                            onClick={() => setDeleting(bind(g))}>
                                         Delete
                                     </Button>
                                 </Td>
@@ -199,6 +200,19 @@ export function GroupsView({ client }) {
                 })}
             </Table>
             {plan && <PlanModal group={plan.group} method={plan.method} onClose={() => setPlan(null)} />}
+            {deleting &&
+                <Modal id="delete-dialog" variant={ModalVariant.small} isOpen onClose={() => setDeleting(null)}
+                       title={"Delete " + deleting.Name + "?"} titleIconVariant="warning"
+                       actions={[
+                           <Button key="ok" id="delete-confirm" variant="danger"
+                                   onClick={() => {
+                                       deleting.call("Delete", [{}]).catch(err => setError(describeError(err, MANAGE)));
+                                       setDeleting(null);
+                                   }}>Delete</Button>,
+                           <Button key="cancel" variant="link" onClick={() => setDeleting(null)}>Cancel</Button>,
+                       ]}>
+                    Its {deleting.Total} device(s) become free; drivers stay as they are.
+                </Modal>}
         </>
     );
 }

@@ -295,6 +295,14 @@ class CockpitPage(HostdevTestCase):
         b.step('tab', name='status')
         b.step('status', words=['IOMMU', 'on', 'required', disk])
         b.step('screenshot', name='host-status')
+
+        # deleting the group (after a confirmation) frees its devices
+        b.step('tab', name='groups')
+        b.step('deleteGroup', name='gpus')
+        self.assertNotIn('gpus', self.groups_over_dbus())
+        b.step('tab', name='devices')
+        for a in videos + audio:
+            b.step('cell', address=a, column='Resource group', text='')
         self.assertEqual(b.step('problems'), [])
         self.kernel.faults['unbind-hangs'].discard(stuck)
 
