@@ -297,6 +297,17 @@ const steps = {
         }, { timeout: WAIT }, group, count, field + "=" + value);
     },
 
+    /* the page inside Cockpit's shell: the menu entry and the page in
+     * its frame */
+    async shell({ shellUrl }) {
+        await page.goto(shellUrl, { waitUntil: "domcontentloaded", timeout: 120000 });
+        await page.waitForFunction(() => [...document.querySelectorAll("nav a, #host-apps a")]
+                .some(a => a.textContent.trim() === "Host devices"), { timeout: 120000 });
+        const frameEl = await page.waitForSelector('iframe[name$="/hostdev"]', { timeout: 120000 });
+        const frame = await frameEl.contentFrame();
+        await frame.waitForSelector("#hostdev-page[data-ready=true] tr.device-row", { timeout: 120000 });
+    },
+
     async deleteGroup({ name }) {
         await click(`tr.group-row[data-name="${name}"] .group-delete`);
         await click("#delete-confirm");

@@ -111,6 +111,7 @@ class CockpitPage(HostdevTestCase):
         self.addCleanup(ws.stop)
         # Cockpit's menu shows the package as "Host devices"
         self.assertEqual([m['label'] for m in ws.manifest['menu'].values()], ['Host devices'])
+        self.ws = ws
         browser = Browser(ws.base + PAGE, screenshot_dir(), node_modules(), self.workdir)
         self.addCleanup(browser.close)
         self.addCleanup(self.print_logs_on_failure, ws, browser)
@@ -324,6 +325,10 @@ class CockpitPage(HostdevTestCase):
         dev = self.client.get_all(pci_path(gpus[0][0]), DEVICE)
         self.assertEqual(dev['ResourceGroup'], '/')
         self.assertEqual(b.step('problems'), [])
+
+        # the same page in Cockpit's shell, under "Host devices" in its menu
+        b.step('shell', shellUrl=self.ws.base + '/hostdev')
+        b.step('screenshot', name='cockpit-shell')
 
 
 if __name__ == '__main__':
