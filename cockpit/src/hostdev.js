@@ -55,8 +55,11 @@ export class HostdevClient {
                                   (path, iface, signal, args) => this.changed(path, args[0], args[1], args[2])),
         ];
         this.client.addEventListener("owner", (event, owner) => {
-            /* hostdevd restarted or went away: start over from its objects */
-            if (owner)
+            /* hostdevd restarted or went away: start over from its objects
+             * (the first owner seen is the one load() below reads) */
+            const before = this.owner;
+            this.owner = owner;
+            if (owner && before !== undefined && owner !== before)
                 this.load();
             else if (owner === null) {
                 this.objects = {};
@@ -138,7 +141,7 @@ export class HostdevClient {
     }
 
     call(path, iface, method, args) {
-        return this.client.call(path, iface, method, args).then(reply => reply);
+        return this.client.call(path, iface, method, args);
     }
 
     close() {

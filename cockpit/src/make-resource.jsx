@@ -117,6 +117,7 @@ export function MakeResourceModal({ client, devices, onClose }) {
     }
 
     const valid = mode === "new" ? name.trim().length > 0 : !!existing;
+    const critical = devices.map(d => client.device(d.path) || d).filter(d => d[DEVICE].Critical);
     return (
         <Modal id="make-resource-dialog" variant={ModalVariant.medium} isOpen onClose={onClose}
                title="Make resource"
@@ -128,6 +129,11 @@ export function MakeResourceModal({ client, devices, onClose }) {
                    <Button key="cancel" variant="link" onClick={onClose}>Cancel</Button>,
                ]}>
             {error && <Alert id="make-resource-error" variant="danger" isInline title={error.title}>{error.text}</Alert>}
+            {critical.length > 0 &&
+                <Alert id="make-resource-critical" variant="warning" isInline title="The host needs some of these devices">
+                    {critical.map(d => d[DEVICE].Address + ": " + d[DEVICE].CriticalReasons.map(r => r[1]).join("; ")).join(". ")}.
+                    {" "}hostdevd will refuse to prepare them.
+                </Alert>}
             <Form isHorizontal onSubmit={e => { e.preventDefault(); if (valid) submit() }}>
                 <FormGroup label="Devices" fieldId="make-resource-devices">
                     <List id="make-resource-devices">{devices.map(d => <ListItem key={d.path}>{label(d.path)}</ListItem>)}</List>
