@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "check.h"
-#include "model/address.h"
+#include "common/address.h"
 #include "shared/macro.h"
 
 static void expect(const char *in, DeviceKind kind, const char *out) {
