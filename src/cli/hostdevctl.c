@@ -311,6 +311,7 @@ int main(int argc, char *argv[]) {
         int r;
 
         setlocale(LC_ALL, "");
+        log_setup("hostdevctl");
 
         r = parse_argv(argc, argv);
         if (r == -ENOMEM)

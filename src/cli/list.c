@@ -72,7 +72,7 @@ void json_write_device(JsonWriter *w, const HdHost *h, const HdDevice *d, bool w
         /* null when the daemon does not tell (an older hostdevd). */
         json_key(w, "critical");
         if (d->has_critical)
-                json_bool(w, d->critical);
+                json_boolean(w, d->critical);
         else
                 json_null(w);
         json_key(w, "critical_reasons");

@@ -2,6 +2,7 @@
 
 /* "prepare" and "release": devices to vfio-pci and back, and the plan hostdevd carries out. */
 
+#include "decode.h"
 #include "hostdevctl.h"
 
 int resolve_device(sd_bus *bus, const char *what, char **ret_path) {
