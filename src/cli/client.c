@@ -7,6 +7,7 @@
 #include "agent.h"
 #include "client.h"
 #include "decode.h"
+#include "errors.h"
 #include "output.h"
 
 int hd_bus_open(sd_bus **ret) {
@@ -18,16 +19,6 @@ int hd_bus_open(sd_bus **ret) {
                 return r;
         }
         return 0;
-}
-
-void log_bus_error(const sd_bus_error *error, int r, const char *what) {
-        if (sd_bus_error_has_name(error, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
-            sd_bus_error_has_name(error, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
-                log_error("%s: hostdevd is not running: %s", what, error->message);
-        else if (sd_bus_error_is_set(error))
-                log_error("%s: %s", what, error->message ? error->message : error->name);
-        else
-                log_error("%s: %s", what, strerror(-r));
 }
 
 int hd_host_fetch(sd_bus *bus, HdHost **ret) {
@@ -89,11 +80,7 @@ int hd_get_device(sd_bus *bus, const char *address, char **ret_path) {
                                HOSTDEV_MANAGER_INTERFACE, "GetDevice",
                                &error, &reply, "s", address);
         if (r < 0) {
-                /* The daemon's own errors say what is wrong with the address: pass them on as they are. */
-                if (error.name && strncmp(error.name, "org.hostdev1.Error.", 19) == 0 && error.message)
-                        log_error("%s", error.message);
-                else
-                        log_bus_error(&error, r, "Failed to look up device");
+                log_lookup_error(&error, r, address);
                 return r;
         }
 
@@ -148,18 +135,8 @@ int hd_call(sd_bus *bus, sd_bus_message *m, sd_bus_message **ret_reply) {
                 polkit_agent_open();
         r = sd_bus_call(bus, m, HD_MUTATING_TIMEOUT_USEC, &error, ret_reply);
         polkit_agent_close();
-        if (r < 0) {
-                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
-                    sd_bus_error_has_name(&error, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
-                        log_error("hostdevd is not running: %s", error.message);
-                else if (sd_bus_error_is_set(&error) && !isempty(error.message))
-                        /* The daemon's messages say what is wrong and what to do: as they are. */
-                        log_error("%s", error.message);
-                else if (sd_bus_error_is_set(&error))
-                        log_error("%s", error.name);
-                else
-                        log_error("Failed to call %s: %s", sd_bus_message_get_member(m), strerror(-r));
-        }
+        if (r < 0)
+                log_call_error(bus, m, &error, r);
         return r;
 }
 

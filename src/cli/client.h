@@ -30,8 +30,6 @@ int hd_host_fetch(sd_bus *bus, HdHost **ret);
 /* Manager.GetDevice; on failure logs the daemon's error message. */
 int hd_get_device(sd_bus *bus, const char *address, char **ret_path);
 
-/* Logs an sd-bus failure: the daemon's message when it sent one. */
-void log_bus_error(const sd_bus_error *error, int r, const char *what);
 
 /*
  * Calls that change something. hd_new_call() makes a method call that
@@ -39,7 +37,7 @@ void log_bus_error(const sd_bus_error *error, int r, const char *what);
  * --no-ask-password); hd_close_options() appends the matching
  * "auth.no_user_interaction" entry, the last of every options a{sv}, and
  * closes the a{sv}. hd_call() sends it and, on failure, logs the daemon's
- * own message ("hostdevctl: <message>").
+ * reason in hostdevctl's words (errors.h).
  */
 int hd_new_call(sd_bus *bus, sd_bus_message **ret, const char *path, const char *interface, const char *member,
                 bool interactive);

@@ -224,6 +224,18 @@ HdDevice *hd_host_find_device(const HdHost *h, const char *path) {
         return NULL;
 }
 
+HdDevice *hd_host_find_device_by_address(const HdHost *h, const char *address) {
+        _cleanup_free_ char *canonical = NULL;
+
+        /* A root hub ("usb1") has no address of the parser's forms: then as typed. */
+        if (address_parse(address, NULL, &canonical) < 0 && !(canonical = strdup(address)))
+                return NULL;
+        for (size_t i = 0; i < h->n_devices; i++)
+                if (streq_ptr(h->devices[i]->address, canonical))
+                        return h->devices[i];
+        return NULL;
+}
+
 HdGroup *hd_host_find_group(const HdHost *h, const char *path) {
         if (!path)
                 return NULL;
@@ -286,4 +298,8 @@ const char *hd_host_path_to_address(const HdHost *h, const char *path) {
         const HdDevice *d = hd_host_find_device(h, path);
 
         return d && d->address ? d->address : path;
+}
+
+const char *hd_device_port_path(const HdDevice *d) {
+        return d->address ? d->address : d->port_path;
 }

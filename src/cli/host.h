@@ -154,12 +154,19 @@ int hd_host_add_resource_group(HdHost *h, HdResourceGroup *g);
 void hd_host_sort(HdHost *h);
 
 HdDevice *hd_host_find_device(const HdHost *h, const char *path);
+/* By address as a user types it ("01:00.0", "0000:01:00.0", "3-1.2"); NULL when none. */
+HdDevice *hd_host_find_device_by_address(const HdHost *h, const char *address);
 HdGroup *hd_host_find_group(const HdHost *h, const char *path);
 HdResourceGroup *hd_host_find_resource_group(const HdHost *h, const char *path);
 /* By name first, then by id, then by object path; NULL when none matches. */
 HdResourceGroup *hd_host_lookup_resource_group(const HdHost *h, const char *what);
 /* The name of the device's resource group, or NULL when it has none. */
 const char *hd_device_resource_group_name(const HdHost *h, const HdDevice *d);
+
+/* A USB device's port path as hostdevctl prints it everywhere: the same
+ * "bus-port.port" string as its address and the port-path rule field
+ * ("1-3.2"), not the kernel's devpath without the bus ("3.2"). */
+const char *hd_device_port_path(const HdDevice *d);
 
 /* The group's number, or -1 when the device has none. */
 int64_t hd_device_group_number(const HdHost *h, const HdDevice *d);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "client.h"
+#include "errors.h"
 #include "output.h"
 
 /* Exit statuses, see hostdevctl(1). */
@@ -16,6 +17,7 @@ extern bool arg_ask_password;
 extern bool arg_dry_run;
 extern bool arg_include_companions;
 extern bool arg_override_critical;
+extern bool arg_all;
 extern char *arg_type;                  /* NULL when not given */
 extern char *arg_name;
 extern char *arg_description;
@@ -32,6 +34,7 @@ enum {
         OPT_DRY_RUN            = 1 << 5,
         OPT_INCLUDE_COMPANIONS = 1 << 6,
         OPT_OVERRIDE_CRITICAL  = 1 << 7,
+        OPT_ALL                = 1 << 8,
 };
 
 /* Verbs: argv[0] is the verb's name; they return an exit status. */
@@ -52,7 +55,9 @@ int dispatch_verb(const Verb *verbs, size_t n_verbs, const char *prefix, int arg
 
 int verb_list(int argc, char *argv[]);
 int verb_show(int argc, char *argv[]);
-int verb_groups(int argc, char *argv[]);
+int verb_iommu_list(int argc, char *argv[]);
+int verb_iommu_show(int argc, char *argv[]);
+int verb_complete(int argc, char *argv[]);
 int verb_monitor(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_prepare(int argc, char *argv[]);
@@ -60,7 +65,11 @@ int verb_release(int argc, char *argv[]);
 int verb_make_resource(int argc, char *argv[]);
 int verb_group(int argc, char *argv[]);
 
-/* The sub-commands of "group" and "group rule", for dispatch and the help text. */
+/* The sub-commands of "device", "iommu", "group" and "group rule", for dispatch and the help text. */
+extern const Verb device_verbs[];
+extern const size_t n_device_verbs;
+extern const Verb iommu_verbs[];
+extern const size_t n_iommu_verbs;
 extern const Verb group_verbs[];
 extern const size_t n_group_verbs;
 extern const Verb group_rule_verbs[];
