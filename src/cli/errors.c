@@ -187,7 +187,10 @@ void log_call_error(sd_bus *bus, sd_bus_message *m, const sd_bus_error *error, i
         else if (sd_bus_error_has_name(error, ERROR_PREFIX "Exists"))
                 log_error("A resource group named %s exists already. Choose another name.",
                           strna(call_group_name(m)));
-        else if (sd_bus_error_has_name(error, ERROR_PREFIX "Busy"))
+        else if (sd_bus_error_has_name(error, ERROR_PREFIX "Busy") &&
+                 (streq_ptr(sd_bus_message_get_member(m), "Prepare") ||
+                  streq_ptr(sd_bus_message_get_member(m), "Release")))
+                /* For resource groups Busy means a device is in another group: the detail says which. */
                 log_error("Cannot %s now: another change holds its devices. Try again when it is done.", command);
         else if (sd_bus_error_has_name(error, ERROR_PREFIX "NotSupported"))
                 log_not_supported(bus, error);

@@ -430,7 +430,7 @@ static int group_release(int argc, char *argv[]) {
 const Verb group_verbs[] = {
         { "list",    NULL,             0, 0,        0, group_list,    "List resource groups" },
         { "show",    "NAME|ID",        1, 1,        0, group_show,    "Show a resource group, its rules and members" },
-        { "create",  "NAME --type=TYPE|NAME DEVICE...", 1, ARGS_MAX,
+        { "create",  "NAME [DEVICE...]", 1, ARGS_MAX,
           OPT_TYPE | OPT_DESCRIPTION | OPT_CLASS | OPT_RULE | OPT_INCLUDE_COMPANIONS, group_create,
           "Create a resource group, by rules or of the given devices" },
         { "update",  "NAME|ID",        1, 1,        OPT_NAME | OPT_DESCRIPTION | OPT_CLASS, group_update,

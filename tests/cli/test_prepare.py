@@ -195,5 +195,19 @@ class PrepareCliTest(ResourceCliTestCase):
                                + r'\n\Z')
 
 
+
+class PrepareWithoutIommuTest(ResourceCliTestCase):
+    """A host booted without an IOMMU: prepare says so with the advice the daemon publishes."""
+    iommu = 'empty'
+
+    def test_iommu_off(self):
+        advice = self.client.get(hostspec.ROOT_PATH, MANAGER, 'IommuMessage')
+        self.assertTrue(advice)
+        err = self.client.call_error(hostspec.ROOT_PATH, MANAGER, 'Prepare',
+                                     GLib.Variant('(aoa{sv})', ([hostspec.pci_path(GPU1)], {})))
+        self.assertEqual(err.name, 'org.hostdev1.Error.NotSupported')
+        r = self.ctl('prepare', GPU1, expect=None)
+        self.assertFailure(r, clitest.man_message('iommu-off', COMMAND='prepare', ADVICE=advice) + r'\n\Z')
+
 if __name__ == '__main__':
     clitest.main()

@@ -187,6 +187,12 @@ class GroupCommandsTest(ResourceCliTestCase):
         r = self.ctl('group', 'create', 'sticks', '--type=usb', '--rule', 'class=030000', expect=None)
         self.assertFailure(r, clitest.man_message('invalid', COMMAND='group create') + r'\n\Z')
         self.assertIn('class', r.stderr)
+        # a device can be in one group only: the detail names it and the group
+        self.ctl('group', 'create', 'cards', '--type=pci', '--rule=vendor-id=10de')
+        before = self.snapshot()
+        r = self.ctl('group', 'create', 'more-cards', '--type=pci', '--rule=vendor-id=10de', expect=None)
+        self.assertFailure(r, clitest.man_message('invalid', COMMAND='group create') + r'\n\Z')
+        self.assertIn("'cards'", r.stderr)
         self.assertUnchanged(before, 'refused creations')
 
     def test_unprivileged_create_refused(self):
