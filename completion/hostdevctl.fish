@@ -7,27 +7,32 @@ function __hostdevctl_words
         commandline -opc | string match -v -- '-*'
 end
 
-function __hostdevctl_after -a noun verb
+# "hostdevctl NOUN" and nothing after it yet.
+function __hostdevctl_noun_only -a noun
         set -l w (__hostdevctl_words)
-        test (count $w) -ge 2; or return 1
-        if test -z "$verb"
-                test "$w[2]" = "$noun"; and test (count $w) -eq 2
-        else if test "$noun" = device
-                contains -- "$w[2]" $verb; or begin; test "$w[2]" = device; and contains -- "$w[3]" $verb; end
-        else
-                test "$w[2]" = "$noun"; and test (count $w) -ge 3; and contains -- "$w[3]" $verb
+        test (count $w) -eq 2; and test "$w[2]" = "$noun"
+end
+
+# "hostdevctl NOUN VERB ..." with VERB one of the rest of the arguments;
+# device verbs also without the noun.
+function __hostdevctl_verb -a noun
+        set -l verbs $argv[2..-1]
+        set -l w (__hostdevctl_words)
+        if test "$noun" = device; and test (count $w) -ge 2; and contains -- "$w[2]" $verbs
+                return 0
         end
+        test (count $w) -ge 3; and test "$w[2]" = "$noun"; and contains -- "$w[3]" $verbs
 end
 
 complete -c hostdevctl -f
 complete -c hostdevctl -n "not __fish_seen_subcommand_from $nouns" -a "$nouns"
-complete -c hostdevctl -n "__hostdevctl_after device ''" -a 'list show prepare release'
-complete -c hostdevctl -n "__hostdevctl_after iommu ''" -a 'list show'
-complete -c hostdevctl -n "__hostdevctl_after group ''" -a 'list show create update delete prepare release rule'
-complete -c hostdevctl -n "__hostdevctl_after device 'show prepare'" -a '(hostdevctl __complete devices 2>/dev/null)'
-complete -c hostdevctl -n "__hostdevctl_after device release" -a '(hostdevctl __complete prepared-devices 2>/dev/null)'
-complete -c hostdevctl -n "__hostdevctl_after iommu show" -a '(hostdevctl __complete iommu-groups 2>/dev/null)'
-complete -c hostdevctl -n "__hostdevctl_after group 'show update delete prepare release'" -a '(hostdevctl __complete groups 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_noun_only device' -a 'list show prepare release'
+complete -c hostdevctl -n '__hostdevctl_noun_only iommu' -a 'list show'
+complete -c hostdevctl -n '__hostdevctl_noun_only group' -a 'list show create update delete prepare release rule'
+complete -c hostdevctl -n '__hostdevctl_verb device show prepare' -a '(hostdevctl __complete devices 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_verb device release' -a '(hostdevctl __complete prepared-devices 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_verb iommu show' -a '(hostdevctl __complete iommu-groups 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_verb group show update delete prepare release' -a '(hostdevctl __complete groups 2>/dev/null)'
 
 complete -c hostdevctl -s h -l help -d 'Show help'
 complete -c hostdevctl -l version -d 'Show package version'

@@ -449,55 +449,58 @@ void json_done(JsonWriter *w) {
 }
 
 /* Puts a new value (owned by the writer from now on) where the document stands. */
-static void json_add(JsonWriter *w, struct json_object *o) {
+static bool json_add(JsonWriter *w, struct json_object *o) {
         struct json_object *parent;
-        int r = 0;
+        int r;
 
         if (!o) {
                 w->error = -ENOMEM;
-                return;
+                return false;
         }
         if (w->depth == 0) {
                 json_object_put(w->root);
                 w->root = o;
-                return;
+                return true;
         }
         parent = w->stack[w->depth - 1];
-        if (!parent) {
+        if (!parent || w->overflow > 0) {
                 /* Inside a container that could not be made: json_finish fails anyway. */
                 json_object_put(o);
-                return;
+                return false;
         }
         if (json_object_is_type(parent, json_type_array))
                 r = json_object_array_add(parent, o);
         else {
-                /* A member without a key is a bug of the caller: it is dropped, not guessed. */
+                /* A member without a key is a bug of the caller: refused, not guessed. */
                 assert(w->key);
-                r = w->key ? json_object_object_add(parent, w->key, o) : -1;
+                r = w->key ? json_object_object_add(parent, w->key, o) : -EINVAL;
                 w->key = mfree(w->key);
         }
         if (r < 0) {
                 json_object_put(o);
-                w->error = -ENOMEM;
+                w->error = r == -EINVAL ? -EINVAL : -ENOMEM;
+                return false;
         }
+        return true;
 }
 
 static void json_begin(JsonWriter *w, struct json_object *o) {
-        int error = w->error;
+        bool added = json_add(w, o);
 
-        json_add(w, o);
-        assert(w->depth < JSON_DEPTH_MAX);
         if (w->depth >= JSON_DEPTH_MAX) {
+                /* Counted, so that the ends still match; the document fails. */
+                w->overflow++;
                 w->error = -E2BIG;
                 return;
         }
         /* A container that could not be added is NULL on the stack; its contents are dropped. */
-        w->stack[w->depth++] = w->error == error ? o : NULL;
+        w->stack[w->depth++] = added ? o : NULL;
 }
 
 static void json_end(JsonWriter *w) {
-        assert(w->depth > 0 || w->error < 0);
-        if (w->depth > 0)
+        if (w->overflow > 0)
+                w->overflow--;
+        else if (w->depth > 0)
                 w->depth--;
 }
 

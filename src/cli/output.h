@@ -87,6 +87,7 @@ typedef struct JsonWriter {
         struct json_object *root;
         struct json_object *stack[JSON_DEPTH_MAX];      /* open objects and arrays */
         unsigned depth;
+        unsigned overflow;      /* containers begun beyond JSON_DEPTH_MAX */
         char *key;              /* the key of the next member */
         int error;
 } JsonWriter;
