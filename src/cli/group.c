@@ -226,7 +226,7 @@ static int group_create(int argc, char *argv[]) {
                                   arg_type ? "--type" : "--rule");
                         return EXIT_USAGE;
                 }
-                return verb_make_resource(argc, argv);
+                return group_create_of_devices(argc, argv);
         }
         if (arg_include_companions) {
                 log_error("group create: option '--include-companions' needs devices.");
@@ -517,7 +517,7 @@ static void json_write_companions(JsonWriter *w, const HdHost *h, char **compani
         json_end_array(w);
 }
 
-int verb_make_resource(int argc, char *argv[]) {
+int group_create_of_devices(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_host_free_ HdHost *h = NULL;

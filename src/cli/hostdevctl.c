@@ -77,7 +77,7 @@ static int verb_groups_deprecated(int argc, char *argv[]) {
 static int verb_make_resource_deprecated(int argc, char *argv[]) {
         log_note("'hostdevctl make-resource' is deprecated and goes away in the next release; "
                  "use 'hostdevctl group create NAME DEVICE...'.");
-        return verb_make_resource(argc, argv);
+        return group_create_of_devices(argc, argv);
 }
 
 static const Verb verbs[] = {

@@ -62,7 +62,8 @@ int verb_monitor(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_prepare(int argc, char *argv[]);
 int verb_release(int argc, char *argv[]);
-int verb_make_resource(int argc, char *argv[]);
+/* "group create NAME DEVICE..." (and the old "make-resource"): argv[1] is the name. */
+int group_create_of_devices(int argc, char *argv[]);
 int verb_group(int argc, char *argv[]);
 
 /* The sub-commands of "device", "iommu", "group" and "group rule", for dispatch and the help text. */
@@ -104,7 +105,7 @@ int resolve_devices(char **what, size_t n, sd_bus **ret_bus, char ***ret_paths);
 void json_write_device(JsonWriter *w, const HdHost *h, const HdDevice *d, bool with_group);
 /* The members of an IOMMU or resource group as a JSON array, by object path. */
 void json_write_members(JsonWriter *w, const HdHost *h, char **paths);
-/* Shared between groups and show: one IOMMU group as a JSON object. */
+/* Shared between iommu list, iommu show and show: one IOMMU group as a JSON object. */
 void json_write_group(JsonWriter *w, const HdHost *h, const HdGroup *g);
 
 /* The vendor and product columns: names, or the hex ids when there are none. */
