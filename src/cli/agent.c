@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "util.h"
+#include "shared/macro.h"
 
 #define PKTTYAGENT "/usr/bin/pkttyagent"
 #define AGENT_START_TIMEOUT_MSEC 10000

@@ -106,7 +106,7 @@ static int fetch_group(const char *what, sd_bus **ret_bus, HdHost **ret_host, Hd
                 return -EIO;
         g = hd_host_lookup_resource_group(*ret_host, what);
         if (!g) {
-                log_error("No resource group '%s'.", what);
+                log_error("No resource group %s. 'hostdevctl group list' shows them.", what);
                 return -ENOENT;
         }
         *ret_group = g;
@@ -219,6 +219,19 @@ static int group_create(int argc, char *argv[]) {
         const char *p;
         int r;
 
+        if (argc > 2) {
+                /* Of devices: the daemon makes the type and rules from them. */
+                if (arg_type || arg_rules) {
+                        log_error("group create: option '%s' does not apply to a group made of devices.",
+                                  arg_type ? "--type" : "--rule");
+                        return EXIT_USAGE;
+                }
+                return group_create_of_devices(argc, argv);
+        }
+        if (arg_include_companions) {
+                log_error("group create: option '--include-companions' needs devices.");
+                return EXIT_USAGE;
+        }
         if (!arg_type) {
                 log_error("group create: missing option --type=pci|usb|sriov-nic|vgpu.");
                 return EXIT_USAGE;
@@ -417,8 +430,9 @@ static int group_release(int argc, char *argv[]) {
 const Verb group_verbs[] = {
         { "list",    NULL,             0, 0,        0, group_list,    "List resource groups" },
         { "show",    "NAME|ID",        1, 1,        0, group_show,    "Show a resource group, its rules and members" },
-        { "create",  "NAME --type=TYPE", 1, 1,      OPT_TYPE | OPT_DESCRIPTION | OPT_CLASS | OPT_RULE, group_create,
-          "Create a resource group" },
+        { "create",  "NAME [DEVICE...]", 1, ARGS_MAX,
+          OPT_TYPE | OPT_DESCRIPTION | OPT_CLASS | OPT_RULE | OPT_INCLUDE_COMPANIONS, group_create,
+          "Create a resource group, by rules or of the given devices" },
         { "update",  "NAME|ID",        1, 1,        OPT_NAME | OPT_DESCRIPTION | OPT_CLASS, group_update,
           "Change name, description or class" },
         { "delete",  "NAME|ID",        1, 1,        0, group_delete,  "Delete a resource group" },
@@ -503,7 +517,7 @@ static void json_write_companions(JsonWriter *w, const HdHost *h, char **compani
         json_end_array(w);
 }
 
-int verb_make_resource(int argc, char *argv[]) {
+int group_create_of_devices(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_host_free_ HdHost *h = NULL;

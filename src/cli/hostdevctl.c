@@ -5,6 +5,7 @@
 #include <locale.h>
 
 #include "config.h"
+#include "errors.h"
 #include "hostdevctl.h"
 
 bool arg_json = false;
@@ -13,6 +14,7 @@ bool arg_ask_password = true;
 bool arg_dry_run = false;
 bool arg_include_companions = false;
 bool arg_override_critical = false;
+bool arg_all = false;
 char *arg_type = NULL;
 char *arg_name = NULL;
 char *arg_description = NULL;
@@ -24,27 +26,81 @@ static unsigned arg_given = 0;
 
 static int verb_help(int argc, char *argv[]);
 
-static const Verb verbs[] = {
-        { "list",          NULL,                 0, 0,        0, verb_list,
+/*
+ * One noun, then a verb: "device", "iommu", "group". Device commands are
+ * what hostdevctl is mostly for, so they also stand alone ("hostdevctl
+ * prepare 01:00" is "hostdevctl device prepare 01:00"). No two nouns are
+ * one letter apart: "groups" (IOMMU groups) became "iommu list".
+ */
+const Verb device_verbs[] = {
+        { "list",    NULL,          0, 0,        0, verb_list,
           "List PCI functions and USB devices (default)" },
-        { "show",          "ADDRESS|PATH",       1, 1,        0, verb_show,
-          "Show all properties of one device" },
-        { "groups",        NULL,                 0, 0,        0, verb_groups,
-          "List IOMMU groups, their members and viability" },
-        { "status",        NULL,                 0, 0,        0, verb_status,
-          "Show IOMMU, reboot and critical-device state" },
-        { "prepare",       "DEVICE...",          1, ARGS_MAX, OPT_DRY_RUN | OPT_OVERRIDE_CRITICAL, verb_prepare,
+        { "show",    "DEVICE...",   1, ARGS_MAX, 0, verb_show,
+          "Show all properties of devices" },
+        { "prepare", "DEVICE...",   1, ARGS_MAX, OPT_DRY_RUN | OPT_OVERRIDE_CRITICAL, verb_prepare,
           "Bind devices and companions to vfio-pci" },
-        { "release",       "DEVICE...",          1, ARGS_MAX, OPT_DRY_RUN, verb_release,
+        { "release", "DEVICE...",   1, ARGS_MAX, OPT_DRY_RUN, verb_release,
           "Give prepared devices back to host drivers" },
-        /* Takes every option: each sub-command checks its own. */
-        { "group",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_group, NULL },
-        { "make-resource", "NAME DEVICE...",     2, ARGS_MAX, OPT_INCLUDE_COMPANIONS | OPT_DESCRIPTION | OPT_CLASS,
-          verb_make_resource, "Make a resource group of the given devices" },
+};
+const size_t n_device_verbs = ELEMENTSOF(device_verbs);
+
+const Verb iommu_verbs[] = {
+        { "list",    NULL,            0, 0, 0, verb_iommu_list,
+          "List IOMMU groups, their members and viability" },
+        { "show",    "NUMBER|DEVICE", 1, 1, 0, verb_iommu_show,
+          "Show one IOMMU group" },
+};
+const size_t n_iommu_verbs = ELEMENTSOF(iommu_verbs);
+
+static int verb_device(int argc, char *argv[]) {
+        static char *list_argv[] = { (char *) "list", NULL };
+
+        if (argc <= 1)
+                return dispatch_verb(device_verbs, n_device_verbs, "device ", 1, list_argv);
+        return dispatch_verb(device_verbs, n_device_verbs, "device ", argc - 1, argv + 1);
+}
+
+static int verb_iommu(int argc, char *argv[]) {
+        static char *list_argv[] = { (char *) "list", NULL };
+
+        if (argc <= 1)
+                return dispatch_verb(iommu_verbs, n_iommu_verbs, "iommu ", 1, list_argv);
+        return dispatch_verb(iommu_verbs, n_iommu_verbs, "iommu ", argc - 1, argv + 1);
+}
+
+static int verb_groups_deprecated(int argc, char *argv[]) {
+        log_note("'hostdevctl groups' is deprecated and goes away in the next release; "
+                 "use 'hostdevctl iommu list'.");
+        return verb_iommu_list(argc, argv);
+}
+
+static int verb_make_resource_deprecated(int argc, char *argv[]) {
+        log_note("'hostdevctl make-resource' is deprecated and goes away in the next release; "
+                 "use 'hostdevctl group create NAME DEVICE...'.");
+        return group_create_of_devices(argc, argv);
+}
+
+static const Verb verbs[] = {
+        { "list",          NULL,                 0, 0,        0, verb_list,              NULL },
+        { "show",          "DEVICE...",          1, ARGS_MAX, 0, verb_show,              NULL },
+        { "prepare",       "DEVICE...",          1, ARGS_MAX, OPT_DRY_RUN | OPT_OVERRIDE_CRITICAL, verb_prepare, NULL },
+        { "release",       "DEVICE...",          1, ARGS_MAX, OPT_DRY_RUN, verb_release, NULL },
+        /* Take every option: each sub-command checks its own. */
+        { "device",        "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_device,          NULL },
+        { "iommu",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_iommu,           NULL },
+        { "group",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_group,           NULL },
+        { "status",        NULL,                 0, 0,        OPT_ALL, verb_status,
+          "Show IOMMU, reboot and critical-device state" },
         { "monitor",       NULL,                 0, 0,        0, verb_monitor,
           "Print device and group changes as they happen" },
         { "help",          NULL,                 0, 0,        0, verb_help,
           "Show this help" },
+        /* The spellings of the last release, for one more release; a note says what replaces them. */
+        { "groups",        NULL,                 0, 0,        0, verb_groups_deprecated, NULL },
+        { "make-resource", "NAME DEVICE...",     2, ARGS_MAX, OPT_INCLUDE_COMPANIONS | OPT_DESCRIPTION | OPT_CLASS,
+          verb_make_resource_deprecated, NULL },
+        /* For the shell completion: live values, quickly, nothing when the daemon is away. */
+        { "__complete",    "KIND",               1, 1,        0, verb_complete,          NULL },
 };
 
 static void help_verbs(const char *prefix, const Verb *v, size_t n) {
@@ -65,6 +121,10 @@ static void help(void) {
                "prepare them for virtual machines and manage resource groups.\n\n"
                "Commands:\n");
         help_verbs("", verbs, ELEMENTSOF(verbs));
+        printf("\nDevice commands (\"device\" may be left out):\n");
+        help_verbs("device ", device_verbs, n_device_verbs);
+        printf("\nIOMMU group commands:\n");
+        help_verbs("iommu ", iommu_verbs, n_iommu_verbs);
         printf("\nResource group commands:\n");
         help_verbs("group ", group_verbs, n_group_verbs);
         help_verbs("group rule ", group_rule_verbs, n_group_rule_verbs);
@@ -80,12 +140,14 @@ static void help(void) {
                "     --type=TYPE         group create: pci, usb, sriov-nic or vgpu\n"
                "     --rule=RULE         group create: a rule, may be repeated; a RULE is\n"
                "                         FIELD=VALUE[,FIELD=VALUE...], e.g. vendor-id=10de\n"
-               "     --description=TEXT  group create, group update, make-resource\n"
-               "     --class=HINT        group create, group update, make-resource: an icon\n"
-               "                         hint such as gpu, nic or usb\n"
+               "     --description=TEXT  group create, group update\n"
+               "     --class=HINT        group create, group update: an icon hint such as\n"
+               "                         gpu, nic or usb\n"
                "     --name=NAME         group update: the new name\n"
                "     --include-companions\n"
-               "                         make-resource: add the IOMMU group companions\n"
+               "                         group create NAME DEVICE...: add the IOMMU group\n"
+               "                         companions\n"
+               "     --all               status: also the bridges the host needs\n"
                "\nSee the hostdevctl(1) man page for details.\n");
 }
 
@@ -106,6 +168,7 @@ enum {
         ARG_DESCRIPTION,
         ARG_CLASS,
         ARG_RULE,
+        ARG_ALL,
 };
 
 static const struct option options[] = {
@@ -122,6 +185,7 @@ static const struct option options[] = {
         { "description",        required_argument, NULL, ARG_DESCRIPTION        },
         { "class",              required_argument, NULL, ARG_CLASS              },
         { "rule",               required_argument, NULL, ARG_RULE               },
+        { "all",                no_argument,       NULL, ARG_ALL                },
         {}
 };
 
@@ -136,6 +200,7 @@ static const char *option_name(unsigned bit) {
                 { OPT_DRY_RUN,            "--dry-run"            },
                 { OPT_INCLUDE_COMPANIONS, "--include-companions" },
                 { OPT_OVERRIDE_CRITICAL,  "--override-critical"  },
+                { OPT_ALL,                "--all"                },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -227,6 +292,10 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_RULE:
                         r = add_rule(optarg);
                         break;
+                case ARG_ALL:
+                        arg_all = true;
+                        arg_given |= OPT_ALL;
+                        break;
                 case '?': {
                         const char *a = argv[optind - 1];
 
@@ -282,6 +351,7 @@ int dispatch_verb(const Verb *table, size_t n_verbs, const char *prefix, int arg
                 return EXIT_USAGE;
         }
 
+        error_set_command(prefix, verb->name);
         return verb->run(argc, argv);
 }
 
@@ -311,6 +381,7 @@ int main(int argc, char *argv[]) {
         int r;
 
         setlocale(LC_ALL, "");
+        log_setup("hostdevctl");
 
         r = parse_argv(argc, argv);
         if (r == -ENOMEM)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "client.h"
+#include "errors.h"
 #include "output.h"
 
 /* Exit statuses, see hostdevctl(1). */
@@ -16,6 +17,7 @@ extern bool arg_ask_password;
 extern bool arg_dry_run;
 extern bool arg_include_companions;
 extern bool arg_override_critical;
+extern bool arg_all;
 extern char *arg_type;                  /* NULL when not given */
 extern char *arg_name;
 extern char *arg_description;
@@ -32,6 +34,7 @@ enum {
         OPT_DRY_RUN            = 1 << 5,
         OPT_INCLUDE_COMPANIONS = 1 << 6,
         OPT_OVERRIDE_CRITICAL  = 1 << 7,
+        OPT_ALL                = 1 << 8,
 };
 
 /* Verbs: argv[0] is the verb's name; they return an exit status. */
@@ -52,15 +55,22 @@ int dispatch_verb(const Verb *verbs, size_t n_verbs, const char *prefix, int arg
 
 int verb_list(int argc, char *argv[]);
 int verb_show(int argc, char *argv[]);
-int verb_groups(int argc, char *argv[]);
+int verb_iommu_list(int argc, char *argv[]);
+int verb_iommu_show(int argc, char *argv[]);
+int verb_complete(int argc, char *argv[]);
 int verb_monitor(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_prepare(int argc, char *argv[]);
 int verb_release(int argc, char *argv[]);
-int verb_make_resource(int argc, char *argv[]);
+/* "group create NAME DEVICE..." (and the old "make-resource"): argv[1] is the name. */
+int group_create_of_devices(int argc, char *argv[]);
 int verb_group(int argc, char *argv[]);
 
-/* The sub-commands of "group" and "group rule", for dispatch and the help text. */
+/* The sub-commands of "device", "iommu", "group" and "group rule", for dispatch and the help text. */
+extern const Verb device_verbs[];
+extern const size_t n_device_verbs;
+extern const Verb iommu_verbs[];
+extern const size_t n_iommu_verbs;
 extern const Verb group_verbs[];
 extern const size_t n_group_verbs;
 extern const Verb group_rule_verbs[];
@@ -95,7 +105,7 @@ int resolve_devices(char **what, size_t n, sd_bus **ret_bus, char ***ret_paths);
 void json_write_device(JsonWriter *w, const HdHost *h, const HdDevice *d, bool with_group);
 /* The members of an IOMMU or resource group as a JSON array, by object path. */
 void json_write_members(JsonWriter *w, const HdHost *h, char **paths);
-/* Shared between groups and show: one IOMMU group as a JSON object. */
+/* Shared between iommu list, iommu show and show: one IOMMU group as a JSON object. */
 void json_write_group(JsonWriter *w, const HdHost *h, const HdGroup *g);
 
 /* The vendor and product columns: names, or the hex ids when there are none. */

@@ -72,7 +72,7 @@ void json_write_device(JsonWriter *w, const HdHost *h, const HdDevice *d, bool w
         /* null when the daemon does not tell (an older hostdevd). */
         json_key(w, "critical");
         if (d->has_critical)
-                json_bool(w, d->critical);
+                json_boolean(w, d->critical);
         else
                 json_null(w);
         json_key(w, "critical_reasons");
@@ -130,7 +130,7 @@ void json_write_device(JsonWriter *w, const HdHost *h, const HdDevice *d, bool w
         if (d->is_usb) {
                 json_kv_uint(w, "bus_number", d->bus_number);
                 json_kv_uint(w, "device_number", d->device_number);
-                json_kv_string(w, "port_path", d->port_path);
+                json_kv_string(w, "port_path", hd_device_port_path(d));
                 json_kv_string_or_null(w, "speed", d->speed);
                 json_kv_string_or_null(w, "dev_node", d->dev_node);
                 json_kv_bool(w, "authorized", d->authorized);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <langinfo.h>
@@ -9,25 +10,12 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include <json-c/json.h>
+
 #include "output.h"
 
 #define COLUMN_SEPARATOR 2   /* spaces between table columns */
 #define SHRINK_MIN 6         /* a cut name column keeps at least this many cells */
-
-void log_error(const char *format, ...) {
-        va_list ap;
-
-        fflush(stdout);
-        fputs("hostdevctl: ", stderr);
-        va_start(ap, format);
-        vfprintf(stderr, format, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
-void log_oom(void) {
-        log_error("Out of memory.");
-}
 
 void log_note(const char *format, ...) {
         va_list ap;
@@ -445,99 +433,102 @@ void kv_print(KeyValue *kv, FILE *f) {
         }
 }
 
+static void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 void json_init(JsonWriter *w, FILE *f, bool pretty) {
         *w = (JsonWriter) { .f = f, .pretty = pretty };
 }
 
-/* Separator and indentation before a value or a key. */
-static void json_prefix(JsonWriter *w) {
-        if (w->after_key) {
-                w->after_key = false;
-                return;
-        }
-        if (w->need_comma)
-                fputc(',', w->f);
-        if (w->pretty && w->depth > 0)
-                fprintf(w->f, "\n%*s", (int) (2 * w->depth), "");
+void json_done(JsonWriter *w) {
+        json_object_put(w->root);
+        free(w->key);
+        json_init(w, w->f, w->pretty);
 }
 
-static void json_escaped(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                switch (*p) {
-                case '"':
-                        fputs("\\\"", f);
-                        break;
-                case '\\':
-                        fputs("\\\\", f);
-                        break;
-                case '\b':
-                        fputs("\\b", f);
-                        break;
-                case '\f':
-                        fputs("\\f", f);
-                        break;
-                case '\n':
-                        fputs("\\n", f);
-                        break;
-                case '\r':
-                        fputs("\\r", f);
-                        break;
-                case '\t':
-                        fputs("\\t", f);
-                        break;
-                default:
-                        if (*p < 0x20 || *p == 0x7f)
-                                fprintf(f, "\\u%04x", *p);
-                        else
-                                /* D-Bus strings are valid UTF-8: bytes above 0x7f pass through. */
-                                fputc(*p, f);
-                }
-        fputc('"', f);
+/* Puts a new value (owned by the writer from now on) where the document stands. */
+static bool json_add(JsonWriter *w, struct json_object *o) {
+        struct json_object *parent;
+        int r;
+
+        if (!o) {
+                w->error = -ENOMEM;
+                return false;
+        }
+        if (w->depth == 0) {
+                json_object_put(w->root);
+                w->root = o;
+                return true;
+        }
+        parent = w->stack[w->depth - 1];
+        if (!parent || w->overflow > 0) {
+                /* Inside a container that could not be made: json_finish fails anyway. */
+                json_object_put(o);
+                return false;
+        }
+        if (json_object_is_type(parent, json_type_array))
+                r = json_object_array_add(parent, o);
+        else {
+                /* A member without a key is a bug of the caller: refused, not guessed. */
+                assert(w->key);
+                r = w->key ? json_object_object_add(parent, w->key, o) : -EINVAL;
+                w->key = mfree(w->key);
+        }
+        if (r < 0) {
+                json_object_put(o);
+                w->error = r == -EINVAL ? -EINVAL : -ENOMEM;
+                return false;
+        }
+        return true;
+}
+
+static void json_begin(JsonWriter *w, struct json_object *o) {
+        bool added = json_add(w, o);
+
+        if (w->depth >= JSON_DEPTH_MAX) {
+                /* Counted, so that the ends still match; the document fails. */
+                w->overflow++;
+                w->error = -E2BIG;
+                return;
+        }
+        /* A container that could not be added is NULL on the stack; its contents are dropped. */
+        w->stack[w->depth++] = added ? o : NULL;
+}
+
+static void json_end(JsonWriter *w) {
+        if (w->overflow > 0)
+                w->overflow--;
+        else if (w->depth > 0)
+                w->depth--;
 }
 
 void json_begin_object(JsonWriter *w) {
-        json_prefix(w);
-        fputc('{', w->f);
-        w->depth++;
-        w->need_comma = false;
-}
-
-static void json_end(JsonWriter *w, char c) {
-        w->depth--;
-        if (w->pretty && w->need_comma)
-                fprintf(w->f, "\n%*s", (int) (2 * w->depth), "");
-        fputc(c, w->f);
-        w->need_comma = true;
+        json_begin(w, json_object_new_object());
 }
 
 void json_end_object(JsonWriter *w) {
-        json_end(w, '}');
+        json_end(w);
 }
 
 void json_begin_array(JsonWriter *w) {
-        json_prefix(w);
-        fputc('[', w->f);
-        w->depth++;
-        w->need_comma = false;
+        json_begin(w, json_object_new_array());
 }
 
 void json_end_array(JsonWriter *w) {
-        json_end(w, ']');
+        json_end(w);
 }
 
 void json_key(JsonWriter *w, const char *key) {
-        json_prefix(w);
-        json_escaped(w->f, key);
-        fputs(w->pretty ? ": " : ":", w->f);
-        w->after_key = true;
-        w->need_comma = false;
+        free(w->key);
+        w->key = strdup(key);
+        if (!w->key)
+                w->error = -ENOMEM;
 }
 
 void json_string(JsonWriter *w, const char *s) {
-        json_prefix(w);
-        json_escaped(w->f, s ? s : "");
-        w->need_comma = true;
+        json_add(w, json_object_new_string(s ? s : ""));
 }
 
 void json_string_or_null(JsonWriter *w, const char *s) {
@@ -548,46 +539,55 @@ void json_string_or_null(JsonWriter *w, const char *s) {
 }
 
 void json_int(JsonWriter *w, int64_t i) {
-        json_prefix(w);
-        fprintf(w->f, "%" PRIi64, i);
-        w->need_comma = true;
+        json_add(w, json_object_new_int64(i));
 }
 
 void json_uint(JsonWriter *w, uint64_t u) {
-        json_prefix(w);
-        fprintf(w->f, "%" PRIu64, u);
-        w->need_comma = true;
+        json_add(w, json_object_new_uint64(u));
 }
 
 void json_double(JsonWriter *w, double d) {
         /* JSON has no NaN or infinity. */
-        if (!isfinite(d)) {
+        if (!isfinite(d))
                 json_null(w);
-                return;
-        }
-        json_prefix(w);
-        fprintf(w->f, "%.17g", d);
-        w->need_comma = true;
+        else
+                json_add(w, json_object_new_double(d));
 }
 
-void json_bool(JsonWriter *w, bool b) {
-        json_prefix(w);
-        fputs(b ? "true" : "false", w->f);
-        w->need_comma = true;
+void json_boolean(JsonWriter *w, bool b) {
+        json_add(w, json_object_new_boolean(b));
 }
 
 void json_null(JsonWriter *w) {
-        json_prefix(w);
-        fputs("null", w->f);
-        w->need_comma = true;
+        /* json-c's null is the NULL object: added as it is, not as a failure. */
+        struct json_object *parent = w->depth > 0 ? w->stack[w->depth - 1] : NULL;
+
+        if (!parent)
+                return;
+        if (json_object_is_type(parent, json_type_array))
+                (void) json_object_array_add(parent, NULL);
+        else if (w->key) {
+                (void) json_object_object_add(parent, w->key, NULL);
+                w->key = mfree(w->key);
+        }
 }
 
 int json_finish(JsonWriter *w) {
-        fputc('\n', w->f);
-        w->need_comma = false;
-        if (fflush(w->f) != 0 || ferror(w->f))
-                return -EIO;
-        return 0;
+        /* Object paths keep their slashes: "/org/hostdev1", not "\/org\/hostdev1". */
+        int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+                    (w->pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN);
+        const char *s;
+        int r = w->error;
+
+        if (r == 0) {
+                s = json_object_to_json_string_ext(w->root, flags);
+                if (!s)
+                        r = -ENOMEM;
+                else if (fputs(s, w->f) < 0 || fputc('\n', w->f) < 0 || fflush(w->f) != 0 || ferror(w->f))
+                        r = -EIO;
+        }
+        json_done(w);
+        return r;
 }
 
 void json_kv_string(JsonWriter *w, const char *key, const char *s) {
@@ -612,7 +612,7 @@ void json_kv_uint(JsonWriter *w, const char *key, uint64_t u) {
 
 void json_kv_bool(JsonWriter *w, const char *key, bool b) {
         json_key(w, key);
-        json_bool(w, b);
+        json_boolean(w, b);
 }
 
 void json_kv_null(JsonWriter *w, const char *key) {

@@ -5,11 +5,25 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "util.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/strv.h"
 
-/* Messages on stderr, prefixed with the program name. */
-void log_error(const char *format, ...) _printf_(1, 2);
-void log_oom(void);
+/* "-" for values that are not set, as in the table output. */
+static inline const char *strdash(const char *s) {
+        return isempty(s) ? "-" : s;
+}
+
+static inline const char *yes_no(bool b) {
+        return b ? "yes" : "no";
+}
+
+static inline const char *strna(const char *s) {
+        return s ? s : "n/a";
+}
+
+/* Errors go through shared/log.h ("hostdevctl: ..."); notes are for hints
+ * and deprecations, "Note: ..." on stderr. */
 void log_note(const char *format, ...) _printf_(1, 2);
 
 /* Terminal */
@@ -58,15 +72,24 @@ int kv_add_more(KeyValue *kv, const char *format, ...) _printf_(2, 3);
 void kv_print(KeyValue *kv, FILE *f);
 
 /*
- * A streaming JSON writer. Callers nest begin/end calls; the writer
- * inserts commas, and newlines and indentation when pretty.
+ * JSON output through json-c. Callers nest begin/end calls as the document
+ * reads; the writer builds json-c objects and json_finish() prints them, so
+ * escaping, numbers and layout are json-c's. A member needs json_key()
+ * first. Out of memory is remembered and reported by json_finish().
  */
+struct json_object;
+
+#define JSON_DEPTH_MAX 136     /* D-Bus nests at most 64 arrays and 64 structs */
+
 typedef struct JsonWriter {
         FILE *f;
         bool pretty;
+        struct json_object *root;
+        struct json_object *stack[JSON_DEPTH_MAX];      /* open objects and arrays */
         unsigned depth;
-        bool need_comma;
-        bool after_key;
+        unsigned overflow;      /* containers begun beyond JSON_DEPTH_MAX */
+        char *key;              /* the key of the next member */
+        int error;
 } JsonWriter;
 
 void json_init(JsonWriter *w, FILE *f, bool pretty);
@@ -80,10 +103,13 @@ void json_string_or_null(JsonWriter *w, const char *s); /* NULL and "" print as 
 void json_int(JsonWriter *w, int64_t i);
 void json_uint(JsonWriter *w, uint64_t u);
 void json_double(JsonWriter *w, double d);
-void json_bool(JsonWriter *w, bool b);
+void json_boolean(JsonWriter *w, bool b);
 void json_null(JsonWriter *w);
-/* Ends the document with a newline and flushes; returns -EIO on a write error. */
+/* Prints the document and a newline, flushes and frees it; -ENOMEM when
+ * it could not be built, -EIO on a write error. */
 int json_finish(JsonWriter *w);
+/* Frees a document that is not printed (an error came first). */
+void json_done(JsonWriter *w);
 
 /* Shorthands for "key": value members. */
 void json_kv_string(JsonWriter *w, const char *key, const char *s);

@@ -2,6 +2,8 @@
 
 /* "prepare" and "release": devices to vfio-pci and back, and the plan hostdevd carries out. */
 
+#include "common/address.h"
+#include "decode.h"
 #include "hostdevctl.h"
 
 int resolve_device(sd_bus *bus, const char *what, char **ret_path) {
@@ -22,24 +24,70 @@ int resolve_device(sd_bus *bus, const char *what, char **ret_path) {
                 }
                 return 0;
         }
+        if (address_parse(what, NULL, NULL) < 0) {
+                log_error("'%s' is not a device address. Type a PCI function (01:00.0 or 0000:01:00.0), "
+                          "a PCI slot (01:00 or 01:00.*) or a USB port path (1-3.2).", what);
+                return -EINVAL;
+        }
         return hd_get_device(bus, what, ret_path);
+}
+
+static bool strv_contains(char **l, const char *s) {
+        for (char **i = l; i && *i; i++)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+/* Every function of a PCI slot ("0000:01:00"), in address order. */
+static int add_slot(const HdHost *h, const char *what, const char *slot, char ***paths) {
+        size_t l = strlen(slot);
+        bool found = false;
+
+        for (size_t i = 0; i < h->n_devices; i++) {
+                const HdDevice *d = h->devices[i];
+
+                if (!streq_ptr(d->kind, "pci") || !d->address || strncmp(d->address, slot, l) != 0 ||
+                    d->address[l] != '.')
+                        continue;
+                found = true;
+                if (!strv_contains(*paths, d->path) && strv_extend(paths, d->path) < 0) {
+                        log_oom();
+                        return -ENOMEM;
+                }
+        }
+        if (!found) {
+                log_error("No PCI function in slot %s. 'hostdevctl list' shows the addresses.", what);
+                return -ENOENT;
+        }
+        return 0;
 }
 
 int resolve_devices(char **what, size_t n, sd_bus **ret_bus, char ***ret_paths) {
         _cleanup_strv_free_ char **paths = NULL;
+        _cleanup_host_free_ HdHost *h = NULL;
 
-        paths = calloc(n + 1, sizeof(char *));
-        if (!paths) {
-                log_oom();
-                return -ENOMEM;
-        }
         if (hd_bus_open(ret_bus) < 0)
                 return -EIO;
-        for (size_t i = 0; i < n; i++)
-                if (resolve_device(*ret_bus, what[i], paths + i) < 0)
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *slot = NULL, *path = NULL;
+
+                if (pci_slot_parse(what[i], &slot) == 0) {
+                        /* Only a slot needs the whole host: a function is the daemon's to resolve. */
+                        if (!h && hd_host_fetch(*ret_bus, &h) < 0)
+                                return -EIO;
+                        if (add_slot(h, what[i], slot, &paths) < 0)
+                                return -EIO;
+                        continue;
+                }
+                if (resolve_device(*ret_bus, what[i], &path) < 0)
                         return -EIO;
-        *ret_paths = paths;
-        paths = NULL;
+                if (!strv_contains(paths, path) && strv_extend(&paths, path) < 0) {
+                        log_oom();
+                        return -ENOMEM;
+                }
+        }
+        *ret_paths = TAKE_PTR(paths);
         return 0;
 }
 

@@ -5,44 +5,15 @@
 #include <inttypes.h>
 #include <stdint.h>
 
+#include "common/rule-fields.h"
 #include "rules.h"
 
-typedef struct RuleFieldType {
-        const char *name;
-        char type;
-} RuleFieldType;
-
-/* The fields of org.hostdev1.ResourceGroup.Rules and their D-Bus types. */
-static const RuleFieldType rule_fields[] = {
-        { "vendor-id",           'q' },
-        { "product-id",          'q' },
-        { "subsystem-vendor-id", 'q' },
-        { "subsystem-id",        'q' },
-        { "class",               'u' },
-        { "class-mask",          'u' },
-        { "vendor-name",         's' },
-        { "product-name",        's' },
-        { "address",             's' },
-        { "slot",                's' },
-        { "serial",              's' },
-        { "driver",              's' },
-        { "numa-node",           'i' },
-        { "physical-function",   's' },
-        { "port-path",           's' },
-};
-
-static const RuleFieldType *rule_field_lookup(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(rule_fields); i++)
-                if (streq(rule_fields[i].name, name))
-                        return rule_fields + i;
-        return NULL;
-}
-
-/* Fields print in the contract's order, whatever order the daemon keeps; unknown ones last. */
+/* Fields print in the contract's order (common/rule-fields.h), whatever
+ * order the daemon keeps; unknown ones last. */
 static size_t field_rank(const char *name) {
-        const RuleFieldType *t = rule_field_lookup(name);
+        RuleField f = rule_field_from_string(name);
 
-        return t ? (size_t) (t - rule_fields) : ELEMENTSOF(rule_fields);
+        return f >= 0 ? (size_t) f : _RULE_FIELD_MAX;
 }
 
 static int field_compare(const void *a, const void *b, void *userdata) {
@@ -70,10 +41,10 @@ static size_t *field_order(const HdRule *rule) {
 static void log_unknown_field(const char *name) {
         char list[512] = "";
 
-        for (size_t i = 0; i < ELEMENTSOF(rule_fields); i++) {
-                if (i > 0)
+        for (RuleField f = 0; f < _RULE_FIELD_MAX; f++) {
+                if (f > 0)
                         strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-                strncat(list, rule_fields[i].name, sizeof(list) - strlen(list) - 1);
+                strncat(list, rule_field_to_string(f), sizeof(list) - strlen(list) - 1);
         }
         log_error("Unknown rule field '%s'. Rule fields are: %s.", name, list);
 }
@@ -129,7 +100,7 @@ static char *strip(char *s) {
 }
 
 typedef struct ParsedField {
-        const RuleFieldType *field;
+        RuleField field;
         uint64_t u;
         int32_t i;
         char *s;
@@ -193,19 +164,20 @@ static int next_item(const char **p, const char *spec, char **ret_name, char **r
 }
 
 static int parse_field(ParsedField *f, const char *name, char *value, bool quoted) {
-        const RuleFieldType *t = rule_field_lookup(name);
+        RuleField field = rule_field_from_string(name);
+        char type = rule_field_type(field);
         char *v = quoted ? value : strip(value);
 
-        if (!t) {
+        if (field < 0) {
                 log_unknown_field(name);
                 return -EINVAL;
         }
-        f->field = t;
+        f->field = field;
 
-        switch (t->type) {
+        switch (type) {
         case 'q':
         case 'u': {
-                uint64_t max = t->type == 'q' ? UINT16_MAX : UINT32_MAX;
+                uint64_t max = type == 'q' ? UINT16_MAX : UINT32_MAX;
 
                 if (!parse_hex(v, max, &f->u)) {
                         log_error("Rule field %s: '%s' is not a hexadecimal number from 0 to %" PRIx64 ".",
@@ -227,7 +199,7 @@ static int parse_field(ParsedField *f, const char *name, char *value, bool quote
 }
 
 int rule_append_parsed(sd_bus_message *m, const char *spec) {
-        ParsedField fields[ELEMENTSOF(rule_fields)] = {};
+        ParsedField fields[_RULE_FIELD_MAX] = {};
         size_t n = 0;
         const char *p = spec;
         int r = 0;
@@ -247,7 +219,7 @@ int rule_append_parsed(sd_bus_message *m, const char *spec) {
                 if (r < 0)
                         goto finish;
                 for (size_t i = 0; i < n; i++)
-                        if (streq(fields[i].field->name, name)) {
+                        if (streq(rule_field_to_string(fields[i].field), name)) {
                                 log_error("Rule '%s' gives %s twice.", spec, name);
                                 r = -EINVAL;
                                 goto finish;
@@ -265,9 +237,9 @@ int rule_append_parsed(sd_bus_message *m, const char *spec) {
                 goto finish;
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                const char *fname = fields[i].field->name;
+                const char *fname = rule_field_to_string(fields[i].field);
 
-                switch (fields[i].field->type) {
+                switch (rule_field_type(fields[i].field)) {
                 case 'q':
                         r = sd_bus_message_append(m, "{sv}", fname, "q", (uint16_t) fields[i].u);
                         break;

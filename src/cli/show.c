@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 
+#include "common/address.h"
 #include "hostdevctl.h"
 
 static int show_group(KeyValue *kv, const HdHost *h, const HdDevice *d) {
@@ -91,7 +92,7 @@ static int show_usb(KeyValue *kv, const HdDevice *d) {
 
         if ((r = kv_add(kv, "Bus Number", "%" PRIu32, d->bus_number)) < 0 ||
             (r = kv_add(kv, "Device Number", "%" PRIu32, d->device_number)) < 0 ||
-            (r = kv_add(kv, "Port Path", "%s", strdash(d->port_path))) < 0)
+            (r = kv_add(kv, "Port Path", "%s", strdash(hd_device_port_path(d)))) < 0)
                 return r;
         if (!isempty(d->speed) && (r = kv_add(kv, "Speed", "%s Mbit/s", d->speed)) < 0)
                 return r;
@@ -175,42 +176,54 @@ static int show_text(const HdHost *h, const HdDevice *d) {
         return 0;
 }
 
+/* Whether the arguments name one function: then --json prints one object, else an array. */
+static bool names_one_device(int argc, char *argv[]) {
+        return argc == 2 && pci_slot_parse(argv[1], NULL) < 0;
+}
+
 int verb_show(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_host_free_ HdHost *h = NULL;
-        _cleanup_free_ char *path = NULL;
-        const char *what = argv[1];
-        const HdDevice *d;
-        int r;
+        _cleanup_strv_free_ char **paths = NULL;
+        JsonWriter w;
+        int r = 0;
 
-        if (isempty(what)) {
-                log_error("show: the address must not be empty.");
-                return EXIT_USAGE;
-        }
+        for (int i = 1; i < argc; i++)
+                if (isempty(argv[i])) {
+                        log_error("show: the address must not be empty.");
+                        return EXIT_USAGE;
+                }
 
-        if (hd_bus_open(&bus) < 0 || resolve_device(bus, what, &path) < 0)
+        if (resolve_devices(argv + 1, (size_t) argc - 1, &bus, &paths) < 0)
                 return EXIT_FAILURE;
-
         if (hd_host_fetch(bus, &h) < 0)
                 return EXIT_FAILURE;
 
-        d = hd_host_find_device(h, path);
-        if (!d) {
-                if (what[0] == '/')
-                        log_error("No device object %s.", path);
-                else
-                        log_error("Device %s disappeared.", what);
-                return EXIT_FAILURE;
+        json_init(&w, stdout, true);
+        if (arg_json && !names_one_device(argc, argv))
+                json_begin_array(&w);
+        for (char **p = paths; p && *p; p++) {
+                const HdDevice *d = hd_host_find_device(h, *p);
+
+                if (!d) {
+                        log_error("No device object %s.", *p);
+                        json_done(&w);
+                        return EXIT_FAILURE;
+                }
+                if (arg_json)
+                        json_write_device(&w, h, d, true);
+                else {
+                        if (p != paths)
+                                putchar('\n');
+                        r = show_text(h, d);
+                        if (r < 0)
+                                break;
+                }
         }
-
-        if (arg_json) {
-                JsonWriter w;
-
-                json_init(&w, stdout, true);
-                json_write_device(&w, h, d, true);
+        if (arg_json && !names_one_device(argc, argv))
+                json_end_array(&w);
+        if (arg_json)
                 r = json_finish(&w);
-        } else
-                r = show_text(h, d);
 
         return output_result(r);
 }

@@ -16,18 +16,121 @@ static void count_devices(const HdHost *h, size_t *pci, size_t *usb) {
         }
 }
 
-/* "holds /; shares IOMMU group 9 with 0000:07:00.0 (holds /)": the texts of a device's reasons. */
-static char *reason_texts(const HdDevice *d) {
-        _cleanup_strv_free_ char **texts = NULL;
-        size_t n = 0;
+/* Reason codes in the order status prints them: what the host runs on
+ * first, then what the model adds. Codes not listed follow, by name. */
+static const char * const reason_order[] = {
+        "root-filesystem", "boot-filesystem", "usr-filesystem", "var-filesystem", "swap",
+        "default-route", "nm-connection", "console", "boot-vga", "bridge", "iommu-peer",
+};
 
-        texts = calloc(strv_length(d ? d->critical_reasons : NULL) / 2 + 1, sizeof(char *));
-        if (!texts)
-                return NULL;
-        for (char **r = d ? d->critical_reasons : NULL; r && r[0] && r[1]; r += 2)
-                if (!(texts[n++] = strdup(r[1])))
-                        return NULL;
-        return strv_join(texts, "; ");
+static bool is_critical(const HdHost *h, const HdDevice *d) {
+        for (char **p = h->critical; p && *p; p++)
+                if (streq(*p, d->path))
+                        return true;
+        return false;
+}
+
+/* A device the host needs only because it is a bridge: hidden unless --all. */
+static bool is_plain_bridge(const HdDevice *d) {
+        if (strv_isempty(d->critical_reasons))
+                return false;
+        for (char **r = d->critical_reasons; r[0] && r[1]; r += 2)
+                if (!streq(r[0], "bridge"))
+                        return false;
+        return true;
+}
+
+static bool strv_has(char **l, const char *s) {
+        for (char **i = l; i && *i; i++)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+/* The reason codes of the shown critical devices, in printing order. */
+static int reason_codes(const HdHost *h, bool all, char ***ret) {
+        _cleanup_strv_free_ char **seen = NULL, **codes = NULL;
+
+        for (size_t i = 0; i < h->n_devices; i++) {
+                const HdDevice *d = h->devices[i];
+
+                if (!is_critical(h, d) || (!all && is_plain_bridge(d)))
+                        continue;
+                for (char **r = d->critical_reasons; r && r[0] && r[1]; r += 2)
+                        if (!strv_has(seen, r[0]) && strv_extend(&seen, r[0]) < 0)
+                                return -ENOMEM;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(reason_order); i++)
+                if (strv_has(seen, reason_order[i]) && strv_extend(&codes, reason_order[i]) < 0)
+                        return -ENOMEM;
+        for (char **c = seen; c && *c; c++)
+                if (!strv_has(codes, *c) && strv_extend(&codes, *c) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(codes);
+        return 0;
+}
+
+/* "Critical Devices: 8 (10 bridges not shown; --all shows them)", then
+ * per reason code the devices in address order, "code: address  text". */
+static int add_critical(KeyValue *kv, const HdHost *h) {
+        _cleanup_strv_free_ char **codes = NULL;
+        size_t shown = 0, hidden = 0, width = 0;
+        int r;
+
+        if (!h->has_critical)
+                return kv_add(kv, "Critical Devices", NO_CRITICAL_DETECTION);
+        for (size_t i = 0; i < h->n_devices; i++) {
+                if (!is_critical(h, h->devices[i]))
+                        continue;
+                if (!arg_all && is_plain_bridge(h->devices[i]))
+                        hidden++;
+                else
+                        shown++;
+        }
+        if (shown + hidden == 0)
+                return kv_add(kv, "Critical Devices", "none");
+        if (hidden > 0)
+                r = kv_add(kv, "Critical Devices", "%zu (%zu bridge%s not shown; --all shows %s)", shown, hidden,
+                           hidden == 1 ? "" : "s", hidden == 1 ? "it" : "them");
+        else
+                r = kv_add(kv, "Critical Devices", "%zu", shown);
+        if (r < 0)
+                return r;
+
+        r = reason_codes(h, arg_all, &codes);
+        if (r < 0)
+                return r;
+        for (char **c = codes; c && *c; c++)
+                if (strlen(*c) > width)
+                        width = strlen(*c);
+        for (char **c = codes; c && *c; c++) {
+                bool first = true;
+
+                for (size_t i = 0; i < h->n_devices; i++) {
+                        const HdDevice *d = h->devices[i];
+
+                        if (!is_critical(h, d) || (!arg_all && is_plain_bridge(d)))
+                                continue;
+                        for (char **p = d->critical_reasons; p && p[0] && p[1]; p += 2) {
+                                if (!streq(p[0], *c))
+                                        continue;
+                                r = kv_add_more(kv, "%s%s%*s %s  %s", first ? *c : "", first ? ":" : " ",
+                                                (int) (width - (first ? strlen(*c) : 0)), "", d->address, p[1]);
+                                if (r < 0)
+                                        return r;
+                                first = false;
+                        }
+                }
+        }
+        /* Critical devices the daemon gives no reason for, or that vanished: still named. */
+        for (char **p = h->critical; p && *p; p++) {
+                const HdDevice *d = hd_host_find_device(h, *p);
+
+                if ((!d || strv_isempty(d->critical_reasons)) &&
+                    (r = kv_add_more(kv, "%s", hd_host_path_to_address(h, *p))) < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* Adds one line per pair, "first: second", with first turned into an address when it is a device. */
@@ -62,27 +165,7 @@ static int status_text(const HdHost *h) {
             (r = add_pairs(kv, h, h->converge_problems)) < 0)
                 return r;
 
-        if (!h->has_critical)
-                r = kv_add(kv, "Critical Devices", NO_CRITICAL_DETECTION);
-        else if (strv_isempty(h->critical))
-                r = kv_add(kv, "Critical Devices", "none");
-        for (char **p = h->critical; h->has_critical && p && *p; p++) {
-                const HdDevice *d = hd_host_find_device(h, *p);
-                _cleanup_free_ char *texts = reason_texts(d);
-
-                if (!texts)
-                        return -ENOMEM;
-                if (isempty(texts))
-                        r = p == h->critical ? kv_add(kv, "Critical Devices", "%s", hd_host_path_to_address(h, *p))
-                                             : kv_add_more(kv, "%s", hd_host_path_to_address(h, *p));
-                else
-                        r = p == h->critical
-                                ? kv_add(kv, "Critical Devices", "%s: %s", hd_host_path_to_address(h, *p), texts)
-                                : kv_add_more(kv, "%s: %s", hd_host_path_to_address(h, *p), texts);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
+        if ((r = add_critical(kv, h)) < 0)
                 return r;
 
         count_devices(h, &pci, &usb);
@@ -132,15 +215,18 @@ static int status_json(const HdHost *h) {
                 json_null(&w);
         else {
                 json_begin_array(&w);
-                for (char **p = h->critical; p && *p; p++) {
-                        const HdDevice *d = hd_host_find_device(h, *p);
+                /* In address order, every one: --all is for the text. */
+                for (size_t i = 0; i < h->n_devices; i++) {
+                        const HdDevice *d = h->devices[i];
 
+                        if (!is_critical(h, d))
+                                continue;
                         json_begin_object(&w);
-                        json_kv_string(&w, "address", hd_host_path_to_address(h, *p));
-                        json_kv_string(&w, "object_path", *p);
+                        json_kv_string(&w, "address", d->address);
+                        json_kv_string(&w, "object_path", d->path);
                         json_key(&w, "reasons");
                         json_begin_array(&w);
-                        for (char **r = d ? d->critical_reasons : NULL; r && r[0] && r[1]; r += 2) {
+                        for (char **r = d->critical_reasons; r && r[0] && r[1]; r += 2) {
                                 json_begin_object(&w);
                                 json_kv_string(&w, "code", r[0]);
                                 json_kv_string(&w, "text", r[1]);

@@ -4,7 +4,7 @@
 
 #include "critical-internal.h"
 #include "critical.h"
-#include "model/address.h"
+#include "common/address.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "sysfs.h"

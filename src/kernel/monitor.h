@@ -3,7 +3,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "model/address.h"
+#include "common/address.h"
 
 typedef enum UeventAction {
         UEVENT_ADD,

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "address.h"
+#include "common/address.h"
 
 /* One PCI function or USB device as the kernel shows it. Plain data: filled
  * by src/kernel, read by src/bus. Name strings (vendor_name, product_name,

@@ -31,48 +31,33 @@ ResourceType resource_type_from_string(const char *s) {
 #define PCI_TYPES (T(RESOURCE_PCI) | T(RESOURCE_SRIOV_NIC) | T(RESOURCE_VGPU))
 #define ALL_TYPES (PCI_TYPES | T(RESOURCE_USB))
 
+/* Which group types a field is valid for, and where its value is kept;
+ * names and D-Bus types are in common/rule-fields.c. */
 static const struct {
-        const char *name;
-        char type;              /* D-Bus type */
         unsigned types;         /* group types the field is valid for, T(ResourceType) */
         size_t offset;          /* of the value in Rule, for numeric fields */
 } fields[_RULE_FIELD_MAX] = {
-        [RULE_VENDOR_ID]           = { "vendor-id",           'q', ALL_TYPES, offsetof(Rule, vendor_id) },
-        [RULE_PRODUCT_ID]          = { "product-id",          'q', ALL_TYPES, offsetof(Rule, product_id) },
-        [RULE_SUBSYSTEM_VENDOR_ID] = { "subsystem-vendor-id", 'q', PCI_TYPES, offsetof(Rule, subsystem_vendor_id) },
-        [RULE_SUBSYSTEM_ID]        = { "subsystem-id",        'q', PCI_TYPES, offsetof(Rule, subsystem_id) },
-        [RULE_CLASS]               = { "class",               'u', PCI_TYPES, offsetof(Rule, class) },
-        [RULE_CLASS_MASK]          = { "class-mask",          'u', PCI_TYPES, offsetof(Rule, class_mask) },
-        [RULE_VENDOR_NAME]         = { "vendor-name",         's', ALL_TYPES },
-        [RULE_PRODUCT_NAME]        = { "product-name",        's', ALL_TYPES },
-        [RULE_ADDRESS]             = { "address",             's', PCI_TYPES },
-        [RULE_SLOT]                = { "slot",                's', PCI_TYPES },
-        [RULE_SERIAL]              = { "serial",              's', ALL_TYPES },
-        [RULE_DRIVER]              = { "driver",              's', ALL_TYPES },
-        [RULE_NUMA_NODE]           = { "numa-node",           'i', PCI_TYPES, offsetof(Rule, numa_node) },
-        [RULE_PHYSICAL_FUNCTION]   = { "physical-function",   's', T(RESOURCE_SRIOV_NIC) },
-        [RULE_PORT_PATH]           = { "port-path",           's', T(RESOURCE_USB) },
+        [RULE_VENDOR_ID]           = { ALL_TYPES, offsetof(Rule, vendor_id) },
+        [RULE_PRODUCT_ID]          = { ALL_TYPES, offsetof(Rule, product_id) },
+        [RULE_SUBSYSTEM_VENDOR_ID] = { PCI_TYPES, offsetof(Rule, subsystem_vendor_id) },
+        [RULE_SUBSYSTEM_ID]        = { PCI_TYPES, offsetof(Rule, subsystem_id) },
+        [RULE_CLASS]               = { PCI_TYPES, offsetof(Rule, class) },
+        [RULE_CLASS_MASK]          = { PCI_TYPES, offsetof(Rule, class_mask) },
+        [RULE_VENDOR_NAME]         = { ALL_TYPES },
+        [RULE_PRODUCT_NAME]        = { ALL_TYPES },
+        [RULE_ADDRESS]             = { PCI_TYPES },
+        [RULE_SLOT]                = { PCI_TYPES },
+        [RULE_SERIAL]              = { ALL_TYPES },
+        [RULE_DRIVER]              = { ALL_TYPES },
+        [RULE_NUMA_NODE]           = { PCI_TYPES, offsetof(Rule, numa_node) },
+        [RULE_PHYSICAL_FUNCTION]   = { T(RESOURCE_SRIOV_NIC) },
+        [RULE_PORT_PATH]           = { T(RESOURCE_USB) },
 };
 
 /* Linux numbers NUMA nodes below 1 << CONFIG_NODES_SHIFT (at most 10);
  * -1 is what sysfs shows for a device without a node. */
 #define NUMA_NODE_MAX 1023
 #define CLASS_MAX 0xffffffu
-
-const char *rule_field_to_string(RuleField f) {
-        return f >= 0 && f < _RULE_FIELD_MAX ? fields[f].name : NULL;
-}
-
-RuleField rule_field_from_string(const char *s) {
-        for (RuleField f = 0; f < _RULE_FIELD_MAX; f++)
-                if (streq(fields[f].name, s))
-                        return f;
-        return _RULE_FIELD_INVALID;
-}
-
-char rule_field_type(RuleField f) {
-        return f >= 0 && f < _RULE_FIELD_MAX ? fields[f].type : 0;
-}
 
 bool rule_has(const Rule *r, RuleField f) {
         return f >= 0 && f < _RULE_FIELD_MAX && (r->fields & (1u << f));
@@ -156,7 +141,7 @@ static void type_list(unsigned types, char *buf, size_t size) {
 }
 
 static int check_string(RuleField f, const char *s, char **ret_error) {
-        const char *name = fields[f].name;
+        const char *name = rule_field_to_string(f);
 
         if (isempty(s))
                 return error_setf(ret_error, "Rule field '%s' must not be empty.", name);
@@ -223,7 +208,7 @@ static int string_value(RuleField f, const char *s, char **ret, char **ret_error
 }
 
 static int numeric_value(Rule *r, RuleField f, const RuleValue *v, char **ret_error) {
-        const char *name = fields[f].name;
+        const char *name = rule_field_to_string(f);
 
         switch (v->type) {
         case 'q':
@@ -263,13 +248,13 @@ int rule_set(Rule *r, ResourceType type, const char *key, const RuleValue *v, ch
         if (!(fields[f].types & T(type))) {
                 type_list(fields[f].types, types, sizeof types);
                 return error_setf(ret_error, "Rule field '%s' is only valid for groups of type %s.",
-                                  fields[f].name, types);
+                                  rule_field_to_string(f), types);
         }
-        if (v->type != fields[f].type)
-                return error_setf(ret_error, "Rule field '%s' must be of type '%c', not '%c'.", fields[f].name,
-                                  fields[f].type, isgraph((unsigned char) v->type) ? v->type : '?');
+        if (v->type != rule_field_type(f))
+                return error_setf(ret_error, "Rule field '%s' must be of type '%c', not '%c'.", rule_field_to_string(f),
+                                  rule_field_type(f), isgraph((unsigned char) v->type) ? v->type : '?');
         if (rule_has(r, f))
-                return error_setf(ret_error, "Rule field '%s' is given twice.", fields[f].name);
+                return error_setf(ret_error, "Rule field '%s' is given twice.", rule_field_to_string(f));
 
         if (v->type == 's')
                 k = string_value(f, v->s, &r->strings[f], ret_error);

@@ -19,6 +19,24 @@ size_t strv_length(char * const *l) {
         return n;
 }
 
+char *strv_join(char * const *l, const char *separator) {
+        size_t n = 1, k = strlen(separator);
+        char *s, *p;
+
+        for (char * const *i = l; i && *i; i++)
+                n += strlen(*i) + k;
+        p = s = malloc(n);
+        if (!s)
+                return NULL;
+        *s = '\0';
+        for (char * const *i = l; i && *i; i++) {
+                if (i != l)
+                        p = stpcpy(p, separator);
+                p = stpcpy(p, *i);
+        }
+        return s;
+}
+
 bool strv_equal(char * const *a, char * const *b) {
         size_t na = strv_length(a), nb = strv_length(b);
 

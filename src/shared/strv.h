@@ -7,6 +7,11 @@
 /* NULL-terminated string arrays. A NULL strv is an empty one. */
 char **strv_free(char **l);
 size_t strv_length(char * const *l);
+static inline bool strv_isempty(char * const *l) {
+        return !l || !*l;
+}
+/* The strings with separator between them; NULL on OOM. */
+char *strv_join(char * const *l, const char *separator);
 bool strv_equal(char * const *a, char * const *b);
 /* Split at runs of whitespace. */
 char **strv_split_whitespace(const char *s);

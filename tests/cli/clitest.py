@@ -5,6 +5,7 @@ and what host.json says the output must be."""
 import fcntl
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -221,7 +222,8 @@ def expected_json(host, dev, iommu=True):
         out.update({
             'bus_number': dev['busnum'],
             'device_number': dev['devnum'],
-            'port_path': dev['devpath'],
+            # the same string as the address and the port-path rule field
+            'port_path': dev['address'],
             'speed': dev['speed'] or None,
             'dev_node': dev['devnode'] or None,
             'authorized': dev['authorized'],
@@ -236,6 +238,59 @@ def described_groups(host):
     for g in host.data['iommu_groups']:
         out[g['number']] = (list(g['devices']), g['viable'],
                             {b['device']: b['driver'] for b in g['blockers']})
+    return out
+
+
+MAN_PAGE = os.path.join(paths.SOURCE_ROOT, 'docs', 'hostdevctl.1')
+
+
+def polkit_action(name):
+    """The id of a polkit action, checked against the shipped policy."""
+    with open(os.path.join(paths.SOURCE_ROOT, 'polkit', 'org.hostdev1.policy.in')
+              if os.path.exists(os.path.join(paths.SOURCE_ROOT, 'polkit', 'org.hostdev1.policy.in'))
+              else os.path.join(paths.SOURCE_ROOT, 'polkit', 'org.hostdev1.policy')) as f:
+        actions = re.findall(r'<action id="([^"]+)"', f.read())
+    action = 'org.hostdev1.' + name
+    assert action in actions, (action, actions)
+    return action
+
+
+def _man_text(line):
+    """A line of roff as the reader sees it; placeholders (italics) kept as <WORD>."""
+    line = re.sub(r'\\fI([A-Z_]+)\\fR', r'<\1>', line)
+    for roff, text in ((r'\-', '-'), (r'\(aq', "'"), (r'\(lq', '"'), (r'\(rq', '"'),
+                       (r'\fB', ''), (r'\fI', ''), (r'\fR', ''), (r'\~', ' ')):
+        line = line.replace(roff, text)
+    return line
+
+
+def man_messages():
+    """hostdevctl(1)'s MESSAGES: {key: text with <PLACEHOLDER>s}."""
+    with open(MAN_PAGE) as f:
+        lines = f.read().split('\n')
+    start = lines.index('.SH MESSAGES')
+    out = {}
+    i = start + 1
+    while i < len(lines) and not lines[i].startswith('.SH'):
+        if lines[i] == '.TP' and lines[i + 1].startswith('.B '):
+            out[_man_text(lines[i + 1][3:])] = _man_text(lines[i + 2])
+            i += 3
+        else:
+            i += 1
+    return out
+
+
+def man_message(key, **values):
+    """A regex for message `key` of hostdevctl(1) with the given values
+    for its placeholders; placeholders not given match anything."""
+    text = man_messages()[key]
+    parts = re.split(r'<([A-Z_]+)>', text)
+    out = ''
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out += re.escape(part)
+        else:
+            out += re.escape(values[part]) if part in values else '.+'
     return out
 
 

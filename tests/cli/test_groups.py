@@ -53,7 +53,7 @@ class GroupsTest(CliTestCase):
         return self.host.pci_device(address)['driver']
 
     def test_text(self):
-        r = self.ctl('groups')
+        r = self.ctl('iommu', 'list')
         self.assertEqual(r.stderr, '')
         described = clitest.described_groups(self.host)
         self.assertTrue(any(v for _, v, _ in described.values()))
@@ -61,7 +61,7 @@ class GroupsTest(CliTestCase):
         self.assertGroups(r.stdout, described)
 
     def test_json(self):
-        got = json.loads(self.ctl('groups', '--json').stdout)
+        got = json.loads(self.ctl('iommu', 'list', '--json').stdout)
         described = clitest.described_groups(self.host)
         self.assertEqual([g['number'] for g in got], sorted(described))
         for g in got:
@@ -85,6 +85,27 @@ class GroupsTest(CliTestCase):
                 self.assertEqual(b['object_path'], hostspec.pci_path(b['address']))
                 self.assertIn(blockers[b['address']], b['reason'])
 
+    def test_old_spelling(self):
+        """"groups" still lists the IOMMU groups, with the deprecation note."""
+        r = self.ctl('groups')
+        self.assertEqual(r.stdout, self.ctl('iommu', 'list').stdout)
+        self.assertRegex(r.stderr, r'\A%s\n\Z' % clitest.man_message('deprecated', OLD='groups', NEW='iommu list'))
+
+    def test_show(self):
+        """iommu show NUMBER, or DEVICE: the block and object of that group alone."""
+        described = clitest.described_groups(self.host)
+        listed = parse_groups(self.ctl('iommu', 'list').stdout)
+        every = json.loads(self.ctl('iommu', 'list', '--json').stdout)
+        for number in (min(described), 12, max(described)):
+            self.assertEqual(parse_groups(self.ctl('iommu', 'show', str(number)).stdout), {number: listed[number]})
+            got = json.loads(self.ctl('iommu', 'show', '--json', str(number)).stdout)
+            self.assertEqual(got, [g for g in every if g['number'] == number][0])
+        first = described[12][0][0]
+        self.assertEqual(self.ctl('iommu', 'show', first).stdout, self.ctl('iommu', 'show', '12').stdout)
+        missing = max(described) + 1
+        r = self.ctl('iommu', 'show', str(missing), expect=None)
+        self.assertFailure(r, clitest.man_message('no-iommu-group', NUMBER=str(missing)))
+
     def test_viability_follows_drivers(self):
         # group 12 is a GPU and its audio function, both with host drivers
         members, viable, blockers = clitest.described_groups(self.host)[12]
@@ -95,7 +116,7 @@ class GroupsTest(CliTestCase):
         path = hostspec.group_path(12)
         signals.wait_for(lambda ev: True in signals.changed(path, 'org.hostdev1.IommuGroup', 'Viable'),
                          what='group 12 to become viable')
-        viable_now, got_members, got_blockers = parse_groups(self.ctl('groups').stdout)[12]
+        viable_now, got_members, got_blockers = parse_groups(self.ctl('iommu', 'list').stdout)[12]
         self.assertTrue(viable_now)
         self.assertEqual(got_blockers, [])
         for address, line in got_members:
@@ -108,10 +129,10 @@ class GroupsWithoutIommuTest(CliTestCase):
     def test_note_and_nothing_listed(self):
         message = self.client.get(hostspec.ROOT_PATH, 'org.hostdev1.Manager', 'IommuMessage')
         self.assertTrue(message)
-        r = self.ctl('groups')
+        r = self.ctl('iommu', 'list')
         self.assertEqual(r.stdout, '')
         self.assertEqual(r.stderr, 'Note: %s\n' % message)
-        r = self.ctl('groups', '--json')
+        r = self.ctl('iommu', 'list', '--json')
         self.assertEqual(json.loads(r.stdout), [])
         self.assertEqual(r.stderr, 'Note: %s\n' % message)
 

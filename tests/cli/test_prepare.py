@@ -15,6 +15,8 @@ from harness.client import run_as
 from harness.groups import MANAGER, NOBODY
 
 GPU1, AUDIO1 = '0000:01:00.0', '0000:01:00.1'
+PREPARE = clitest.polkit_action('prepare-devices')
+OVERRIDE = clitest.polkit_action('override-critical')
 VFIO = 'vfio-pci'
 PLAN_COLUMNS = ['DEVICE', 'FROM', 'TO', 'REASON']
 DRY_RUN_LINE = 'Dry run: nothing was changed.'
@@ -131,18 +133,36 @@ class PrepareCliTest(ResourceCliTestCase):
         self.assertEqual(self.ctl('prepare', card[0]).stdout, 'Nothing to do.\n')
         self.assertEqual(json.loads(self.ctl('prepare', '--json', card[0]).stdout), [])
 
+    def prepared_address(self):
+        """A device host.json has on vfio-pci: releasing it is a change."""
+        prepared = [d['address'] for d in self.host.pci if clitest.state(d) == 'prepared']
+        self.assertTrue(prepared)
+        return prepared[0]
+
     def test_unprivileged_prepare_refused(self):
         err = self.call_error(NOBODY, hostspec.ROOT_PATH, MANAGER, 'Prepare',
                               GLib.Variant('(aoa{sv})', ([hostspec.pci_path(GPU1)], {})))
         before = self.state()
-        r = run_as([clitest.paths.cli_binary(), 'prepare', GPU1], uid=NOBODY, env=self.env())
-        self.assertEqual((r.returncode, r.stdout), (1, ''), r.stderr)
-        self.assertEqual(r.stderr, 'hostdevctl: %s\n' % clitest.daemon_message(err))
+        self.assertEqual(err.name, 'org.freedesktop.DBus.Error.AccessDenied')
+        for args, key, command, actions in [
+                (['prepare', GPU1], 'not-authorized', 'prepare', PREPARE),
+                (['device', 'release', self.prepared_address()], 'not-authorized', 'device release', PREPARE),
+                (['--no-ask-password', 'prepare', GPU1], 'auth-required', 'prepare', PREPARE),
+                (['--no-ask-password', 'prepare', '--override-critical', GPU1], 'auth-required', 'prepare',
+                 PREPARE + ' and ' + OVERRIDE)]:
+            r = run_as([clitest.paths.cli_binary()] + args, uid=NOBODY, env=self.env())
+            self.assertEqual((r.returncode, r.stdout), (1, ''), r.stderr)
+            self.assertRegex(r.stderr, r'\Ahostdevctl: %s\n\Z' % clitest.man_message(
+                key, COMMAND=command, ACTIONS=actions))
         self.assertEqual(self.state(), before)
 
     def test_unknown_device(self):
         r = self.ctl('prepare', GPU1, '0f:00.0', expect=None)
-        self.assertFailure(r, 'No device at 0000:0f:00.0')
+        self.assertFailure(r, clitest.man_message('no-device', ADDRESS='0f:00.0'))
+        r = self.ctl('prepare', 'gpu', expect=None)
+        self.assertFailure(r, clitest.man_message('not-an-address', ADDRESS='gpu'))
+        r = self.ctl('prepare', '0f:00', expect=None)
+        self.assertFailure(r, clitest.man_message('no-slot', ADDRESS='0f:00'))
         r = self.ctl('release', '/not a path', expect=None)
         self.assertFailure(r, "'/not a path' is not a D-Bus object path")
 
@@ -159,10 +179,35 @@ class PrepareCliTest(ResourceCliTestCase):
         err = self.client.call_error(hostspec.ROOT_PATH, MANAGER, 'Prepare',
                                      GLib.Variant('(aoa{sv})', ([self.dev_path(address)], {})))
         self.assertEqual(err.name, 'org.hostdev1.Error.CriticalDevice')
-        r = self.ctl('prepare', address, expect=None)
-        self.assertFailure(r)
-        self.assertEqual(r.stderr, 'hostdevctl: %s\n' % clitest.daemon_message(err))
+        # the critical devices of the address's IOMMU group (host.json), PCI-to-PCI
+        # bridges left out as they stay with the host, each with its first reason
+        group = self.host.pci_device(address)['iommu_group']
+        items = []
+        for dev in sorted(self.host.pci, key=lambda d: clitest.pci_sort_key(d['address'])):
+            props = objects.get(self.dev_path(dev['address']), {}).get('org.hostdev1.Device', {})
+            if dev.get('iommu_group') != group or not props.get('Critical') or \
+                    dev['class'].lower()[:4] in ('0604', '0609'):
+                continue
+            items.append('%s (%s)' % (dev['address'], props['CriticalReasons'][0][1]))
+        for args, command in [(['prepare', address], 'prepare'), (['device', 'prepare', address], 'device prepare')]:
+            r = self.ctl(*args, expect=None)
+            self.assertFailure(r, clitest.man_message('critical', DEVICES=', '.join(items), COMMAND=command)
+                               + r'\n\Z')
 
+
+
+class PrepareWithoutIommuTest(ResourceCliTestCase):
+    """A host booted without an IOMMU: prepare says so with the advice the daemon publishes."""
+    iommu = 'empty'
+
+    def test_iommu_off(self):
+        advice = self.client.get(hostspec.ROOT_PATH, MANAGER, 'IommuMessage')
+        self.assertTrue(advice)
+        err = self.client.call_error(hostspec.ROOT_PATH, MANAGER, 'Prepare',
+                                     GLib.Variant('(aoa{sv})', ([hostspec.pci_path(GPU1)], {})))
+        self.assertEqual(err.name, 'org.hostdev1.Error.NotSupported')
+        r = self.ctl('prepare', GPU1, expect=None)
+        self.assertFailure(r, clitest.man_message('iommu-off', COMMAND='prepare', ADVICE=advice) + r'\n\Z')
 
 if __name__ == '__main__':
     clitest.main()

@@ -17,6 +17,7 @@ RULE_FIELDS = ['vendor-id', 'product-id', 'subsystem-vendor-id', 'subsystem-id',
                'class-mask', 'vendor-name', 'product-name', 'address', 'slot', 'serial', 'driver',
                'numa-node', 'physical-function', 'port-path']
 GPUS = ['0000:01:00.0', '0000:02:00.0']
+MANAGE_GROUPS = clitest.polkit_action('manage-resource-groups')
 GROUP_KEYS = {'name', 'id', 'object_path', 'type', 'description', 'class', 'total', 'available',
               'rules', 'devices'}
 
@@ -148,7 +149,7 @@ class GroupCommandsTest(ResourceCliTestCase):
         self.ctl('group', 'update', 'old', '--name=new', '--description=', '--class=stick')
         props = self.props(path)
         self.assertEqual((props['Name'], props['Description'], props['Class']), ('new', '', 'stick'))
-        self.assertFailure(self.ctl('group', 'show', 'old', expect=None), "No resource group 'old'")
+        self.assertFailure(self.ctl('group', 'show', 'old', expect=None), clitest.man_message('no-group', NAME='old'))
         kv = parse_key_values(self.ctl('group', 'show', 'new').stdout)
         self.assertNotIn('Description', kv)
         self.assertEqual(kv['Rules'], ['none'])
@@ -165,19 +166,33 @@ class GroupCommandsTest(ResourceCliTestCase):
         self.assertEqual((r.stdout, r.stderr), ('', ''))
         self.assertEqual(self.groups(), {})
         self.assertEqual(self.device_group('0000:05:00.0'), '/')
-        self.assertFailure(self.ctl('group', 'delete', 'doomed', expect=None), "No resource group 'doomed'")
+        self.assertFailure(self.ctl('group', 'delete', 'doomed', expect=None), clitest.man_message('no-group', NAME='doomed'))
 
     def test_daemon_errors(self):
         self.ctl('group', 'create', 'taken', '--type=pci')
         err = self.call_error(0, hostspec.ROOT_PATH, MANAGER, 'CreateResourceGroup',
                               create_args('taken', 'pci'))
         before = self.snapshot()
+        self.assertEqual(err.name, 'org.hostdev1.Error.Exists')
         r = self.ctl('group', 'create', 'taken', '--type=pci', expect=None)
-        self.assertFailure(r)
-        self.assertEqual(r.stderr, 'hostdevctl: %s\n' % clitest.daemon_message(err))
-        # a rule the daemon refuses for this type: its message, as it is
+        self.assertFailure(r, clitest.man_message('exists', NAME='taken') + r'\n\Z')
+        # the same name by update, and for a group made of devices
+        self.ctl('group', 'create', 'other', '--type=pci')
+        r = self.ctl('group', 'update', 'other', '--name=taken', expect=None)
+        self.assertFailure(r, clitest.man_message('exists', NAME='taken') + r'\n\Z')
+        r = self.ctl('group', 'create', 'taken', '01:00.0', expect=None)
+        self.assertFailure(r, clitest.man_message('exists', NAME='taken') + r'\n\Z')
+        before = self.snapshot()
+        # a rule the daemon refuses for this type: its detail, after the command
         r = self.ctl('group', 'create', 'sticks', '--type=usb', '--rule', 'class=030000', expect=None)
-        self.assertFailure(r, '.*class')
+        self.assertFailure(r, clitest.man_message('invalid', COMMAND='group create') + r'\n\Z')
+        self.assertIn('class', r.stderr)
+        # a device can be in one group only: the detail names it and the group
+        self.ctl('group', 'create', 'cards', '--type=pci', '--rule=vendor-id=10de')
+        before = self.snapshot()
+        r = self.ctl('group', 'create', 'more-cards', '--type=pci', '--rule=vendor-id=10de', expect=None)
+        self.assertFailure(r, clitest.man_message('invalid', COMMAND='group create') + r'\n\Z')
+        self.assertIn("'cards'", r.stderr)
         self.assertUnchanged(before, 'refused creations')
 
     def test_unprivileged_create_refused(self):
@@ -189,7 +204,8 @@ class GroupCommandsTest(ResourceCliTestCase):
         r = run_as([clitest.paths.cli_binary()] + args, uid=NOBODY, env=self.env())
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual(r.stdout, '')
-        self.assertEqual(r.stderr, 'hostdevctl: %s\n' % clitest.daemon_message(err))
+        self.assertRegex(r.stderr, r'\Ahostdevctl: %s\n\Z' % clitest.man_message(
+            'not-authorized', COMMAND='group create', ACTIONS=MANAGE_GROUPS))
         self.assertUnchanged(before, 'create as nobody')
         # reading stays open
         r = run_as([clitest.paths.cli_binary(), 'group', 'list', '--json'], uid=NOBODY, env=self.env())
@@ -208,7 +224,9 @@ class GroupCommandsTest(ResourceCliTestCase):
         r = run_as([clitest.paths.cli_binary(), '--no-ask-password', 'group', 'create', 'mine',
                     '--type=pci', '--rule=driver=bttv'], uid=NOBODY, env=self.env())
         self.assertEqual((r.returncode, r.stdout), (1, ''), r.stderr)
-        self.assertEqual(r.stderr, 'hostdevctl: %s\n' % clitest.daemon_message(not_asked))
+        self.assertEqual(not_asked.name, 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired')
+        self.assertRegex(r.stderr, r'\Ahostdevctl: %s\n\Z' % clitest.man_message(
+            'auth-required', COMMAND='group create', ACTIONS=MANAGE_GROUPS))
         self.assertUnchanged(before, 'create as nobody without asking')
         # root is allowed without being asked
         self.ctl('group', 'create', 'mine', '--type=pci', '--rule=driver=bttv', '--no-ask-password')
@@ -227,7 +245,7 @@ class MakeResourceTest(ResourceCliTestCase):
         return '%s shares IOMMU group %d with %s; add --include-companions to include it' % (audio, group, gpu)
 
     def test_two_gpus(self):
-        r = self.ctl('make-resource', 'gpus', '01:00.0', hostspec.pci_path(GPUS[1]), '--class=gpu')
+        r = self.ctl('group', 'create', 'gpus', '01:00.0', hostspec.pci_path(GPUS[1]), '--class=gpu')
         self.assertEqual(r.stderr, '')
         path, props = self.group_by_name('gpus')
         self.assertEqual(props['Devices'], [hostspec.pci_path(a) for a in GPUS])
@@ -251,7 +269,7 @@ class MakeResourceTest(ResourceCliTestCase):
             self.assertIn('product-id=%s' % dev['device_id'].lower(), line[0])
 
     def test_include_companions(self):
-        r = self.ctl('make-resource', 'gpus', *GPUS, '--include-companions', '--description=Two cards')
+        r = self.ctl('group', 'create', 'gpus', *GPUS, '--include-companions', '--description=Two cards')
         self.assertNotIn('--include-companions', r.stdout)
         everything = sorted(GPUS + [self.audio_of(g) for g in GPUS])
         path, props = self.group_by_name('gpus')
@@ -262,7 +280,7 @@ class MakeResourceTest(ResourceCliTestCase):
         self.assertEqual([line.split('  ')[0] for line in kv['Members']], everything)
 
     def test_json(self):
-        got = json.loads(self.ctl('make-resource', '--json', 'gpus', *GPUS).stdout)
+        got = json.loads(self.ctl('group', 'create', '--json', 'gpus', *GPUS).stdout)
         self.assertEqual(set(got), {'group', 'companions'})
         self.assertEqual(got['group'], json.loads(self.ctl('group', 'show', '--json', 'gpus').stdout))
         self.assertEqual([d['address'] for d in got['group']['devices']], GPUS)
@@ -271,9 +289,19 @@ class MakeResourceTest(ResourceCliTestCase):
              'iommu_group': self.host.pci_device(g)['iommu_group'], 'shares_with': [g]} for g in GPUS])
 
     def test_unknown_device(self):
-        r = self.ctl('make-resource', 'gpus', '01:00.0', '0f:00.0', expect=None)
-        self.assertFailure(r, 'No device at 0000:0f:00.0')
+        r = self.ctl('group', 'create', 'gpus', '01:00.0', '0f:00.0', expect=None)
+        self.assertFailure(r, clitest.man_message('no-device', ADDRESS='0f:00.0'))
         self.assertEqual(self.groups(), {})
+
+
+class MakeResourceOldSpellingTest(ResourceCliTestCase):
+
+    def test_same_group_and_a_note(self):
+        """make-resource NAME DEVICE... still makes the group, after the note of hostdevctl(1)."""
+        r = self.ctl('make-resource', 'gpus', GPUS[0])
+        self.assertRegex(r.stderr, r'\A%s\n\Z' % clitest.man_message(
+            'deprecated', OLD='make-resource', NEW='group create NAME DEVICE...'))
+        self.assertEqual(r.stdout.split('\n\n')[0] + '\n', self.ctl('group', 'show', 'gpus').stdout)
 
 
 class GroupUsageTest(CliTestCase):
@@ -316,7 +344,12 @@ class GroupUsageTest(CliTestCase):
         self.usage("Unknown resource group type 'floppy'", 'group', 'create', 'x', '--type=floppy')
         self.usage("Option '--type' given twice", 'group', 'create', 'x', '--type=pci', '--type=usb')
         self.usage('group create: missing argument NAME', 'group', 'create', '--type=pci')
-        self.usage('group create: too many arguments', 'group', 'create', 'x', 'y', '--type=pci')
+        self.usage("group create: option '--type' does not apply to a group made of devices",
+                   'group', 'create', 'x', 'y', '--type=pci')
+        self.usage("group create: option '--rule' does not apply to a group made of devices",
+                   'group', 'create', 'x', 'y', '--rule=driver=x')
+        self.usage("group create: option '--include-companions' needs devices",
+                   'group', 'create', 'x', '--type=pci', '--include-companions')
 
     def test_other_commands(self):
         self.usage('group update: nothing to change', 'group', 'update', 'x')
@@ -329,6 +362,7 @@ class GroupUsageTest(CliTestCase):
         self.usage('group rule: missing argument', 'group', 'rule')
         self.usage('group show: missing argument NAME', 'group', 'show')
         self.usage('make-resource: missing argument NAME DEVICE', 'make-resource', 'gpus')
+        self.usage('group create: missing argument', 'group', 'create')
         self.usage('prepare: missing argument DEVICE', 'prepare')
         self.usage("Option '--rule' needs an argument", 'group', 'create', 'x', '--type=pci', '--rule')
 
@@ -340,7 +374,8 @@ class GroupUsageTest(CliTestCase):
                 ('group create', ['group', 'create', 'x', '--type=pci', '--name=y'], '--name'),
                 ('release', ['release', '01:00.0', '--override-critical'], '--override-critical'),
                 ('prepare', ['prepare', '01:00.0', '--include-companions'], '--include-companions'),
-                ('make-resource', ['make-resource', 'g', '01:00.0', '--dry-run'], '--dry-run')]:
+                ('make-resource', ['make-resource', 'g', '01:00.0', '--dry-run'], '--dry-run'),
+                ('group create', ['group', 'create', 'g', '01:00.0', '--dry-run'], '--dry-run')]:
             self.usage("%s: option '%s' does not apply" % (command, option), *args)
 
 if __name__ == '__main__':

@@ -92,7 +92,7 @@ class ShowTest(CliTestCase):
         self.assertDevice(kv, dev)
         self.assertEqual(kv['Bus Number'], [str(dev['busnum'])])
         self.assertEqual(kv['Device Number'], [str(dev['devnum'])])
-        self.assertEqual(kv['Port Path'], [dev['devpath']])
+        self.assertEqual(kv['Port Path'], [dev['address']])
         self.assertEqual(kv['Speed'], ['%s Mbit/s' % dev['speed']])
         self.assertEqual(kv['Device Node'], [dev['devnode']])
         self.assertEqual(kv['Authorized'], ['yes' if dev['authorized'] else 'no'])
@@ -155,29 +155,54 @@ class ShowTest(CliTestCase):
             got = json.loads(self.ctl('show', '--json', address).stdout)
             self.assertEqual((got['critical'], got['critical_reasons']), (critical, reasons))
 
-    def assertDaemonError(self, what, error_name):
-        """The daemon's own message reaches the user, as one line."""
+    def assertCliError(self, what, error_name, key, **values):
+        """The daemon refuses `what` with error_name; hostdevctl says so in
+        its own words, message `key` of hostdevctl(1), as one line."""
         err = self.client.call_error(hostspec.ROOT_PATH, 'org.hostdev1.Manager', 'GetDevice',
                                      GLib.Variant('(s)', (what,)))
         self.assertEqual(err.name, error_name)
         r = self.ctl('show', what, expect=None)
         self.assertFailure(r)
-        self.assertEqual(r.stderr, 'hostdevctl: %s\n' % clitest.daemon_message(err))
+        self.assertRegex(r.stderr, r'\Ahostdevctl: %s\n\Z' % clitest.man_message(key, **values))
 
     def test_unknown_pci_address(self):
-        self.assertDaemonError('0000:0f:00.0', 'org.hostdev1.Error.NotFound')
-        self.assertIn('0000:0f:00.0', self.ctl('show', '0f:00.0', expect=1).stderr)
+        self.assertCliError('0000:0f:00.0', 'org.hostdev1.Error.NotFound', 'no-device', ADDRESS='0000:0f:00.0')
+        # named as typed
+        r = self.ctl('show', '0f:00.0', expect=1)
+        self.assertRegex(r.stderr, clitest.man_message('no-device', ADDRESS='0f:00.0'))
 
     def test_unknown_usb_address(self):
-        self.assertDaemonError('4-1.2', 'org.hostdev1.Error.NotFound')
+        self.assertCliError('4-1.2', 'org.hostdev1.Error.NotFound', 'no-device', ADDRESS='4-1.2')
 
     def test_root_hub_is_not_a_device(self):
         r = self.ctl('show', 'usb1', expect=None)
         self.assertFailure(r)
 
     def test_garbage_address(self):
-        for what in ('junk', '0000:01:00', '1-', 'x' * 300):
-            self.assertDaemonError(what, 'org.hostdev1.Error.InvalidArgument')
+        for what in ('junk', '0000:01:00.8', '1-', 'x' * 300):
+            self.assertCliError(what, 'org.hostdev1.Error.InvalidArgument', 'not-an-address', ADDRESS=what)
+
+    def test_slot(self):
+        """01:00, 01:00.* and 0000:01:00 are every function of the slot, in address order."""
+        functions = sorted((d['address'] for d in self.host.pci if d['address'].startswith('0000:01:00.')),
+                           key=clitest.pci_sort_key)
+        self.assertGreater(len(functions), 1)
+        for slot in ('01:00', '01:00.*', '0000:01:00'):
+            got = json.loads(self.ctl('show', '--json', slot).stdout)
+            self.assertEqual([d['address'] for d in got], functions, slot)
+        text = self.ctl('show', '01:00').stdout
+        self.assertEqual([parse_key_values(block)['Address'] for block in text.split('\n\n')],
+                         [[a] for a in functions])
+        # several arguments, each once
+        got = json.loads(self.ctl('show', '--json', '01:00', functions[0]).stdout)
+        self.assertEqual([d['address'] for d in got], functions)
+        # a single function stays one object
+        self.assertEqual(json.loads(self.ctl('show', '--json', functions[0]).stdout)['address'], functions[0])
+
+    def test_empty_slot(self):
+        self.assertFalse([d for d in self.host.pci if d['address'].startswith('0000:0f:00.')])
+        r = self.ctl('show', '0f:00', expect=None)
+        self.assertFailure(r, clitest.man_message('no-slot', ADDRESS='0f:00'))
 
     def test_unknown_object_path(self):
         r = self.ctl('show', '/org/hostdev1/pci/0000_0f_00_0', expect=None)
@@ -189,7 +214,7 @@ class ShowTest(CliTestCase):
         path = hostspec.usb_path('1-1')
         signals.wait_for(lambda ev: any(e['signal'] == 'InterfacesRemoved' and e['path'] == path
                                         for e in ev), what='1-1 to go away')
-        self.assertDaemonError('1-1', 'org.hostdev1.Error.NotFound')
+        self.assertCliError('1-1', 'org.hostdev1.Error.NotFound', 'no-device', ADDRESS='1-1')
 
 
 if __name__ == '__main__':

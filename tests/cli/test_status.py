@@ -14,6 +14,9 @@ from harness import faults
 
 GPU1, AUDIO1 = '0000:01:00.0', '0000:01:00.1'
 NOT_AVAILABLE = 'critical-device detection not available'
+# the order of reason codes hostdevctl(1) gives under "status"
+REASON_ORDER = ['root-filesystem', 'boot-filesystem', 'usr-filesystem', 'var-filesystem', 'swap',
+                'default-route', 'nm-connection', 'console', 'boot-vga', 'bridge', 'iommu-peer']
 STATUS_KEYS = {'version', 'iommu_enabled', 'iommu_message', 'reboot_required', 'reboot_reasons',
                'converged', 'converge_problems', 'critical_devices', 'devices', 'pci_devices',
                'usb_devices', 'iommu_groups', 'resource_groups'}
@@ -45,15 +48,42 @@ class StatusCase(CliTestCase):
             out.append((address, path, reasons))
         return out
 
-    def assertCriticalText(self, kv):
+    def assertCriticalText(self, kv, show_all=False):
+        """Critical devices grouped by reason code, in hostdevctl(1)'s
+        order of codes, by address within a code; devices whose only
+        reason is "bridge" counted but listed only with --all."""
         expected = self.expected_critical()
         if expected is None:
             self.assertEqual(kv['Critical Devices'], [NOT_AVAILABLE])
-        elif not expected:
+            return
+        if not expected:
             self.assertEqual(kv['Critical Devices'], ['none'])
-        else:
-            self.assertEqual(kv['Critical Devices'],
-                             ['%s: %s' % (a, '; '.join(t for _c, t in r)) if r else a for a, _p, r in expected])
+            return
+        expected.sort(key=lambda e: clitest.pci_sort_key(e[0]))
+        plain = [e for e in expected if e[2] and all(c == 'bridge' for c, _t in e[2])]
+        shown = expected if show_all else [e for e in expected if e not in plain]
+        hidden = len(expected) - len(shown)
+        head = str(len(shown))
+        if hidden:
+            head += ' (%d bridge%s not shown; --all shows %s)' % (
+                hidden, '' if hidden == 1 else 's', 'it' if hidden == 1 else 'them')
+        seen = []
+        for _a, _p, reasons in shown:
+            seen += [c for c, _t in reasons if c not in seen]
+        codes = [c for c in REASON_ORDER if c in seen] + [c for c in seen if c not in REASON_ORDER]
+        width = max(len(c) for c in codes)
+        lines = [head]
+        for code in codes:
+            first = True
+            for address, _p, reasons in shown:
+                for c, text in reasons:
+                    if c != code:
+                        continue
+                    label = (code + ':').ljust(width + 1) if first else ' ' * (width + 1)
+                    lines.append('%s %s  %s' % (label, address, text))
+                    first = False
+        self.assertEqual(kv['Critical Devices'], lines)
+        return plain
 
 
 class StatusTest(StatusCase):
@@ -71,9 +101,12 @@ class StatusTest(StatusCase):
         self.assertEqual(kv['Devices'], ['%d (%d PCI, %d USB)' % (pci + usb, pci, usb)])
         self.assertEqual(kv['IOMMU Groups'], [str(groups)])
         self.assertEqual(kv['Resource Groups'], ['0'])
-        self.assertCriticalText(kv)
+        plain = self.assertCriticalText(kv)
+        # the simulated host has root ports: hidden by default, listed with --all
+        self.assertTrue(plain)
+        self.assertCriticalText(parse_key_values(self.ctl('status', '--all').stdout), show_all=True)
 
-        self.ctl('make-resource', 'gpu', GPU1)
+        self.ctl('group', 'create', 'gpu', GPU1)
         kv = parse_key_values(self.ctl('status').stdout)
         self.assertEqual(kv['Resource Groups'], ['1'])
 
@@ -87,7 +120,10 @@ class StatusTest(StatusCase):
             'reboot_required': False, 'reboot_reasons': [], 'converged': True,
             'converge_problems': [], 'devices': pci + usb, 'pci_devices': pci, 'usb_devices': usb,
             'iommu_groups': groups, 'resource_groups': 0})
+        # every critical device, bridges too, in address order
         expected = self.expected_critical()
+        if expected is not None:
+            expected.sort(key=lambda e: clitest.pci_sort_key(e[0]))
         self.assertEqual(critical, None if expected is None else [
             {'address': a, 'object_path': p, 'reasons': [{'code': c, 'text': t} for c, t in r]}
             for a, p, r in expected])

@@ -8,12 +8,14 @@ import re
 import clitest
 from clitest import CliTestCase, paths
 
-COMMANDS = ('list', 'show', 'groups', 'monitor', 'status', 'prepare', 'release', 'make-resource',
-            'group list', 'group show', 'group create', 'group update', 'group delete',
+COMMANDS = ('device list', 'device show', 'device prepare', 'device release', 'iommu list', 'iommu show',
+            'monitor', 'status', 'group list', 'group show', 'group create', 'group update', 'group delete',
             'group prepare', 'group release', 'group rule add', 'group rule remove')
 OPTIONS = ('--json', '--no-legend', '--version', '--no-ask-password', '--dry-run',
            '--override-critical', '--type=', '--rule=', '--description=', '--class=', '--name=',
-           '--include-companions')
+           '--include-companions', '--all')
+# the spellings of the last release: they work, with a note, and are not in the help
+OLD_SPELLINGS = {'groups': 'iommu list', 'make-resource': 'group create NAME DEVICE...'}
 
 
 def project_version():
@@ -34,6 +36,8 @@ class UsageTest(CliTestCase):
             self.assertEqual(r.stderr, '')
             for word in COMMANDS + OPTIONS:
                 self.assertIn(word, r.stdout, args)
+            for old in OLD_SPELLINGS:
+                self.assertNotRegex(r.stdout, r'(?m)^  %s ' % old, args)
 
     def test_version(self):
         r = self.ctl('--version')
@@ -50,25 +54,38 @@ class UsageTest(CliTestCase):
     def test_missing_and_extra_arguments(self):
         self.assertUsageError(self.ctl('show', expect=None), 'show: missing argument')
         self.assertUsageError(self.ctl('show', '', expect=None), 'show: ')
-        self.assertUsageError(self.ctl('show', '01:00.0', '02:00.0', expect=None), 'show: too many')
-        for command in ('list', 'groups', 'monitor', 'status'):
-            self.assertUsageError(self.ctl(command, 'extra', expect=None), command + ': too many')
+        for command in ('list', 'monitor', 'status', 'iommu list', 'device list'):
+            self.assertUsageError(self.ctl(*command.split(), 'extra', expect=None), command + ': too many')
+        self.assertUsageError(self.ctl('iommu', 'show', expect=None), 'iommu show: missing argument')
+        self.assertUsageError(self.ctl('iommu', 'show', '1', '2', expect=None), 'iommu show: too many')
+        self.assertUsageError(self.ctl('iommu', 'frob', expect=None), "Unknown command 'iommu frob'")
+        self.assertUsageError(self.ctl('device', 'frob', expect=None), "Unknown command 'device frob'")
 
     def test_no_bus(self):
-        for command in ('list', 'groups', 'monitor', 'status'):
-            r = self.ctl(command, expect=None)
+        for command in ('list', 'iommu list', 'monitor', 'status', 'device show 01:00.0'):
+            r = self.ctl(*command.split(), expect=None)
             self.assertFailure(r, 'Failed to connect to the system bus')
+
+    def test_old_spellings_note(self):
+        """An old spelling still runs the command, after the deprecation note of hostdevctl(1)."""
+        for old, new in OLD_SPELLINGS.items():
+            args = [old] + (['g', '01:00.0'] if old == 'make-resource' else [])
+            r = self.ctl(*args, expect=None)
+            lines = r.stderr.splitlines()
+            self.assertRegex(lines[0], r'\A%s\Z' % clitest.man_message('deprecated', OLD=old, NEW=new))
+            self.assertEqual(len(lines), 2, r.stderr)
+            self.assertTrue(lines[1].startswith('hostdevctl: Failed to connect to the system bus'), r.stderr)
 
 
 class NoDaemonTest(CliTestCase):
     start_daemon = False
 
     def test_daemon_not_running(self):
-        for args in (['list'], ['list', '--json'], ['groups'], ['show', '01:00.0'], ['status'],
-                     ['group', 'list'], ['prepare', '01:00.0']):
+        for args in (['list'], ['list', '--json'], ['iommu', 'list'], ['show', '01:00.0'], ['status'],
+                     ['group', 'list'], ['prepare', '01:00.0'], ['device', 'prepare', '01:00'],
+                     ['iommu', 'show', '1'], ['group', 'create', 'x', '--type=pci']):
             r = self.ctl(*args, expect=None)
-            self.assertFailure(r, '.*hostdevd is not running')
-            self.assertIn('org.hostdev1', r.stderr)
+            self.assertFailure(r, clitest.man_message('not-running') + r'\n\Z')
 
 
 if __name__ == '__main__':

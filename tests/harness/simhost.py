@@ -5,7 +5,7 @@
 
 Starts a private system bus with polkitd, the simulated host of
 data/simhost/host.json with its kernel emulator, and hostdevd; prints
-`hostdevctl list` and `hostdevctl groups`; then opens a shell in which the
+`hostdevctl list` and `hostdevctl iommu list`; then opens a shell in which the
 system bus is the private one, hostdevctl is on PATH and /sys is the
 simulated host's (through the umockdev preload). Without a terminal the
 shell reads commands from standard input, so
@@ -39,7 +39,7 @@ hostdevd runs on a private system bus:
 Its log: {log}
 
 Try:
-  hostdevctl list                       hostdevctl groups
+  hostdevctl list                       hostdevctl iommu list
   hostdevctl show 01:00.0               hostdevctl monitor   (Ctrl-C stops it)
   busctl --system tree org.hostdev1
   busctl --system introspect org.hostdev1 /org/hostdev1/iommu_group/12
@@ -50,7 +50,7 @@ Move the host GPU's audio function to vfio-pci as the kernel would see it
   echo vfio-pci > /sys/bus/pci/devices/0000:01:00.1/driver_override
   echo 0000:01:00.1 > /sys/bus/pci/devices/0000:01:00.1/driver/unbind
   echo 0000:01:00.1 > /sys/bus/pci/drivers_probe
-  hostdevctl groups
+  hostdevctl iommu list
 
 Leave with "exit" or Ctrl-D; the daemon, bus and testbed go away.
 ============================================================================
@@ -122,7 +122,7 @@ def main():
         daemon = Hostdevd(sim, shared.address, tmp).start()
         env = shell_env(sim, shared.address, tmp)
         run_cli(['list'], env)
-        run_cli(['groups'], env)
+        run_cli(['iommu', 'list'], env)
         if not args.no_shell:
             print(BANNER.format(description=host.data['description'], pci=len(host.pci),
                                 usb=len(host.published_usb), groups=len(host.groups()),

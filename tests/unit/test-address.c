@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "check.h"
-#include "model/address.h"
+#include "common/address.h"
 #include "shared/macro.h"
 
 static void expect(const char *in, DeviceKind kind, const char *out) {
@@ -49,6 +49,33 @@ static void test_parse(void) {
         expect("-1", 0, NULL);
 }
 
+static void expect_slot(const char *in, const char *out) {
+        _cleanup_free_ char *a = NULL;
+        int r = pci_slot_parse(in, &a);
+
+        if (!out) {
+                CHECK(r == -EINVAL);
+                return;
+        }
+        CHECK(r == 0);
+        CHECK_STREQ(a, out);
+}
+
+/* A slot as admins type it means every function of it. */
+static void test_slot(void) {
+        expect_slot("01:00", "0000:01:00");
+        expect_slot("01:00.*", "0000:01:00");
+        expect_slot("0000:AF:1f", "0000:af:1f");
+        expect_slot("0000:01:00.*", "0000:01:00");
+        expect_slot("01:00.0", NULL);
+        expect_slot("01:00.", NULL);
+        expect_slot("01:00*", NULL);
+        expect_slot("01:20", NULL);
+        expect_slot("1-3", NULL);
+        expect_slot("", NULL);
+        expect_slot(".*", NULL);
+}
+
 static void test_long(void) {
         char *big = malloc(1 << 20);
 
@@ -92,6 +119,7 @@ static void test_order(void) {
 }
 
 int main(void) {
+        test_slot();
         test_parse();
         test_order();
         test_long();

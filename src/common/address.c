@@ -113,6 +113,30 @@ int usb_address_parse(const char *s, char **ret_address) {
         return 0;
 }
 
+int pci_slot_parse(const char *s, char **ret_slot) {
+        char buf[ADDRESS_MAX + 3];
+        _cleanup_free_ char *address = NULL;
+        size_t l = strnlen(s, ADDRESS_MAX + 1);
+        int r;
+
+        if (l > ADDRESS_MAX)
+                return -EINVAL;
+        /* The slot with function 0 is a function address; ".*" is the same slot. */
+        memcpy(buf, s, l + 1);
+        if (l >= 2 && streq(buf + l - 2, ".*"))
+                buf[l - 2] = 0;
+        if (strchr(buf, '.'))
+                return -EINVAL;
+        strcat(buf, ".0");
+        r = pci_address_parse(buf, &address);
+        if (r < 0)
+                return r;
+        address[strlen(address) - 2] = 0;
+        if (ret_slot)
+                *ret_slot = TAKE_PTR(address);
+        return 0;
+}
+
 int address_parse(const char *s, DeviceKind *ret_kind, char **ret_address) {
         if (pci_address_parse(s, ret_address) == 0) {
                 if (ret_kind)

@@ -22,6 +22,10 @@ const char *device_kind_to_string(DeviceKind k);
 int address_parse(const char *s, DeviceKind *ret_kind, char **ret_address);
 int pci_address_parse(const char *s, char **ret_address);
 int usb_address_parse(const char *s, char **ret_address);
+/* A PCI slot, every function of it, as admins type it: "01:00",
+ * "0000:01:00", "01:00.*" → "0000:01:00". -EINVAL for anything else,
+ * a single function ("01:00.0") included. */
+int pci_slot_parse(const char *s, char **ret_slot);
 
 /* Orders addresses as people read them: PCI by domain, bus, device and
  * function; USB by bus, then port by port ("1-3" < "1-3.2" < "1-10");

@@ -1,0 +1,104 @@
+# bash completion for hostdevctl(1)                 -*- shell-script -*-
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Commands and options from fixed lists; addresses, IOMMU group numbers
+# and resource group names from the running hostdevd through
+# "hostdevctl __complete KIND", which prints nothing, quickly, when the
+# daemon is not there.
+
+__hostdevctl_live() {
+        local cmd=${COMP_WORDS[0]:-hostdevctl}
+        "$cmd" __complete "$1" 2>/dev/null
+}
+
+# Device addresses; with the domain left out when the word has none, as
+# admins type them ("01:" completes to 01:00.0, 01:00.1).
+__hostdevctl_devices() {
+        local kind=$1 cur=$2 a
+        while read -r a; do
+                if [[ $cur != *:*:* && $a == 0000:* && ${a#0000:} == "$cur"* ]]; then
+                        printf '%s\n' "${a#0000:}"
+                elif [[ $a == "$cur"* ]]; then
+                        printf '%s\n' "$a"
+                fi
+        done < <(__hostdevctl_live "$kind")
+}
+
+_hostdevctl() {
+        local cur prev i word noun= verb= sub= n_args=0
+        local commands='list show prepare release device iommu group status monitor help'
+        local options='--help --version --json --no-legend --no-ask-password --dry-run
+                       --override-critical --type= --rule= --description= --class= --name=
+                       --include-companions --all'
+
+        cur=${COMP_WORDS[COMP_CWORD]}
+        prev=${COMP_WORDS[COMP_CWORD-1]}
+        # With bash-completion loaded, take "01:00" whole despite ':' in COMP_WORDBREAKS.
+        if declare -F _get_comp_words_by_ref >/dev/null; then
+                _get_comp_words_by_ref -n := cur prev
+        fi
+
+        # What is on the line before the word: noun, verb, sub-verb, argument count.
+        for ((i = 1; i < COMP_CWORD; i++)); do
+                word=${COMP_WORDS[i]}
+                [[ $word == -* ]] && continue
+                if [[ -z $noun ]]; then
+                        case $word in
+                        device|iommu|group) noun=$word ;;
+                        *) noun=device; verb=$word ;;
+                        esac
+                elif [[ -z $verb ]]; then
+                        verb=$word
+                elif [[ $noun == group && $verb == rule && -z $sub ]]; then
+                        sub=$word
+                else
+                        ((n_args++))
+                fi
+        done
+
+        COMPREPLY=()
+        if [[ $cur == --type=* ]]; then
+                COMPREPLY=($(compgen -P --type= -W 'pci usb sriov-nic vgpu' -- "${cur#--type=}"))
+                return 0
+        fi
+        if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$options" -- "$cur"))
+                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace 2>/dev/null
+                return 0
+        fi
+
+        case $noun/$verb in
+        /)
+                COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
+        device/)
+                COMPREPLY=($(compgen -W 'list show prepare release' -- "$cur")) ;;
+        iommu/)
+                COMPREPLY=($(compgen -W 'list show' -- "$cur")) ;;
+        group/)
+                COMPREPLY=($(compgen -W 'list show create update delete prepare release rule' -- "$cur")) ;;
+        device/show|device/prepare)
+                COMPREPLY=($(__hostdevctl_devices devices "$cur")) ;;
+        device/release)
+                COMPREPLY=($(__hostdevctl_devices prepared-devices "$cur")) ;;
+        iommu/show)
+                ((n_args == 0)) && COMPREPLY=($(compgen -W "$(__hostdevctl_live iommu-groups)" -- "$cur")) ;;
+        group/show|group/update|group/delete|group/prepare|group/release)
+                ((n_args == 0)) && COMPREPLY=($(compgen -W "$(__hostdevctl_live groups)" -- "$cur")) ;;
+        group/create)
+                # NAME is new; the devices follow it.
+                ((n_args >= 1)) && COMPREPLY=($(__hostdevctl_devices devices "$cur")) ;;
+        group/rule)
+                if [[ -z $sub ]]; then
+                        COMPREPLY=($(compgen -W 'add remove' -- "$cur"))
+                elif ((n_args == 0)); then
+                        COMPREPLY=($(compgen -W "$(__hostdevctl_live groups)" -- "$cur"))
+                fi ;;
+        esac
+
+        if declare -F __ltrim_colon_completions >/dev/null; then
+                __ltrim_colon_completions "$cur"
+        fi
+        return 0
+}
+
+complete -F _hostdevctl hostdevctl
