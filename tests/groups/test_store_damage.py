@@ -426,6 +426,19 @@ class DamagedStoreTest(GroupsTestCase):
         for p, g in groups.items():
             self.assertEqual(g, real['groups'][p])
 
+    def test_salvage_garbage(self):
+        """Nothing readable at all: salvage says so, keeps the file, and
+        hostdevd starts with an empty state."""
+        data = random.Random(7).randbytes(BLOCK)
+        self.write_store(data)
+        report, damaged = self.salvage()
+        self.assertIn('kept 0 groups, 0 prepared devices, 0 reboot reasons', report)
+        self.assertIn('Dropped', report)
+        with open(damaged, 'rb') as f:
+            self.assertTrue(f.read() == data)
+        self.daemon.start()
+        self.assertEqual(self.groups(), {})
+
     def test_salvage_refuses_what_it_must_not_touch(self):
         """No file, a FIFO, a newer schema: salvage changes nothing."""
         records = dict(self.realistic()['records'])
