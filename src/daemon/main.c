@@ -8,6 +8,11 @@
 #include "daemon.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/paths.h"
+#include "store/store.h"
+
+/* --verify-state / --salvage-state: work on the state file and exit. */
+static enum { ACTION_RUN, ACTION_VERIFY_STATE, ACTION_SALVAGE_STATE } arg_action = ACTION_RUN;
 
 static void help(void) {
         printf("Usage: hostdevd [OPTIONS]\n\n"
@@ -15,7 +20,11 @@ static void help(void) {
                "system bus as org.hostdev1, for passing them through to VMs.\n\n"
                "  -h --help              Show this help and exit\n"
                "     --version           Show the version and exit\n"
-               "     --log-level=LEVEL   debug, info, notice, warning or err (default: info)\n\n"
+               "     --log-level=LEVEL   debug, info, notice, warning or err (default: info)\n"
+               "     --verify-state      Load the state file, print its records and exit:\n"
+               "                         0 when it loads completely, 1 when not\n"
+               "     --salvage-state     Keep what can be read of a damaged state file in a\n"
+               "                         new one, the damaged file beside it (hostdevd stopped)\n\n"
                "File system roots come from HOSTDEV_SYSFS_ROOT, HOSTDEV_DEV_ROOT,\n"
                "HOSTDEV_PROC_ROOT, HOSTDEV_RUN_ROOT, HOSTDEV_STATE_DIRECTORY,\n"
                "HOSTDEV_PCI_IDS and HOSTDEV_USB_IDS; see hostdevd(8).\n");
@@ -23,11 +32,13 @@ static void help(void) {
 
 /* 0: run, 1: exit successfully, <0: usage error. */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL };
+        enum { ARG_VERSION = 0x100, ARG_LOG_LEVEL, ARG_VERIFY_STATE, ARG_SALVAGE_STATE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "verify-state", no_argument, NULL, ARG_VERIFY_STATE },
+                { "salvage-state", no_argument, NULL, ARG_SALVAGE_STATE },
                 {}
         };
         int c, l;
@@ -46,12 +57,44 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_error_errno(EINVAL, "Unknown log level '%s'.", optarg);
                         log_set_max_level(l);
                         break;
+                case ARG_VERIFY_STATE:
+                        arg_action = ACTION_VERIFY_STATE;
+                        break;
+                case ARG_SALVAGE_STATE:
+                        arg_action = ACTION_SALVAGE_STATE;
+                        break;
                 default:
                         return -EINVAL;
                 }
         if (optind < argc)
                 return log_error_errno(EINVAL, "Unexpected argument '%s'; see --help.", argv[optind]);
         return 0;
+}
+
+static int run_state_action(void) {
+        _cleanup_free_ char *out = NULL, *summary = NULL, *error = NULL;
+        Paths paths;
+        int r;
+
+        r = paths_init_from_env(&paths);
+        if (r < 0)
+                return log_oom(), EXIT_FAILURE;
+        if (arg_action == ACTION_VERIFY_STATE)
+                r = store_verify(paths.state_dir, &out, &summary, &error);
+        else
+                r = store_salvage(paths.state_dir, &out, &error);
+        paths_done(&paths);
+        if (r < 0) {
+                if (error)
+                        log_error("%s", error);
+                else
+                        log_error_errno(r, "Cannot work on the state file: %m");
+                return EXIT_FAILURE;
+        }
+        fputs(out, stdout);
+        if (summary)
+                log_info("%s", summary);
+        return EXIT_SUCCESS;
 }
 
 int main(int argc, char *argv[]) {
@@ -69,6 +112,8 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : 2;
+        if (arg_action != ACTION_RUN)
+                return run_state_action();
 
         /* sd-event receives these through a signalfd. */
         sigemptyset(&mask);

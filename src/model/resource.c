@@ -34,8 +34,7 @@ ResourceGroup *resource_group_new(const char *id, const char *name, ResourceType
         ResourceGroup *g;
 
         /* Ids are made by the daemon, never typed by a user: anything else is a bug. */
-        if (isempty(id) || id[strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789")] != 0 ||
-            !resource_type_to_string(type))
+        if (resource_id_validate(id, NULL) < 0 || !resource_type_to_string(type))
                 return NULL;
         g = calloc(1, sizeof(ResourceGroup));
         if (!g)
@@ -105,6 +104,15 @@ int resource_name_validate(const char *name, char **ret_error) {
 
 int resource_description_validate(const char *s, char **ret_error) {
         return text_validate("Description", s, RESOURCE_DESCRIPTION_MAX, true, ret_error);
+}
+
+int resource_id_validate(const char *id, char **ret_error) {
+        if (isempty(id))
+                return error_setf(ret_error, "A group id must not be empty.");
+        if (strlen(id) > RESOURCE_ID_MAX || id[strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789")] != 0)
+                return error_setf(ret_error, "A group id is at most %d lowercase letters and digits.",
+                                  RESOURCE_ID_MAX);
+        return 0;
 }
 
 static bool rules_accept(ResourceType type, const Rule *rules, size_t n_rules, const Device *d) {

@@ -6,6 +6,7 @@
 
 #define RESOURCE_NAME_MAX 128
 #define RESOURCE_DESCRIPTION_MAX 1024
+#define RESOURCE_ID_MAX 64
 
 typedef struct ResourceGroup {
         char *id;               /* stable, "g" + 32 hex digits: its object path's last element */
@@ -42,6 +43,9 @@ static inline bool resource_group_is_tenant(const ResourceGroup *g) {
  * characters; descriptions may be empty. -EINVAL with a message. */
 int resource_name_validate(const char *name, char **ret_error);
 int resource_description_validate(const char *s, char **ret_error);
+/* Ids: 1..RESOURCE_ID_MAX lowercase letters and digits (made by the
+ * daemon; older stores hold ids without the leading "g"). */
+int resource_id_validate(const char *id, char **ret_error);
 
 /* A group accepts a device when the type allows it and any rule matches. */
 bool resource_group_accepts(const ResourceGroup *g, const Device *d);

@@ -1,30 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <gdbm.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
 #include "shared/text.h"
+#include "record.h"
 #include "store.h"
-
-#define KEY_VERSION "schema-version"
-#define KEY_GROUP_PREFIX "group/"
-#define KEY_PREPARED_PREFIX "prepared/"
-#define KEY_REBOOT "reboot"
 
 struct Store {
         char *dir;
         char *path;
         char *tmp_path;
 };
-
-static void gdbm_fatal_log(const char *msg) {
-        log_error("gdbm: %s", msg);
-}
 
 const char *store_path(const Store *s) {
         return s->path;
@@ -44,380 +38,37 @@ static inline void store_freep(Store **s) {
         store_free(*s);
 }
 
-/* Values are text with '%XX' escapes for anything that could be taken
- * for structure (newlines, separators) or is not printable. */
-static int escape(FILE *f, const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if (*p < 0x20 || *p == 0x7f || strchr("%=,\n", *p))
-                        fprintf(f, "%%%02X", *p);
-                else
-                        fputc(*p, f);
-        return 0;
-}
-
-static char *unescape(const char *s, size_t n) {
-        char *r = malloc(n + 1), *o = r;
-
-        if (!r)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                unsigned v;
-
-                if (s[i] != '%') {
-                        *o++ = s[i];
-                        continue;
-                }
-                if (i + 2 >= n + 0 || sscanf(s + i + 1, "%2X", &v) != 1 || v == 0) {
-                        free(r);
-                        return NULL;
-                }
-                *o++ = (char) v;
-                i += 2;
-        }
-        *o = 0;
-        return r;
-}
-
-static int serialize_rule(FILE *f, const Rule *r) {
-        bool first = true;
-
-        fputs("rule=", f);
-        for (RuleField k = 0; k < _RULE_FIELD_MAX; k++) {
-                RuleValue v;
-
-                if (!rule_has(r, k))
-                        continue;
-                v = rule_get(r, k);
-                fprintf(f, "%s%s:", first ? "" : ",", rule_field_to_string(k));
-                first = false;
-                if (v.type == 's')
-                        escape(f, v.s);
-                else if (v.type == 'i')
-                        fprintf(f, "%" PRIi32, v.i);
-                else
-                        fprintf(f, "%" PRIu32, v.u);
-        }
-        fputc('\n', f);
-        return 0;
-}
-
-static char *serialize_group(const ResourceGroup *g) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
-
-        if (!f)
-                return NULL;
-        fputs("name=", f), escape(f, g->name), fputc('\n', f);
-        fputs("description=", f), escape(f, strempty(g->description)), fputc('\n', f);
-        fputs("class=", f), escape(f, strempty(g->class_hint)), fputc('\n', f);
-        fprintf(f, "type=%s\n", resource_type_to_string(g->type));
-        for (size_t i = 0; i < g->n_rules; i++)
-                serialize_rule(f, &g->rules[i]);
-        for (size_t i = 0; i < g->n_known; i++) {
-                fputs("known=", f), escape(f, g->known_serials[i]);
-                fputc(',', f), escape(f, g->known_addresses[i]), fputc('\n', f);
-        }
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
-}
-
-static int parse_rule(ResourceType type, const char *s, Rule *ret) {
-        _cleanup_(rule_done) Rule r = {};
-
-        while (*s) {
-                size_t n = strcspn(s, ","), k = strcspn(s, ":");
-                _cleanup_free_ char *key = NULL, *val = NULL, *err = NULL;
-                RuleField field;
-                RuleValue v = {};
-                char *end;
-
-                if (k >= n)
-                        return -EBADMSG;
-                key = strndup(s, k);
-                val = unescape(s + k + 1, n - k - 1);
-                if (!key || !val)
-                        return -EBADMSG;
-                field = rule_field_from_string(key);
-                if ((int) field < 0)
-                        return -EBADMSG;
-                v.type = rule_field_type(field);
-                errno = 0;
-                if (v.type == 's')
-                        v.s = val;
-                else if (v.type == 'i')
-                        v.i = (int32_t) strtol(val, &end, 10);
-                else
-                        v.u = (uint32_t) strtoul(val, &end, 10);
-                if (v.type != 's' && (errno || *end || end == val))
-                        return -EBADMSG;
-                if (rule_set(&r, type, key, &v, &err) < 0)
-                        return -EBADMSG;
-                s += n + (s[n] == ',');
-        }
-        if (rule_validate(&r, NULL) < 0)
-                return -EBADMSG;
-        *ret = r;
-        r = (Rule) {};
-        return 0;
-}
-
-static int parse_group(const char *id, const char *text, size_t len, ResourceGroup **ret) {
-        _cleanup_free_ char *name = NULL, *desc = NULL, *class_hint = NULL, *copy = strndup(text, len);
-        _cleanup_strv_free_ char **rule_lines = NULL, **known = NULL;
-        ResourceType type = _RESOURCE_TYPE_INVALID;
-        ResourceGroup *g;
-        char *line, *save = NULL;
-
-        if (!copy)
-                return -ENOMEM;
-        for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *eq = strchr(line, '=');
-
-                if (!eq)
-                        return -EBADMSG;
-                *eq++ = 0;
-                if (streq(line, "name"))
-                        name = unescape(eq, strlen(eq));
-                else if (streq(line, "description"))
-                        desc = unescape(eq, strlen(eq));
-                else if (streq(line, "class"))
-                        class_hint = unescape(eq, strlen(eq));
-                else if (streq(line, "type"))
-                        type = resource_type_from_string(eq);
-                else if (streq(line, "rule")) {
-                        if (strv_extend(&rule_lines, eq) < 0)
-                                return -ENOMEM;
-                } else if (streq(line, "known")) {
-                        if (strv_extend(&known, eq) < 0)
-                                return -ENOMEM;
-                } else
-                        return -EBADMSG;
-        }
-        if (!name || !desc || !class_hint || type < 0 || resource_name_validate(name, NULL) < 0)
-                return -EBADMSG;
-
-        g = resource_group_new(id, name, type);
-        if (!g)
-                return -ENOMEM;
-        /* resource_group_new gave them empty strings. */
-        free(g->description);
-        free(g->class_hint);
-        g->description = TAKE_PTR(desc);
-        g->class_hint = TAKE_PTR(class_hint);
-        g->rules = calloc(strv_length(rule_lines) + 1, sizeof(Rule));
-        if (!g->rules) {
-                resource_group_free(g);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; rule_lines && rule_lines[i]; i++) {
-                if (parse_rule(type, rule_lines[i], &g->rules[i]) < 0) {
-                        resource_group_free(g);
-                        return -EBADMSG;
-                }
-                g->n_rules++;
-        }
-        for (size_t i = 0; known && known[i]; i++) {
-                size_t c = strcspn(known[i], ",");
-                _cleanup_free_ char *serial = unescape(known[i], c);
-                Device probe = { .serial = serial };
-
-                if (!serial || !known[i][c]) {
-                        resource_group_free(g);
-                        return -EBADMSG;
-                }
-                probe.address = unescape(known[i] + c + 1, strlen(known[i] + c + 1));
-                if (!probe.address || resource_group_note_member(g, &probe, NULL) < 0) {
-                        free(probe.address);
-                        resource_group_free(g);
-                        return -EBADMSG;
-                }
-                free(probe.address);
-        }
-        *ret = g;
-        return 0;
-}
-
-/* "key=value" lines into a NULL-terminated key, value, … list. */
-static char **parse_lines(const char *text, size_t len) {
-        _cleanup_strv_free_ char **l = NULL;
-        _cleanup_free_ char *copy = strndup(text, len);
-        char *line, *save = NULL;
-
-        if (!copy || !(l = calloc(1, sizeof(char *))))
-                return NULL;
-        for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *eq = strchr(line, '=');
-
-                if (!eq)
-                        return NULL;
-                *eq++ = 0;
-                _cleanup_free_ char *v = unescape(eq, strlen(eq));
-                if (!v || strv_extend(&l, line) < 0 || strv_extend(&l, v) < 0)
-                        return NULL;
-        }
-        return TAKE_PTR(l);
-}
-
-static int parse_prepared(const char *address, const char *text, size_t len, PreparedSet *set) {
-        _cleanup_strv_free_ char **kv = parse_lines(text, len);
-        Device probe = {};
-        const char *original = NULL;
-        bool releasing = false;
-        unsigned v = 0, p = 0;
-        int r;
-
-        if (!kv || pci_address_parse(address, NULL) < 0)
-                return -EBADMSG;
-        probe.address = (char *) address;
-        for (size_t i = 0; kv[i]; i += 2) {
-                if (streq(kv[i], "serial"))
-                        probe.serial = kv[i + 1];
-                else if (streq(kv[i], "ids") && sscanf(kv[i + 1], "%4x:%4x", &v, &p) == 2)
-                        probe.vendor_id = (uint16_t) v, probe.product_id = (uint16_t) p;
-                else if (streq(kv[i], "original-driver"))
-                        original = kv[i + 1];
-                else if (streq(kv[i], "releasing"))
-                        releasing = streq(kv[i + 1], "1");
-                else
-                        return -EBADMSG;
-        }
-        if (!original)
-                return -EBADMSG;
-        r = prepared_add(set, &probe, original);
-        if (r < 0)
-                return r == -ENOMEM ? r : -EBADMSG;
-        prepared_find(set, address)->releasing = releasing;
-        return 0;
-}
-
-static int parse_reboot(const char *text, size_t len, RebootState *reboot) {
-        _cleanup_strv_free_ char **kv = parse_lines(text, len);
-
-        if (!kv)
-                return -EBADMSG;
-        for (size_t i = 0; kv[i]; i += 2) {
-                if (streq(kv[i], "boot-id")) {
-                        if (free_and_strdup(&reboot->boot_id, kv[i + 1]) < 0)
-                                return -ENOMEM;
-                } else if (streq(kv[i], "reason")) {
-                        size_t c = strcspn(kv[i + 1], ",");
-                        _cleanup_free_ char *subject = unescape(kv[i + 1], c);
-                        _cleanup_free_ char *reason = kv[i + 1][c] ? unescape(kv[i + 1] + c + 1, strlen(kv[i + 1] + c + 1)) : NULL;
-
-                        if (!subject || !reason || reboot_state_add(reboot, strempty(reboot->boot_id), subject, reason) < 0)
-                                return -EBADMSG;
-                } else
-                        return -EBADMSG;
-        }
-        return 0;
-}
-
-static int load(Store *s, GDBM_FILE db, const StoreState *state, char **ret_error) {
-        ResourceSet *set = state->resources;
-        datum key, next, val;
-        int version;
-        _cleanup_free_ char *v = NULL;
-
-        key = (datum) { .dptr = (char *) KEY_VERSION, .dsize = sizeof(KEY_VERSION) - 1 };
-        val = gdbm_fetch(db, key);
-        if (!val.dptr) {
-                error_setf(ret_error, "%s has no schema version: it is not a hostdev state file or it is damaged. "
-                         "Move it away to start with an empty state, or restore a backup.", s->path);
-                return -EBADMSG;
-        }
-        v = strndup(val.dptr, (size_t) val.dsize);
-        free(val.dptr);
-        version = v ? atoi(v) : 0;
-        if (version > STORE_SCHEMA_VERSION) {
-                error_setf(ret_error, "%s was written by a newer hostdev (schema version %d; this one knows %d). "
-                         "Run the newer hostdevd, or move the file away to start with an empty state.",
-                         s->path, version, STORE_SCHEMA_VERSION);
-                return -EPROTONOSUPPORT;
-        }
-        if (version < 1) {
-                error_setf(ret_error, "%s has an invalid schema version '%s'. Move it away or restore a backup.",
-                         s->path, strempty(v));
-                return -EBADMSG;
-        }
-
-        for (key = gdbm_firstkey(db); key.dptr; key = next) {
-                _cleanup_free_ char *k = strndup(key.dptr, (size_t) key.dsize);
-                const char *id = k ? startswith(k, KEY_GROUP_PREFIX) : NULL;
-                const char *address = k ? startswith(k, KEY_PREPARED_PREFIX) : NULL;
-                ResourceGroup *g = NULL;
-                int r = 0;
-
-                next = gdbm_nextkey(db, key);
-                if (address || (k && streq(k, KEY_REBOOT))) {
-                        val = gdbm_fetch(db, key);
-                        r = !val.dptr ? -EBADMSG
-                            : address ? parse_prepared(address, val.dptr, (size_t) val.dsize, state->prepared)
-                                      : parse_reboot(val.dptr, (size_t) val.dsize, state->reboot);
-                        free(val.dptr);
-                } else if (id) {
-                        val = gdbm_fetch(db, key);
-                        r = val.dptr ? parse_group(id, val.dptr, (size_t) val.dsize, &g) : -EBADMSG;
-                        free(val.dptr);
-                        if (r >= 0 && (resource_set_find_name(set, g->name) || resource_set_add(set, g) < 0)) {
-                                resource_group_free(g);
-                                r = -EBADMSG;
-                        }
-                } else if (!k || !streq(k, KEY_VERSION))
-                        r = -EBADMSG;
-                free(key.dptr);
-                if (r < 0) {
-                        free(next.dptr);
-                        resource_set_done(set);
-                        prepared_set_done(state->prepared);
-                        reboot_state_done(state->reboot);
-                        error_setf(ret_error, "%s holds a damaged record '%s'. Move the file away to start "
-                                 "with an empty state, or restore a backup.", s->path, strempty(k));
-                        return r;
-                }
-        }
-        return 0;
-}
-
-int store_open(const char *state_dir, const StoreState *state, Store **ret, char **ret_error) {
+static Store *store_new(const char *state_dir) {
         _cleanup_(store_freep) Store *s = calloc(1, sizeof(Store));
-        GDBM_FILE db;
-        int r;
 
         if (!s || !(s->dir = strdup(state_dir)) ||
             asprintf(&s->path, "%s/%s", state_dir, STORE_FILE) < 0 ||
             asprintf(&s->tmp_path, "%s/.%s.new", state_dir, STORE_FILE) < 0)
-                return -ENOMEM;
-
-        if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
-                r = -errno;
-                error_setf(ret_error, "Cannot create the state directory %s: %s", state_dir, strerror(-r));
-                return r;
-        }
-        /* A leftover from a save that was cut short: never the real state. */
-        (void) unlink(s->tmp_path);
-
-        db = gdbm_open(s->path, 0, GDBM_READER | GDBM_NOLOCK | GDBM_CLOEXEC, 0600, gdbm_fatal_log);
-        if (!db) {
-                if (errno == ENOENT && gdbm_errno == GDBM_FILE_OPEN_ERROR) {
-                        /* First start: an empty state, written at the first change. */
-                        *ret = TAKE_PTR(s);
-                        return 0;
-                }
-                error_setf(ret_error, "Cannot read the state file %s: %s. Move it away to start with an empty "
-                         "state, or restore a backup.", s->path, gdbm_strerror(gdbm_errno));
-                return -EBADMSG;
-        }
-        r = load(s, db, state, ret_error);
-        gdbm_close(db);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(s);
-        return 0;
+                return NULL;
+        return TAKE_PTR(s);
 }
+
+static void state_done(const StoreState *st) {
+        resource_set_done(st->resources);
+        prepared_set_done(st->prepared);
+        reboot_state_done(st->reboot);
+}
+
+/* Moves what src holds into the empty dst. */
+static void state_move(const StoreState *dst, const StoreState *src) {
+        *dst->resources = *src->resources;
+        *dst->prepared = *src->prepared;
+        *dst->reboot = *src->reboot;
+        *src->resources = (ResourceSet) {};
+        *src->prepared = (PreparedSet) {};
+        *src->reboot = (RebootState) {};
+}
+
+/* gdbm is opened without a fatal function throughout: with one, gdbm
+ * calls it and exits on a read error; without, the call fails and sets
+ * gdbm_errno, which is what lets a damaged file be reported. */
+
+/* ---- writing ---------------------------------------------------------- */
 
 static int put(GDBM_FILE db, const char *key, const char *value) {
         datum k = { .dptr = (char *) key, .dsize = (int) strlen(key) };
@@ -434,92 +85,572 @@ static int fsync_path(const char *path, int flags) {
         return 0;
 }
 
-static char *serialize_prepared(const Prepared *p) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
-
-        if (!f)
-                return NULL;
-        if (p->serial)
-                fputs("serial=", f), escape(f, p->serial), fputc('\n', f);
-        fprintf(f, "ids=%04x:%04x\n", p->vendor_id, p->product_id);
-        fputs("original-driver=", f), escape(f, p->original_driver), fputc('\n', f);
-        fprintf(f, "releasing=%d\n", p->releasing);
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
-}
-
-static char *serialize_reboot(const RebootState *r) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
-
-        if (!f)
-                return NULL;
-        fputs("boot-id=", f), escape(f, strempty(r->boot_id)), fputc('\n', f);
-        for (size_t i = 0; r->reasons && r->reasons[i] && r->reasons[i + 1]; i += 2) {
-                fputs("reason=", f), escape(f, r->reasons[i]);
-                fputc(',', f), escape(f, r->reasons[i + 1]), fputc('\n', f);
-        }
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
-}
-
-int store_save(Store *s, const StoreState *state) {
-        const ResourceSet *set = state->resources;
-        char version[16];
+/* A complete new file at tmp_path, on disk. */
+static int write_new(Store *s, char **records) {
         GDBM_FILE db;
         int r = 0;
 
         (void) unlink(s->tmp_path);
-        db = gdbm_open(s->tmp_path, 0, GDBM_NEWDB | GDBM_NOLOCK | GDBM_CLOEXEC, 0600, gdbm_fatal_log);
+        db = gdbm_open(s->tmp_path, 0, GDBM_NEWDB | GDBM_NOLOCK | GDBM_CLOEXEC, 0600, NULL);
         if (!db)
                 return log_error_errno(EIO, "Cannot create %s: %s", s->tmp_path, gdbm_strerror(gdbm_errno));
-
-        snprintf(version, sizeof version, "%d", STORE_SCHEMA_VERSION);
-        r = put(db, KEY_VERSION, version);
-        for (size_t i = 0; r >= 0 && i < set->n_groups; i++) {
-                _cleanup_free_ char *key = NULL, *val = serialize_group(set->groups[i]);
-
-                if (!val || asprintf(&key, KEY_GROUP_PREFIX "%s", set->groups[i]->id) < 0)
-                        r = -ENOMEM;
-                else
-                        r = put(db, key, val);
-        }
-        for (size_t i = 0; r >= 0 && i < state->prepared->n_items; i++) {
-                _cleanup_free_ char *key = NULL, *val = serialize_prepared(&state->prepared->items[i]);
-
-                if (!val || asprintf(&key, KEY_PREPARED_PREFIX "%s", state->prepared->items[i].address) < 0)
-                        r = -ENOMEM;
-                else
-                        r = put(db, key, val);
-        }
-        if (r >= 0 && state->reboot->reasons) {
-                _cleanup_free_ char *val = serialize_reboot(state->reboot);
-
-                r = val ? put(db, KEY_REBOOT, val) : -ENOMEM;
-        }
+        for (size_t i = 0; r >= 0 && records[i] && records[i + 1]; i += 2)
+                r = put(db, records[i], records[i + 1]);
         if (r >= 0 && gdbm_sync(db) != 0)
                 r = -EIO;
         gdbm_close(db);
-        /* Data on disk before the rename makes it visible, and the rename
-         * on disk before we tell anyone the change is done. */
+        /* Data on disk before the rename makes it visible. */
         if (r >= 0)
                 r = fsync_path(s->tmp_path, O_RDONLY);
-        if (r >= 0 && rename(s->tmp_path, s->path) < 0)
+        if (r < 0)
+                (void) unlink(s->tmp_path);
+        return r;
+}
+
+/* The new file in place, and the rename on disk before anyone is told. */
+static int commit_new(Store *s) {
+        int r = 0;
+
+        if (rename(s->tmp_path, s->path) < 0)
                 r = -errno;
         if (r >= 0)
                 r = fsync_path(s->dir, O_RDONLY | O_DIRECTORY);
-        if (r < 0) {
+        if (r < 0)
                 (void) unlink(s->tmp_path);
+        return r;
+}
+
+int store_save(Store *s, const StoreState *state) {
+        _cleanup_strv_free_ char **records = NULL;
+        int r;
+
+        r = record_serialize_state(state, &records);
+        if (r >= 0)
+                r = write_new(s, records);
+        if (r >= 0)
+                r = commit_new(s);
+        if (r < 0)
                 return log_error_errno(r, "Cannot save the state to %s: %m", s->path);
-        }
         return 0;
+}
+
+/* ---- the file --------------------------------------------------------- */
+
+#define ADVICE " hostdevd leaves the file as it is. Run 'hostdevd --salvage-state' (with hostdevd " \
+               "stopped) to keep what can be read in a new state file and the damaged one beside it, " \
+               "or restore a backup."
+
+/* A message in *ret_error and -EBADMSG (or -ENOMEM). */
+#define bad_file(ret_error, ...) (error_setf((ret_error), __VA_ARGS__) == -ENOMEM ? -ENOMEM : -EBADMSG)
+
+/* The state file, opened for reading, when it is a regular file: never
+ * follows a symbolic link, never waits on a FIFO. -ENOENT when missing. */
+static int open_regular(const char *path, int *ret_fd, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *what;
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == ENOENT)
+                return -ENOENT;
+        if (fd < 0 && errno == ELOOP)
+                return bad_file(ret_error, "The state file %s is a symbolic link; hostdev keeps its state in "
+                                "a regular file. hostdevd leaves it as it is: replace it by the file it "
+                                "points to, or move it away to start with an empty state.", path);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                r = -errno;
+                (void) error_setf(ret_error, "Cannot open the state file %s: %s.", path, strerror(-r));
+                return r;
+        }
+        switch (st.st_mode & S_IFMT) {
+        case S_IFREG:
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        case S_IFDIR:
+                what = "a directory";
+                break;
+        case S_IFIFO:
+                what = "a FIFO";
+                break;
+        case S_IFCHR:
+        case S_IFBLK:
+                what = "a device node";
+                break;
+        case S_IFSOCK:
+                what = "a socket";
+                break;
+        default:
+                what = "not a regular file";
+        }
+        return bad_file(ret_error, "The state file %s is %s; hostdev keeps its state in a regular file. "
+                        "hostdevd leaves it as it is: move it away to start with an empty state.", path, what);
+}
+
+/* A key as it can be shown: printable ASCII, anything else as \xNN. */
+static char *key_name(datum key) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        int n = key.dsize < RECORD_KEY_MAX ? key.dsize : RECORD_KEY_MAX;
+
+        if (!f)
+                return NULL;
+        for (int i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) key.dptr[i];
+
+                if (c > 0x20 && c < 0x7f && c != '\'' && c != '\\')
+                        fputc(c, f);
+                else
+                        fprintf(f, "\\x%02x", c);
+        }
+        if (key.dsize > n)
+                fputs("...", f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+typedef struct Reader {
+        const char *path;
+        bool salvage;           /* drop what is bad and go on, instead of stopping */
+        int version;            /* 0: not known */
+        char **dropped;         /* record, reason, … (salvage) */
+} Reader;
+
+static int drop(Reader *rd, const char *record, const char *reason) {
+        if (strv_extend(&rd->dropped, record) < 0 || strv_extend(&rd->dropped, reason) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int read_version(Reader *rd, GDBM_FILE db, char **ret_error) {
+        datum key = { .dptr = (char *) RECORD_KEY_VERSION, .dsize = sizeof(RECORD_KEY_VERSION) - 1 };
+        datum val = gdbm_fetch(db, key);
+        _cleanup_free_ char *v = NULL, *reason = NULL;
+        char buf[TEXT_EXCERPT_MAX];
+        int r;
+
+        if (!val.dptr)
+                r = gdbm_errno == GDBM_ITEM_NOT_FOUND
+                    ? error_setf(&reason, "it is missing: this is not a hostdev state file, or it is damaged")
+                    : error_setf(&reason, "it cannot be read: %s", gdbm_strerror(gdbm_errno));
+        else {
+                v = strndup(val.dptr, (size_t) val.dsize);
+                free(val.dptr);
+                if (!v)
+                        return -ENOMEM;
+                r = 0;
+                if (!*v || v[strspn(v, "0123456789")] != 0 || strlen(v) > 4 || v[0] == '0')
+                        r = error_setf(&reason, "'%s' is not a schema version", text_excerpt(v, buf));
+                else if (atoi(v) > STORE_SCHEMA_VERSION)
+                        return bad_file(ret_error, "%s was written by a newer hostdev (schema version %s; this one "
+                                        "knows %d). Run the newer hostdevd, or move the file away to start with "
+                                        "an empty state.", rd->path, v, STORE_SCHEMA_VERSION) == -ENOMEM
+                               ? -ENOMEM : -EPROTONOSUPPORT;
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && !rd->salvage)
+                return bad_file(ret_error, "%s: record '" RECORD_KEY_VERSION "' is damaged: %s." ADVICE,
+                                rd->path, reason);
+        if (r < 0)
+                return drop(rd, RECORD_KEY_VERSION, reason);
+        rd->version = atoi(v);
+        return 0;
+}
+
+static int check_key(datum key, char **ret, char **reason) {
+        char *k;
+
+        if (key.dsize <= 0 || key.dsize > RECORD_KEY_MAX || memchr(key.dptr, 0, (size_t) key.dsize))
+                return error_setf(reason, "its key is empty, too long or holds a NUL byte");
+        k = strndup(key.dptr, (size_t) key.dsize);
+        if (!k)
+                return -ENOMEM;
+        if (!utf8_is_valid(k)) {
+                free(k);
+                return error_setf(reason, "its key is not UTF-8");
+        }
+        *ret = k;
+        return 0;
+}
+
+/* One record: its value fetched, validated and added to st. */
+static int read_record(Reader *rd, GDBM_FILE db, datum key, const StoreState *st, char **reason) {
+        _cleanup_free_ char *k = NULL;
+        datum val;
+        int r;
+
+        r = check_key(key, &k, reason);
+        if (r < 0)
+                return r;
+        val = gdbm_fetch(db, key);
+        if (!val.dptr)
+                return error_setf(reason, "its value cannot be read: %s", gdbm_strerror(gdbm_errno));
+        r = streq(k, RECORD_KEY_VERSION) ? 0 : record_parse(rd->version, k, val.dptr, (size_t) val.dsize, st, reason);
+        free(val.dptr);
+        return r;
+}
+
+static bool endswith_dot(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && s[n - 1] == '.';
+}
+
+/* Every record in gdbm's order. The end of the iteration is told from an
+ * error by gdbm_errno: GDBM_ITEM_NOT_FOUND is the end, anything else
+ * means the rest of the file cannot be read. */
+static int read_records(Reader *rd, GDBM_FILE db, const StoreState *st, char **ret_error) {
+        _cleanup_free_ char *last = NULL;
+        datum key = gdbm_firstkey(db);
+
+        for (;;) {
+                _cleanup_free_ char *name = NULL, *reason = NULL;
+                datum next;
+                int r;
+
+                if (!key.dptr) {
+                        _cleanup_free_ char *where = NULL;
+
+                        if (gdbm_errno == GDBM_ITEM_NOT_FOUND)
+                                return 0;
+                        if (asprintf(&where, last ? "the records after '%s'" : "its records", last) < 0)
+                                return -ENOMEM;
+                        if (!rd->salvage)
+                                return bad_file(ret_error, "%s: %s cannot be read: %s." ADVICE, rd->path, where,
+                                                gdbm_strerror(gdbm_errno));
+                        if (asprintf(&reason, "gdbm stopped reading there: %s", gdbm_strerror(gdbm_errno)) < 0)
+                                return -ENOMEM;
+                        return drop(rd, where, reason);
+                }
+                name = key_name(key);
+                r = name ? read_record(rd, db, key, st, &reason) : -ENOMEM;
+                /* The model's messages are sentences; here they go mid-sentence. */
+                if (reason && endswith_dot(reason))
+                        reason[strlen(reason) - 1] = 0;
+                if (r < 0 && r != -ENOMEM) {
+                        if (rd->salvage)
+                                r = drop(rd, name, reason);
+                        else
+                                r = bad_file(ret_error, "%s: record '%s' is damaged: %s." ADVICE, rd->path, name,
+                                             reason);
+                }
+                if (r < 0) {
+                        free(key.dptr);
+                        return r;
+                }
+                next = gdbm_nextkey(db, key);
+                free(key.dptr);
+                key = next;
+                free(last);
+                last = TAKE_PTR(name);
+        }
+}
+
+/* Loads the file open at fd (taken) into the empty st: all or nothing. */
+static int load_file(const char *path, int fd, const StoreState *st, char **ret_error) {
+        ResourceSet resources = {};
+        PreparedSet prepared = {};
+        RebootState reboot = {};
+        StoreState tmp = { &resources, &prepared, &reboot };
+        Reader rd = { .path = path };
+        GDBM_FILE db;
+        int r;
+
+        /* No mmap: a damaged header must not send us past the end of the file. */
+        db = gdbm_fd_open(fd, path, 0, GDBM_READER | GDBM_NOLOCK | GDBM_NOMMAP | GDBM_XVERIFY | GDBM_CLOERROR, NULL);
+        if (!db)
+                return bad_file(ret_error, "%s cannot be read: %s." ADVICE, path, gdbm_strerror(gdbm_errno));
+        r = read_version(&rd, db, ret_error);
+        if (r >= 0)
+                r = read_records(&rd, db, &tmp, ret_error);
+        gdbm_close(db);
+        if (r < 0) {
+                state_done(&tmp);
+                return r;
+        }
+        state_move(st, &tmp);
+        return 0;
+}
+
+int store_open(const char *state_dir, const StoreState *state, Store **ret, char **ret_error) {
+        _cleanup_(store_freep) Store *s = store_new(state_dir);
+        int fd, r;
+
+        if (!s)
+                return -ENOMEM;
+        if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+                r = -errno;
+                (void) error_setf(ret_error, "Cannot create the state directory %s: %s", state_dir, strerror(-r));
+                return r;
+        }
+        /* A leftover from a save that was cut short: never the real state. */
+        (void) unlink(s->tmp_path);
+
+        r = open_regular(s->path, &fd, ret_error);
+        if (r == -ENOENT) {
+                /* First start: an empty state, written at the first change. */
+                *ret = TAKE_PTR(s);
+                return 0;
+        }
+        if (r >= 0)
+                r = load_file(s->path, fd, state, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static char *describe(const StoreState *st) {
+        char *s = NULL;
+        size_t n = strv_length(st->reboot->reasons) / 2;
+
+        if (asprintf(&s, "%zu group%s, %zu prepared device%s, %zu reboot reason%s",
+                     st->resources->n_groups, st->resources->n_groups == 1 ? "" : "s",
+                     st->prepared->n_items, st->prepared->n_items == 1 ? "" : "s", n, n == 1 ? "" : "s") < 0)
+                return NULL;
+        return s;
+}
+
+static void put_escaped(FILE *f, const char *s) {
+        for (; *s; s++)
+                if (*s == '\\')
+                        fputs("\\\\", f);
+                else if (*s == '\t')
+                        fputs("\\t", f);
+                else if (*s == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*s, f);
+}
+
+static int compare_keys(const void *a, const void *b) {
+        return strcmp(**(char * const * const *) a, **(char * const * const *) b);
+}
+
+/* key TAB value lines, sorted by key. */
+static char *dump_records(char **records) {
+        size_t n = strv_length(records) / 2, size = 0;
+        _cleanup_free_ char **order = calloc(n + 1, sizeof(char *));
+        char *buf = NULL;
+        FILE *f;
+
+        if (!order || !(f = open_memstream(&buf, &size)))
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                order[i] = (char *) &records[2 * i];
+        qsort(order, n, sizeof(char *), compare_keys);
+        for (size_t i = 0; i < n; i++) {
+                char **kv = (char **) order[i];
+
+                put_escaped(f, kv[0]);
+                fputc('\t', f);
+                put_escaped(f, kv[1]);
+                fputc('\n', f);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+int store_verify(const char *state_dir, char **ret_dump, char **ret_summary, char **ret_error) {
+        _cleanup_(store_freep) Store *s = store_new(state_dir);
+        _cleanup_strv_free_ char **records = NULL;
+        ResourceSet resources = {};
+        PreparedSet prepared = {};
+        RebootState reboot = {};
+        StoreState st = { &resources, &prepared, &reboot };
+        int fd, r;
+
+        if (!s)
+                return -ENOMEM;
+        r = open_regular(s->path, &fd, ret_error);
+        if (r == -ENOENT) {
+                *ret_dump = strdup("");
+                r = asprintf(ret_summary, "There is no state file %s: hostdevd starts with an empty state.",
+                             s->path);
+                return *ret_dump && r >= 0 ? 0 : -ENOMEM;
+        }
+        if (r >= 0)
+                r = load_file(s->path, fd, &st, ret_error);
+        if (r < 0)
+                return r;
+        r = record_serialize_state(&st, &records);
+        if (r >= 0) {
+                _cleanup_free_ char *counts = describe(&st);
+
+                *ret_dump = dump_records(records);
+                if (!*ret_dump || !counts || asprintf(ret_summary, "%s loads completely: %s.", s->path, counts) < 0)
+                        r = -ENOMEM;
+        }
+        state_done(&st);
+        return r;
+}
+
+/* ---- salvage ---------------------------------------------------------- */
+
+static int copy_fd_to(int fd, const char *path) {
+        _cleanup_close_ int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        char buf[65536];
+        ssize_t n;
+
+        if (out < 0)
+                return -errno;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                for (ssize_t done = 0, w; done < n; done += w) {
+                        w = write(out, buf + done, (size_t) (n - done));
+                        if (w < 0)
+                                return -errno;
+                }
+        return n < 0 ? -errno : 0;
+}
+
+/* A second name for the damaged file, never replacing one that exists:
+ * the file stays in place until the new one is renamed over it. */
+static int keep_damaged(const Store *s, char **ret_name) {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) == 0)
+                return -EINVAL;
+        for (unsigned i = 1; i < 100; i++) {
+                _cleanup_free_ char *name = NULL;
+
+                if ((i == 1 ? asprintf(&name, "%s.damaged-%s", s->path, stamp)
+                            : asprintf(&name, "%s.damaged-%s.%u", s->path, stamp, i)) < 0)
+                        return -ENOMEM;
+                if (link(s->path, name) >= 0) {
+                        *ret_name = TAKE_PTR(name);
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        return -EEXIST;
+}
+
+/* Reads what can be read from a copy of the damaged file, after gdbm's
+ * own recovery (which rewrites the file it works on: hence the copy). */
+static int salvage_read(Reader *rd, const char *copy, const StoreState *st, char **ret_error,
+                        gdbm_recovery *ret_rcvr, bool *ret_recovered) {
+        GDBM_FILE db;
+        int r;
+
+        *ret_recovered = false;
+        db = gdbm_open(copy, 0, GDBM_WRITER | GDBM_NOLOCK | GDBM_NOMMAP | GDBM_CLOEXEC, 0600, NULL);
+        if (!db) {
+                _cleanup_free_ char *reason = NULL;
+
+                if (asprintf(&reason, "gdbm cannot open it: %s", gdbm_strerror(gdbm_errno)) < 0)
+                        return -ENOMEM;
+                return drop(rd, "(all records)", reason);
+        }
+        *ret_recovered = gdbm_recover(db, ret_rcvr, GDBM_RCVR_FORCE) == 0;
+        r = read_version(rd, db, ret_error);
+        if (r >= 0)
+                r = read_records(rd, db, st, ret_error);
+        gdbm_close(db);
+        return r;
+}
+
+static char *salvage_report(const Store *s, const StoreState *st, const Reader *rd, const gdbm_recovery *rcvr,
+                            bool recovered, const char *damaged) {
+        _cleanup_free_ char *counts = describe(st);
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!counts || !(f = open_memstream(&buf, &size)))
+                return NULL;
+        fprintf(f, "Salvaged %s: kept %s.\n", s->path, counts);
+        if (recovered && (rcvr->failed_keys || rcvr->failed_buckets))
+                fprintf(f, "Lost: %zu record%s gdbm could not read, in %zu damaged bucket%s.\n",
+                        rcvr->failed_keys, rcvr->failed_keys == 1 ? "" : "s",
+                        rcvr->failed_buckets, rcvr->failed_buckets == 1 ? "" : "s");
+        for (size_t i = 0; rd->dropped && rd->dropped[i] && rd->dropped[i + 1]; i += 2)
+                fprintf(f, "Dropped %s: %s.\n", rd->dropped[i], rd->dropped[i + 1]);
+        fprintf(f, "The damaged file is kept as %s.\n", damaged);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+int store_salvage(const char *state_dir, char **ret_report, char **ret_error) {
+        _cleanup_(store_freep) Store *s = store_new(state_dir);
+        _cleanup_free_ char *copy = NULL, *damaged = NULL, *load_error = NULL;
+        _cleanup_strv_free_ char **records = NULL;
+        ResourceSet resources = {};
+        PreparedSet prepared = {};
+        RebootState reboot = {};
+        StoreState st = { &resources, &prepared, &reboot };
+        Reader rd = { .salvage = true };
+        gdbm_recovery rcvr = {};
+        bool recovered = false;
+        int fd, r;
+
+        if (!s || asprintf(&copy, "%s/.%s.salvage", state_dir, STORE_FILE) < 0)
+                return -ENOMEM;
+        rd.path = s->path;
+
+        /* A file that loads needs nothing; one that is no regular file or
+         * from a newer version is not ours to rewrite. */
+        r = open_regular(s->path, &fd, ret_error);
+        if (r == -ENOENT)
+                return error_setf(ret_error, "There is no state file %s: nothing to salvage.", s->path) == -ENOMEM
+                       ? -ENOMEM : -ENOENT;
+        if (r < 0)
+                return r;
+        r = load_file(s->path, fd, &st, &load_error);
+        state_done(&st);
+        if (r >= 0)
+                return asprintf(ret_report, "%s loads completely: nothing to salvage, nothing was changed.\n",
+                                s->path) < 0 ? -ENOMEM : 0;
+        if (r == -ENOMEM || r == -EPROTONOSUPPORT) {
+                *ret_error = TAKE_PTR(load_error);
+                return r;
+        }
+
+        r = open_regular(s->path, &fd, ret_error);
+        if (r < 0)
+                return r;
+        (void) unlink(copy);
+        r = copy_fd_to(fd, copy);
+        close(fd);
+        if (r < 0) {
+                (void) unlink(copy);
+                return log_error_errno(r, "Cannot copy %s to %s: %m", s->path, copy);
+        }
+        r = salvage_read(&rd, copy, &st, ret_error, &rcvr, &recovered);
+        (void) unlink(copy);
+        if (r >= 0)
+                r = record_serialize_state(&st, &records);
+        if (r >= 0)
+                r = write_new(s, records);
+        if (r >= 0) {
+                r = keep_damaged(s, &damaged);
+                if (r < 0) {
+                        (void) unlink(s->tmp_path);
+                        (void) error_setf(ret_error, "Cannot give the damaged file %s a second name: %s. "
+                                          "Nothing was changed.", s->path, strerror(-r));
+                }
+        }
+        if (r >= 0)
+                r = commit_new(s);
+        if (r >= 0) {
+                *ret_report = salvage_report(s, &st, &rd, &rcvr, recovered, damaged);
+                if (!*ret_report)
+                        r = -ENOMEM;
+        }
+        state_done(&st);
+        strv_free(rd.dropped);
+        return r;
 }

@@ -7,10 +7,16 @@
 /* The persistent state: resource groups (and later claims) in a gdbm file
  * under the state directory. Every save writes a complete new file and
  * renames it over the old one, so a crash at any point leaves either the
- * old or the new state. The file carries a schema version; a file that is
- * corrupt or from a newer version is reported and never overwritten. */
+ * old or the new state. The file carries a schema version; every record
+ * carries a checksum of its key and value (from version 2 on).
+ *
+ * Loading is all or nothing: every record is read and validated as the
+ * bus validates what it accepts; a file that cannot be read completely,
+ * holds a damaged record, is not a regular file or comes from a newer
+ * version is reported (naming the file and the record) and never
+ * overwritten. store_salvage() recovers what can be read. */
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_FILE "hostdev.db"
 
 typedef struct Store Store;
@@ -22,9 +28,9 @@ typedef struct StoreState {
         RebootState *reboot;
 } StoreState;
 
-/* Opens (creating the directory when missing) and loads the state. On a
- * bad file: -EBADMSG / -EPROTONOSUPPORT and *ret_error says what is wrong
- * and what to do. */
+/* Opens (creating the directory when missing) and loads the state into
+ * the (empty) sets of *state. On a bad file: -EBADMSG / -EPROTONOSUPPORT
+ * and *ret_error says what is wrong and what to do; *state stays empty. */
 int store_open(const char *state_dir, const StoreState *state, Store **ret, char **ret_error);
 Store *store_free(Store *s);
 
@@ -32,3 +38,18 @@ Store *store_free(Store *s);
 int store_save(Store *s, const StoreState *state);
 
 const char *store_path(const Store *s);
+
+/* Loads the state file of state_dir as store_open() does, changing
+ * nothing. On success *ret_dump holds the records as the state would be
+ * saved again, one "KEY<TAB>VALUE" line each (backslash, tab and newline
+ * written as \\, \t and \n), sorted by key, and *ret_summary a sentence
+ * with the counts. */
+int store_verify(const char *state_dir, char **ret_dump, char **ret_summary, char **ret_error);
+
+/* Reads every record of a damaged state file that can be read (with
+ * gdbm's recovery, on a copy), keeps the ones that validate, writes them
+ * to a new state file (atomically) and keeps the damaged file beside it
+ * as "hostdev.db.damaged-YYYYMMDDTHHMMSSZ". *ret_report says what was
+ * kept and what was dropped. A file that loads as it is, or was written
+ * by a newer version, is left alone. Run it while hostdevd is stopped. */
+int store_salvage(const char *state_dir, char **ret_report, char **ret_error);

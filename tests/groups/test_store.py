@@ -294,10 +294,11 @@ class BadStoreTest(GroupsTestCase):
         self.check_refused(data)
 
     def test_future_schema_version(self):
-        """A store written by a newer hostdev (schema version 2): refused,
-        saying so; after moving it away hostdevd starts with no groups."""
+        """A store written by a newer hostdev (the version hostdevd writes,
+        plus one): refused, saying so; after moving it away hostdevd starts
+        with no groups."""
         records = self.real_store()
-        records['schema-version'] = '2'
+        records['schema-version'] = str(int(records['schema-version']) + 1)
         store_write(self.store_path, records)
         with open(self.store_path, 'rb') as f:
             data = f.read()

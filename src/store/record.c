@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "model/address.h"
+#include "shared/macro.h"
+#include "shared/strv.h"
+#include "shared/text.h"
+#include "record.h"
+
+#define KEY_GROUP_PREFIX "group/"
+#define KEY_PREPARED_PREFIX "prepared/"
+#define KEY_REBOOT "reboot"
+/* Every record but the version ends with "check=XXXXXXXX\n": the CRC-32
+ * of its key, a NUL and the lines before it. */
+#define CHECK_PREFIX "check="
+#define CHECK_LINE_LEN (sizeof(CHECK_PREFIX) - 1 + 8 + 1)
+/* Serials, drivers, boot ids and reboot reasons are not typed by users;
+ * bound them anyway. */
+#define TEXT_MAX 4096
+#define DRIVER_MAX 255
+
+static uint32_t crc32_update(uint32_t crc, const void *data, size_t n) {
+        const unsigned char *p = data;
+
+        crc = ~crc;
+        for (size_t i = 0; i < n; i++) {
+                crc ^= p[i];
+                for (int k = 0; k < 8; k++)
+                        crc = (crc >> 1) ^ (0xedb88320u & -(crc & 1u));
+        }
+        return ~crc;
+}
+
+static uint32_t record_check(const char *key, const char *body, size_t n) {
+        return crc32_update(crc32_update(0, key, strlen(key) + 1), body, n);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+/* Values are text with '%XX' escapes for anything that could be taken
+ * for structure (newlines, separators) or is not printable. */
+static bool needs_escape(unsigned char c) {
+        return c < 0x20 || c == 0x7f || strchr("%=,\n", c);
+}
+
+static int escape(FILE *f, const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (needs_escape(*p))
+                        fprintf(f, "%%%02X", *p);
+                else
+                        fputc(*p, f);
+        return 0;
+}
+
+static int serialize_rule(FILE *f, const Rule *r) {
+        bool first = true;
+
+        fputs("rule=", f);
+        for (RuleField k = 0; k < _RULE_FIELD_MAX; k++) {
+                RuleValue v;
+
+                if (!rule_has(r, k))
+                        continue;
+                v = rule_get(r, k);
+                fprintf(f, "%s%s:", first ? "" : ",", rule_field_to_string(k));
+                first = false;
+                if (v.type == 's')
+                        escape(f, v.s);
+                else if (v.type == 'i')
+                        fprintf(f, "%" PRIi32, v.i);
+                else
+                        fprintf(f, "%" PRIu32, v.u);
+        }
+        fputc('\n', f);
+        return 0;
+}
+
+static char *serialize_group(const ResourceGroup *g) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        fputs("name=", f), escape(f, g->name), fputc('\n', f);
+        fputs("description=", f), escape(f, strempty(g->description)), fputc('\n', f);
+        fputs("class=", f), escape(f, strempty(g->class_hint)), fputc('\n', f);
+        fprintf(f, "type=%s\n", resource_type_to_string(g->type));
+        for (size_t i = 0; i < g->n_rules; i++)
+                serialize_rule(f, &g->rules[i]);
+        for (size_t i = 0; i < g->n_known; i++) {
+                fputs("known=", f), escape(f, g->known_serials[i]);
+                fputc(',', f), escape(f, g->known_addresses[i]), fputc('\n', f);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+static char *serialize_prepared(const Prepared *p) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        if (p->serial)
+                fputs("serial=", f), escape(f, p->serial), fputc('\n', f);
+        fprintf(f, "ids=%04x:%04x\n", p->vendor_id, p->product_id);
+        fputs("original-driver=", f), escape(f, p->original_driver), fputc('\n', f);
+        fprintf(f, "releasing=%d\n", p->releasing);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+static char *serialize_reboot(const RebootState *r) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        fputs("boot-id=", f), escape(f, strempty(r->boot_id)), fputc('\n', f);
+        for (size_t i = 0; r->reasons && r->reasons[i] && r->reasons[i + 1]; i += 2) {
+                fputs("reason=", f), escape(f, r->reasons[i]);
+                fputc(',', f), escape(f, r->reasons[i + 1]), fputc('\n', f);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+static int add_record(char ***l, const char *key, char *body) {
+        _cleanup_free_ char *b = body, *v = NULL;
+
+        if (!b || asprintf(&v, "%s" CHECK_PREFIX "%08" PRIx32 "\n", b, record_check(key, b, strlen(b))) < 0)
+                return -ENOMEM;
+        if (strv_extend(l, key) < 0 || strv_extend(l, v) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int record_serialize_state(const StoreState *state, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        char version[16];
+        int r;
+
+        snprintf(version, sizeof version, "%d", STORE_SCHEMA_VERSION);
+        if (strv_extend(&l, RECORD_KEY_VERSION) < 0 || strv_extend(&l, version) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < state->resources->n_groups; i++) {
+                _cleanup_free_ char *key = NULL;
+                const ResourceGroup *g = state->resources->groups[i];
+
+                if (asprintf(&key, KEY_GROUP_PREFIX "%s", g->id) < 0)
+                        return -ENOMEM;
+                r = add_record(&l, key, serialize_group(g));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < state->prepared->n_items; i++) {
+                _cleanup_free_ char *key = NULL;
+                const Prepared *p = &state->prepared->items[i];
+
+                if (asprintf(&key, KEY_PREPARED_PREFIX "%s", p->address) < 0)
+                        return -ENOMEM;
+                r = add_record(&l, key, serialize_prepared(p));
+                if (r < 0)
+                        return r;
+        }
+        if (state->reboot->reasons) {
+                r = add_record(&l, KEY_REBOOT, serialize_reboot(state->reboot));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Each parser returns -EINVAL with *reason (a phrase) for a record that
+ * is not what a save writes, or -ENOMEM. */
+
+static int unhex(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Exactly what escape() writes: anything it escapes must be escaped. */
+static int unescape(const char *s, size_t n, char **ret, char **reason) {
+        _cleanup_free_ char *r = malloc(n + 1);
+        char *o = r;
+
+        if (!r)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int hi, lo;
+
+                if (s[i] != '%') {
+                        if (needs_escape((unsigned char) s[i]))
+                                return error_setf(reason, "a value holds an unescaped character");
+                        *o++ = s[i];
+                        continue;
+                }
+                if (i + 2 >= n || (hi = unhex(s[i + 1])) < 0 || (lo = unhex(s[i + 2])) < 0 ||
+                    (hi == 0 && lo == 0))
+                        return error_setf(reason, "a value holds a malformed escape");
+                *o++ = (char) (hi << 4 | lo);
+                i += 2;
+        }
+        *o = 0;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+/* "key=value\n" lines into key, raw value, …: every line ends in '\n'. */
+static int split_lines(const char *body, char ***ret, char **reason) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (const char *p = body; *p; ) {
+                const char *nl = strchr(p, '\n'), *eq;
+                _cleanup_free_ char *k = NULL, *v = NULL;
+
+                if (!nl)
+                        return error_setf(reason, "its last line is cut short");
+                eq = memchr(p, '=', (size_t) (nl - p));
+                if (!eq || eq == p)
+                        return error_setf(reason, "a line is not 'field=value'");
+                k = strndup(p, (size_t) (eq - p));
+                v = strndup(eq + 1, (size_t) (nl - eq - 1));
+                if (!k || !v || strv_extend(&l, k) < 0 || strv_extend(&l, v) < 0)
+                        return -ENOMEM;
+                p = nl + 1;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int set_once(char **field, const char *raw, const char *name, char **reason) {
+        if (*field)
+                return error_setf(reason, "field '%s' is given twice", name);
+        return unescape(raw, strlen(raw), field, reason);
+}
+
+static int unknown_field(const char *name, char **reason) {
+        char buf[TEXT_EXCERPT_MAX];
+
+        return error_setf(reason, "unknown field '%s'", text_excerpt(name, buf));
+}
+
+/* Serials come from the devices: any bytes but NUL (they are escaped). */
+static bool serial_ok(const char *s) {
+        return !isempty(s) && strlen(s) <= TEXT_MAX;
+}
+
+static bool text_ok(const char *s, size_t max) {
+        return !isempty(s) && strlen(s) <= max && utf8_is_valid(s) && !text_has_control(s);
+}
+
+/* A driver name ends up in a sysfs path: no '/', no "." or "..". */
+static bool driver_ok(const char *s) {
+        return isempty(s) || (text_ok(s, DRIVER_MAX) && !strchr(s, '/') && !streq(s, ".") && !streq(s, ".."));
+}
+
+/* Decimal as serialize_rule() writes it; 'i' may be negative. */
+static int parse_number(const char *s, char type, RuleValue *v) {
+        const char *digits = s + (type == 'i' && *s == '-');
+        long long x;
+        char *end;
+
+        if (!*digits || digits[strspn(digits, "0123456789")] != 0 || strlen(digits) > 10)
+                return -EINVAL;
+        errno = 0;
+        x = strtoll(s, &end, 10);
+        if (errno || *end)
+                return -EINVAL;
+        if (type == 'i') {
+                if (x < INT32_MIN || x > INT32_MAX)
+                        return -EINVAL;
+                v->i = (int32_t) x;
+        } else {
+                if (x > UINT32_MAX)
+                        return -EINVAL;
+                v->u = (uint32_t) x;
+        }
+        return 0;
+}
+
+/* "field:value,field:value" with escaped values; checked by the model's
+ * rule_set() and rule_validate(), as the bus checks a rule it is given. */
+static int parse_rule(ResourceType type, const char *s, Rule *ret, char **reason) {
+        _cleanup_(rule_done) Rule rule = {};
+        _cleanup_free_ char *msg = NULL;
+        char buf[TEXT_EXCERPT_MAX];
+        int r;
+
+        while (*s) {
+                size_t n = strcspn(s, ","), k = strcspn(s, ":");
+                _cleanup_free_ char *key = NULL, *val = NULL;
+                RuleField field;
+                RuleValue v = {};
+
+                if (k >= n)
+                        return error_setf(reason, "a rule field is not 'name:value'");
+                key = strndup(s, k);
+                if (!key)
+                        return -ENOMEM;
+                r = unescape(s + k + 1, n - k - 1, &val, reason);
+                if (r < 0)
+                        return r;
+                field = rule_field_from_string(key);
+                if ((int) field < 0)
+                        return error_setf(reason, "unknown rule field '%s'", text_excerpt(key, buf));
+                v.type = rule_field_type(field);
+                if (v.type == 's')
+                        v.s = val;
+                else if (parse_number(val, v.type, &v) < 0)
+                        return error_setf(reason, "rule field '%s' is not a number", key);
+                r = rule_set(&rule, type, key, &v, &msg);
+                if (r < 0)
+                        return r == -ENOMEM ? r : error_setf(reason, "%s", strempty(msg));
+                s += n;
+                if (*s == ',' && !*++s)
+                        return error_setf(reason, "a rule ends in ','");
+        }
+        r = rule_validate(&rule, &msg);
+        if (r < 0)
+                return r == -ENOMEM ? r : error_setf(reason, "%s", strempty(msg));
+        *ret = rule;
+        rule = (Rule) {};
+        return 0;
+}
+
+/* "serial,address": a member the group knew, to tell a moved device. */
+static int parse_known(ResourceGroup *g, const char *raw, char **reason) {
+        _cleanup_free_ char *serial = NULL, *address = NULL, *canonical = NULL;
+        size_t c = strcspn(raw, ",");
+        DeviceKind kind;
+        Device probe = {};
+        int r;
+
+        if (!raw[c])
+                return error_setf(reason, "a known member is not 'serial,address'");
+        r = unescape(raw, c, &serial, reason);
+        if (r >= 0)
+                r = unescape(raw + c + 1, strlen(raw + c + 1), &address, reason);
+        if (r < 0)
+                return r;
+        if (!serial_ok(serial))
+                return error_setf(reason, "a known member's serial is empty or too long");
+        r = address_parse(address, &kind, &canonical);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(canonical, address))
+                return error_setf(reason, "a known member's address is not a device address");
+        probe = (Device) { .kind = kind, .address = address, .serial = serial };
+        r = resource_group_note_member(g, &probe, NULL);
+        if (r < 0)
+                return r;
+        return r > 0 ? error_setf(reason, "a known member is listed twice") : 0;
+}
+
+static inline void resource_group_freep(ResourceGroup **g) {
+        resource_group_free(*g);
+}
+
+/* A group as the bus would accept it: id, name, description and class
+ * through the model's validators, the type one of the known ones, each
+ * rule through rule_set(). */
+static int parse_group(const char *id, const char *body, ResourceGroup **ret, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL;
+        _cleanup_free_ char *name = NULL, *desc = NULL, *class_hint = NULL, *type_name = NULL, *msg = NULL;
+        _cleanup_(resource_group_freep) ResourceGroup *g = NULL;
+        ResourceType type;
+        size_t n_rules = 0;
+        char buf[TEXT_EXCERPT_MAX];
+        int r;
+
+        r = resource_id_validate(id, &msg);
+        if (r < 0)
+                return r == -ENOMEM ? r : error_setf(reason, "%s", strempty(msg));
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                const char *k = kv[i], *v = kv[i + 1];
+
+                if (streq(k, "name"))
+                        r = set_once(&name, v, k, reason);
+                else if (streq(k, "description"))
+                        r = set_once(&desc, v, k, reason);
+                else if (streq(k, "class"))
+                        r = set_once(&class_hint, v, k, reason);
+                else if (streq(k, "type"))
+                        r = set_once(&type_name, v, k, reason);
+                else if (streq(k, "rule"))
+                        n_rules++;
+                else if (!streq(k, "known"))
+                        r = unknown_field(k, reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!name || !desc || !class_hint || !type_name)
+                return error_setf(reason, "a group needs the fields name, description, class and type");
+        if ((r = resource_name_validate(name, &msg)) < 0 ||
+            (r = resource_description_validate(desc, &msg)) < 0)
+                return r == -ENOMEM ? r : error_setf(reason, "%s", strempty(msg));
+        if ((r = resource_description_validate(class_hint, &msg)) < 0)
+                return r == -ENOMEM ? r : error_setf(reason, "class: %s", strempty(msg));
+        type = resource_type_from_string(type_name);
+        if (type < 0)
+                return error_setf(reason, "unknown group type '%s'", text_excerpt(type_name, buf));
+
+        g = resource_group_new(id, name, type);
+        if (!g)
+                return -ENOMEM;
+        /* resource_group_new gave them empty strings. */
+        free(g->description);
+        free(g->class_hint);
+        g->description = TAKE_PTR(desc);
+        g->class_hint = TAKE_PTR(class_hint);
+        g->rules = calloc(n_rules + 1, sizeof(Rule));
+        if (!g->rules)
+                return -ENOMEM;
+        for (size_t i = 0; kv[i]; i += 2) {
+                if (streq(kv[i], "rule")) {
+                        r = parse_rule(type, kv[i + 1], &g->rules[g->n_rules], reason);
+                        if (r >= 0)
+                                g->n_rules++;
+                } else if (streq(kv[i], "known"))
+                        r = parse_known(g, kv[i + 1], reason);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(g);
+        return 0;
+}
+
+static bool hex_ok(const char *s, size_t n) {
+        return strspn(s, "0123456789abcdef") >= n;
+}
+
+static int parse_prepared(const char *address, const char *body, PreparedSet *set, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL;
+        _cleanup_free_ char *canonical = NULL, *serial = NULL, *ids = NULL, *driver = NULL, *releasing = NULL;
+        Device probe = {};
+        unsigned v = 0, p = 0;
+        int r;
+
+        r = pci_address_parse(address, &canonical);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(canonical, address))
+                return error_setf(reason, "the key does not end in a PCI address");
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                const char *k = kv[i];
+
+                if (streq(k, "serial"))
+                        r = set_once(&serial, kv[i + 1], k, reason);
+                else if (streq(k, "ids"))
+                        r = set_once(&ids, kv[i + 1], k, reason);
+                else if (streq(k, "original-driver"))
+                        r = set_once(&driver, kv[i + 1], k, reason);
+                else if (streq(k, "releasing"))
+                        r = set_once(&releasing, kv[i + 1], k, reason);
+                else
+                        r = unknown_field(k, reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!ids || !driver || !releasing)
+                return error_setf(reason, "a prepared device needs the fields ids, original-driver and releasing");
+        if (serial && !serial_ok(serial))
+                return error_setf(reason, "the serial is empty or too long");
+        if (strlen(ids) != 9 || ids[4] != ':' || !hex_ok(ids, 4) || !hex_ok(ids + 5, 4) ||
+            sscanf(ids, "%4x:%4x", &v, &p) != 2)
+                return error_setf(reason, "ids is not 'vvvv:pppp'");
+        if (!driver_ok(driver))
+                return error_setf(reason, "original-driver is not a driver name");
+        if (!streq(releasing, "0") && !streq(releasing, "1"))
+                return error_setf(reason, "releasing is neither 0 nor 1");
+
+        probe = (Device) { .address = canonical, .serial = serial,
+                           .vendor_id = (uint16_t) v, .product_id = (uint16_t) p };
+        r = prepared_add(set, &probe, driver);
+        if (r == -EEXIST)
+                return error_setf(reason, "the device is recorded twice");
+        if (r < 0)
+                return r;
+        prepared_find(set, canonical)->releasing = streq(releasing, "1");
+        return 0;
+}
+
+static int parse_reboot(const char *body, RebootState *reboot, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL;
+        _cleanup_free_ char *boot_id = NULL;
+        int r;
+
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                if (streq(kv[i], "boot-id"))
+                        r = set_once(&boot_id, kv[i + 1], kv[i], reason);
+                else if (!streq(kv[i], "reason"))
+                        r = unknown_field(kv[i], reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!boot_id || (*boot_id && !text_ok(boot_id, 64)))
+                return error_setf(reason, "boot-id is missing or not a boot id");
+        for (size_t i = 0; kv[i]; i += 2) {
+                const char *raw = kv[i + 1];
+                _cleanup_free_ char *subject = NULL, *why = NULL;
+                size_t c = strcspn(raw, ",");
+
+                if (!streq(kv[i], "reason"))
+                        continue;
+                if (!raw[c])
+                        return error_setf(reason, "a reason is not 'subject,reason'");
+                r = unescape(raw, c, &subject, reason);
+                if (r >= 0)
+                        r = unescape(raw + c + 1, strlen(raw + c + 1), &why, reason);
+                if (r < 0)
+                        return r;
+                /* Reasons are sentences the daemon wrote; they may span lines. */
+                if (!text_ok(subject, TEXT_MAX) || isempty(why) || strlen(why) > TEXT_MAX || !utf8_is_valid(why))
+                        return error_setf(reason, "a reason is empty, too long or not UTF-8");
+                r = reboot_state_add(reboot, boot_id, subject, why);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return error_setf(reason, "a reason is listed twice");
+        }
+        if (!reboot->reasons)
+                return error_setf(reason, "it holds no reason");
+        return 0;
+}
+
+static bool has_check_line(const char *val, size_t len) {
+        const char *c;
+
+        if (len < CHECK_LINE_LEN)
+                return false;
+        c = val + len - CHECK_LINE_LEN;
+        /* The newline first: it stops hex_ok() inside the value, which
+         * has no NUL at its end. */
+        return c[CHECK_LINE_LEN - 1] == '\n' && strncmp(c, CHECK_PREFIX, sizeof(CHECK_PREFIX) - 1) == 0 &&
+               hex_ok(c + sizeof(CHECK_PREFIX) - 1, 8) && (c == val || c[-1] == '\n');
+}
+
+int record_parse(int version, const char *key, const char *val, size_t len, const StoreState *st,
+                 char **reason) {
+        _cleanup_free_ char *body = NULL;
+        const char *id, *address;
+        bool checked = version >= 2 || (version == 0 && has_check_line(val, len));
+        size_t n = len;
+        int r;
+
+        if (memchr(val, 0, len))
+                return error_setf(reason, "its value holds a NUL byte");
+        if (checked) {
+                if (!has_check_line(val, len))
+                        return error_setf(reason, "its check line is missing or malformed");
+                n = len - CHECK_LINE_LEN;
+        }
+        body = strndup(val, n);
+        if (!body)
+                return -ENOMEM;
+        /* strtoul stops at the check line's newline. */
+        if (checked && record_check(key, body, n) != strtoul(val + n + sizeof(CHECK_PREFIX) - 1, NULL, 16))
+                return error_setf(reason, "its checksum does not match: it changed after it was written");
+
+        if ((id = startswith(key, KEY_GROUP_PREFIX))) {
+                _cleanup_(resource_group_freep) ResourceGroup *g = NULL;
+                char buf[TEXT_EXCERPT_MAX];
+
+                r = parse_group(id, body, &g, reason);
+                if (r < 0)
+                        return r;
+                if (resource_set_find_name(st->resources, g->name))
+                        return error_setf(reason, "another group has the name '%s'", text_excerpt(g->name, buf));
+                r = resource_set_add(st->resources, g);
+                if (r < 0)
+                        return r == -EEXIST ? error_setf(reason, "the id is taken") : r;
+                g = NULL;       /* the set owns it */
+                return 0;
+        }
+        if ((address = startswith(key, KEY_PREPARED_PREFIX)))
+                return parse_prepared(address, body, st->prepared, reason);
+        if (streq(key, KEY_REBOOT))
+                return parse_reboot(body, st->reboot, reason);
+        return error_setf(reason, "no such record is ever written");
+}

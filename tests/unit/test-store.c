@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The store's loading checks, on gdbm files written here: each record
+ * that is not what a save writes is refused with a message naming the
+ * record, and nothing is loaded (all or nothing). Records are written in
+ * schema version 1 (no check lines), so that each check is reached on its
+ * own; version 2's check lines are covered by a round trip and a record
+ * without one. */
+#include <gdbm.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "shared/macro.h"
+#include "store/store.h"
+
+static char dir[] = "/tmp/test-store.XXXXXX";
+static char path[sizeof dir + sizeof STORE_FILE + 1];
+
+#define GROUP "name=a\ndescription=\nclass=\ntype=pci\n"
+
+/* Writes a file holding KEY_VERSION=version and the key, value pairs. */
+static void write_db(const char *version, ...) {
+        GDBM_FILE db;
+        va_list ap;
+        const char *k;
+
+        (void) unlink(path);
+        db = gdbm_open(path, 0, GDBM_NEWDB | GDBM_NOLOCK, 0600, NULL);
+        if (!db) {
+                fprintf(stderr, "cannot write %s: %s\n", path, gdbm_strerror(gdbm_errno));
+                exit(EXIT_FAILURE);
+        }
+        va_start(ap, version);
+        for (k = "schema-version"; k; k = va_arg(ap, const char *)) {
+                const char *v = streq(k, "schema-version") ? version : va_arg(ap, const char *);
+                datum dk = { .dptr = (char *) k, .dsize = (int) strlen(k) };
+                datum dv = { .dptr = (char *) v, .dsize = (int) strlen(v) };
+
+                CHECK(gdbm_store(db, dk, dv, GDBM_REPLACE) == 0);
+        }
+        va_end(ap);
+        gdbm_close(db);
+}
+
+/* store_open on the file: its result, the message, and whether anything
+ * was left in the sets after a failure. */
+static int load(char **error, size_t *n_groups) {
+        ResourceSet rs = {};
+        PreparedSet ps = {};
+        RebootState rb = {};
+        StoreState st = { &rs, &ps, &rb };
+        Store *s = NULL;
+        int r;
+
+        r = store_open(dir, &st, &s, error);
+        if (r < 0)
+                CHECK(rs.n_groups == 0 && ps.n_items == 0 && !rb.reasons && !s);
+        if (n_groups)
+                *n_groups = rs.n_groups;
+        store_free(s);
+        resource_set_done(&rs);
+        prepared_set_done(&ps);
+        reboot_state_done(&rb);
+        return r;
+}
+
+static void refused(int line, const char *key, const char *word) {
+        _cleanup_free_ char *error = NULL;
+        int r = load(&error, NULL);
+
+        if (r != -EBADMSG || !error || !strstr(error, path) || !strstr(error, key) || !strstr(error, word)) {
+                fprintf(stderr, "%s:%d: expected a refusal naming '%s' and '%s', got %d: %s\n", __FILE__, line,
+                        key, word, r, error ? error : "(no message)");
+                check_failures++;
+        }
+}
+#define REFUSED(key, word) refused(__LINE__, key, word)
+
+static void test_valid(void) {
+        size_t n = 0;
+
+        write_db("1", "group/gabc", GROUP "rule=driver:bttv,vendor-id:4318\nknown=S%2C1,0000:01:00.0\n",
+                 "group/9f00", "name=b\ndescription=caf\xc3\xa9 50%25\nclass=gpu\ntype=usb\nrule=port-path:1-3.*\n",
+                 "prepared/0000:01:00.0", "ids=10de:2206\noriginal-driver=nouveau\nreleasing=0\n",
+                 "reboot", "boot-id=1234\nreason=/org/hostdev1,Turn the IOMMU on.\n", NULL);
+        CHECK(load(NULL, &n) == 0);
+        CHECK(n == 2);
+}
+
+static void test_keys(void) {
+        write_db("1", "group/", GROUP, NULL);
+        REFUSED("'group/'", "id");
+        write_db("1", "group/a/b", GROUP, NULL);
+        REFUSED("'group/a/b'", "id");
+        write_db("1", "group/ABC", GROUP, NULL);
+        REFUSED("'group/ABC'", "id");
+        write_db("1", "group/g\xff", GROUP, NULL);
+        REFUSED("'group/g\\xff'", "UTF-8");
+        write_db("1", "grp/x", GROUP, NULL);
+        REFUSED("'grp/x'", "no such record");
+}
+
+static void test_group_fields(void) {
+        char long_desc[1100] = "name=a\nclass=\ntype=pci\ndescription=";
+        size_t l = strlen(long_desc);
+
+        write_db("1", "group/g1", "name=caf\xe9\ndescription=\nclass=\ntype=pci\n", NULL);
+        REFUSED("group/g1", "UTF-8");
+        write_db("1", "group/g1", "name=a%01\ndescription=\nclass=\ntype=pci\n", NULL);
+        REFUSED("group/g1", "control");
+        write_db("1", "group/g1", "name=\ndescription=\nclass=\ntype=pci\n", NULL);
+        REFUSED("group/g1", "empty");
+        memset(long_desc + l, 'x', 1030);
+        long_desc[l + 1030] = '\n';
+        write_db("1", "group/g1", long_desc, NULL);
+        REFUSED("group/g1", "longer");
+        write_db("1", "group/g1", "name=a\ndescription=\nclass=\xc0\xaf\ntype=pci\n", NULL);
+        REFUSED("group/g1", "class");
+        write_db("1", "group/g1", "name=a\ndescription=\nclass=\ntype=nope\n", NULL);
+        REFUSED("group/g1", "type");
+        write_db("1", "group/g1", "name=a\ndescription=\nclass=\n", NULL);
+        REFUSED("group/g1", "needs");
+        write_db("1", "group/g1", GROUP "name=b\n", NULL);
+        REFUSED("group/g1", "twice");
+        write_db("1", "group/g1", GROUP "colour=red\n", NULL);
+        REFUSED("group/g1", "unknown field");
+        write_db("1", "group/g1", GROUP "rule=driver:x", NULL);
+        REFUSED("group/g1", "cut short");
+        write_db("1", "group/g1", GROUP "\n", NULL);
+        REFUSED("group/g1", "field=value");
+        write_db("1", "group/g1", "name=a=b\ndescription=\nclass=\ntype=pci\n", NULL);
+        REFUSED("group/g1", "unescaped");
+        write_db("1", "group/g1", "name=a%4\ndescription=\nclass=\ntype=pci\n", NULL);
+        REFUSED("group/g1", "escape");
+        write_db("1", "group/g1", "name=a%00\ndescription=\nclass=\ntype=pci\n", NULL);
+        REFUSED("group/g1", "escape");
+        write_db("1", "group/g1", GROUP, "group/g2", GROUP, NULL);
+        REFUSED("group/g", "another group");
+}
+
+static void test_rules(void) {
+        write_db("1", "group/g1", GROUP "rule=vendor-id:70000\n", NULL);
+        REFUSED("group/g1", "0xffff");
+        write_db("1", "group/g1", GROUP "rule=vendor-id:-1\n", NULL);
+        REFUSED("group/g1", "not a number");
+        write_db("1", "group/g1", GROUP "rule=vendor-id: 1\n", NULL);
+        REFUSED("group/g1", "not a number");
+        write_db("1", "group/g1", GROUP "rule=class-mask:255\n", NULL);
+        REFUSED("group/g1", "class");
+        write_db("1", "group/g1", GROUP "rule=port-path:1-3\n", NULL);
+        REFUSED("group/g1", "usb");
+        write_db("1", "group/g1", GROUP "rule=\n", NULL);
+        REFUSED("group/g1", "at least one field");
+        write_db("1", "group/g1", GROUP "rule=driver:a,\n", NULL);
+        REFUSED("group/g1", "ends in ','");
+        write_db("1", "group/g1", GROUP "rule=colour:red\n", NULL);
+        REFUSED("group/g1", "unknown rule field");
+        write_db("1", "group/g1", GROUP "known=S,0000:1:0.0\n", NULL);
+        REFUSED("group/g1", "address");
+        write_db("1", "group/g1", GROUP "known=S,0000:01:00.0\nknown=S,0000:02:00.0\n", NULL);
+        REFUSED("group/g1", "twice");
+}
+
+static void test_prepared_and_reboot(void) {
+        write_db("1", "prepared/01:00.0", "ids=10de:2206\noriginal-driver=x\nreleasing=0\n", NULL);
+        REFUSED("prepared/01:00.0", "PCI address");
+        write_db("1", "prepared/0000:01:00.0", "ids=10de:2206\noriginal-driver=..%2Fx\nreleasing=0\n", NULL);
+        REFUSED("prepared/0000:01:00.0", "original-driver");
+        write_db("1", "prepared/0000:01:00.0", "ids=10de:22\noriginal-driver=x\nreleasing=0\n", NULL);
+        REFUSED("prepared/0000:01:00.0", "ids");
+        write_db("1", "prepared/0000:01:00.0", "ids=10de:2206\noriginal-driver=x\nreleasing=yes\n", NULL);
+        REFUSED("prepared/0000:01:00.0", "releasing");
+        write_db("1", "reboot", "boot-id=1\n", NULL);
+        REFUSED("reboot", "no reason");
+        write_db("1", "reboot", "boot-id=1\nreason=/x,why\nreason=/x,why\n", NULL);
+        REFUSED("reboot", "twice");
+}
+
+static void test_versions(void) {
+        _cleanup_free_ char *error = NULL;
+
+        write_db("3", NULL);
+        CHECK(load(&error, NULL) == -EPROTONOSUPPORT);
+        CHECK(error && strstr(error, "newer"));
+        write_db("01", NULL);
+        REFUSED("schema-version", "not a schema version");
+        write_db("2", "group/g1", GROUP, NULL);
+        REFUSED("group/g1", "check line");
+        write_db("2", "group/g1", GROUP "check=00000000\n", NULL);
+        REFUSED("group/g1", "checksum");
+}
+
+/* What store_save writes, store_open and store_verify load back. */
+static void test_round_trip(void) {
+        ResourceSet rs = {};
+        PreparedSet ps = {};
+        RebootState rb = {};
+        StoreState st = { &rs, &ps, &rb };
+        _cleanup_free_ char *dump = NULL, *summary = NULL, *error = NULL;
+        ResourceGroup *g = resource_group_new("gabc", "pool, 100% = \"real\"", RESOURCE_PCI);
+        RuleValue v = { .type = 's', .s = "a,b=c%d:e" };
+        Device d = { .address = (char *) "0000:01:00.0", .serial = (char *) "S1", .vendor_id = 0x10de };
+        Store *s = NULL;
+        size_t n = 0;
+
+        (void) unlink(path);
+        CHECK(store_open(dir, &st, &s, NULL) == 0);
+        CHECK(g && resource_set_add(&rs, g) == 0);
+        g->rules = calloc(1, sizeof(Rule));
+        CHECK(g->rules && rule_set(&g->rules[0], RESOURCE_PCI, "serial", &v, NULL) == 0);
+        g->n_rules = 1;
+        CHECK(prepared_add(&ps, &d, "nouveau") == 0);
+        CHECK(reboot_state_add(&rb, "b1", "/org/hostdev1", "Two\nlines") == 1);
+        CHECK(store_save(s, &st) == 0);
+        store_free(s);
+        resource_set_done(&rs);
+        prepared_set_done(&ps);
+        reboot_state_done(&rb);
+
+        CHECK(load(NULL, &n) == 0 && n == 1);
+        CHECK(store_verify(dir, &dump, &summary, &error) == 0);
+        CHECK(summary && strstr(summary, "1 group, 1 prepared device, 1 reboot reason"));
+        CHECK(dump && strstr(dump, "name=pool%2C 100%25 %3D \"real\"\\n"));
+        CHECK(dump && strstr(dump, "rule=serial:a%2Cb%3Dc%25d:e\\n"));
+}
+
+int main(void) {
+        if (!mkdtemp(dir))
+                return EXIT_FAILURE;
+        snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);
+
+        test_valid();
+        test_keys();
+        test_group_fields();
+        test_rules();
+        test_prepared_and_reboot();
+        test_versions();
+        test_round_trip();
+
+        (void) unlink(path);
+        (void) rmdir(dir);
+        CHECK_DONE();
+}
