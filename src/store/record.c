@@ -2,7 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "model/address.h"
+#include "common/address.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
 #include "shared/text.h"
@@ -372,10 +372,6 @@ static int parse_known(ResourceGroup *g, const char *raw, char **reason) {
         if (r < 0)
                 return r;
         return r > 0 ? error_setf(reason, "a known member is listed twice") : 0;
-}
-
-static inline void resource_group_freep(ResourceGroup **g) {
-        resource_group_free(*g);
 }
 
 /* A group as the bus would accept it: id, name, description and class
