@@ -61,7 +61,7 @@ polkit.addRule(function(action, subject) {
 
 polkit.addRule(function(action, subject) {
     if (action.id == "%(action)s" && subject.user == "hostdev-scoped" &&
-        (action.lookup("resource-group") == "%(group)s" || action.lookup("device") == "%(device)s"))
+        (action.lookup("resource-group-name") == "%(group)s" || action.lookup("device") == "%(device)s"))
         return polkit.Result.YES;
 });
 ''' % {'action': MANAGE_ACTION, 'group': SCOPED_GROUP, 'device': SCOPED_DEVICE}
@@ -97,14 +97,17 @@ def install_identities():
 _CALL_SCRIPT = r'''
 import json, sys
 from gi.repository import Gio, GLib
-address, dest, path, iface, method, sig, params, timeout = sys.argv[1:]
+address, dest, path, iface, method, sig, params, timeout, interactive = sys.argv[1:]
 conn = Gio.DBusConnection.new_for_address_sync(
     address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
     Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
 args = GLib.Variant.parse(GLib.VariantType(sig), params, None, None) if sig else None
 try:
+    flags = Gio.DBusCallFlags.NO_AUTO_START
+    if interactive == '1':
+        flags |= Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION
     reply = conn.call_sync(dest, path, iface, method, args, None,
-                           Gio.DBusCallFlags.NO_AUTO_START, int(float(timeout) * 1000), None)
+                           flags, int(float(timeout) * 1000), None)
     print(json.dumps({'reply': reply.print_(True) if reply is not None else None}))
 except GLib.Error as e:
     name = Gio.DBusError.get_remote_error(e) or 'GLib.Error:%s:%d' % (e.domain, e.code)
@@ -115,13 +118,15 @@ except GLib.Error as e:
 
 
 def call_as(address, uid, path, interface, method, params=None, dest=hostspec.BUS_NAME,
-            timeout=30):
+            timeout=30, interactive=True):
     """Call a method from a process running as `uid` (with the groups of
-    its passwd entry). Returns the unpacked reply; raises CallError."""
+    its passwd entry). Like hostdevctl, the call allows interactive
+    authorization (the D-Bus header flag) unless `interactive` is False.
+    Returns the unpacked reply; raises CallError."""
     sig = params.get_type_string() if params is not None else ''
     text = params.print_(True) if params is not None else ''
     argv = [PYTHON, '-c', _CALL_SCRIPT, address, dest, path, interface, method, sig, text,
-            str(timeout)]
+            str(timeout), '1' if interactive else '0']
     env = bus.clean_env({'DBUS_SYSTEM_BUS_ADDRESS': address})
     p = run_as(argv, uid=uid, groups=True, env=env, timeout=timeout + 30)
     if p.returncode != 0 or not p.stdout.strip():
@@ -467,12 +472,12 @@ class GroupsTestCase(HostdevTestCase):
         return device_path(self.host_description(), address)
 
     # --- calls ---------------------------------------------------------------
-    def call(self, caller, path, interface, method, params=None, timeout=30):
+    def call(self, caller, path, interface, method, params=None, timeout=30, interactive=True):
         """A call as root (in this process) or as another uid."""
         if caller == ROOT:
             return self.client.call(path, interface, method, params, timeout=timeout)
         return call_as(self.shared.address, caller, path, interface, method, params,
-                       timeout=timeout)
+                       timeout=timeout, interactive=interactive)
 
     def call_error(self, caller, path, interface, method, params=None, timeout=30):
         try:
