@@ -4,8 +4,12 @@
     hostdev-rgadmin (64010)  member of "hostdev-rgadmins", which the test
                              rules let manage resource groups
     hostdev-scoped (64011)   may manage only the group named SCOPED_GROUP,
-                             and make a resource only of SCOPED_DEVICE: the
+                             and make a resource only of SCOPED_DEVICE; may
+                             prepare the devices of SCOPED_GROUP only: the
                              rules read the details hostdevd passes
+    hostdev-capture (64012)  may set the rules of the group named
+                             CAPTURE_GROUP only, and only to rules that take
+                             SCOPED_DEVICE alone (the "devices" detail)
   plus the harness's own: nobody (65534) and hostdev-operator (64000,
   group "hostdev", allowed by the project's example rules).
 * call_as(): a D-Bus call made by a separate process running as a given
@@ -46,6 +50,9 @@ RG_ADMIN = 64010
 SCOPED = 64011
 SCOPED_GROUP = 'scoped-pool'
 SCOPED_DEVICE = '0000:05:00.0'
+CAPTURE_ADMIN = 64012
+CAPTURE_GROUP = 'capture'
+PREPARE_ACTION = 'org.hostdev1.prepare-devices'
 
 ERR_ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 ERR_INVALID = 'org.hostdev1.Error.InvalidArgument'
@@ -64,7 +71,22 @@ polkit.addRule(function(action, subject) {
         (action.lookup("resource-group-name") == "%(group)s" || action.lookup("device") == "%(device)s"))
         return polkit.Result.YES;
 });
-''' % {'action': MANAGE_ACTION, 'group': SCOPED_GROUP, 'device': SCOPED_DEVICE}
+
+polkit.addRule(function(action, subject) {
+    if (action.id == "%(prepare)s" && subject.user == "hostdev-scoped" &&
+        action.lookup("resource-group-name") == "%(group)s")
+        return polkit.Result.YES;
+});
+
+polkit.addRule(function(action, subject) {
+    if (action.id == "%(action)s" && subject.user == "hostdev-capture" &&
+        /^g[0-9a-f]{32}$/.test(action.lookup("resource-group") || "") &&
+        action.lookup("resource-group-name") == "%(capture)s" &&
+        action.lookup("devices") == "%(device)s")
+        return polkit.Result.YES;
+});
+''' % {'action': MANAGE_ACTION, 'prepare': PREPARE_ACTION, 'group': SCOPED_GROUP,
+       'device': SCOPED_DEVICE, 'capture': CAPTURE_GROUP}
 
 _identities_done = False
 
@@ -84,9 +106,12 @@ def install_identities():
                 % (RG_ADMIN, RG_ADMIN))
         f.write('hostdev-scoped:x:%d:%d:scoped manager:/nonexistent:/usr/sbin/nologin\n'
                 % (SCOPED, SCOPED))
+        f.write('hostdev-capture:x:%d:%d:capture group manager:/nonexistent:/usr/sbin/nologin\n'
+                % (CAPTURE_ADMIN, CAPTURE_ADMIN))
     with open(os.path.join(ns.dir, 'group'), 'a') as f:
         f.write('hostdev-rgadmins:x:%d:hostdev-rgadmin\n' % RG_ADMIN)
         f.write('hostdev-scoped:x:%d:\n' % SCOPED)
+        f.write('hostdev-capture:x:%d:\n' % CAPTURE_ADMIN)
     ns.add_rules('60-hostdev-groups-test.rules', TEST_RULES)
     _identities_done = True
 

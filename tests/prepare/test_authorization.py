@@ -24,9 +24,11 @@ from preparecase import (  # noqa: E402
     PrepareTestCase, error_text)
 from harness.client import CallError  # noqa: E402
 from harness.critical import MountTable, add_scsi_disk  # noqa: E402
+from harness.groups import SCOPED, SCOPED_GROUP  # noqa: E402
 
 BOOT_VGA = '0000:0a:00.0'
 AHCI = '0000:00:17.0'
+CAPTURE = '0000:05:00.0'
 ERR_INTERACTIVE = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
 OVERRIDE = {'override-critical': True}
 
@@ -162,6 +164,31 @@ class Background(threading.Thread):
         if self.error:
             raise self.error
         return self.reply
+
+
+class GroupDetails(PrepareTestCase):
+    """ResourceGroup.Prepare/Release pass the group acted on as
+    resource-group and resource-group-name (D5): the test rules let
+    hostdev-scoped prepare the devices of "scoped-pool" only."""
+
+    def test_group_prepare_names_the_group(self):
+        """hostdev-scoped prepares and releases scoped-pool (the GPU, its
+        audio function coming along), but neither prepares other-pool nor
+        the capture card in it through Manager.Prepare."""
+        mine = self.create(SCOPED_GROUP, rules=[{'address': GPU1}])
+        other = self.create('other-pool', rules=[{'address': CAPTURE}])
+        before, writes = self.drivers(), len(self.kernel.log)
+        self.expect_error(ERR_ACCESS_DENIED, lambda: self.group_call(other, 'Prepare', caller=SCOPED))
+        self.expect_error(ERR_ACCESS_DENIED, lambda: self.prepare([CAPTURE], caller=SCOPED))
+        self.assertTrue(self.faults.settle())
+        self.assertEqual(self.drivers(), before)
+        self.assertEqual(self.kernel.log[writes:], [])
+
+        plan = self.group_call(mine, 'Prepare', caller=SCOPED)
+        self.assertPlan(plan, self.expected_prepare_plan([GPU1]), {GPU1})
+        self.assertOnDrivers({GPU1: VFIO, AUDIO1: VFIO})
+        self.group_call(mine, 'Release', caller=SCOPED)
+        self.assertOnDrivers({GPU1: self.spec(GPU1)['driver'], AUDIO1: self.spec(AUDIO1)['driver']})
 
 
 class ChangedWhilePolkitDecides(PrepareTestCase):
