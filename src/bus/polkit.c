@@ -102,6 +102,10 @@ bool polkit_checks_equal(const PolkitChecks *a, const PolkitChecks *b) {
 int polkit_details_add(char ***details, const char *key, const char *value) {
         if (!value)
                 return 0;
+        /* A key is passed once: a later value replaces the earlier. */
+        for (char **i = *details; i && i[0] && i[1]; i += 2)
+                if (streq(i[0], key))
+                        return free_and_strdup(&i[1], value);
         if (strv_extend(details, key) < 0)
                 return -ENOMEM;
         if (strv_extend(details, value) < 0) {

@@ -53,7 +53,8 @@ void polkit_checks_done(PolkitChecks *c);
 int polkit_checks_add(PolkitChecks *c, const char *action, char **details);
 bool polkit_checks_equal(const PolkitChecks *a, const PolkitChecks *b);
 
-/* Detail builders; a NULL value adds nothing. */
+/* Detail builders; a NULL value adds nothing, a key already there gets
+ * the new value. */
 int polkit_details_add(char ***details, const char *key, const char *value);
 /* device, vendor-id, product-id, serial (when it has one), and
  * resource-group + resource-group-name of the group it belongs to. */

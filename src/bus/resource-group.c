@@ -207,17 +207,19 @@ static int update_checks(PolkitChecks *c, const ResourceGroup *g, const char *ne
                      : asprintf(&msg, "Authentication is required to change the resource group '%s'.",
                                 g->name) < 0)
                 return -ENOMEM;
-        r = polkit_checks_for_group(c, g, polkit_details_new("resource-group-new-name", new_name, NULL), msg);
-        if (r < 0 || !new_name)
-                return r;
-        r = polkit_checks_for_group(c, g, polkit_details_new("resource-group-new-name", new_name, NULL), msg);
-        if (r < 0)
-                return r;
+        for (int i = 0; i < (new_name ? 2 : 1); i++) {
+                char **extra = polkit_details_new("resource-group-new-name", new_name, NULL);
+
+                if (!extra)
+                        return -ENOMEM;
+                r = polkit_checks_for_group(c, g, extra, msg);
+                if (r < 0)
+                        return r;
+        }
+        if (!new_name)
+                return 0;
         /* The second check is about the new name. */
-        for (char **i = c->details[c->n - 1]; i[0] && i[1]; i += 2)
-                if (streq(i[0], "resource-group-name"))
-                        return free_and_strdup(&i[1], new_name);
-        return 0;
+        return polkit_details_add(&c->details[c->n - 1], "resource-group-name", new_name);
 }
 
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {

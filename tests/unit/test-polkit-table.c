@@ -55,6 +55,8 @@ static void test_checks_compare(void) {
         CHECK(polkit_checks_add(&a, NULL, polkit_details_new("device", "0000:00:17.0", "serial", NULL, NULL)) == 0);
         CHECK(polkit_checks_add(&b, NULL, polkit_details_new("device", "0000:00:17.0", NULL)) == 0);
         CHECK(strv_length(a.details[0]) == 2);
+        CHECK(polkit_details_add(&a.details[0], "device", "0000:00:17.0") == 0);
+        CHECK(strv_length(a.details[0]) == 2);
         CHECK(polkit_checks_equal(&a, &b));
         CHECK(polkit_checks_add(&b, ACTION_OVERRIDE_CRITICAL, polkit_details_new("device", "0000:00:17.0", NULL)) == 0);
         CHECK(!polkit_checks_equal(&a, &b));
