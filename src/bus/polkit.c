@@ -452,6 +452,7 @@ static int send_check(PolkitQuery *q) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         sd_bus *bus = sd_bus_message_get_bus(q->request);
         char **details = q->checks.details[q->current];
+        const char *device = NULL;
         int r;
 
         r = sd_bus_message_new_method_call(bus, &call, "org.freedesktop.PolicyKit1",
@@ -471,8 +472,11 @@ static int send_check(PolkitQuery *q) {
                 r = sd_bus_message_append(call, "us", q->interactive ? 1u : 0u, "");
         if (r < 0)
                 return r;
-        log_debug("Asking polkit for %s (%zu of %zu) for %s", q->checks.actions[q->current], q->current + 1,
-                  q->checks.n, q->sender);
+        for (char **i = details; i && i[0] && i[1]; i += 2)
+                if (streq(i[0], "device"))
+                        device = i[1];
+        log_debug("Asking polkit for %s (%zu of %zu)%s%s for %s", q->checks.actions[q->current], q->current + 1,
+                  q->checks.n, device ? " about " : "", strempty(device), q->sender);
         return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, 0);
 }
 

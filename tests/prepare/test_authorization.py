@@ -11,6 +11,7 @@ description makes the BMC's VGA function 0000:0a:00.0 (ast, boot_vga) the
 boot console GPU, which the host needs."""
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -209,8 +210,13 @@ class ChangedWhilePolkitDecides(PrepareTestCase):
     def thaw_polkitd(self):
         os.kill(self.polkitd.pid, signal.SIGCONT)
 
-    def asked(self, action):
-        return self.daemon.log_text().count('Asking polkit for ' + action)
+    def asked(self, action, device=None):
+        """How often hostdevd asked polkitd for `action` (about `device`),
+        as its debug log says."""
+        pattern = r'Asking polkit for %s \(\d+ of \d+\)' % re.escape(action)
+        if device:
+            pattern += ' about ' + re.escape(device) + ' '
+        return len(re.findall(pattern, self.daemon.log_text()))
 
     def make_critical(self):
         """/var on the SATA disk: the AHCI controller turns critical."""
@@ -256,6 +262,28 @@ class ChangedWhilePolkitDecides(PrepareTestCase):
         self.assertEqual(err.name, ERR_CRITICAL, err.message)
         self.assertIn(AHCI, error_text(err))
         self.assertIn('/var', error_text(err))
+
+    def test_device_joins_the_group(self):
+        """hostdev-operator prepares the resource group "gpus" (GPU1 and
+        the slot-3 GPU by address) while only GPU1 is there; the slot-3
+        card is plugged in before polkitd answers and joins the group.
+        hostdevd asks again, about the new card too, before it moves it."""
+        gpu3 = [dict(s) for s in self.initial.data['hotplug']['gpu3']['pci']]
+        group = self.create('gpus', rules=[{'address': GPU1}, {'address': gpu3[0]['address']}])
+        self.freeze_polkitd()
+        call = Background(lambda: self.group_call(group, 'Prepare', caller=OPERATOR))
+        self.wait_until(lambda: self.asked('org.hostdev1.prepare-devices') > 0, what='hostdevd to ask polkitd')
+        self.sim.add_pci_devices(gpu3)
+        self.wait_until(lambda: self.dev_path(gpu3[0]['address']) in self.props(group)['Devices'],
+                        what='the slot-3 GPU to join the group')
+        self.assertEqual(self.asked('org.hostdev1.prepare-devices', gpu3[0]['address']), 0)
+        self.thaw_polkitd()
+        call.result()
+        self.assertIn('asking again', self.daemon.log_text())
+        for s in gpu3:
+            self.assertGreater(self.asked('org.hostdev1.prepare-devices', s['address']), 0,
+                               'polkitd was never asked about %s' % s['address'])
+        self.assertOnDrivers({GPU1: VFIO, AUDIO1: VFIO, gpu3[0]['address']: VFIO, gpu3[1]['address']: VFIO})
 
     def test_root_override_still_works(self):
         """For root, who gets override-critical, the question asked again
