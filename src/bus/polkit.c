@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <stdarg.h>
+#include <sys/types.h>
+
+#define UID_INVALID ((uid_t) -1)
+#define UID_FMT "%u"
 
 #include "bus.h"
 #include "polkit.h"
@@ -320,6 +324,7 @@ struct PolkitQuery {
         sd_bus_slot *slot;
         char key[32];
         char *sender;
+        uid_t uid;              /* of the sender, UID_INVALID when unknown */
         PolkitChecks checks;    /* actions resolved; asked in order */
         size_t current;
         bool interactive;
@@ -499,17 +504,41 @@ static int resolve_checks(const PolkitChecks *in, const char *action, PolkitChec
         return 0;
 }
 
-static void pending_counts(Daemon *d, const char *sender, size_t *ret_sender, size_t *ret_all) {
+typedef struct Pending {
+        size_t sender, user, all;
+} Pending;
+
+static Pending pending_counts(Daemon *d, const char *sender, uid_t uid) {
+        Pending p = {};
         PolkitQuery *q;
         size_t i = 0;
 
-        *ret_sender = *ret_all = 0;
         while (hashmap_iterate(d->polkit_queries, &i, (void **) &q, NULL))
                 if (q->verdict == VERDICT_PENDING) {
-                        (*ret_all)++;
-                        if (streq(q->sender, sender))
-                                (*ret_sender)++;
+                        p.all++;
+                        p.sender += streq(q->sender, sender);
+                        p.user += uid != UID_INVALID && q->uid == uid;
                 }
+        return p;
+}
+
+/* The caller's user: from a query of the same connection when there is
+ * one (unique names are never reused), else asked of the bus driver (one
+ * round trip to dbus-daemon, which answers at once, as sd-bus itself does
+ * to check privileged methods). */
+static uid_t sender_uid(Daemon *d, sd_bus_message *m, const char *sender) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        PolkitQuery *q;
+        size_t i = 0;
+        uid_t uid;
+
+        while (hashmap_iterate(d->polkit_queries, &i, (void **) &q, NULL))
+                if (streq(q->sender, sender))
+                        return q->uid;
+        if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds) < 0 ||
+            sd_bus_creds_get_euid(creds, &uid) < 0)
+                return UID_INVALID;
+        return uid;
 }
 
 /* The verdict polkit gave for exactly these checks. */
@@ -530,16 +559,22 @@ static int ask(Daemon *d, sd_bus_message *m, PolkitChecks *checks, bool interact
                sd_bus_error *error) {
         _cleanup_(query_freep) PolkitQuery *q = NULL;
         const char *sender = sd_bus_message_get_sender(m);
-        size_t mine, all;
+        Pending pending;
+        uid_t uid;
         int r;
 
         if (!sender)
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "A call without a sender; refusing.");
-        pending_counts(d, sender, &mine, &all);
-        if (mine >= POLKIT_PENDING_PER_SENDER)
+        uid = sender_uid(d, m, sender);
+        pending = pending_counts(d, sender, uid);
+        if (pending.sender >= POLKIT_PENDING_PER_SENDER)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY, "Too many authorization checks pending for %s; "
                                          "try again once polkit answered them.", sender);
-        if (all >= POLKIT_PENDING_MAX)
+        if (pending.user >= POLKIT_PENDING_PER_USER)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "Too many authorization checks pending for user "
+                                         UID_FMT " (%s and its other connections); try again once polkit "
+                                         "answered them.", uid, sender);
+        if (pending.all >= POLKIT_PENDING_MAX)
                 return sd_bus_error_set(error, BUS_ERROR_BUSY,
                                         "Too many authorization checks pending; try again shortly.");
 
@@ -552,6 +587,7 @@ static int ask(Daemon *d, sd_bus_message *m, PolkitChecks *checks, bool interact
                 return -ENOMEM;
         q->checks = *checks;
         *checks = (PolkitChecks) {};
+        q->uid = uid;
         q->interactive = interactive;
         q->round = round;
         snprintf(q->key, sizeof q->key, "%p", (void *) m);

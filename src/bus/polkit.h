@@ -28,8 +28,10 @@
 #define ACTION_PREPARE           "org.hostdev1.prepare-devices"
 #define ACTION_OVERRIDE_CRITICAL "org.hostdev1.override-critical"
 
-/* Pending checks one bus connection may have; more get Busy. */
+/* Pending checks one bus connection may have, and all connections of one
+ * user together; more get Busy. */
 #define POLKIT_PENDING_PER_SENDER 16
+#define POLKIT_PENDING_PER_USER   32
 /* Pending checks in all: stays below the bus's limit of pending replies
  * per connection (128 on the system bus), so that hostdevd answers Busy
  * instead of failing the next caller with the bus's error. */

@@ -28,42 +28,49 @@ from gi.repository import Gio, GLib  # noqa: E402
 # A read must come back this fast while polkitd is still deciding.
 PROMPT = 1.0
 
-# src/bus/polkit.h: POLKIT_PENDING_PER_SENDER
+# src/bus/polkit.h: POLKIT_PENDING_PER_SENDER, POLKIT_PENDING_PER_USER
 PENDING_PER_SENDER = 16
+PENDING_PER_USER = 32
 NOBODY = harness.groups.NOBODY
 PYTHON = harness.groups.PYTHON
 
-# Sends N CreateResourceGroup calls at once on one connection, waits until
-# every call that is refused has its answer and the others have been
-# outstanding for a while, then prints what came back.
+# Opens C connections and sends N CreateResourceGroup calls at once on
+# each, waits until every refused call has its answer and the others have
+# been outstanding for a while, then prints what came back.
 FLOOD_SCRIPT = r'''
 import json, sys, time
 from gi.repository import Gio, GLib
-address, n = sys.argv[1], int(sys.argv[2])
-conn = Gio.DBusConnection.new_for_address_sync(
-    address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
-    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-errors, message, done = {}, [''], [0]
-def finished(c, res, _data):
+address, connections, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+errors, messages, done = {}, set(), {}
+def finished(c, res, name):
     try:
         c.call_finish(res)
     except GLib.Error as e:
-        name = Gio.DBusError.get_remote_error(e) or 'other'
-        errors[name] = errors.get(name, 0) + 1
-        Gio.DBusError.strip_remote_error(e)
-        message[0] = e.message
-    done[0] += 1
-for i in range(n):
-    args = GLib.Variant('(ssa{sv})', ('flood-%d' % i, 'pci', {}))
-    conn.call('org.hostdev1', '/org/hostdev1', 'org.hostdev1.Manager', 'CreateResourceGroup',
-              args, None, Gio.DBusCallFlags.NO_AUTO_START, 100000, None, finished, None)
+        err = Gio.DBusError.get_remote_error(e) or 'other'
+        errors[err] = errors.get(err, 0) + 1
+        text = e.message.split(': ', 1)[1] if e.message.startswith('GDBus.Error:') else e.message
+        messages.add(text.replace(name, ':NAME'))
+    done[name] += 1
+conns = []
+for k in range(connections):
+    conn = Gio.DBusConnection.new_for_address_sync(
+        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    conns.append(conn)
+    done[conn.get_unique_name()] = 0
+for k, conn in enumerate(conns):
+    for i in range(n):
+        args = GLib.Variant('(ssa{sv})', ('flood-%d-%d' % (k, i), 'pci', {}))
+        conn.call('org.hostdev1', '/org/hostdev1', 'org.hostdev1.Manager', 'CreateResourceGroup',
+                  args, None, Gio.DBusCallFlags.NO_AUTO_START, 100000, None, finished,
+                  conn.get_unique_name())
 ctx = GLib.MainContext.default()
 deadline = time.monotonic() + 5
 while time.monotonic() < deadline:
     ctx.iteration(False)
     time.sleep(0.01)
-print(json.dumps({'pending': n - done[0], 'errors': errors, 'message': message[0],
-                  'name': conn.get_unique_name()}))
+print(json.dumps({'pending': {name: n - d for name, d in done.items()}, 'errors': errors,
+                  'messages': sorted(messages)}))
 '''
 
 
@@ -332,27 +339,51 @@ class MockPolkitdTest(GroupsTestCase):
                 rules_variant([{'driver': 'ahci' if header else 'nvme'}])), interactive=header)
             self.assertEqual([c[2] for c in checks], [want])
 
-    def test_one_caller_cannot_starve_others(self):
-        """polkitd hangs; nobody sends 140 changes on one connection: at
-        most POLKIT_PENDING_PER_SENDER of them wait for polkitd, the rest
-        are refused at once with Busy naming the connection, and root's
-        next change still reaches polkitd and succeeds."""
-        self.allow()
-        self.polkit.mock('SimulateHang', GLib.Variant('(b)', (True,)))
-        flood = run_as([PYTHON, '-c', FLOOD_SCRIPT, self.shared.address, '140'], uid=NOBODY,
-                       env=harness.bus.clean_env({'DBUS_SYSTEM_BUS_ADDRESS': self.shared.address}),
-                       timeout=120)
-        self.assertEqual(flood.returncode, 0, flood.stderr)
-        result = json.loads(flood.stdout.strip().splitlines()[-1])
-        self.assertEqual(result['pending'], PENDING_PER_SENDER, result)
-        self.assertEqual(result['errors'].get(ERR_BUSY), 140 - PENDING_PER_SENDER, result)
-        self.assertEqual(len(result['errors']), 1, result)
-        self.assertIn('Too many authorization checks pending for ' + result['name'], result['message'])
+    def flood(self, connections, calls):
+        """nobody sends `calls` changes at once on each of `connections`
+        connections while polkitd hangs; returns what came back."""
+        p = run_as([PYTHON, '-c', FLOOD_SCRIPT, self.shared.address, str(connections), str(calls)],
+                   uid=NOBODY, env=harness.bus.clean_env({'DBUS_SYSTEM_BUS_ADDRESS': self.shared.address}),
+                   timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout.strip().splitlines()[-1])
 
+    def assertRootServed(self, name):
+        """root's next change reaches polkitd, which answers it."""
         self.polkit.mock('SimulateHang', GLib.Variant('(b)', (False,)))
-        path = self.create('sata', rules=[{'driver': 'ahci'}])
+        path = self.create(name, rules=[{'driver': 'ahci'}])
         self.assertEqual(self.props(path)['Devices'], [self.dev_path('0000:00:17.0')])
         self.polkit.mock('ReleaseHangingCalls')
+
+    def test_one_connection_cannot_starve_others(self):
+        """polkitd hangs; nobody sends 100 changes on one connection: at
+        most 16 of them wait for polkitd, the rest are refused at once
+        with Busy naming the connection, and root's next change still
+        reaches polkitd and succeeds."""
+        self.allow()
+        self.polkit.mock('SimulateHang', GLib.Variant('(b)', (True,)))
+        result = self.flood(1, 100)
+        self.assertEqual(list(result['pending'].values()), [PENDING_PER_SENDER], result)
+        self.assertEqual(result['errors'], {ERR_BUSY: 100 - PENDING_PER_SENDER}, result)
+        self.assertEqual(result['messages'], [
+            'Too many authorization checks pending for :NAME; try again once polkit answered them.'])
+        self.assertRootServed('sata')
+
+    def test_one_user_cannot_starve_others(self):
+        """polkitd hangs; nobody sends 140 changes over 7 connections: at
+        most 16 per connection and 32 in all wait for polkitd, the rest
+        are refused at once with Busy, and root's next change still
+        reaches polkitd and succeeds (D6)."""
+        self.allow()
+        self.polkit.mock('SimulateHang', GLib.Variant('(b)', (True,)))
+        result = self.flood(7, 20)
+        pending = result['pending'].values()
+        self.assertEqual(sum(pending), PENDING_PER_USER, result)
+        self.assertLessEqual(max(pending), PENDING_PER_SENDER, result)
+        self.assertEqual(result['errors'], {ERR_BUSY: 140 - PENDING_PER_USER}, result)
+        self.assertIn('Too many authorization checks pending for user %d (:NAME and its other connections); '
+                      'try again once polkit answered them.' % NOBODY, result['messages'])
+        self.assertRootServed('sata')
 
     def race(self, first, second):
         """Two changes sent while polkitd holds its answers, then both
