@@ -215,12 +215,7 @@ static int device_check(PolkitChecks *c, const char *action, const Device *dev, 
         _cleanup_strv_free_ char **details = NULL;
 
         /* The group acted on replaces the device's own group. */
-        if (group) {
-                Device copy = *dev;
-                copy.resource_group = NULL;
-                if (polkit_details_for_device(&details, &copy) < 0 || polkit_details_for_group(&details, group) < 0)
-                        return -ENOMEM;
-        } else if (polkit_details_for_device(&details, dev) < 0)
+        if (polkit_details_for_device(&details, dev) < 0 || (group && polkit_details_for_group(&details, group) < 0))
                 return -ENOMEM;
         if (polkit_details_for_devices(&details, devs, n) < 0 ||
             polkit_details_add(&details, "polkit.message", message) < 0)
@@ -291,8 +286,12 @@ int polkit_checks_for_plan(PolkitChecks *c, Daemon *d, sd_bus_message *m, const 
                 return -ENOMEM;
         for (size_t i = 0; i < plan->n_steps; i++) {
                 const Device *dev = inventory_get(&d->inventory, plan->steps[i].address);
-                if (dev)
-                        devs[n++] = dev;
+
+                /* Plans are made from the inventory: a step without its
+                 * device would change what polkit is never asked about. */
+                if (!dev)
+                        return -ENXIO;
+                devs[n++] = dev;
         }
         if (streq_ptr(sd_bus_message_get_interface(m), "org.hostdev1.ResourceGroup"))
                 group = bus_resource_group_from_path(d, sd_bus_message_get_path(m));
