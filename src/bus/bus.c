@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
+#include "polkit.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
@@ -29,18 +30,35 @@ static const sd_bus_vtable *find_method(const char *interface, const char *membe
         return NULL;
 }
 
+/* The one dispatch gate: every call passes here before sd-bus looks for
+ * its handler. A method that is neither read-only nor guarded by a polkit
+ * action is refused (deny by default, like bolt's bouncer), so a handler
+ * that forgot to ask polkit is never reached. Unknown methods are left to
+ * sd-bus, which answers UnknownMethod. */
+static int gate(sd_bus_message *m, const char *interface, const char *member) {
+        bool ours = startswith(interface, "org.hostdev1.");
+
+        if (ours && !find_method(interface, member))
+                return 0;
+        if (bus_polkit_gate(interface, member) != POLKIT_GATE_DENIED)
+                return 0;
+        log_warning("Refused %s.%s from %s: no authorization rule.", interface, member,
+                    sd_bus_message_get_sender(m) ?: "?");
+        (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED,
+                                          ours ? "%s.%s has no authorization rule; refusing."
+                                               : "%s.%s: nothing here can be changed this way; refusing.",
+                                          interface, member);
+        return 1;
+}
+
 /* sd-bus answers a call with the wrong argument types with the generic
  * org.freedesktop.DBus.Error.InvalidArgs; our contract promises
  * org.hostdev1.Error.InvalidArgument, so catch those calls first. */
-static int filter_signature(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        const char *interface, *member, *signature;
+static int check_signature(sd_bus_message *m, const char *interface, const char *member) {
+        const char *signature;
         const sd_bus_vtable *v;
 
-        if (!sd_bus_message_is_method_call(m, NULL, NULL))
-                return 0;
-        interface = sd_bus_message_get_interface(m);
-        member = sd_bus_message_get_member(m);
-        if (!interface || !member || !startswith(interface, "org.hostdev1."))
+        if (!startswith(interface, "org.hostdev1."))
                 return 0;
         v = find_method(interface, member);
         if (!v)
@@ -53,6 +71,30 @@ static int filter_signature(sd_bus_message *m, void *userdata, sd_bus_error *ret
                                           "%s.%s takes arguments of type '%s', not '%s'.",
                                           interface, member, strempty(v->x.method.signature), signature);
         return 1;
+}
+
+static int filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const char *interface, *member;
+
+        if (!sd_bus_message_is_method_call(m, NULL, NULL))
+                return 0;
+        interface = sd_bus_message_get_interface(m);
+        member = sd_bus_message_get_member(m);
+        if (!member)
+                return 0;
+        /* Without an interface the call could reach any method of that
+         * name: refuse it unless no interface guards one. */
+        if (!interface) {
+                for (size_t i = 0; i < bus_n_interfaces; i++)
+                        if (bus_polkit_gate(bus_interfaces[i].interface, member) == POLKIT_GATE_GUARDED) {
+                                (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED,
+                                                                  "%s needs an interface name; refusing.",
+                                                                  member);
+                                return 1;
+                        }
+                return 0;
+        }
+        return gate(m, interface, member) ?: check_signature(m, interface, member);
 }
 
 void bus_object_interfaces(const char *ret[static 8], const char *const *own) {
@@ -69,7 +111,7 @@ void bus_object_interfaces(const char *ret[static 8], const char *const *own) {
 int bus_register(Daemon *d) {
         int r;
 
-        r = sd_bus_add_filter(d->bus, NULL, filter_signature, d);
+        r = sd_bus_add_filter(d->bus, NULL, filter, d);
         if (r < 0)
                 return r;
         r = sd_bus_add_object_vtable(d->bus, NULL, BUS_PATH, "org.hostdev1.Manager", manager_vtable, d);

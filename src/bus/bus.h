@@ -38,6 +38,8 @@ void bus_object_interfaces(const char *ret[static 8], const char *const *own);
 void bus_device_interfaces(const Device *dev, const char *ret[static 8]);
 #define BUS_INTERFACES(...) ((const char *const[]) { __VA_ARGS__, NULL })
 char *bus_resource_group_path(const ResourceGroup *g);
+/* The group behind a ResourceGroup object path, NULL when none. */
+ResourceGroup *bus_resource_group_from_path(Daemon *d, const char *path);
 
 /* Every interface this daemon serves, for checks over all vtables. */
 extern const BusInterface bus_interfaces[];

@@ -73,6 +73,7 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
         ResourceType type;
         char buf[48];
         int r;
+        _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         const OptionSpec spec[] = {
                 { "description", OPTION_STRING, &description },
                 { "class", OPTION_STRING, &class_hint },
@@ -80,9 +81,7 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
         };
 
-        r = sd_bus_message_rewind(m, true);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "ss", &name, &type_name);
+        r = sd_bus_message_read(m, "ss", &name, &type_name);
         if (r < 0)
                 return r;
         type = resource_type_from_string(type_name);
@@ -97,8 +96,10 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
         if (r < 0)
                 return r;
 
-        const char *details[] = { "resource-group", name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
+        r = polkit_checks_for_new_group(&checks, &d->inventory, name, type, &rules);
+        if (r < 0)
+                return r;
+        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -111,9 +112,10 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
 static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         _cleanup_free_ const Device **devs = NULL, **companions = NULL;
-        _cleanup_free_ char *description = NULL, *class_hint = NULL, *addresses = NULL, *msg = NULL;
+        _cleanup_free_ char *description = NULL, *class_hint = NULL, *addresses = NULL, *msg = NULL, *msg2 = NULL;
         _cleanup_(rule_list_done) RuleList rules = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         bool no_interaction = false, include = false;
         size_t n = 0, n_companions = 0;
         ResourceGroup *g = NULL;
@@ -127,9 +129,7 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
         };
 
-        r = sd_bus_message_rewind(m, true);
-        if (r >= 0)
-                r = bus_read_devices(d, m, &devs, &n, error);
+        r = bus_read_devices(d, m, &devs, &n, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
         r = sd_bus_message_read(m, "s", &name);
@@ -161,10 +161,15 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
                 return r;
 
         addresses = bus_join_addresses(devs, n);
-        if (!addresses)
+        if (!addresses || asprintf(&msg2, "Authentication is required to make a resource group '%s' of %s.",
+                                   name, addresses) < 0)
                 return -ENOMEM;
-        const char *details[] = { "resource-group", name, "device", addresses, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
+        r = polkit_checks_for_devices(&checks, devs, n, NULL, false, msg2);
+        for (size_t i = 0; r >= 0 && i < checks.n; i++)
+                r = polkit_details_add(&checks.details[i], "resource-group-name", name);
+        if (r < 0)
+                return r;
+        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -194,9 +199,7 @@ static int prepare_or_release(sd_bus_message *m, void *userdata, sd_bus_error *e
         size_t n = 0;
         int r;
 
-        r = sd_bus_message_rewind(m, true);
-        if (r >= 0)
-                r = bus_read_devices(userdata, m, &devs, &n, error);
+        r = bus_read_devices(userdata, m, &devs, &n, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
         return bus_prepare_release(userdata, m, devs, n, prepare, error);

@@ -54,6 +54,7 @@ int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs,
 int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
                         sd_bus_error *error) {
         _cleanup_(plan_done) Plan plan = {};
+        _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         _cleanup_free_ char *msg = NULL, *critical = NULL, *addresses = NULL;
         bool dry_run = false, override = false, no_interaction = false;
         const OptionSpec spec[] = {
@@ -90,8 +91,10 @@ int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs,
         addresses = bus_join_addresses(devs, n);
         if (!addresses)
                 return -ENOMEM;
-        const char *details[] = { "device", addresses, NULL };
-        r = bus_verify_polkit(d, m, critical ? ACTION_OVERRIDE_CRITICAL : NULL, details, !no_interaction, error);
+        r = polkit_checks_for_plan(&checks, d, m, &plan, prepare);
+        if (r < 0)
+                return r;
+        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 

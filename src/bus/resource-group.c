@@ -21,6 +21,10 @@ static ResourceGroup *group_from_path(Daemon *d, const char *path) {
         return resource_set_find_id(&d->resources, id);
 }
 
+ResourceGroup *bus_resource_group_from_path(Daemon *d, const char *path) {
+        return group_from_path(d, path);
+}
+
 char *bus_resource_group_path(const ResourceGroup *g);
 char *bus_resource_group_path(const ResourceGroup *g) {
         char *p = NULL;
@@ -191,10 +195,38 @@ static void swap_str(char **a, char **b) {
         *b = t;
 }
 
+/* A rename is asked about under the old name and under the new one: a
+ * rule that allows one group name only cannot be walked around by
+ * renaming another group to it, or it away. */
+static int update_checks(PolkitChecks *c, const ResourceGroup *g, const char *new_name) {
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        if (new_name ? asprintf(&msg, "Authentication is required to rename the resource group '%s' to '%s'.",
+                                g->name, new_name) < 0
+                     : asprintf(&msg, "Authentication is required to change the resource group '%s'.",
+                                g->name) < 0)
+                return -ENOMEM;
+        for (int i = 0; i < (new_name ? 2 : 1); i++) {
+                char **extra = polkit_details_new("resource-group-new-name", new_name, NULL);
+
+                if (!extra)
+                        return -ENOMEM;
+                r = polkit_checks_for_group(c, g, extra, msg);
+                if (r < 0)
+                        return r;
+        }
+        if (!new_name)
+                return 0;
+        /* The second check is about the new name. */
+        return polkit_details_add(&c->details[c->n - 1], "resource-group-name", new_name);
+}
+
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
         _cleanup_free_ char *name = NULL, *description = NULL, *class_hint = NULL;
+        _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         bool no_interaction = false;
         unsigned fields = 0;
         const OptionSpec spec[] = {
@@ -207,9 +239,7 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
         if (!g)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
-        r = sd_bus_message_rewind(m, true);
-        if (r >= 0)
-                r = bus_read_options(m, spec, ELEMENTSOF(spec), g->type, error);
+        r = bus_read_options(m, spec, ELEMENTSOF(spec), g->type, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
         if ((name && check_name(d, name, g, error) < 0) || check_text("description", description, error) < 0 ||
@@ -225,8 +255,10 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (fields == 0)
                 return sd_bus_reply_method_return(m, NULL);
 
-        const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
+        r = update_checks(&checks, g, fields & RG_FIELD_NAME ? name : NULL);
+        if (r < 0)
+                return r;
+        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -271,19 +303,29 @@ static bool rules_equal(const Rule *a, size_t na, const Rule *b, size_t nb) {
         return true;
 }
 
+static int set_rules_checks(PolkitChecks *c, Daemon *d, const ResourceGroup *g, const RuleList *rules) {
+        _cleanup_strv_free_ char **extra = NULL;
+        _cleanup_free_ char *msg = NULL;
+
+        if (asprintf(&msg, "Authentication is required to change which devices the resource group '%s' "
+                     "holds.", g->name) < 0 ||
+            polkit_details_for_rules(&extra, &d->inventory, g->type, rules->rules, rules->n_rules) < 0)
+                return -ENOMEM;
+        return polkit_checks_for_group(c, g, TAKE_PTR(extra), msg);
+}
+
 static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
         _cleanup_(rule_list_done) RuleList rules = {};
+        _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         Rule *old_rules;
         size_t old_n;
         int r;
 
         if (!g)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
-        r = sd_bus_message_rewind(m, true);
-        if (r >= 0)
-                r = bus_read_rules(m, g->type, &rules, error);
+        r = bus_read_rules(m, g->type, &rules, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
         if (check_conflicts(d, g, g->type, rules.rules, rules.n_rules, error) < 0)
@@ -291,10 +333,12 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (rules_equal(g->rules, g->n_rules, rules.rules, rules.n_rules))
                 return sd_bus_reply_method_return(m, NULL);
 
-        /* SetRules takes no options: like the other methods without
-         * auth.no_user_interaction, polkit may ask. */
-        const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, true, error);
+        /* SetRules takes no options: the call's header alone says whether
+         * polkit may ask. */
+        r = set_rules_checks(&checks, d, g, &rules);
+        if (r < 0)
+                return r;
+        r = bus_verify_polkit(d, m, &checks, false, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -314,6 +358,8 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        _cleanup_(polkit_checks_done) PolkitChecks checks = {};
+        _cleanup_free_ char *msg = NULL;
         bool no_interaction = false;
         const OptionSpec spec[] = {
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
@@ -324,14 +370,16 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
         if (!g)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
-        r = sd_bus_message_rewind(m, true);
-        if (r >= 0)
-                r = bus_read_options(m, spec, ELEMENTSOF(spec), g->type, error);
+        r = bus_read_options(m, spec, ELEMENTSOF(spec), g->type, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
 
-        const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
+        if (asprintf(&msg, "Authentication is required to delete the resource group '%s'.", g->name) < 0)
+                return -ENOMEM;
+        r = polkit_checks_for_group(&checks, g, NULL, msg);
+        if (r < 0)
+                return r;
+        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -364,9 +412,6 @@ static int group_prepare_or_release(sd_bus_message *m, void *userdata, sd_bus_er
         r = members(userdata, sd_bus_message_get_path(m), &devs, &n);
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_rewind(m, true);
         if (r < 0)
                 return r;
         if (n == 0)

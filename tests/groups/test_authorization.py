@@ -10,6 +10,8 @@ The callers (see harness/groups.py):
   root                      allowed
   hostdev-scoped (64011)    allowed only where the details hostdevd passes
                             name the group "scoped-pool" or the device 0000:05:00.0
+  hostdev-capture (64012)   may set the rules of the group "capture" only
+                            to rules that take 0000:05:00.0 alone
 """
 
 import os
@@ -20,10 +22,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import harness  # noqa: E402
 from harness import hostspec  # noqa: E402
 from harness.groups import (  # noqa: E402
-    DEVICE_IFACE, MANAGER, NOBODY, OPERATOR, RG_ADMIN, RG_IFACE, ROOT,
-    SCOPED, SCOPED_DEVICE, SCOPED_GROUP, GroupsTestCase)
+    CAPTURE_ADMIN, CAPTURE_GROUP, DEVICE_IFACE, ERR_ACCESS_DENIED, MANAGER, NOBODY, OPERATOR,
+    RG_ADMIN, RG_IFACE, ROOT, SCOPED, SCOPED_DEVICE, SCOPED_GROUP, GroupsTestCase,
+    options_variant)
 
-from gi.repository import GLib  # noqa: E402
+from gi.repository import Gio, GLib  # noqa: E402
+
+ERR_INTERACTIVE = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
 
 # Each allowed caller gets its own devices, so that the groups they make
 # never compete for one (00:17.0 SATA, 07:00.0 NVMe, 05:00.0 capture card).
@@ -119,6 +124,45 @@ class AuthorizationTest(GroupsTestCase):
                     **{'auth.no_user_interaction': True})
         self.assertEqual(self.props(path)['Name'], 'renamed')
 
+    def test_interaction_needs_the_header_flag(self):
+        """A call without the D-Bus ALLOW_INTERACTIVE_AUTHORIZATION flag
+        forbids interaction: nobody, whom only an administrator's password
+        could authorize, is told InteractiveAuthorizationRequired; with the
+        flag polkitd could ask (no agent here), so the answer is
+        AccessDenied. Nothing changes either way."""
+        path = self.create('capture', rules=[{'driver': 'bttv'}])
+        self.refused('Update as nobody without the header flag',
+                     lambda: self.call(NOBODY, path, RG_IFACE, 'Update', GLib.Variant.new_tuple(
+                         options_variant({'name': 'taken-over'})), interactive=False),
+                     ERR_INTERACTIVE)
+        self.refused('Update as nobody with the header flag',
+                     lambda: self.call(NOBODY, path, RG_IFACE, 'Update', GLib.Variant.new_tuple(
+                         options_variant({'name': 'taken-over'})), interactive=True))
+        # the operator, whom the rules allow without asking, needs neither
+        self.call(OPERATOR, path, RG_IFACE, 'Update', GLib.Variant.new_tuple(
+            options_variant({'name': 'renamed'})), interactive=False)
+        self.assertEqual(self.props(path)['Name'], 'renamed')
+
+    def test_deny_by_default(self):
+        """What no table allows is refused before any handler runs, for
+        root too: writing a property (every one is read-only), and a call
+        without an interface name that could reach a guarded method."""
+        path = self.create('capture', rules=[{'driver': 'bttv'}])
+        before = self.snapshot()
+        for caller in (ROOT, NOBODY):
+            with self.subTest(caller=caller):
+                err = self.call_error(caller, path, 'org.freedesktop.DBus.Properties', 'Set',
+                                      GLib.Variant('(ssv)', (RG_IFACE, 'Name', GLib.Variant('s', 'x'))))
+                self.assertEqual(err.name, ERR_ACCESS_DENIED, err.message)
+        msg = Gio.DBusMessage.new_method_call(hostspec.BUS_NAME, path, None, 'Delete')
+        msg.set_body(GLib.Variant.new_tuple(options_variant({})))
+        reply, _serial = self.client.conn.send_message_with_reply_sync(
+            msg, Gio.DBusSendMessageFlags.NONE, 10000, None)
+        self.assertEqual(reply.get_message_type(), Gio.DBusMessageType.ERROR)
+        self.assertEqual(reply.get_error_name(), ERR_ACCESS_DENIED)
+        self.assertUnchanged(before, 'refused calls')
+        self.assertIn(path, self.groups())
+
     def test_reading_is_open_to_nobody(self):
         """Everything a group publishes can be read by nobody: the object
         list, the group's properties, a device's group, device look-up,
@@ -178,6 +222,41 @@ class ScopedAuthorizationTest(GroupsTestCase):
 
         self.delete(mine, caller=SCOPED)
         self.assertNotIn(mine, self.groups())
+
+    def test_rename_cannot_walk_around_a_name_rule(self):
+        """hostdev-scoped may manage "scoped-pool" only. Creating it, taking
+        the GPUs and renaming it "gpu-pool" is refused, because a rename
+        is asked about under the new name too (D3); renaming another group
+        to "scoped-pool" is refused under its old name."""
+        mine = self.create(SCOPED_GROUP, caller=SCOPED)
+        self.set_rules(mine, [{'driver': 'nouveau'}], caller=SCOPED)
+        self.refused('renaming scoped-pool to gpu-pool as hostdev-scoped',
+                     lambda: self.update(mine, caller=SCOPED, name='gpu-pool'))
+        self.assertEqual(self.props(mine)['Name'], SCOPED_GROUP)
+
+        other = self.create('other-pool', rules=[{'driver': 'nvme'}])
+        self.delete(mine, caller=SCOPED)
+        self.refused('renaming other-pool to scoped-pool as hostdev-scoped',
+                     lambda: self.update(other, caller=SCOPED, name=SCOPED_GROUP))
+        self.assertEqual(self.props(other)['Name'], 'other-pool')
+        # root may rename either way
+        self.update(other, name='gpu-pool')
+        self.assertEqual(self.props(other)['Name'], 'gpu-pool')
+
+    def test_set_rules_details(self):
+        """SetRules passes the group (id and name) and the devices the new
+        rules take: hostdev-capture may point "capture" at the capture card
+        alone, not at another device, and may not change another group."""
+        not_mine = self.create('not-capture', rules=[{'driver': 'nvme'}])
+        capture = self.create(CAPTURE_GROUP, rules=[{'driver': 'mei_me'}])
+        self.refused('SetRules of not-capture as hostdev-capture',
+                     lambda: self.set_rules(not_mine, [{'driver': 'bttv'}], caller=CAPTURE_ADMIN))
+        self.refused('SetRules of capture to the SATA controller as hostdev-capture',
+                     lambda: self.set_rules(capture, [{'driver': 'ahci'}], caller=CAPTURE_ADMIN))
+        self.refused('SetRules of capture to both capture functions as hostdev-capture',
+                     lambda: self.set_rules(capture, [{'address': '0000:05:00.*'}], caller=CAPTURE_ADMIN))
+        self.set_rules(capture, [{'driver': 'bttv'}], caller=CAPTURE_ADMIN)
+        self.assertEqual(self.props(capture)['Devices'], [self.dev_path(SCOPED_DEVICE)])
 
     def test_device_detail(self):
         """The devices named in the details decide: hostdev-scoped makes a

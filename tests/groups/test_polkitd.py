@@ -9,6 +9,7 @@ and nothing changes. Here polkitd is stopped, or replaced by the polkitd
 template of python-dbusmock on the same private bus.
 """
 
+import json
 import os
 import sys
 import time
@@ -17,15 +18,60 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import harness  # noqa: E402
 from harness import hostspec  # noqa: E402
-from harness.client import SignalRecorder  # noqa: E402
+from harness.client import SignalRecorder, run_as  # noqa: E402
 from harness.groups import (  # noqa: E402
-    ERR_ACCESS_DENIED, MANAGE_ACTION, MANAGER, POLKIT_IFACE, GroupsTestCase, MockPolkitd,
+    ERR_ACCESS_DENIED, ERR_BUSY, MANAGE_ACTION, MANAGER, POLKIT_IFACE, GroupsTestCase, MockPolkitd,
     PendingCall, create_args, make_args, options_variant, rules_variant, RG_IFACE)
 
-from gi.repository import GLib  # noqa: E402
+from gi.repository import Gio, GLib  # noqa: E402
 
 # A read must come back this fast while polkitd is still deciding.
 PROMPT = 1.0
+
+# src/bus/polkit.h: POLKIT_PENDING_PER_SENDER, POLKIT_PENDING_PER_USER
+PENDING_PER_SENDER = 16
+PENDING_PER_USER = 32
+NOBODY = harness.groups.NOBODY
+PYTHON = harness.groups.PYTHON
+
+# Opens C connections and sends N CreateResourceGroup calls at once on
+# each, waits until every refused call has its answer and the others have
+# been outstanding for a while, then prints what came back.
+FLOOD_SCRIPT = r'''
+import json, sys, time
+from gi.repository import Gio, GLib
+address, connections, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+errors, messages, done = {}, set(), {}
+def finished(c, res, name):
+    try:
+        c.call_finish(res)
+    except GLib.Error as e:
+        err = Gio.DBusError.get_remote_error(e) or 'other'
+        errors[err] = errors.get(err, 0) + 1
+        text = e.message.split(': ', 1)[1] if e.message.startswith('GDBus.Error:') else e.message
+        messages.add(text.replace(name, ':NAME'))
+    done[name] += 1
+conns = []
+for k in range(connections):
+    conn = Gio.DBusConnection.new_for_address_sync(
+        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    conns.append(conn)
+    done[conn.get_unique_name()] = 0
+for k, conn in enumerate(conns):
+    for i in range(n):
+        args = GLib.Variant('(ssa{sv})', ('flood-%d-%d' % (k, i), 'pci', {}))
+        conn.call('org.hostdev1', '/org/hostdev1', 'org.hostdev1.Manager', 'CreateResourceGroup',
+                  args, None, Gio.DBusCallFlags.NO_AUTO_START, 100000, None, finished,
+                  conn.get_unique_name())
+ctx = GLib.MainContext.default()
+deadline = time.monotonic() + 5
+while time.monotonic() < deadline:
+    ctx.iteration(False)
+    time.sleep(0.01)
+print(json.dumps({'pending': {name: n - d for name, d in done.items()}, 'errors': errors,
+                  'messages': sorted(messages)}))
+'''
 
 
 class PolkitdStoppedTest(GroupsTestCase):
@@ -184,56 +230,160 @@ class MockPolkitdTest(GroupsTestCase):
         if err is not None:
             self.assertIn('polkit', harness.groups.error_message(err).lower())
 
-    def test_what_polkitd_is_asked(self):
-        """Each change asks for org.hostdev1.manage-resource-groups on
-        behalf of the caller's bus name, with the group (and for
-        MakeResource the devices) as details; interaction is allowed
-        unless the caller passes auth.no_user_interaction."""
+    def ask_all(self):
+        """The mock grants every check, so that each call asks all of its."""
         self.polkit.mock('AddMethod', GLib.Variant('(sssss)', (
             POLKIT_IFACE, 'CheckAuthorization', '(sa{sv})sa{ss}us', '(bba{ss})',
             'ret = (True, False, {})')))
+
+    def asked(self, path, interface, method, params, interactive=True):
+        """Make the call as root (with the D-Bus header flag that allows
+        interactive authorization when `interactive`); returns the
+        checks polkitd got as [(action, details, flags)], and the reply."""
+        self.polkit.mock('ClearCalls')
+        flags = Gio.DBusCallFlags.NO_AUTO_START
+        if interactive:
+            flags |= Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION
+        reply = self.client.conn.call_sync(hostspec.BUS_NAME, path, interface, method, params,
+                                           None, flags, 20000, None)
+        calls = self.polkit.mock('GetMethodCalls', GLib.Variant('(s)', ('CheckAuthorization',)))[0]
         me = self.client.conn.get_unique_name()
-
-        def asked(path, interface, method, params):
-            """Make the call; return the details and flags polkitd got."""
-            self.polkit.mock('ClearCalls')
-            reply = self.client.call(path, interface, method, params)
-            calls = self.polkit.mock('GetMethodCalls', GLib.Variant('(s)', ('CheckAuthorization',)))[0]
-            self.assertEqual(len(calls), 1, '%s asked polkit %d times' % (method, len(calls)))
-            subject, action, details, flags, _cancel = calls[0][1]
+        out = []
+        for _time, args in calls:
+            subject, action, details, flags, _cancel = args
             self.assertEqual(subject, ('system-bus-name', {'name': me}))
-            self.assertEqual(action, MANAGE_ACTION)
-            return details, flags, reply
+            out.append((action, details, flags))
+        return out, (reply.unpack() if reply is not None else ())
 
-        details, flags, reply = asked(hostspec.ROOT_PATH, MANAGER, 'CreateResourceGroup',
-                                      create_args('pool-a', 'pci', [{'driver': 'ahci'}]))
+    def test_what_polkitd_is_asked(self):
+        """Each change asks for org.hostdev1.manage-resource-groups on
+        behalf of the caller's bus name with details naming the group (id
+        and name), the devices and what will change (polkit.message);
+        MakeResource asks once per device; a rename asks under the old and
+        under the new name; SetRules names the devices the new rules take."""
+        self.ask_all()
+        host = self.host_description()
+
+        checks, reply = self.asked(hostspec.ROOT_PATH, MANAGER, 'CreateResourceGroup',
+                                   create_args('pool-a', 'pci', [{'driver': 'ahci'}]))
         pool = reply[0]
-        self.assertEqual(details.get('resource-group'), 'pool-a')
-        self.assertEqual(flags, 1, 'AllowUserInteraction expected')
+        pool_id = self.props(pool)['Id']
+        self.assertEqual(len(checks), 1)
+        action, details, _ = checks[0]
+        self.assertEqual(action, MANAGE_ACTION)
+        self.assertEqual(details['resource-group-name'], 'pool-a')
+        self.assertNotIn('resource-group', details, 'a group being created has no id yet')
+        self.assertEqual(details['devices'], ','.join(
+            harness.groups.expected_members(host.pci + host.usb, 'pci', [{'driver': 'ahci'}])))
+        self.assertIn('pool-a', details['polkit.message'])
 
-        details, flags, _ = asked(hostspec.ROOT_PATH, MANAGER, 'CreateResourceGroup',
-                                  create_args('pool-b', 'pci', [{'driver': 'nvme'}],
-                                              {'auth.no_user_interaction': True}))
-        self.assertEqual(details.get('resource-group'), 'pool-b')
-        self.assertEqual(flags, 0, 'auth.no_user_interaction must clear AllowUserInteraction')
+        capture = ['0000:05:00.0', '0000:05:00.1']
+        checks, _ = self.asked(hostspec.ROOT_PATH, MANAGER, 'MakeResource',
+                               make_args([self.dev_path('0000:05:00.0')], 'capture',
+                                         {'include-companions': True}))
+        self.assertEqual([c[0] for c in checks], [MANAGE_ACTION] * 2)
+        self.assertEqual([c[1]['device'] for c in checks], capture, 'one check per device')
+        for _action, details, _flags in checks:
+            spec = host.pci_device(details['device'])
+            self.assertEqual(details['vendor-id'], spec['vendor_id'].lower())
+            self.assertEqual(details['product-id'], spec['device_id'].lower())
+            self.assertEqual(details.get('serial'), spec['serial'])
+            self.assertEqual(details['devices'], ','.join(capture))
+            self.assertEqual(details['resource-group-name'], 'capture')
+            self.assertIn('0000:05:00.0', details['polkit.message'])
 
-        details, flags, _ = asked(hostspec.ROOT_PATH, MANAGER, 'MakeResource',
-                                  make_args([self.dev_path('0000:05:00.0')], 'capture',
-                                            {'include-companions': True}))
-        self.assertEqual(details.get('resource-group'), 'capture')
-        self.assertEqual(sorted(details.get('device', '').split(',')),
-                         ['0000:05:00.0', '0000:05:00.1'])
-        self.assertEqual(flags, 1)
+        checks, _ = self.asked(pool, RG_IFACE, 'Update', GLib.Variant.new_tuple(
+            options_variant({'name': 'pool-b'})))
+        self.assertEqual([(c[1]['resource-group'], c[1]['resource-group-name'],
+                           c[1]['resource-group-new-name']) for c in checks],
+                         [(pool_id, 'pool-a', 'pool-b'), (pool_id, 'pool-b', 'pool-b')],
+                         'a rename is asked under the old name and under the new one')
+        self.assertIn("'pool-a' to 'pool-b'", checks[0][1]['polkit.message'])
 
-        details, flags, _ = asked(pool, RG_IFACE, 'Update', GLib.Variant.new_tuple(
-            options_variant({'description': 'A', 'auth.no_user_interaction': True})))
-        self.assertEqual((details.get('resource-group'), flags), ('pool-a', 0))
-        details, flags, _ = asked(pool, RG_IFACE, 'SetRules', GLib.Variant.new_tuple(
+        checks, _ = self.asked(pool, RG_IFACE, 'Update', GLib.Variant.new_tuple(
+            options_variant({'description': 'A'})))
+        self.assertEqual(len(checks), 1)
+        self.assertNotIn('resource-group-new-name', checks[0][1])
+        self.assertEqual(checks[0][1]['resource-group-name'], 'pool-b')
+
+        checks, _ = self.asked(pool, RG_IFACE, 'SetRules', GLib.Variant.new_tuple(
             rules_variant([{'driver': 'mei_me'}])))
-        self.assertEqual((details.get('resource-group'), flags), ('pool-a', 1))
-        details, flags, _ = asked(pool, RG_IFACE, 'Delete', GLib.Variant.new_tuple(
-            options_variant({'auth.no_user_interaction': True})))
-        self.assertEqual((details.get('resource-group'), flags), ('pool-a', 0))
+        self.assertEqual(len(checks), 1)
+        details = checks[0][1]
+        self.assertEqual((details['resource-group'], details['resource-group-name']), (pool_id, 'pool-b'))
+        self.assertEqual(details['devices'], ','.join(
+            harness.groups.expected_members(host.pci + host.usb, 'pci', [{'driver': 'mei_me'}])))
+
+        checks, _ = self.asked(pool, RG_IFACE, 'Delete', GLib.Variant.new_tuple(options_variant({})))
+        self.assertEqual([(c[1]['resource-group'], c[1]['resource-group-name']) for c in checks],
+                         [(pool_id, 'pool-b')])
+
+    def test_interaction_flags(self):
+        """polkit may interact only when the call carries the D-Bus
+        ALLOW_INTERACTIVE_AUTHORIZATION header flag and the caller did not
+        pass auth.no_user_interaction: either one saying no means no."""
+        self.ask_all()
+        for n, (header, option, want) in enumerate([(True, None, 1), (False, None, 0),
+                                                    (True, True, 0), (False, True, 0),
+                                                    (True, False, 1), (False, False, 0)]):
+            with self.subTest(header=header, option=option):
+                options = {} if option is None else {'auth.no_user_interaction': option}
+                checks, _ = self.asked(hostspec.ROOT_PATH, MANAGER, 'CreateResourceGroup',
+                                       create_args('pool-%d' % n, 'pci', [], options),
+                                       interactive=header)
+                self.assertEqual([c[2] for c in checks], [want])
+        # SetRules takes no options: the header alone decides
+        pool = self.create('rules', rules=[])
+        for header, want in ((True, 1), (False, 0)):
+            checks, _ = self.asked(pool, RG_IFACE, 'SetRules', GLib.Variant.new_tuple(
+                rules_variant([{'driver': 'ahci' if header else 'nvme'}])), interactive=header)
+            self.assertEqual([c[2] for c in checks], [want])
+
+    def flood(self, connections, calls):
+        """nobody sends `calls` changes at once on each of `connections`
+        connections while polkitd hangs; returns what came back."""
+        p = run_as([PYTHON, '-c', FLOOD_SCRIPT, self.shared.address, str(connections), str(calls)],
+                   uid=NOBODY, env=harness.bus.clean_env({'DBUS_SYSTEM_BUS_ADDRESS': self.shared.address}),
+                   timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def assertRootServed(self, name):
+        """root's next change reaches polkitd, which answers it."""
+        self.polkit.mock('SimulateHang', GLib.Variant('(b)', (False,)))
+        path = self.create(name, rules=[{'driver': 'ahci'}])
+        self.assertEqual(self.props(path)['Devices'], [self.dev_path('0000:00:17.0')])
+        self.polkit.mock('ReleaseHangingCalls')
+
+    def test_one_connection_cannot_starve_others(self):
+        """polkitd hangs; nobody sends 100 changes on one connection: at
+        most 16 of them wait for polkitd, the rest are refused at once
+        with Busy naming the connection, and root's next change still
+        reaches polkitd and succeeds."""
+        self.allow()
+        self.polkit.mock('SimulateHang', GLib.Variant('(b)', (True,)))
+        result = self.flood(1, 100)
+        self.assertEqual(list(result['pending'].values()), [PENDING_PER_SENDER], result)
+        self.assertEqual(result['errors'], {ERR_BUSY: 100 - PENDING_PER_SENDER}, result)
+        self.assertEqual(result['messages'], [
+            'Too many authorization checks pending for :NAME; try again once polkit answered them.'])
+        self.assertRootServed('sata')
+
+    def test_one_user_cannot_starve_others(self):
+        """polkitd hangs; nobody sends 140 changes over 7 connections: at
+        most 16 per connection and 32 in all wait for polkitd, the rest
+        are refused at once with Busy, and root's next change still
+        reaches polkitd and succeeds (D6)."""
+        self.allow()
+        self.polkit.mock('SimulateHang', GLib.Variant('(b)', (True,)))
+        result = self.flood(7, 20)
+        pending = result['pending'].values()
+        self.assertEqual(sum(pending), PENDING_PER_USER, result)
+        self.assertLessEqual(max(pending), PENDING_PER_SENDER, result)
+        self.assertEqual(result['errors'], {ERR_BUSY: 140 - PENDING_PER_USER}, result)
+        self.assertIn('Too many authorization checks pending for user %d (:NAME and its other connections); '
+                      'try again once polkit answered them.' % NOBODY, result['messages'])
+        self.assertRootServed('sata')
 
     def race(self, first, second):
         """Two changes sent while polkitd holds its answers, then both
@@ -245,6 +395,9 @@ class MockPolkitdTest(GroupsTestCase):
         b = PendingCall(other, *second)
         self.wait_until(lambda: self.polkit.mock('HaveHangingCalls')[0], what='the checks')
         time.sleep(0.5)  # the second check reaches the mock too
+        # a rename asks twice (old and new name): the second check must
+        # not hang
+        self.polkit.mock('SimulateHang', GLib.Variant('(b)', (False,)))
         self.polkit.mock('ReleaseHangingCalls')
         for p in (a, b):
             try:

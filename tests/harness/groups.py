@@ -4,8 +4,12 @@
     hostdev-rgadmin (64010)  member of "hostdev-rgadmins", which the test
                              rules let manage resource groups
     hostdev-scoped (64011)   may manage only the group named SCOPED_GROUP,
-                             and make a resource only of SCOPED_DEVICE: the
+                             and make a resource only of SCOPED_DEVICE; may
+                             prepare the devices of SCOPED_GROUP only: the
                              rules read the details hostdevd passes
+    hostdev-capture (64012)  may set the rules of the group named
+                             CAPTURE_GROUP only, and only to rules that take
+                             SCOPED_DEVICE alone (the "devices" detail)
   plus the harness's own: nobody (65534) and hostdev-operator (64000,
   group "hostdev", allowed by the project's example rules).
 * call_as(): a D-Bus call made by a separate process running as a given
@@ -46,6 +50,9 @@ RG_ADMIN = 64010
 SCOPED = 64011
 SCOPED_GROUP = 'scoped-pool'
 SCOPED_DEVICE = '0000:05:00.0'
+CAPTURE_ADMIN = 64012
+CAPTURE_GROUP = 'capture'
+PREPARE_ACTION = 'org.hostdev1.prepare-devices'
 
 ERR_ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 ERR_INVALID = 'org.hostdev1.Error.InvalidArgument'
@@ -61,10 +68,25 @@ polkit.addRule(function(action, subject) {
 
 polkit.addRule(function(action, subject) {
     if (action.id == "%(action)s" && subject.user == "hostdev-scoped" &&
-        (action.lookup("resource-group") == "%(group)s" || action.lookup("device") == "%(device)s"))
+        (action.lookup("resource-group-name") == "%(group)s" || action.lookup("device") == "%(device)s"))
         return polkit.Result.YES;
 });
-''' % {'action': MANAGE_ACTION, 'group': SCOPED_GROUP, 'device': SCOPED_DEVICE}
+
+polkit.addRule(function(action, subject) {
+    if (action.id == "%(prepare)s" && subject.user == "hostdev-scoped" &&
+        action.lookup("resource-group-name") == "%(group)s")
+        return polkit.Result.YES;
+});
+
+polkit.addRule(function(action, subject) {
+    if (action.id == "%(action)s" && subject.user == "hostdev-capture" &&
+        /^g[0-9a-f]{32}$/.test(action.lookup("resource-group") || "") &&
+        action.lookup("resource-group-name") == "%(capture)s" &&
+        action.lookup("devices") == "%(device)s")
+        return polkit.Result.YES;
+});
+''' % {'action': MANAGE_ACTION, 'prepare': PREPARE_ACTION, 'group': SCOPED_GROUP,
+       'device': SCOPED_DEVICE, 'capture': CAPTURE_GROUP}
 
 _identities_done = False
 
@@ -84,9 +106,12 @@ def install_identities():
                 % (RG_ADMIN, RG_ADMIN))
         f.write('hostdev-scoped:x:%d:%d:scoped manager:/nonexistent:/usr/sbin/nologin\n'
                 % (SCOPED, SCOPED))
+        f.write('hostdev-capture:x:%d:%d:capture group manager:/nonexistent:/usr/sbin/nologin\n'
+                % (CAPTURE_ADMIN, CAPTURE_ADMIN))
     with open(os.path.join(ns.dir, 'group'), 'a') as f:
         f.write('hostdev-rgadmins:x:%d:hostdev-rgadmin\n' % RG_ADMIN)
         f.write('hostdev-scoped:x:%d:\n' % SCOPED)
+        f.write('hostdev-capture:x:%d:\n' % CAPTURE_ADMIN)
     ns.add_rules('60-hostdev-groups-test.rules', TEST_RULES)
     _identities_done = True
 
@@ -97,14 +122,17 @@ def install_identities():
 _CALL_SCRIPT = r'''
 import json, sys
 from gi.repository import Gio, GLib
-address, dest, path, iface, method, sig, params, timeout = sys.argv[1:]
+address, dest, path, iface, method, sig, params, timeout, interactive = sys.argv[1:]
 conn = Gio.DBusConnection.new_for_address_sync(
     address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
     Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
 args = GLib.Variant.parse(GLib.VariantType(sig), params, None, None) if sig else None
 try:
+    flags = Gio.DBusCallFlags.NO_AUTO_START
+    if interactive == '1':
+        flags |= Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION
     reply = conn.call_sync(dest, path, iface, method, args, None,
-                           Gio.DBusCallFlags.NO_AUTO_START, int(float(timeout) * 1000), None)
+                           flags, int(float(timeout) * 1000), None)
     print(json.dumps({'reply': reply.print_(True) if reply is not None else None}))
 except GLib.Error as e:
     name = Gio.DBusError.get_remote_error(e) or 'GLib.Error:%s:%d' % (e.domain, e.code)
@@ -115,13 +143,15 @@ except GLib.Error as e:
 
 
 def call_as(address, uid, path, interface, method, params=None, dest=hostspec.BUS_NAME,
-            timeout=30):
+            timeout=30, interactive=True):
     """Call a method from a process running as `uid` (with the groups of
-    its passwd entry). Returns the unpacked reply; raises CallError."""
+    its passwd entry). Like hostdevctl, the call allows interactive
+    authorization (the D-Bus header flag) unless `interactive` is False.
+    Returns the unpacked reply; raises CallError."""
     sig = params.get_type_string() if params is not None else ''
     text = params.print_(True) if params is not None else ''
     argv = [PYTHON, '-c', _CALL_SCRIPT, address, dest, path, interface, method, sig, text,
-            str(timeout)]
+            str(timeout), '1' if interactive else '0']
     env = bus.clean_env({'DBUS_SYSTEM_BUS_ADDRESS': address})
     p = run_as(argv, uid=uid, groups=True, env=env, timeout=timeout + 30)
     if p.returncode != 0 or not p.stdout.strip():
@@ -467,12 +497,12 @@ class GroupsTestCase(HostdevTestCase):
         return device_path(self.host_description(), address)
 
     # --- calls ---------------------------------------------------------------
-    def call(self, caller, path, interface, method, params=None, timeout=30):
+    def call(self, caller, path, interface, method, params=None, timeout=30, interactive=True):
         """A call as root (in this process) or as another uid."""
         if caller == ROOT:
             return self.client.call(path, interface, method, params, timeout=timeout)
         return call_as(self.shared.address, caller, path, interface, method, params,
-                       timeout=timeout)
+                       timeout=timeout, interactive=interactive)
 
     def call_error(self, caller, path, interface, method, params=None, timeout=30):
         try:
