@@ -113,6 +113,14 @@ class HostdevTestCase(unittest.TestCase):
                 self.fail('timed out after %gs waiting for %s' % (timeout, what))
             SignalRecorder.pump(0.01)
 
+    def assertSignalOrder(self, rec, *matches):
+        """Each of `matches` (harness.client.added, removed, changed) was
+        recorded, and the first signal of each comes after the first of the
+        one before it. A signal that never came fails."""
+        at = [rec.index(m) for m in matches]
+        for (a, ma), (b, mb) in zip(zip(at, matches), zip(at[1:], matches[1:])):
+            self.assertLess(a, b, '%s (#%d) must come before %s (#%d)' % (ma, a, mb, b))
+
     def assertDevice(self, host, objects, dev):
         """The object of one device has exactly the interfaces `host` gives
         it, with every property as expected."""
