@@ -147,15 +147,12 @@ class PrepareCliTest(ResourceCliTestCase):
         self.assertFailure(r, "'/not a path' is not a D-Bus object path")
 
     def test_critical_device_refused(self):
-        objects = self.client.managed_objects()
-        # Bridges are refused as bridges before anything else: take a device
-        # that is critical for another reason.
-        critical = [ifaces['org.hostdev1.Device']['Address'] for ifaces in objects.values()
-                    if ifaces.get('org.hostdev1.Device', {}).get('Critical')
-                    and 'bridge' not in [code for code, _text in ifaces['org.hostdev1.Device']['CriticalReasons']]]
-        if not critical:
-            self.skipTest('this hostdevd does not publish Device.Critical')
-        address = critical[0]
+        """The NVMe drive holding / (host.json's mounts) is refused, with
+        the daemon's reasons as the one line of the error. (Bridges are
+        refused as bridges before anything else: this one is critical for
+        what the host runs on.)"""
+        address, = [a for a, reasons in self.expected_critical().items()
+                    if 'root-filesystem' in [code for code, _ in reasons]]
         err = self.client.call_error(hostspec.ROOT_PATH, MANAGER, 'Prepare',
                                      GLib.Variant('(aoa{sv})', ([self.dev_path(address)], {})))
         self.assertEqual(err.name, 'org.hostdev1.Error.CriticalDevice')

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """hostdevctl status: IOMMU, reboot-required with its reasons, convergence,
-critical devices and counts, as text and JSON. Counts and the IOMMU come
-from host.json; a reboot is made necessary the way a real host gets
+critical devices and counts, as text and JSON. Counts, the IOMMU and the
+critical devices (by the rules of harness.critical) come from host.json;
+a reboot is made necessary the way a real host gets
 there, by a driver that never lets go of a device (harness.faults)."""
 
 import json
@@ -13,7 +14,6 @@ from clitest import CliTestCase, hostspec, parse_key_values
 from harness import faults
 
 GPU1, AUDIO1 = '0000:01:00.0', '0000:01:00.1'
-NOT_AVAILABLE = 'critical-device detection not available'
 STATUS_KEYS = {'version', 'iommu_enabled', 'iommu_message', 'reboot_required', 'reboot_reasons',
                'converged', 'converge_problems', 'critical_devices', 'devices', 'pci_devices',
                'usb_devices', 'iommu_groups', 'resource_groups'}
@@ -31,31 +31,24 @@ class StatusCase(CliTestCase):
         groups = len(self.host.data['iommu_groups']) if iommu else 0
         return pci, usb, groups
 
-    def expected_critical(self):
-        """What status must say about critical devices: the devices of
-        Manager.Critical with the texts of their CriticalReasons, or None
-        when this hostdevd does not publish them."""
-        manager = self.client.get_all(hostspec.ROOT_PATH, 'org.hostdev1.Manager')
-        if 'Critical' not in manager:
-            return None
-        out = []
-        for path in manager['Critical']:
-            reasons = self.client.get(path, 'org.hostdev1.Device', 'CriticalReasons')
-            address = self.client.get(path, 'org.hostdev1.Device', 'Address')
-            out.append((address, path, reasons))
-        return out
+    def critical_json(self, got):
+        """Checks the critical_devices of `status --json` against host.json
+        and returns them as {address: [(code, text)]}."""
+        expected = self.expected_critical()
+        self.assertEqual(sorted(d['address'] for d in got), sorted(expected))
+        for d in got:
+            self.assertEqual(d['object_path'], hostspec.pci_path(d['address']))
+            self.assertReasons(d['address'], d['reasons'], expected[d['address']])
+        return {d['address']: [(r['code'], r['text']) for r in d['reasons']] for d in got}
 
     def assertCriticalText(self, kv):
-        expected = self.expected_critical()
-        if expected is None:
-            self.assertEqual(kv['Critical Devices'], [NOT_AVAILABLE])
-        elif not expected:
-            self.assertEqual(kv['Critical Devices'], ['none'])
-        else:
-            self.assertEqual(kv['Critical Devices'],
-                             ['%s: %s' % (a, '; '.join(t for _c, t in r)) if r else a for a, _p, r in expected])
-
-
+        """One line per critical device of host.json: the address, and the
+        texts of its reasons (as the JSON form gives them)."""
+        critical = self.critical_json(json.loads(self.ctl('status', '--json').stdout)['critical_devices'])
+        lines = kv['Critical Devices']
+        got = dict(line.split(': ', 1) for line in lines)
+        self.assertEqual(len(got), len(lines), 'one line per device:\n' + '\n'.join(lines))
+        self.assertEqual(got, {a: '; '.join(t for _c, t in r) for a, r in critical.items()})
 class StatusTest(StatusCase):
 
     def test_text(self):
@@ -87,10 +80,7 @@ class StatusTest(StatusCase):
             'reboot_required': False, 'reboot_reasons': [], 'converged': True,
             'converge_problems': [], 'devices': pci + usb, 'pci_devices': pci, 'usb_devices': usb,
             'iommu_groups': groups, 'resource_groups': 0})
-        expected = self.expected_critical()
-        self.assertEqual(critical, None if expected is None else [
-            {'address': a, 'object_path': p, 'reasons': [{'code': c, 'text': t} for c, t in r]}
-            for a, p, r in expected])
+        self.critical_json(critical)
 
 
 class StatusWithoutIommuTest(StatusCase):
@@ -105,6 +95,8 @@ class StatusWithoutIommuTest(StatusCase):
         got = json.loads(self.ctl('status', '--json').stdout)
         self.assertEqual((got['iommu_enabled'], got['iommu_message'], got['iommu_groups']),
                          (False, message, 0))
+        # no groups, so no group mates: only what is critical itself
+        self.critical_json(got['critical_devices'])
 
 
 class RebootRequiredTest(StatusCase):

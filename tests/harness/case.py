@@ -45,6 +45,7 @@ class HostdevTestCase(unittest.TestCase):
         self.sim = SimHost(self.host_description(), iommu=self.iommu,
                            proc_dir=os.path.join(self.workdir, 'proc'))
         self.addCleanup(self.sim.close)
+        self.prepare_host()
         self.kernel = KernelEmulator(self.sim).start()
         self.addCleanup(self._stop_kernel)
         self.client = Client(self.shared.address)
@@ -53,6 +54,10 @@ class HostdevTestCase(unittest.TestCase):
         self.addCleanup(self._stop_daemon)
         if self.start_daemon:
             self.daemon.start()
+
+    def prepare_host(self):
+        """Called once the testbed exists, before anything runs on it;
+        test cases may override it to add to the simulated host."""
 
     def _stop_daemon(self):
         problems = self.daemon.stop()
