@@ -113,6 +113,10 @@ class HostdevTestCase(unittest.TestCase):
         while True:
             value = predicate()
             if value:
+                # A signal sent before the replies predicate() read has
+                # arrived too, but GDBus dispatches it from the main loop:
+                # record it before the test looks at the recorder.
+                SignalRecorder.pump()
                 return value
             if time.monotonic() > deadline:
                 self.fail('timed out after %gs waiting for %s' % (timeout, what))
