@@ -167,28 +167,29 @@ class PrepareCliTest(ResourceCliTestCase):
         self.assertFailure(r, "'/not a path' is not a D-Bus object path")
 
     def test_critical_device_refused(self):
-        objects = self.client.managed_objects()
-        # Bridges are refused as bridges before anything else: take a device
-        # that is critical for another reason.
-        critical = [ifaces['org.hostdev1.Device']['Address'] for ifaces in objects.values()
-                    if ifaces.get('org.hostdev1.Device', {}).get('Critical')
-                    and 'bridge' not in [code for code, _text in ifaces['org.hostdev1.Device']['CriticalReasons']]]
-        if not critical:
-            self.skipTest('this hostdevd does not publish Device.Critical')
-        address = critical[0]
+        """The NVMe drive holding / (host.json's mounts) is refused, with
+        the daemon's reasons as the one line of the error. (Bridges are
+        refused as bridges before anything else: this one is critical for
+        what the host runs on.)"""
+        address, = [a for a, reasons in self.expected_critical().items()
+                    if 'root-filesystem' in [code for code, _ in reasons]]
         err = self.client.call_error(hostspec.ROOT_PATH, MANAGER, 'Prepare',
                                      GLib.Variant('(aoa{sv})', ([self.dev_path(address)], {})))
         self.assertEqual(err.name, 'org.hostdev1.Error.CriticalDevice')
         # the critical devices of the address's IOMMU group (host.json), PCI-to-PCI
         # bridges left out as they stay with the host, each with its first reason
+        # (which devices: host.json; the reason's wording: the daemon's, checked
+        # against host.json's reasons, as hostdevctl passes it through)
         group = self.host.pci_device(address)['iommu_group']
+        expected = self.expected_critical()
         items = []
         for dev in sorted(self.host.pci, key=lambda d: clitest.pci_sort_key(d['address'])):
-            props = objects.get(self.dev_path(dev['address']), {}).get('org.hostdev1.Device', {})
-            if dev.get('iommu_group') != group or not props.get('Critical') or \
-                    dev['class'].lower()[:4] in ('0604', '0609'):
+            want = expected.get(dev['address'])
+            if dev.get('iommu_group') != group or not want or dev['class'].lower()[:4] in ('0604', '0609'):
                 continue
-            items.append('%s (%s)' % (dev['address'], props['CriticalReasons'][0][1]))
+            reasons = self.client.get(self.dev_path(dev['address']), 'org.hostdev1.Device', 'CriticalReasons')
+            self.assertReasons(dev['address'], [{'code': c, 'text': t} for c, t in reasons], want)
+            items.append('%s (%s)' % (dev['address'], reasons[0][1]))
         for args, command in [(['prepare', address], 'prepare'), (['device', 'prepare', address], 'device prepare')]:
             r = self.ctl(*args, expect=None)
             self.assertFailure(r, clitest.man_message('critical', DEVICES=', '.join(items), COMMAND=command)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """hostdevctl status: IOMMU, reboot-required with its reasons, convergence,
-critical devices and counts, as text and JSON. Counts and the IOMMU come
-from host.json; a reboot is made necessary the way a real host gets
+critical devices and counts, as text and JSON. Counts, the IOMMU and the
+critical devices (by the rules of harness.critical) come from host.json;
+a reboot is made necessary the way a real host gets
 there, by a driver that never lets go of a device (harness.faults)."""
 
 import json
@@ -13,7 +14,6 @@ from clitest import CliTestCase, hostspec, parse_key_values
 from harness import faults
 
 GPU1, AUDIO1 = '0000:01:00.0', '0000:01:00.1'
-NOT_AVAILABLE = 'critical-device detection not available'
 # the order of reason codes hostdevctl(1) gives under "status"
 REASON_ORDER = ['root-filesystem', 'boot-filesystem', 'usr-filesystem', 'var-filesystem', 'swap',
                 'default-route', 'nm-connection', 'console', 'boot-vga', 'bridge', 'iommu-peer']
@@ -34,48 +34,43 @@ class StatusCase(CliTestCase):
         groups = len(self.host.data['iommu_groups']) if iommu else 0
         return pci, usb, groups
 
-    def expected_critical(self):
-        """What status must say about critical devices: the devices of
-        Manager.Critical with the texts of their CriticalReasons, or None
-        when this hostdevd does not publish them."""
-        manager = self.client.get_all(hostspec.ROOT_PATH, 'org.hostdev1.Manager')
-        if 'Critical' not in manager:
-            return None
-        out = []
-        for path in manager['Critical']:
-            reasons = self.client.get(path, 'org.hostdev1.Device', 'CriticalReasons')
-            address = self.client.get(path, 'org.hostdev1.Device', 'Address')
-            out.append((address, path, reasons))
-        return out
+    def critical_json(self, got):
+        """Checks the critical_devices of `status --json` against host.json
+        and returns them as {address: [(code, text)]}."""
+        expected = self.expected_critical()
+        self.assertEqual(sorted(d['address'] for d in got), sorted(expected))
+        for d in got:
+            self.assertEqual(d['object_path'], hostspec.pci_path(d['address']))
+            self.assertReasons(d['address'], d['reasons'], expected[d['address']])
+        return {d['address']: [(r['code'], r['text']) for r in d['reasons']] for d in got}
 
     def assertCriticalText(self, kv, show_all=False):
         """Critical devices grouped by reason code, in hostdevctl(1)'s
         order of codes, by address within a code; devices whose only
-        reason is "bridge" counted but listed only with --all."""
-        expected = self.expected_critical()
-        if expected is None:
-            self.assertEqual(kv['Critical Devices'], [NOT_AVAILABLE])
-            return
+        reason is "bridge" counted but listed only with --all. The devices
+        and reasons are host.json's (checked through the JSON form); returns
+        the plain bridges."""
+        critical = self.critical_json(json.loads(self.ctl('status', '--json').stdout)['critical_devices'])
+        expected = sorted(critical.items(), key=lambda e: clitest.pci_sort_key(e[0]))
         if not expected:
             self.assertEqual(kv['Critical Devices'], ['none'])
-            return
-        expected.sort(key=lambda e: clitest.pci_sort_key(e[0]))
-        plain = [e for e in expected if e[2] and all(c == 'bridge' for c, _t in e[2])]
-        shown = expected if show_all else [e for e in expected if e not in plain]
+            return []
+        plain = [a for a, r in expected if r and all(c == 'bridge' for c, _t in r)]
+        shown = expected if show_all else [e for e in expected if e[0] not in plain]
         hidden = len(expected) - len(shown)
         head = str(len(shown))
         if hidden:
             head += ' (%d bridge%s not shown; --all shows %s)' % (
                 hidden, '' if hidden == 1 else 's', 'it' if hidden == 1 else 'them')
         seen = []
-        for _a, _p, reasons in shown:
+        for _a, reasons in shown:
             seen += [c for c, _t in reasons if c not in seen]
         codes = [c for c in REASON_ORDER if c in seen] + [c for c in seen if c not in REASON_ORDER]
         width = max(len(c) for c in codes)
         lines = [head]
         for code in codes:
             first = True
-            for address, _p, reasons in shown:
+            for address, reasons in shown:
                 for c, text in reasons:
                     if c != code:
                         continue
@@ -120,13 +115,10 @@ class StatusTest(StatusCase):
             'reboot_required': False, 'reboot_reasons': [], 'converged': True,
             'converge_problems': [], 'devices': pci + usb, 'pci_devices': pci, 'usb_devices': usb,
             'iommu_groups': groups, 'resource_groups': 0})
-        # every critical device, bridges too, in address order
-        expected = self.expected_critical()
-        if expected is not None:
-            expected.sort(key=lambda e: clitest.pci_sort_key(e[0]))
-        self.assertEqual(critical, None if expected is None else [
-            {'address': a, 'object_path': p, 'reasons': [{'code': c, 'text': t} for c, t in r]}
-            for a, p, r in expected])
+        # every critical device of host.json, bridges too, in address order
+        self.critical_json(critical)
+        addresses = [d['address'] for d in critical]
+        self.assertEqual(addresses, sorted(addresses, key=clitest.pci_sort_key))
 
 
 class StatusWithoutIommuTest(StatusCase):
@@ -141,6 +133,8 @@ class StatusWithoutIommuTest(StatusCase):
         got = json.loads(self.ctl('status', '--json').stdout)
         self.assertEqual((got['iommu_enabled'], got['iommu_message'], got['iommu_groups']),
                          (False, message, 0))
+        # no groups, so no group mates: only what is critical itself
+        self.critical_json(got['critical_devices'])
 
 
 class RebootRequiredTest(StatusCase):

@@ -21,45 +21,13 @@ import harness  # noqa: E402
 from harness import paths  # noqa: E402
 from harness.case import HostdevTestCase  # noqa: E402
 from harness.critical import (MockNetworkManager, MountTable, NetNamespace, add_dm,  # noqa: E402
-                              add_framebuffer, add_scsi_disk, block_devices, host_mounts,
-                              net_devices)
+                              add_framebuffer, add_scsi_disk, block_devices, expected_reasons,
+                              net_devices, storage_reasons)
 from harness.hostspec import ROOT_PATH, pci_path  # noqa: E402
 
 DEVICE = 'org.hostdev1.Device'
 MANAGER = 'org.hostdev1.Manager'
-MOUNT_CODES = {'/': 'root-filesystem', '/boot': 'boot-filesystem', '/boot/efi': 'boot-filesystem',
-               '/usr': 'usr-filesystem', '/var': 'var-filesystem'}
 AHCI = '0000:00:17.0'
-
-
-def is_p2p_bridge(dev):
-    return dev['class'][:4] in ('0604', '0609')
-
-
-def expected_reasons(host, direct):
-    """{address: [(code, about)]}: `direct` ({address: [(code, about)]},
-    `about` a string the reason's text must contain) plus boot VGA and
-    bridges from host.json, plus one iommu-peer per critical group mate
-    (about: the mate's address)."""
-    out = {a: list(r) for a, r in direct.items()}
-    for dev in host.pci:
-        if dev.get('boot_vga'):
-            out.setdefault(dev['address'], []).append(('boot-vga', ''))
-        if dev['class'].startswith('06'):
-            out.setdefault(dev['address'], []).append(('bridge', 'bridge'))
-    peers = {}
-    for number, members in host.groups().items():
-        for c in members:
-            reasons = out.get(c['address'], [])
-            if not any(code != 'bridge' or not is_p2p_bridge(c) for code, _ in reasons):
-                continue
-            for m in members:
-                if m is not c:
-                    peers.setdefault(m['address'], []).append(
-                        ('iommu-peer', 'IOMMU group %d with %s' % (number, c['address'])))
-    for a, r in peers.items():
-        out.setdefault(a, []).extend(r)
-    return out
 
 
 class CriticalTestCase(HostdevTestCase):
@@ -82,13 +50,7 @@ class CriticalTestCase(HostdevTestCase):
 
     def fixture_storage(self):
         """The reasons host.json's mount table gives, by address."""
-        out = {}
-        for source, mount_point, _ in host_mounts(self.host):
-            name = source[len('/dev/'):] if source.startswith('/dev/') else None
-            if name in self.disks and mount_point in MOUNT_CODES:
-                out.setdefault(self.disks[name][0], []).append(
-                    (MOUNT_CODES[mount_point], 'holds %s (%s' % (mount_point, source)))
-        return out
+        return storage_reasons(self.host)
 
     def reasons(self, address):
         return self.client.get(pci_path(address), DEVICE, 'CriticalReasons')

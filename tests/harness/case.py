@@ -45,6 +45,7 @@ class HostdevTestCase(unittest.TestCase):
         self.sim = SimHost(self.host_description(), iommu=self.iommu,
                            proc_dir=os.path.join(self.workdir, 'proc'))
         self.addCleanup(self.sim.close)
+        self.prepare_host()
         self.kernel = KernelEmulator(self.sim).start()
         self.addCleanup(self._stop_kernel)
         self.client = Client(self.shared.address)
@@ -53,6 +54,10 @@ class HostdevTestCase(unittest.TestCase):
         self.addCleanup(self._stop_daemon)
         if self.start_daemon:
             self.daemon.start()
+
+    def prepare_host(self):
+        """Called once the testbed exists, before anything runs on it;
+        test cases may override it to add to the simulated host."""
 
     def _stop_daemon(self):
         problems = self.daemon.stop()
@@ -108,10 +113,22 @@ class HostdevTestCase(unittest.TestCase):
         while True:
             value = predicate()
             if value:
+                # A signal sent before the replies predicate() read has
+                # arrived too, but GDBus dispatches it from the main loop:
+                # record it before the test looks at the recorder.
+                SignalRecorder.pump()
                 return value
             if time.monotonic() > deadline:
                 self.fail('timed out after %gs waiting for %s' % (timeout, what))
             SignalRecorder.pump(0.01)
+
+    def assertSignalOrder(self, rec, *matches):
+        """Each of `matches` (harness.client.added, removed, changed) was
+        recorded, and the first signal of each comes after the first of the
+        one before it. A signal that never came fails."""
+        at = [rec.index(m) for m in matches]
+        for (a, ma), (b, mb) in zip(zip(at, matches), zip(at[1:], matches[1:])):
+            self.assertLess(a, b, '%s (#%d) must come before %s (#%d)' % (ma, a, mb, b))
 
     def assertDevice(self, host, objects, dev):
         """The object of one device has exactly the interfaces `host` gives

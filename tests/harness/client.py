@@ -184,6 +184,58 @@ class SignalRecorder:
         return [e['changed'][prop] for e in self.of('PropertiesChanged', path, interface)
                 if prop in e['changed']]
 
+    def seen(self, match):
+        """True when a recorded signal matches (a Match or a predicate)."""
+        return any(match(e) for e in self.events)
+
+    def index(self, match):
+        """Position of the first recorded signal that matches. A signal
+        that never came fails the test: an order cannot hold for it."""
+        for i, e in enumerate(self.events):
+            if match(e):
+                return i
+        raise AssertionError('no %s among the %d signals recorded:\n  %s' % (
+            match, len(self.events), '\n  '.join(describe(e) for e in self.events) or '(nothing)'))
+
+    def first(self, match):
+        """The first recorded signal that matches; fails when none did."""
+        return self.events[self.index(match)]
+
+
+class Match:
+    """A predicate over recorded signals that can say what it looks for."""
+
+    def __init__(self, text, predicate):
+        self.text = text
+        self.predicate = predicate
+
+    def __call__(self, event):
+        return self.predicate(event)
+
+    def __str__(self):
+        return self.text
+
+
+def added(path):
+    return Match('InterfacesAdded %s' % path,
+                 lambda e: e['signal'] == 'InterfacesAdded' and e['path'] == path)
+
+
+def removed(path):
+    return Match('InterfacesRemoved %s' % path,
+                 lambda e: e['signal'] == 'InterfacesRemoved' and e['path'] == path)
+
+
+def changed(path, interface, prop, value=None):
+    """A PropertiesChanged of path and interface carrying prop (with that
+    value, unless value is None)."""
+    def pred(e):
+        return (e['signal'] == 'PropertiesChanged' and e['path'] == path and
+                e['interface'] == interface and prop in e['changed'] and
+                (value is None or e['changed'][prop] == value))
+    what = 'PropertiesChanged %s %s %s' % (path, interface, prop)
+    return Match(what if value is None else '%s=%r' % (what, value), pred)
+
 
 def describe(e):
     if e['signal'] == 'PropertiesChanged':

@@ -58,6 +58,73 @@ def host_mounts(host):
     return out
 
 
+# the mount points that make their storage critical, with the reason code
+MOUNT_CODES = {'/': 'root-filesystem', '/boot': 'boot-filesystem', '/boot/efi': 'boot-filesystem',
+               '/usr': 'usr-filesystem', '/var': 'var-filesystem'}
+
+
+def storage_reasons(host):
+    """{pci address: [(code, about)]} for the drives holding host.json's
+    own mounts (as MountTable writes them), `about` a string the reason's
+    text must contain."""
+    disks = block_devices(host)
+    out = {}
+    for source, mount_point, _ in host_mounts(host):
+        name = source[len('/dev/'):] if source.startswith('/dev/') else None
+        if name in disks and mount_point in MOUNT_CODES:
+            out.setdefault(disks[name][0], []).append(
+                (MOUNT_CODES[mount_point], 'holds %s (%s' % (mount_point, source)))
+    return out
+
+
+def is_p2p_bridge(dev):
+    return dev['class'][:4] in ('0604', '0609')
+
+
+def expected_reasons(host, direct):
+    """{address: [(code, about)]} of every critical PCI function: `direct`
+    ({address: [(code, about)]}, e.g. storage_reasons() plus a default
+    route) plus boot VGA and bridges from host.json, plus one iommu-peer
+    per critical group mate (about: the mate's address). A PCI-to-PCI
+    bridge that is critical only as a bridge makes no peers: VFIO leaves
+    it with the host."""
+    out = {a: list(r) for a, r in direct.items()}
+    for dev in host.pci:
+        if dev.get('boot_vga'):
+            out.setdefault(dev['address'], []).append(('boot-vga', ''))
+        if dev['class'].startswith('06'):
+            out.setdefault(dev['address'], []).append(('bridge', 'bridge'))
+    peers = {}
+    for number, members in host.groups().items():
+        for c in members:
+            reasons = out.get(c['address'], [])
+            if not any(code != 'bridge' or not is_p2p_bridge(c) for code, _ in reasons):
+                continue
+            for m in members:
+                if m is not c:
+                    peers.setdefault(m['address'], []).append(
+                        ('iommu-peer', 'IOMMU group %d with %s' % (number, c['address'])))
+    for a, r in peers.items():
+        out.setdefault(a, []).extend(r)
+    return out
+
+
+def reasons_match(got, want):
+    """None when the reasons `got` ([(code, text)]) are those of `want`
+    ([(code, about)]): the same codes, each text naming what it is about;
+    otherwise what differs."""
+    got = [tuple(r) for r in got]
+    if sorted(c for c, _ in got) != sorted(c for c, _ in want):
+        return 'reason codes %r, expected %r' % (got, want)
+    unused = list(got)
+    for code, about in want:
+        match = [r for r in unused if r[0] == code and about in r[1]]
+        if not match:
+            return 'no %s reason about %r in %r' % (code, about, got)
+        unused.remove(match[0])
+    return None
+
+
 # ----------------------------------------------------------------------
 # /proc/self/mountinfo
 class MountTable:

@@ -16,35 +16,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import harness  # noqa: E402
 from harness.case import HostdevTestCase  # noqa: E402
-from harness.client import CallError, describe  # noqa: E402
+from harness.client import CallError, added, changed, describe, removed  # noqa: E402
 from harness.hostspec import group_path, pci_path, usb_path  # noqa: E402
 
 DEVICE = 'org.hostdev1.Device'
 GROUP = 'org.hostdev1.IommuGroup'
 SRIOV = 'org.hostdev1.SriovPhysicalFunction'
-
-
-def index_of(events, predicate):
-    for i, e in enumerate(events):
-        if predicate(e):
-            return i
-    return -1
-
-
-def added(path):
-    return lambda e: e['signal'] == 'InterfacesAdded' and e['path'] == path
-
-
-def removed(path):
-    return lambda e: e['signal'] == 'InterfacesRemoved' and e['path'] == path
-
-
-def changed(path, iface, prop, value=None):
-    def pred(e):
-        return (e['signal'] == 'PropertiesChanged' and e['path'] == path and
-                e['interface'] == iface and prop in e['changed'] and
-                (value is None or e['changed'][prop] == value))
-    return pred
 
 
 class Hotplug(HostdevTestCase):
@@ -55,7 +32,7 @@ class Hotplug(HostdevTestCase):
     def add_gpu3(self, rec):
         self.sim.add_pci_devices(self.gpu3()['pci'])
         paths = [pci_path(d['address']) for d in self.gpu3()['pci']]
-        rec.wait_for(lambda ev: all(index_of(ev, added(p)) >= 0 for p in paths + [group_path(19)]),
+        rec.wait_for(lambda ev: all(rec.seen(added(p)) for p in paths + [group_path(19)]),
                      what='InterfacesAdded for the third GPU and its group')
         return paths
 
@@ -66,13 +43,11 @@ class Hotplug(HostdevTestCase):
         carry the properties host.json gives them."""
         rec = self.record_signals()
         video, audio = self.add_gpu3(rec)
-        ev = rec.events
-        g = index_of(ev, added(group_path(19)))
-        self.assertLess(g, index_of(ev, added(video)), 'group before its devices')
-        self.assertLess(g, index_of(ev, added(audio)), 'group before its devices')
-        self.assertLess(index_of(ev, added(video)), index_of(ev, added(audio)))
-        self.assertIn(DEVICE, ev[index_of(ev, added(video))]['interfaces'])
-        self.assertIn('org.hostdev1.PciDevice', ev[index_of(ev, added(video))]['interfaces'])
+        # the group before its devices, the functions in address order
+        self.assertSignalOrder(rec, added(group_path(19)), added(video), added(audio))
+        for path in (video, audio):
+            self.assertIn(DEVICE, rec.first(added(path))['interfaces'])
+            self.assertIn('org.hostdev1.PciDevice', rec.first(added(path))['interfaces'])
         rec.quiet()
         host = self.host.copy()
         host.pci.extend(self.gpu3()['pci'])
@@ -94,12 +69,11 @@ class Hotplug(HostdevTestCase):
         rec.quiet()
         rec.clear()
         self.sim.remove_pci_devices([d['address'] for d in self.gpu3()['pci']])
-        rec.wait_for(lambda ev: index_of(ev, removed(group_path(19))) >= 0,
+        rec.wait_for(lambda ev: rec.seen(removed(group_path(19))),
                      what='InterfacesRemoved for group 19')
-        ev = rec.events
-        g = index_of(ev, removed(group_path(19)))
-        self.assertTrue(0 <= index_of(ev, removed(video)) < g, 'devices before their group')
-        self.assertTrue(0 <= index_of(ev, removed(audio)) < g, 'devices before their group')
+        # the devices before their group
+        self.assertSignalOrder(rec, removed(video), removed(group_path(19)))
+        self.assertSignalOrder(rec, removed(audio), removed(group_path(19)))
         objs = self.client.managed_objects()
         for p in (video, audio, group_path(19)):
             self.assertNotIn(p, objs)
@@ -116,30 +90,27 @@ class Hotplug(HostdevTestCase):
         video, audio, group = pci_path('0000:01:00.0'), pci_path('0000:01:00.1'), group_path(12)
 
         self.write_sysfs('/sys/bus/pci/drivers/snd_hda_intel/unbind', '0000:01:00.1')
-        rec.wait_for(lambda ev: index_of(ev, changed(group, GROUP, 'Blockers')) >= 0,
+        rec.wait_for(lambda ev: rec.seen(changed(group, GROUP, 'Blockers')),
                      what="group 12's Blockers to change")
-        ev = rec.events
-        self.assertLess(index_of(ev, changed(audio, DEVICE, 'Driver', '')),
-                        index_of(ev, changed(group, GROUP, 'Blockers')))
+        self.assertSignalOrder(rec, changed(audio, DEVICE, 'Driver', ''),
+                               changed(group, GROUP, 'Blockers'))
         self.assertEqual([b[0] for b in self.client.get(group, GROUP, 'Blockers')], [video])
         self.assertEqual(self.client.get(group, GROUP, 'Viable'), False)
         rec.clear()
 
         self.write_sysfs('/sys/bus/pci/devices/0000:01:00.0/driver/unbind', '0000:01:00.0')
-        rec.wait_for(lambda ev: index_of(ev, changed(group, GROUP, 'Viable', True)) >= 0,
+        rec.wait_for(lambda ev: rec.seen(changed(group, GROUP, 'Viable', True)),
                      what='group 12 to become viable')
-        ev = rec.events
-        self.assertLess(index_of(ev, changed(video, DEVICE, 'Driver', '')),
-                        index_of(ev, changed(group, GROUP, 'Viable', True)))
+        self.assertSignalOrder(rec, changed(video, DEVICE, 'Driver', ''),
+                               changed(group, GROUP, 'Viable', True))
         self.assertEqual(self.client.get(group, GROUP, 'Blockers'), [])
         rec.clear()
 
         self.write_sysfs('/sys/bus/pci/drivers/nouveau/bind', '0000:01:00.0')
-        rec.wait_for(lambda ev: index_of(ev, changed(group, GROUP, 'Viable', False)) >= 0,
+        rec.wait_for(lambda ev: rec.seen(changed(group, GROUP, 'Viable', False)),
                      what='group 12 to stop being viable')
-        ev = rec.events
-        self.assertLess(index_of(ev, changed(video, DEVICE, 'Driver', 'nouveau')),
-                        index_of(ev, changed(group, GROUP, 'Viable', False)))
+        self.assertSignalOrder(rec, changed(video, DEVICE, 'Driver', 'nouveau'),
+                               changed(group, GROUP, 'Viable', False))
         self.assertEqual([b[0] for b in self.client.get(group, GROUP, 'Blockers')], [video])
 
     def test_state_follows_vfio(self):
@@ -149,13 +120,16 @@ class Hotplug(HostdevTestCase):
         rec = self.record_signals()
         video = pci_path('0000:02:00.0')
         self.write_sysfs('/sys/bus/pci/drivers/vfio-pci/unbind', '0000:02:00.0')
-        rec.wait_for(lambda ev: index_of(ev, changed(video, DEVICE, 'State', 'host')) >= 0,
+        rec.wait_for(lambda ev: rec.seen(changed(video, DEVICE, 'State', 'host')),
                      what='State "host"')
-        e = rec.events[index_of(rec.events, changed(video, DEVICE, 'State', 'host'))]
-        self.assertEqual(e['changed'].get('Driver', self.client.get(video, DEVICE, 'Driver')), '')
+        e = rec.first(changed(video, DEVICE, 'State', 'host'))
+        self.assertIn('Driver', e['changed'], 'Driver and State change in one signal')
+        self.assertEqual(e['changed']['Driver'], '')
         self.write_sysfs('/sys/bus/pci/drivers_probe', '0000:02:00.0')  # driver_override is vfio-pci
-        rec.wait_for(lambda ev: index_of(ev, changed(video, DEVICE, 'State', 'prepared')) >= 0,
+        rec.wait_for(lambda ev: rec.seen(changed(video, DEVICE, 'State', 'prepared')),
                      what='State "prepared"')
+        e = rec.first(changed(video, DEVICE, 'State', 'prepared'))
+        self.assertEqual(e['changed'].get('Driver'), 'vfio-pci', 'Driver and State change in one signal')
         self.assertEqual(self.client.get(video, DEVICE, 'Driver'), 'vfio-pci')
         rec.quiet()
         self.assertNotIn(False, rec.changed(group_path(13), GROUP, 'Viable'))
@@ -213,7 +187,7 @@ class Hotplug(HostdevTestCase):
                      devnode='/dev/bus/usb/001/005',
                      interfaces=[dict(stick['interfaces'][0], name='1-3.1:1.0')])
         self.sim.add_usb(stick)
-        rec.wait_for(lambda ev: index_of(ev, added(usb_path('1-3.1'))) >= 0,
+        rec.wait_for(lambda ev: rec.seen(added(usb_path('1-3.1'))),
                      what='the new stick')
         rec.quiet()
         host = self.host.copy()
@@ -222,7 +196,7 @@ class Hotplug(HostdevTestCase):
         rec.clear()
         self.sim.remove_usb('1-3')
         gone = [usb_path(a) for a in ('1-3', '1-3.1', '1-3.2')]
-        rec.wait_for(lambda ev: all(index_of(ev, removed(p)) >= 0 for p in gone),
+        rec.wait_for(lambda ev: all(rec.seen(removed(p)) for p in gone),
                      what='the hub and what was behind it to go')
         objs = self.client.managed_objects()
         for p in gone:
@@ -235,12 +209,12 @@ class Hotplug(HostdevTestCase):
         does what the kernel would), a GPU link that retrained to x4."""
         rec = self.record_signals()
         self.write_sysfs('/sys/bus/usb/devices/1-3.2/authorized', '0')
-        rec.wait_for(lambda ev: index_of(ev, changed(usb_path('1-3.2'), 'org.hostdev1.UsbDevice',
-                                                     'Authorized', False)) >= 0,
+        rec.wait_for(lambda ev: rec.seen(changed(usb_path('1-3.2'), 'org.hostdev1.UsbDevice',
+                                                 'Authorized', False)),
                      what='Authorized false')
         self.sim.set_attribute('0000:01:00.0', 'current_link_width', '4\n')
-        rec.wait_for(lambda ev: index_of(ev, changed(pci_path('0000:01:00.0'),
-                                                     'org.hostdev1.PciDevice', 'LinkWidth', 4)) >= 0,
+        rec.wait_for(lambda ev: rec.seen(changed(pci_path('0000:01:00.0'),
+                                                 'org.hostdev1.PciDevice', 'LinkWidth', 4)),
                      what='LinkWidth 4')
 
     def test_virtual_functions_come_and_go(self):
@@ -250,7 +224,7 @@ class Hotplug(HostdevTestCase):
         rec = self.record_signals()
         pf = pci_path('0000:03:00.0')
         self.write_sysfs('/sys/bus/pci/devices/0000:03:00.0/sriov_numvfs', '0')
-        rec.wait_for(lambda ev: all(index_of(ev, removed(p)) >= 0 for p in (
+        rec.wait_for(lambda ev: all(rec.seen(removed(p)) for p in (
             pci_path('0000:03:02.0'), pci_path('0000:03:02.1'), group_path(17), group_path(18))),
             what='the VFs and their groups to go')
         self.wait_until(lambda: self.client.get(pf, SRIOV, 'NumVfs') == 0, what='NumVfs 0')
@@ -258,7 +232,7 @@ class Hotplug(HostdevTestCase):
         rec.clear()
         self.write_sysfs('/sys/bus/pci/devices/0000:03:00.0/sriov_numvfs', '4')
         vfs = [pci_path('0000:03:02.%d' % i) for i in range(4)]
-        rec.wait_for(lambda ev: all(index_of(ev, added(p)) >= 0 for p in vfs),
+        rec.wait_for(lambda ev: all(rec.seen(added(p)) for p in vfs),
                      what='four VFs')
         self.wait_until(lambda: self.client.get(pf, SRIOV, 'NumVfs') == 4, what='NumVfs 4')
         self.wait_until(lambda: self.client.get(pf, SRIOV, 'VirtualFunctions') == vfs,
@@ -275,7 +249,7 @@ class Hotplug(HostdevTestCase):
         rec = self.record_signals()
         self.add_gpu3(rec)
         self.sim.remove_pci_devices([d['address'] for d in self.gpu3()['pci']])
-        rec.wait_for(lambda ev: index_of(ev, removed(group_path(19))) >= 0)
+        rec.wait_for(lambda ev: rec.seen(removed(group_path(19))), what='group 19 to go')
         try:
             self.client.ping()
         except CallError as e:

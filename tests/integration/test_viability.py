@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import harness  # noqa: E402
 from harness.case import HostdevTestCase  # noqa: E402
+from harness.client import Match, changed  # noqa: E402
 from harness.hostspec import group_path, pci_path  # noqa: E402
 
 DEVICE = 'org.hostdev1.Device'
@@ -61,13 +62,12 @@ class Viability(HostdevTestCase):
         self.assertTrue(os.path.exists(os.path.join(self.sim.dev, 'vfio', '12')))
         # one change to viable, after the video function left nouveau
         rec.quiet()
-        viable_at = [i for i, e in enumerate(rec.events)
-                     if e['path'] == group_path(12) and e.get('changed', {}).get('Viable') is True]
-        left_at = [i for i, e in enumerate(rec.events)
-                   if e['path'] == pci_path('0000:01:00.0') and
-                   e.get('changed', {}).get('Driver', 'nouveau') != 'nouveau']
-        self.assertEqual(len(viable_at), 1)
-        self.assertLess(left_at[0], viable_at[0])
+        video = pci_path('0000:01:00.0')
+        left_nouveau = Match('PropertiesChanged %s Driver other than nouveau' % video,
+                             lambda e: changed(video, DEVICE, 'Driver')(e) and
+                             e['changed']['Driver'] != 'nouveau')
+        self.assertEqual(rec.changed(group_path(12), GROUP, 'Viable').count(True), 1)
+        self.assertSignalOrder(rec, left_nouveau, changed(group_path(12), GROUP, 'Viable', True))
         self.assertEqual(rec.changed(group_path(12), GROUP, 'Viable')[-1], True)
 
     def test_giving_a_device_back_blocks_the_group(self):
