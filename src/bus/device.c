@@ -162,9 +162,7 @@ const sd_bus_vtable usb_device_vtable[] = {
 
 /* "/org/hostdev1/pci/0000_01_00_0" → the Device, for every device
  * interface; the SR-IOV one only on PFs. */
-int bus_device_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                    sd_bus_error *error) {
-        Daemon *dm = userdata;
+Device *bus_device_from_path(Daemon *dm, const char *path, const char *interface) {
         _cleanup_free_ char *address = NULL;
         const char *rest;
         DeviceKind kind;
@@ -175,21 +173,32 @@ int bus_device_find(sd_bus *bus, const char *path, const char *interface, void *
         else if ((rest = startswith(path, BUS_PATH "/usb/")))
                 kind = DEVICE_USB;
         else
-                return 0;
+                return NULL;
 
         address = device_address_from_path_component(kind, rest);
         if (!address)
-                return 0;
+                return NULL;
         d = inventory_get(&dm->inventory, address);
         if (!d || d->kind != kind)
-                return 0;
+                return NULL;
         if (streq(interface, "org.hostdev1.SriovPhysicalFunction") && !d->pci.sriov_capable)
+                return NULL;
+        return d;
+}
+
+static int device_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                       sd_bus_error *error) {
+        Device *d = bus_device_from_path(((Bus *) userdata)->daemon, path, interface);
+
+        if (!d)
                 return 0;
         *found = d;
         return 1;
 }
 
-static int enumerate(Daemon *dm, DeviceKind kind, char ***nodes) {
+static int enumerate(Bus *b, DeviceKind kind, char ***nodes) {
+        Daemon *dm = b->daemon;
+
         *nodes = inventory_device_paths(&dm->inventory, kind);
         return *nodes ? 0 : -ENOMEM;
 }
@@ -212,8 +221,7 @@ void bus_device_interfaces(const Device *dev, const char *ret[static 8]) {
                 bus_object_interfaces(ret, BUS_INTERFACES("org.hostdev1.Device", "org.hostdev1.PciDevice"));
 }
 
-int bus_device_register(Daemon *d);
-int bus_device_register(Daemon *d) {
+int bus_device_register(Bus *b) {
         static const struct {
                 const char *prefix;
                 const char *interface;
@@ -228,13 +236,13 @@ int bus_device_register(Daemon *d) {
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                r = sd_bus_add_fallback_vtable(d->bus, NULL, table[i].prefix, table[i].interface, table[i].vtable,
-                                               bus_device_find, d);
+                r = sd_bus_add_fallback_vtable(b->bus, NULL, table[i].prefix, table[i].interface, table[i].vtable,
+                                               device_find, b);
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_add_node_enumerator(d->bus, NULL, BUS_PATH "/pci", enumerate_pci, d);
+        r = sd_bus_add_node_enumerator(b->bus, NULL, BUS_PATH "/pci", enumerate_pci, b);
         if (r < 0)
                 return r;
-        return sd_bus_add_node_enumerator(d->bus, NULL, BUS_PATH "/usb", enumerate_usb, d);
+        return sd_bus_add_node_enumerator(b->bus, NULL, BUS_PATH "/usb", enumerate_usb, b);
 }

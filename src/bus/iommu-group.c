@@ -55,7 +55,8 @@ const sd_bus_vtable iommu_group_vtable[] = {
 
 static int group_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                       sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         const char *rest = startswith(path, BUS_PATH "/iommu_group/");
         IommuGroup *g;
         char *end;
@@ -75,19 +76,19 @@ static int group_find(sd_bus *bus, const char *path, const char *interface, void
 }
 
 static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         *nodes = inventory_group_paths(&d->inventory);
         return *nodes ? 0 : -ENOMEM;
 }
 
-int bus_group_register(Daemon *d);
-int bus_group_register(Daemon *d) {
+int bus_group_register(Bus *b) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(d->bus, NULL, BUS_PATH "/iommu_group", "org.hostdev1.IommuGroup",
-                                       iommu_group_vtable, group_find, d);
+        r = sd_bus_add_fallback_vtable(b->bus, NULL, BUS_PATH "/iommu_group", "org.hostdev1.IommuGroup",
+                                       iommu_group_vtable, group_find, b);
         if (r < 0)
                 return r;
-        return sd_bus_add_node_enumerator(d->bus, NULL, BUS_PATH "/iommu_group", group_enumerate, d);
+        return sd_bus_add_node_enumerator(b->bus, NULL, BUS_PATH "/iommu_group", group_enumerate, b);
 }

@@ -13,20 +13,23 @@ static int get_version(sd_bus *bus, const char *path, const char *interface, con
 
 static int get_iommu_enabled(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return sd_bus_message_append(reply, "b", (int) d->iommu_enabled);
 }
 
 static int get_iommu_message(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return sd_bus_message_append(reply, "s", strempty(d->iommu_message));
 }
 
 static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         _cleanup_free_ char *address = NULL;
         const char *s;
         char buf[48];
@@ -57,14 +60,9 @@ static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *er
         return sd_bus_reply_method_return(m, "o", dev->object_path);
 }
 
-int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
-                                 const char *class_hint, const RuleList *rules, sd_bus_error *error);
-int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
-                              const char *class_hint, RuleList *rules, ResourceGroup **ret,
-                              sd_bus_error *error);
-
 static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         _cleanup_free_ char *description = NULL, *class_hint = NULL;
         _cleanup_(rule_list_done) RuleList rules = {};
         const char *name, *type_name;
@@ -98,18 +96,19 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
                 return r;
 
         const char *details[] = { "resource-group", name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
+        r = bus_verify_polkit(b, m, NULL, details, !no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        r = bus_resource_group_create(d, name, type, description, class_hint, &rules, &g, error);
+        r = bus_resource_group_create(b, name, type, description, class_hint, &rules, &g, error);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(m, "o", g->object_path);
 }
 
 static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         _cleanup_free_ const Device **devs = NULL, **companions = NULL;
         _cleanup_free_ char *description = NULL, *class_hint = NULL, *addresses = NULL, *msg = NULL;
         _cleanup_(rule_list_done) RuleList rules = {};
@@ -164,11 +163,11 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
         if (!addresses)
                 return -ENOMEM;
         const char *details[] = { "resource-group", name, "device", addresses, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
+        r = bus_verify_polkit(b, m, NULL, details, !no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        r = bus_resource_group_create(d, name, type, description, class_hint, &rules, &g, error);
+        r = bus_resource_group_create(b, name, type, description, class_hint, &rules, &g, error);
         if (r < 0)
                 return r;
 
@@ -186,20 +185,18 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
         return sd_bus_send(NULL, reply, NULL);
 }
 
-int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
-                        sd_bus_error *error);
-
 static int prepare_or_release(sd_bus_message *m, void *userdata, sd_bus_error *error, bool prepare) {
+        Bus *b = userdata;
         _cleanup_free_ const Device **devs = NULL;
         size_t n = 0;
         int r;
 
         r = sd_bus_message_rewind(m, true);
         if (r >= 0)
-                r = bus_read_devices(userdata, m, &devs, &n, error);
+                r = bus_read_devices(b->daemon, m, &devs, &n, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
-        return bus_prepare_release(userdata, m, devs, n, prepare, error);
+        return bus_prepare_release(b, m, devs, n, prepare, error);
 }
 
 static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -212,7 +209,8 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
 
 static int get_reboot_required(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return sd_bus_message_append(reply, "b", (int) (d->reboot.reasons && d->reboot.reasons[0]));
 }
@@ -229,14 +227,16 @@ static int append_pairs(sd_bus_message *reply, char **pairs) {
 
 static int get_reboot_reasons(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
-        return append_pairs(reply, d->reboot.reasons);
+        return bus_append_reboot_reasons(reply, d);
 }
 
 static int get_critical(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         Device *dev;
         size_t i = 0;
         int r = sd_bus_message_open_container(reply, 'a', "o");
@@ -251,14 +251,16 @@ static int get_critical(sd_bus *bus, const char *path, const char *interface, co
 
 static int get_converged(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return sd_bus_message_append(reply, "b", (int) d->converged);
 }
 
 static int get_converge_problems(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return append_pairs(reply, d->converge_problems);
 }

@@ -54,7 +54,7 @@ typedef enum Verdict {
 } Verdict;
 
 struct PolkitQuery {
-        Daemon *daemon;
+        Bus *bus;
         sd_bus_message *request;
         sd_bus_slot *slot;
         char key[32];
@@ -69,8 +69,8 @@ struct PolkitQuery {
 static PolkitQuery *query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
-        if (q->daemon)
-                hashmap_remove(q->daemon->polkit_queries, q->key);
+        if (q->bus)
+                hashmap_remove(q->bus->polkit_queries, q->key);
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->request);
         sd_bus_error_free(&q->error);
@@ -81,7 +81,7 @@ static PolkitQuery *query_free(PolkitQuery *q) {
         return NULL;
 }
 
-void bus_polkit_gc(Daemon *d) {
+void bus_polkit_gc(Bus *d) {
         PolkitQuery *q;
         size_t i = 0;
 
@@ -94,7 +94,7 @@ void bus_polkit_gc(Daemon *d) {
                 }
 }
 
-void bus_polkit_flush(Daemon *d) {
+void bus_polkit_flush(Bus *d) {
         PolkitQuery *q;
         size_t i = 0;
 
@@ -164,7 +164,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 query_free(q);
                 return 1;
         }
-        daemon_schedule_flush(q->daemon);
+        daemon_schedule_flush(q->bus->daemon);
         return 1;
 }
 
@@ -193,7 +193,7 @@ static int send_check(PolkitQuery *q) {
         return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, 0);
 }
 
-int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *extra_action, const char *const *details,
+int bus_verify_polkit(Bus *d, sd_bus_message *m, const char *extra_action, const char *const *details,
                       bool interactive, sd_bus_error *error) {
         const char *action = bus_polkit_action(sd_bus_message_get_interface(m), sd_bus_message_get_member(m));
         PolkitQuery *q;
@@ -238,7 +238,7 @@ int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *extra_action, co
                 query_free(q);
                 return -ENOMEM;
         }
-        q->daemon = d;
+        q->bus = d;
         r = send_check(q);
         if (r < 0) {
                 query_free(q);

@@ -3,7 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "daemon/daemon.h"
+#include "bus.h"
 
 /* Authorization of mutating methods through polkit, asynchronously: the
  * first call sends CheckAuthorization and returns 0 (the handler returns
@@ -21,7 +21,7 @@ typedef struct PolkitQuery PolkitQuery;
 /* details: NULL-terminated key, value, key, value… (may be NULL).
  * extra_action: a second action that must be granted as well (e.g.
  * org.hostdev1.override-critical), or NULL. */
-int bus_verify_polkit(Daemon *d, sd_bus_message *m, const char *extra_action, const char *const *details,
+int bus_verify_polkit(Bus *b, sd_bus_message *m, const char *extra_action, const char *const *details,
                       bool interactive, sd_bus_error *error);
 
 #define ACTION_OVERRIDE_CRITICAL "org.hostdev1.override-critical"
@@ -33,6 +33,6 @@ const char *bus_polkit_action(const char *interface, const char *member);
 bool bus_method_is_read_only(const char *interface, const char *member);
 
 /* Frees every query (exit). */
-void bus_polkit_flush(Daemon *d);
+void bus_polkit_flush(Bus *b);
 /* Frees answered queries whose call did not come back for them. */
-void bus_polkit_gc(Daemon *d);
+void bus_polkit_gc(Bus *b);

@@ -2,7 +2,7 @@
 #include <systemd/sd-id128.h>
 
 #include "bus.h"
-#include "bus/emit.h"
+#include "emit.h"
 #include "options.h"
 #include "polkit.h"
 #include "shared/log.h"
@@ -11,17 +11,16 @@
 
 #define RG_PREFIX BUS_PATH "/resource_group"
 
-/* The objects' userdata is the Daemon; the group is looked up by path so
+/* The objects' userdata is the Bus; the group is looked up by path so
  * that a getter always sees the current group set. */
-static ResourceGroup *group_from_path(Daemon *d, const char *path) {
+static ResourceGroup *group_from_path(Bus *b, const char *path) {
         _cleanup_free_ char *id = NULL;
 
         if (sd_bus_path_decode(path, RG_PREFIX, &id) <= 0)
                 return NULL;
-        return resource_set_find_id(&d->resources, id);
+        return resource_set_find_id(&b->daemon->resources, id);
 }
 
-char *bus_resource_group_path(const ResourceGroup *g);
 char *bus_resource_group_path(const ResourceGroup *g) {
         char *p = NULL;
 
@@ -56,8 +55,9 @@ static int get_rules(sd_bus *bus, const char *path, const char *interface, const
 
 /* Members as the daemon keeps them (Device.resource_group), sorted by
  * address: no rule is evaluated to answer a property read. */
-static int members(Daemon *d, const char *path, const Device ***ret, size_t *ret_n) {
-        const ResourceGroup *g = group_from_path(d, path);
+static int members(Bus *b, const char *path, const Device ***ret, size_t *ret_n) {
+        Daemon *d = b->daemon;
+        const ResourceGroup *g = group_from_path(b, path);
         const Device **devs;
         Device *dev;
         size_t i = 0, n = 0;
@@ -139,13 +139,10 @@ static int check_text(const char *what, const char *s, sd_bus_error *error) {
         return 0;
 }
 
-/* Creates the group (taking the rules), makes it durable, publishes it. */
-int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
-                              const char *class_hint, RuleList *rules, ResourceGroup **ret,
-                              sd_bus_error *error);
-int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
+int bus_resource_group_create(Bus *b, const char *name, ResourceType type, const char *description,
                               const char *class_hint, RuleList *rules, ResourceGroup **ret,
                               sd_bus_error *error) {
+        Daemon *d = b->daemon;
         char hex[SD_ID128_STRING_MAX], id[SD_ID128_STRING_MAX + 1];
         sd_id128_t rnd;
         ResourceGroup *g;
@@ -177,7 +174,7 @@ int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, co
                 resource_group_free(resource_set_take(&d->resources, g->id));
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
-        (void) emitter_added(d->emitter, g->object_path);
+        (void) emitter_added(b->emitter, g->object_path);
         daemon_update_memberships(d);
         log_info("Resource group '%s' (%s) created.", g->name, g->id);
         *ret = g;
@@ -192,8 +189,9 @@ static void swap_str(char **a, char **b) {
 }
 
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
-        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        ResourceGroup *g = group_from_path(b, sd_bus_message_get_path(m));
         _cleanup_free_ char *name = NULL, *description = NULL, *class_hint = NULL;
         bool no_interaction = false;
         unsigned fields = 0;
@@ -226,7 +224,7 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return sd_bus_reply_method_return(m, NULL);
 
         const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
+        r = bus_verify_polkit(b, m, NULL, details, !no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -247,7 +245,7 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
                         swap_str(&g->class_hint, &class_hint);
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
-        (void) emitter_changed(d->emitter, g->object_path, OBJECT_RESOURCE_GROUP, fields);
+        (void) emitter_changed(b->emitter, g->object_path, OBJECT_RESOURCE_GROUP, fields);
         daemon_schedule_flush(d);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -272,8 +270,9 @@ static bool rules_equal(const Rule *a, size_t na, const Rule *b, size_t nb) {
 }
 
 static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
-        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        ResourceGroup *g = group_from_path(b, sd_bus_message_get_path(m));
         _cleanup_(rule_list_done) RuleList rules = {};
         Rule *old_rules;
         size_t old_n;
@@ -294,7 +293,7 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
         /* SetRules takes no options: like the other methods without
          * auth.no_user_interaction, polkit may ask. */
         const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, true, error);
+        r = bus_verify_polkit(b, m, NULL, details, true, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -306,14 +305,15 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
         rules.rules = old_rules, rules.n_rules = old_n;
-        (void) emitter_changed(d->emitter, g->object_path, OBJECT_RESOURCE_GROUP, RG_FIELD_RULES);
+        (void) emitter_changed(b->emitter, g->object_path, OBJECT_RESOURCE_GROUP, RG_FIELD_RULES);
         daemon_update_memberships(d);
         return sd_bus_reply_method_return(m, NULL);
 }
 
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
-        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        ResourceGroup *g = group_from_path(b, sd_bus_message_get_path(m));
         bool no_interaction = false;
         const OptionSpec spec[] = {
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
@@ -331,7 +331,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
 
         const char *details[] = { "resource-group", g->name, NULL };
-        r = bus_verify_polkit(d, m, NULL, details, !no_interaction, error);
+        r = bus_verify_polkit(b, m, NULL, details, !no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -346,15 +346,12 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         }
         daemon_forget_group(d, g);
         bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.ResourceGroup"));
-        (void) emitter_removed(d->emitter, g->object_path, ifaces);
+        (void) emitter_removed(b->emitter, g->object_path, ifaces);
         log_info("Resource group '%s' (%s) deleted.", g->name, g->id);
         resource_group_free(g);
         daemon_update_memberships(d);
         return sd_bus_reply_method_return(m, NULL);
 }
-
-int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
-                        sd_bus_error *error);
 
 static int group_prepare_or_release(sd_bus_message *m, void *userdata, sd_bus_error *error, bool prepare) {
         _cleanup_free_ const Device **devs = NULL;
@@ -418,7 +415,8 @@ static int group_find(sd_bus *bus, const char *path, const char *interface, void
 }
 
 static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
 
         if (!l)
@@ -430,20 +428,16 @@ static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char *
         return 0;
 }
 
-int bus_resource_group_register(Daemon *d);
-int bus_resource_group_register(Daemon *d) {
+int bus_resource_group_register(Bus *b) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(d->bus, NULL, RG_PREFIX, "org.hostdev1.ResourceGroup", resource_group_vtable,
-                                       group_find, d);
+        r = sd_bus_add_fallback_vtable(b->bus, NULL, RG_PREFIX, "org.hostdev1.ResourceGroup", resource_group_vtable,
+                                       group_find, b);
         if (r < 0)
                 return r;
-        return sd_bus_add_node_enumerator(d->bus, NULL, RG_PREFIX, group_enumerate, d);
+        return sd_bus_add_node_enumerator(b->bus, NULL, RG_PREFIX, group_enumerate, b);
 }
 
-/* For Manager.CreateResourceGroup and MakeResource. */
-int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
-                                 const char *class_hint, const RuleList *rules, sd_bus_error *error);
 int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
                                  const char *class_hint, const RuleList *rules, sd_bus_error *error) {
         if (check_name(d, name, NULL, error) < 0 || check_text("description", description, error) < 0 ||
