@@ -75,7 +75,7 @@ char *bus_subject_path(const char *subject) {
                 return strdup(subject);
         if (address_parse(subject, &kind, &address) < 0)
                 return strdup(BUS_PATH);
-        return device_object_path(kind, address);
+        return bus_device_path_of(kind, address);
 }
 
 static int append_reboot_reasons(sd_bus_message *m, char **reasons) {
@@ -119,28 +119,32 @@ static void emit_reboot_changed(Bus *b) {
 
 static void on_device_added(void *userdata, const Device *dev) {
         Bus *b = userdata;
+        char p[BUS_DEVICE_PATH_MAX];
 
-        (void) emitter_added(b->emitter, dev->object_path);
+        (void) emitter_added(b->emitter, bus_device_path(dev, p));
 }
 
 static void on_device_removed(void *userdata, const Device *dev) {
         Bus *b = userdata;
         const char *ifaces[8];
+        char p[BUS_DEVICE_PATH_MAX];
 
         bus_device_interfaces(dev, ifaces);
-        (void) emitter_removed(b->emitter, dev->object_path, ifaces);
+        (void) emitter_removed(b->emitter, bus_device_path(dev, p), ifaces);
 }
 
 static void on_device_changed(void *userdata, const Device *dev, unsigned fields) {
         Bus *b = userdata;
+        char p[BUS_DEVICE_PATH_MAX];
 
-        (void) emitter_changed(b->emitter, dev->object_path, OBJECT_DEVICE, fields);
+        (void) emitter_changed(b->emitter, bus_device_path(dev, p), OBJECT_DEVICE, fields);
 }
 
 static void on_device_settled(void *userdata, const Device *dev, unsigned known, unsigned actual) {
         Bus *b = userdata;
+        char p[BUS_DEVICE_PATH_MAX];
 
-        emitter_refine(b->emitter, dev->object_path, known, actual);
+        emitter_refine(b->emitter, bus_device_path(dev, p), known, actual);
 }
 
 static void on_device_moved(void *userdata, const ResourceGroup *g, const char *serial, const char *old_address,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
+#include "shared/strv.h"
 #include "model/resource.h"
 #include "shared/macro.h"
 
@@ -75,7 +76,7 @@ static int get_reset_methods(sd_bus *bus, const char *path, const char *interfac
 }
 
 static int append_pci_path(sd_bus_message *reply, const char *address) {
-        _cleanup_free_ char *p = address ? device_object_path(DEVICE_PCI, address) : NULL;
+        _cleanup_free_ char *p = address ? bus_device_path_of(DEVICE_PCI, address) : NULL;
 
         if (address && !p)
                 return -ENOMEM;
@@ -175,7 +176,7 @@ Device *bus_device_from_path(Daemon *dm, const char *path, const char *interface
         else
                 return NULL;
 
-        address = device_address_from_path_component(kind, rest);
+        address = bus_address_from_path_component(kind, rest);
         if (!address)
                 return NULL;
         d = inventory_get(&dm->inventory, address);
@@ -197,10 +198,23 @@ static int device_find(sd_bus *bus, const char *path, const char *interface, voi
 }
 
 static int enumerate(Bus *b, DeviceKind kind, char ***nodes) {
-        Daemon *dm = b->daemon;
+        const Inventory *inv = &b->daemon->inventory;
+        _cleanup_strv_free_ char **l = calloc(hashmap_size(inv->devices) + 1, sizeof(char *));
+        char p[BUS_DEVICE_PATH_MAX];
+        size_t i = 0, n = 0;
+        Device *d;
 
-        *nodes = inventory_device_paths(&dm->inventory, kind);
-        return *nodes ? 0 : -ENOMEM;
+        if (!l)
+                return -ENOMEM;
+        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL)) {
+                if (d->kind != kind)
+                        continue;
+                l[n] = strdup(bus_device_path(d, p));
+                if (!l[n++])
+                        return -ENOMEM;
+        }
+        *nodes = TAKE_PTR(l);
+        return 0;
 }
 
 static int enumerate_pci(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {

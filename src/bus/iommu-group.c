@@ -12,11 +12,12 @@ static int get_number(sd_bus *bus, const char *path, const char *interface, cons
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const IommuGroup *g = userdata;
+        char p[BUS_DEVICE_PATH_MAX];
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "o");
         for (size_t i = 0; r >= 0 && i < g->n_members; i++)
-                r = sd_bus_message_append(reply, "o", g->members[i]->object_path);
+                r = sd_bus_message_append(reply, "o", bus_device_path(g->members[i], p));
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
@@ -30,6 +31,7 @@ static int get_viable(sd_bus *bus, const char *path, const char *interface, cons
 static int get_blockers(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const IommuGroup *g = userdata;
+        char p[BUS_DEVICE_PATH_MAX];
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(os)");
@@ -37,7 +39,7 @@ static int get_blockers(sd_bus *bus, const char *path, const char *interface, co
                 _cleanup_free_ char *reason = device_group_blocker(g->members[i]);
 
                 if (reason)
-                        r = sd_bus_message_append(reply, "(os)", g->members[i]->object_path, reason);
+                        r = sd_bus_message_append(reply, "(os)", bus_device_path(g->members[i], p), reason);
         }
         if (r < 0)
                 return r;

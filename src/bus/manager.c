@@ -32,7 +32,7 @@ static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *er
         Daemon *d = b->daemon;
         _cleanup_free_ char *address = NULL;
         const char *s;
-        char buf[48];
+        char buf[48], p[BUS_DEVICE_PATH_MAX];
         Device *dev;
         int r;
 
@@ -57,7 +57,7 @@ static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (!dev)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", address);
 
-        return sd_bus_reply_method_return(m, "o", dev->object_path);
+        return sd_bus_reply_method_return(m, "o", bus_device_path(dev, p));
 }
 
 static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -115,6 +115,7 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         bool no_interaction = false, include = false;
         size_t n = 0, n_companions = 0;
+        char p[BUS_DEVICE_PATH_MAX];
         ResourceGroup *g = NULL;
         ResourceType type;
         const char *name;
@@ -177,7 +178,7 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "o");
         for (size_t i = 0; r >= 0 && i < n_companions; i++)
-                r = sd_bus_message_append(reply, "o", companions[i]->object_path);
+                r = sd_bus_message_append(reply, "o", bus_device_path(companions[i], p));
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -237,13 +238,14 @@ static int get_critical(sd_bus *bus, const char *path, const char *interface, co
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         Daemon *d = b->daemon;
+        char p[BUS_DEVICE_PATH_MAX];
         Device *dev;
         size_t i = 0;
         int r = sd_bus_message_open_container(reply, 'a', "o");
 
         while (r >= 0 && hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
                 if (dev->critical)
-                        r = sd_bus_message_append(reply, "o", dev->object_path);
+                        r = sd_bus_message_append(reply, "o", bus_device_path(dev, p));
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);

@@ -79,6 +79,7 @@ static int members(Bus *b, const char *path, const Device ***ret, size_t *ret_n)
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_free_ const Device **devs = NULL;
+        char p[BUS_DEVICE_PATH_MAX];
         size_t n = 0;
         int r;
 
@@ -87,7 +88,7 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "o");
         for (size_t i = 0; r >= 0 && i < n; i++)
-                r = sd_bus_message_append(reply, "o", devs[i]->object_path);
+                r = sd_bus_message_append(reply, "o", bus_device_path(devs[i], p));
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);

@@ -524,9 +524,18 @@ static void finish_records(Change *c) {
         Daemon *d = c->d;
 
         if (c->failed) {
-                prepared_set_done(&d->prepared);
-                d->prepared = c->saved;
-                c->saved = (PreparedSet) {};
+                /* Only this change's records go back: other changes may
+                 * have recorded theirs meanwhile. */
+                for (size_t i = 0; i < c->plan.n_steps; i++) {
+                        const char *address = c->plan.steps[i].address;
+                        const Prepared *before = prepared_find(&c->saved, address);
+                        Prepared *now = prepared_find(&d->prepared, address);
+
+                        if (!before)
+                                (void) prepared_remove(&d->prepared, address);
+                        else if (now)
+                                now->releasing = before->releasing;
+                }
                 (void) daemon_save(d);
                 if (c->failure == BIND_UNBIND_TIMEOUT || c->failure == BIND_PROBE_TIMEOUT) {
                         const char *address = c->plan.steps[c->failed_step].address;

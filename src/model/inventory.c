@@ -159,23 +159,6 @@ size_t inventory_n_devices(const Inventory *inv) {
         return hashmap_size(inv->devices);
 }
 
-char **inventory_device_paths(const Inventory *inv, DeviceKind kind) {
-        char **l = calloc(hashmap_size(inv->devices) + 1, sizeof(char *));
-        size_t i = 0, n = 0;
-        Device *d;
-
-        if (!l)
-                return NULL;
-        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL)) {
-                if (d->kind != kind)
-                        continue;
-                l[n] = strdup(d->object_path);
-                if (!l[n++])
-                        return strv_free(l);
-        }
-        return l;
-}
-
 char **inventory_group_paths(const Inventory *inv) {
         char **l = calloc(inv->n_groups + 1, sizeof(char *));
         size_t n = 0;

@@ -39,8 +39,7 @@ Device *inventory_take(Inventory *inv, const char *address);
 bool inventory_gc_group(Inventory *inv, unsigned number);
 
 size_t inventory_n_devices(const Inventory *inv);
-/* Object paths of all devices of a kind / all groups, unsorted. */
-char **inventory_device_paths(const Inventory *inv, DeviceKind kind);
+/* Object paths of all groups, unsorted. */
 char **inventory_group_paths(const Inventory *inv);
 
 /* The VF's index under its PF: its position in the PF's virtfn list, -1 if

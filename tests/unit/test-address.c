@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "check.h"
+#include "bus/bus.h"
 #include "model/address.h"
 #include "shared/macro.h"
 
@@ -61,13 +62,13 @@ static void test_long(void) {
 }
 
 static void test_paths(void) {
-        _cleanup_free_ char *p1 = device_object_path(DEVICE_PCI, "0000:01:00.0");
-        _cleanup_free_ char *p2 = device_object_path(DEVICE_USB, "3-1.2");
-        _cleanup_free_ char *a1 = device_address_from_path_component(DEVICE_PCI, "0000_01_00_0");
-        _cleanup_free_ char *a2 = device_address_from_path_component(DEVICE_USB, "3_1_2");
-        _cleanup_free_ char *bad1 = device_address_from_path_component(DEVICE_PCI, "01_00_0");
-        _cleanup_free_ char *bad2 = device_address_from_path_component(DEVICE_PCI, "0000_01_00_0_");
-        _cleanup_free_ char *bad3 = device_address_from_path_component(DEVICE_USB, "3_01");
+        _cleanup_free_ char *p1 = bus_device_path_of(DEVICE_PCI, "0000:01:00.0");
+        _cleanup_free_ char *p2 = bus_device_path_of(DEVICE_USB, "3-1.2");
+        _cleanup_free_ char *a1 = bus_address_from_path_component(DEVICE_PCI, "0000_01_00_0");
+        _cleanup_free_ char *a2 = bus_address_from_path_component(DEVICE_USB, "3_1_2");
+        _cleanup_free_ char *bad1 = bus_address_from_path_component(DEVICE_PCI, "01_00_0");
+        _cleanup_free_ char *bad2 = bus_address_from_path_component(DEVICE_PCI, "0000_01_00_0_");
+        _cleanup_free_ char *bad3 = bus_address_from_path_component(DEVICE_USB, "3_01");
 
         CHECK_STREQ(p1, "/org/hostdev1/pci/0000_01_00_0");
         CHECK_STREQ(p2, "/org/hostdev1/usb/3_1_2");
