@@ -155,13 +155,17 @@ class EveryReactionLate(PrepareTestCase):
             reasons = [s for s, _r in self.manager()['RebootReasons']]
             for a in (GPU1, AUDIO1):
                 want = VFIO if done else host[a]
+                if drivers[a] is None:
+                    return False
                 if drivers[a] != want and self.dev_path(a) not in reasons:
                     return False
             return True
         self.wait_until(settled, timeout=20,
-                        what='the card to settle (kernel: %r)' % (self.drivers([GPU1, AUDIO1]),))
-        for a, drv in self.drivers([GPU1, AUDIO1]).items():
-            self.assertIsNotNone(drv, '%s was left without a driver' % a)
+                        what='each function on a driver (kernel: %r)' % (self.drivers([GPU1, AUDIO1]),))
+        # and it stays so once hostdevd has nothing left to do
+        self.assertTrue(self.faults.settle())
+        time.sleep(0.5)
+        self.assertTrue(settled(), 'kernel: %r' % (self.drivers([GPU1, AUDIO1]),))
 
 
 if __name__ == '__main__':
