@@ -149,43 +149,49 @@ static void on_device_settled(void *userdata, const Device *dev, unsigned known,
 
 static void on_device_moved(void *userdata, const ResourceGroup *g, const char *serial, const char *old_address,
                             const char *new_address) {
+        _cleanup_free_ char *path = bus_resource_group_path(g);
         Bus *b = userdata;
 
-        (void) emitter_device_moved(b->emitter, g->object_path, serial, old_address, new_address);
+        if (path)
+                (void) emitter_device_moved(b->emitter, path, serial, old_address, new_address);
 }
 
 static void on_group_added(void *userdata, const IommuGroup *g) {
         Bus *b = userdata;
+        char p[BUS_GROUP_PATH_MAX];
 
-        (void) emitter_added(b->emitter, g->object_path);
+        (void) emitter_added(b->emitter, bus_iommu_group_path(g->number, p));
 }
 
 static void on_group_removed(void *userdata, unsigned number) {
-        _cleanup_free_ char *path = iommu_group_object_path(number);
         Bus *b = userdata;
         const char *ifaces[8];
+        char p[BUS_GROUP_PATH_MAX];
 
         bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.IommuGroup"));
-        if (path)
-                (void) emitter_removed(b->emitter, path, ifaces);
+        (void) emitter_removed(b->emitter, bus_iommu_group_path(number, p), ifaces);
 }
 
 static void on_group_changed(void *userdata, const IommuGroup *g, unsigned fields) {
         Bus *b = userdata;
+        char p[BUS_GROUP_PATH_MAX];
 
-        (void) emitter_changed(b->emitter, g->object_path, OBJECT_GROUP, fields);
+        (void) emitter_changed(b->emitter, bus_iommu_group_path(g->number, p), OBJECT_GROUP, fields);
 }
 
 static void on_group_settled(void *userdata, const IommuGroup *g, unsigned known, unsigned actual) {
         Bus *b = userdata;
+        char p[BUS_GROUP_PATH_MAX];
 
-        emitter_refine(b->emitter, g->object_path, known, actual);
+        emitter_refine(b->emitter, bus_iommu_group_path(g->number, p), known, actual);
 }
 
 static void on_resource_group_changed(void *userdata, const ResourceGroup *g, unsigned fields) {
+        _cleanup_free_ char *path = bus_resource_group_path(g);
         Bus *b = userdata;
 
-        (void) emitter_changed(b->emitter, g->object_path, OBJECT_RESOURCE_GROUP, fields);
+        if (path)
+                (void) emitter_changed(b->emitter, path, OBJECT_RESOURCE_GROUP, fields);
 }
 
 /* Service-wide properties go out at once, as they always did. */

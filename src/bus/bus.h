@@ -61,13 +61,17 @@ int bus_resource_group_register(Bus *b);
 void bus_object_interfaces(const char *ret[static 8], const char *const *own);
 void bus_device_interfaces(const Device *dev, const char *ret[static 8]);
 #define BUS_INTERFACES(...) ((const char *const[]) { __VA_ARGS__, NULL })
-char *bus_resource_group_path(const ResourceGroup *g);
 /* Device object paths (path.c): "/org/hostdev1/pci/0000_01_00_0". */
 #define BUS_DEVICE_PATH_MAX (sizeof(BUS_PATH "/pci/") + ADDRESS_MAX)
 const char *bus_device_path(const Device *d, char buf[static BUS_DEVICE_PATH_MAX]);
 char *bus_device_path_of(DeviceKind kind, const char *address);
 /* The canonical address a path's last element names; NULL for any other spelling. */
 char *bus_address_from_path_component(DeviceKind kind, const char *component);
+/* "/org/hostdev1/iommu_group/12" */
+#define BUS_GROUP_PATH_MAX (sizeof(BUS_PATH "/iommu_group/") + 12)
+const char *bus_iommu_group_path(unsigned number, char buf[static BUS_GROUP_PATH_MAX]);
+/* "/org/hostdev1/resource_group/<id>", the id as sd_bus_path_encode() spells it. */
+char *bus_resource_group_path(const ResourceGroup *g);
 
 /* The object a reboot reason is about: a device's path, or the manager's. */
 char *bus_subject_path(const char *subject);

@@ -36,7 +36,15 @@ static int get_critical_reasons(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
-DEVICE_GETTER(get_resource_group, "o", d->resource_group ? d->resource_group->object_path : "/");
+static int get_resource_group(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        _cleanup_free_ char *p = d->resource_group ? bus_resource_group_path(d->resource_group) : NULL;
+
+        if (d->resource_group && !p)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "o", p ?: "/");
+}
 
 DEVICE_GETTER(get_class, "u", d->pci.class);
 DEVICE_GETTER(get_class_name, "s", strempty(d->pci.class_name));

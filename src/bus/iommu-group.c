@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 
 static int get_number(sd_bus *bus, const char *path, const char *interface, const char *property,
                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -78,11 +79,22 @@ static int group_find(sd_bus *bus, const char *path, const char *interface, void
 }
 
 static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Bus *b = userdata;
-        Daemon *d = b->daemon;
+        const Inventory *inv = &((Bus *) userdata)->daemon->inventory;
+        _cleanup_strv_free_ char **l = calloc(inv->n_groups + 1, sizeof(char *));
+        char p[BUS_GROUP_PATH_MAX];
+        size_t n = 0;
 
-        *nodes = inventory_group_paths(&d->inventory);
-        return *nodes ? 0 : -ENOMEM;
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_groups_alloc; i++) {
+                if (!inv->groups[i])
+                        continue;
+                l[n] = strdup(bus_iommu_group_path(inv->groups[i]->number, p));
+                if (!l[n++])
+                        return -ENOMEM;
+        }
+        *nodes = TAKE_PTR(l);
+        return 0;
 }
 
 int bus_group_register(Bus *b) {

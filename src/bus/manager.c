@@ -63,7 +63,7 @@ static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *er
 static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         Daemon *d = b->daemon;
-        _cleanup_free_ char *description = NULL, *class_hint = NULL;
+        _cleanup_free_ char *description = NULL, *class_hint = NULL, *path = NULL;
         _cleanup_(rule_list_done) RuleList rules = {};
         const char *name, *type_name;
         bool no_interaction = false;
@@ -103,14 +103,17 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
         r = bus_resource_group_create(b, name, type, description, class_hint, &rules, &g, error);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(m, "o", g->object_path);
+        path = bus_resource_group_path(g);
+        if (!path)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(m, "o", path);
 }
 
 static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         Daemon *d = b->daemon;
         _cleanup_free_ const Device **devs = NULL, **companions = NULL;
-        _cleanup_free_ char *description = NULL, *class_hint = NULL, *addresses = NULL, *msg = NULL;
+        _cleanup_free_ char *description = NULL, *class_hint = NULL, *addresses = NULL, *msg = NULL, *path = NULL;
         _cleanup_(rule_list_done) RuleList rules = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         bool no_interaction = false, include = false;
@@ -172,9 +175,12 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
 
+        path = bus_resource_group_path(g);
+        if (!path)
+                return -ENOMEM;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "o", g->object_path);
+                r = sd_bus_message_append(reply, "o", path);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "o");
         for (size_t i = 0; r >= 0 && i < n_companions; i++)

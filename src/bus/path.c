@@ -56,3 +56,18 @@ char *bus_address_from_path_component(DeviceKind kind, const char *component) {
         return ret;
 }
 
+
+const char *bus_iommu_group_path(unsigned number, char buf[static BUS_GROUP_PATH_MAX]) {
+        snprintf(buf, BUS_GROUP_PATH_MAX, BUS_PATH "/iommu_group/%u", number);
+        return buf;
+}
+
+/* Resource group ids start with a letter today; sd-bus escapes anything
+ * else, so any id still names one object. */
+char *bus_resource_group_path(const ResourceGroup *g) {
+        char *p = NULL;
+
+        if (sd_bus_path_encode(BUS_PATH "/resource_group", g->id, &p) < 0)
+                return NULL;
+        return p;
+}

@@ -13,20 +13,26 @@
 
 /* The objects' userdata is the Bus; the group is looked up by path so
  * that a getter always sees the current group set. */
+/* Queues a signal about the group, named by its path. */
+static void emit_group(Bus *b, const ResourceGroup *g, int kind, unsigned fields, const char *const *ifaces) {
+        _cleanup_free_ char *path = bus_resource_group_path(g);
+
+        if (!path)
+                return;
+        if (kind > 0)
+                (void) emitter_added(b->emitter, path);
+        else if (kind < 0)
+                (void) emitter_removed(b->emitter, path, ifaces);
+        else
+                (void) emitter_changed(b->emitter, path, OBJECT_RESOURCE_GROUP, fields);
+}
+
 static ResourceGroup *group_from_path(Bus *b, const char *path) {
         _cleanup_free_ char *id = NULL;
 
         if (sd_bus_path_decode(path, RG_PREFIX, &id) <= 0)
                 return NULL;
         return resource_set_find_id(&b->daemon->resources, id);
-}
-
-char *bus_resource_group_path(const ResourceGroup *g) {
-        char *p = NULL;
-
-        if (sd_bus_path_encode(RG_PREFIX, g->id, &p) < 0)
-                return NULL;
-        return p;
 }
 
 #define RG_GETTER(name, type, expr)                                                              \
@@ -175,7 +181,7 @@ int bus_resource_group_create(Bus *b, const char *name, ResourceType type, const
                 resource_group_free(resource_set_take(&d->resources, g->id));
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
-        (void) emitter_added(b->emitter, g->object_path);
+        emit_group(b, g, 1, 0, NULL);
         daemon_update_memberships(d);
         log_info("Resource group '%s' (%s) created.", g->name, g->id);
         *ret = g;
@@ -246,7 +252,7 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
                         swap_str(&g->class_hint, &class_hint);
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
-        (void) emitter_changed(b->emitter, g->object_path, OBJECT_RESOURCE_GROUP, fields);
+        emit_group(b, g, 0, fields, NULL);
         daemon_schedule_flush(d);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -306,7 +312,7 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
         rules.rules = old_rules, rules.n_rules = old_n;
-        (void) emitter_changed(b->emitter, g->object_path, OBJECT_RESOURCE_GROUP, RG_FIELD_RULES);
+        emit_group(b, g, 0, RG_FIELD_RULES, NULL);
         daemon_update_memberships(d);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -347,7 +353,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         }
         daemon_forget_group(d, g);
         bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.ResourceGroup"));
-        (void) emitter_removed(b->emitter, g->object_path, ifaces);
+        emit_group(b, g, -1, 0, ifaces);
         log_info("Resource group '%s' (%s) deleted.", g->name, g->id);
         resource_group_free(g);
         daemon_update_memberships(d);
@@ -422,9 +428,12 @@ static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char *
 
         if (!l)
                 return -ENOMEM;
-        for (size_t i = 0; i < d->resources.n_groups; i++)
-                if (strv_extend(&l, d->resources.groups[i]->object_path) < 0)
+        for (size_t i = 0; i < d->resources.n_groups; i++) {
+                _cleanup_free_ char *p = bus_resource_group_path(d->resources.groups[i]);
+
+                if (!p || strv_extend(&l, p) < 0)
                         return -ENOMEM;
+        }
         *nodes = TAKE_PTR(l);
         return 0;
 }

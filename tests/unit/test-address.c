@@ -79,6 +79,24 @@ static void test_paths(void) {
         CHECK(!bad3);
 }
 
+static void test_group_paths(void) {
+        ResourceGroup *a = resource_group_new("0a1b", "gpus", RESOURCE_PCI);
+        ResourceGroup *b = resource_group_new("ff", "gpus", RESOURCE_PCI);
+        _cleanup_free_ char *pa = NULL, *pb = NULL, *want = NULL;
+        char buf[BUS_GROUP_PATH_MAX];
+
+        CHECK(a && b);
+        /* Object paths as sd-bus encodes the id: a leading digit is escaped. */
+        pa = bus_resource_group_path(a);
+        pb = bus_resource_group_path(b);
+        CHECK(sd_bus_path_encode("/org/hostdev1/resource_group", "0a1b", &want) >= 0);
+        CHECK_STREQ(pa, want);
+        CHECK_STREQ(pb, "/org/hostdev1/resource_group/ff");
+        CHECK_STREQ(bus_iommu_group_path(65535, buf), "/org/hostdev1/iommu_group/65535");
+        resource_group_free(a);
+        resource_group_free(b);
+}
+
 static void test_order(void) {
         /* As people read them: numbers, not strings. */
         CHECK(address_compare("0000:01:00.0", "0000:01:00.1") < 0);
@@ -97,5 +115,6 @@ int main(void) {
         test_order();
         test_long();
         test_paths();
+        test_group_paths();
         CHECK_DONE();
 }
