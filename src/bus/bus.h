@@ -4,6 +4,8 @@
 #include <systemd/sd-bus.h>
 
 #include "daemon/daemon.h"
+#include "options.h"
+#include "shared/hashmap.h"
 
 #define BUS_NAME       "org.hostdev1"
 #define BUS_PATH       "/org/hostdev1"
@@ -29,7 +31,29 @@ extern const sd_bus_vtable usb_device_vtable[];
 extern const sd_bus_vtable iommu_group_vtable[];
 extern const sd_bus_vtable resource_group_vtable[];
 
-int bus_register(Daemon *d);
+typedef struct Emitter Emitter;
+
+/* The D-Bus front end of the daemon core: its objects, the signals for
+ * the core's notifications, polkit. Every object's userdata is the Bus. */
+typedef struct Bus {
+        Daemon *daemon;
+        sd_bus *bus;
+        Emitter *emitter;
+        Hashmap *polkit_queries;        /* message → PolkitQuery */
+        struct PendingReply *pending;   /* calls answered when their change is over */
+} Bus;
+
+/* Registers the objects, subscribes to the core's notifications and only
+ * then requests the name; READY=1 once it is ours. */
+int bus_new(Daemon *d, sd_bus *bus, Bus **ret);
+Bus *bus_free(Bus *b);
+static inline void bus_freep(Bus **b) {
+        bus_free(*b);
+}
+
+int bus_device_register(Bus *b);
+int bus_group_register(Bus *b);
+int bus_resource_group_register(Bus *b);
 
 /* An object's interfaces, NULL-terminated: the standard ones sd-bus adds
  * to every object, then its own (at most four). What InterfacesRemoved
@@ -37,12 +61,44 @@ int bus_register(Daemon *d);
 void bus_object_interfaces(const char *ret[static 8], const char *const *own);
 void bus_device_interfaces(const Device *dev, const char *ret[static 8]);
 #define BUS_INTERFACES(...) ((const char *const[]) { __VA_ARGS__, NULL })
+/* Device object paths (path.c): "/org/hostdev1/pci/0000_01_00_0". */
+#define BUS_DEVICE_PATH_MAX (sizeof(BUS_PATH "/pci/") + ADDRESS_MAX)
+const char *bus_device_path(const Device *d, char buf[static BUS_DEVICE_PATH_MAX]);
+char *bus_device_path_of(DeviceKind kind, const char *address);
+/* The canonical address a path's last element names; NULL for any other spelling. */
+char *bus_address_from_path_component(DeviceKind kind, const char *component);
+/* "/org/hostdev1/iommu_group/12" */
+#define BUS_GROUP_PATH_MAX (sizeof(BUS_PATH "/iommu_group/") + 12)
+const char *bus_iommu_group_path(unsigned number, char buf[static BUS_GROUP_PATH_MAX]);
+/* "/org/hostdev1/resource_group/<id>", the id as sd_bus_path_encode() spells it. */
 char *bus_resource_group_path(const ResourceGroup *g);
 /* The group behind a ResourceGroup object path, NULL when none. */
-ResourceGroup *bus_resource_group_from_path(Daemon *d, const char *path);
+ResourceGroup *bus_resource_group_from_path(Bus *b, const char *path);
+
+/* The object a reboot reason is about: a device's path, or the manager's. */
+char *bus_subject_path(const char *subject);
+/* RebootReasons as a(ss), subjects as object paths. */
+int bus_append_reboot_reasons(sd_bus_message *m, const Daemon *d);
+
+/* The shared body of Manager.Prepare/Release and ResourceGroup.Prepare/
+ * Release: options are next in m, devices already read. */
+int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
+                        sd_bus_error *error);
+
+/* Drops the calls still waiting for their change (exit). */
+void bus_pending_free_all(Bus *b);
+
+/* For Manager.CreateResourceGroup and MakeResource. */
+int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
+                                 const char *class_hint, const RuleList *rules, sd_bus_error *error);
+/* Creates the group (taking the rules), makes it durable, publishes it. */
+int bus_resource_group_create(Bus *b, const char *name, ResourceType type, const char *description,
+                              const char *class_hint, RuleList *rules, ResourceGroup **ret,
+                              sd_bus_error *error);
 
 /* Every interface this daemon serves, for checks over all vtables. */
 extern const BusInterface bus_interfaces[];
 extern const size_t bus_n_interfaces;
 
-int bus_device_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found, sd_bus_error *error);
+/* "/org/hostdev1/pci/0000_01_00_0" → the Device, if it has that interface. */
+Device *bus_device_from_path(Daemon *d, const char *path, const char *interface);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
+#include "shared/strv.h"
 #include "model/resource.h"
 #include "shared/macro.h"
 
@@ -35,7 +36,15 @@ static int get_critical_reasons(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
-DEVICE_GETTER(get_resource_group, "o", d->resource_group ? d->resource_group->object_path : "/");
+static int get_resource_group(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        _cleanup_free_ char *p = d->resource_group ? bus_resource_group_path(d->resource_group) : NULL;
+
+        if (d->resource_group && !p)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "o", p ?: "/");
+}
 
 DEVICE_GETTER(get_class, "u", d->pci.class);
 DEVICE_GETTER(get_class_name, "s", strempty(d->pci.class_name));
@@ -75,7 +84,7 @@ static int get_reset_methods(sd_bus *bus, const char *path, const char *interfac
 }
 
 static int append_pci_path(sd_bus_message *reply, const char *address) {
-        _cleanup_free_ char *p = address ? device_object_path(DEVICE_PCI, address) : NULL;
+        _cleanup_free_ char *p = address ? bus_device_path_of(DEVICE_PCI, address) : NULL;
 
         if (address && !p)
                 return -ENOMEM;
@@ -162,9 +171,7 @@ const sd_bus_vtable usb_device_vtable[] = {
 
 /* "/org/hostdev1/pci/0000_01_00_0" → the Device, for every device
  * interface; the SR-IOV one only on PFs. */
-int bus_device_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                    sd_bus_error *error) {
-        Daemon *dm = userdata;
+Device *bus_device_from_path(Daemon *dm, const char *path, const char *interface) {
         _cleanup_free_ char *address = NULL;
         const char *rest;
         DeviceKind kind;
@@ -175,23 +182,47 @@ int bus_device_find(sd_bus *bus, const char *path, const char *interface, void *
         else if ((rest = startswith(path, BUS_PATH "/usb/")))
                 kind = DEVICE_USB;
         else
-                return 0;
+                return NULL;
 
-        address = device_address_from_path_component(kind, rest);
+        address = bus_address_from_path_component(kind, rest);
         if (!address)
-                return 0;
+                return NULL;
         d = inventory_get(&dm->inventory, address);
         if (!d || d->kind != kind)
-                return 0;
+                return NULL;
         if (streq(interface, "org.hostdev1.SriovPhysicalFunction") && !d->pci.sriov_capable)
+                return NULL;
+        return d;
+}
+
+static int device_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                       sd_bus_error *error) {
+        Device *d = bus_device_from_path(((Bus *) userdata)->daemon, path, interface);
+
+        if (!d)
                 return 0;
         *found = d;
         return 1;
 }
 
-static int enumerate(Daemon *dm, DeviceKind kind, char ***nodes) {
-        *nodes = inventory_device_paths(&dm->inventory, kind);
-        return *nodes ? 0 : -ENOMEM;
+static int enumerate(Bus *b, DeviceKind kind, char ***nodes) {
+        const Inventory *inv = &b->daemon->inventory;
+        _cleanup_strv_free_ char **l = calloc(hashmap_size(inv->devices) + 1, sizeof(char *));
+        char p[BUS_DEVICE_PATH_MAX];
+        size_t i = 0, n = 0;
+        Device *d;
+
+        if (!l)
+                return -ENOMEM;
+        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL)) {
+                if (d->kind != kind)
+                        continue;
+                l[n] = strdup(bus_device_path(d, p));
+                if (!l[n++])
+                        return -ENOMEM;
+        }
+        *nodes = TAKE_PTR(l);
+        return 0;
 }
 
 static int enumerate_pci(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
@@ -212,8 +243,7 @@ void bus_device_interfaces(const Device *dev, const char *ret[static 8]) {
                 bus_object_interfaces(ret, BUS_INTERFACES("org.hostdev1.Device", "org.hostdev1.PciDevice"));
 }
 
-int bus_device_register(Daemon *d);
-int bus_device_register(Daemon *d) {
+int bus_device_register(Bus *b) {
         static const struct {
                 const char *prefix;
                 const char *interface;
@@ -228,13 +258,13 @@ int bus_device_register(Daemon *d) {
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                r = sd_bus_add_fallback_vtable(d->bus, NULL, table[i].prefix, table[i].interface, table[i].vtable,
-                                               bus_device_find, d);
+                r = sd_bus_add_fallback_vtable(b->bus, NULL, table[i].prefix, table[i].interface, table[i].vtable,
+                                               device_find, b);
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_add_node_enumerator(d->bus, NULL, BUS_PATH "/pci", enumerate_pci, d);
+        r = sd_bus_add_node_enumerator(b->bus, NULL, BUS_PATH "/pci", enumerate_pci, b);
         if (r < 0)
                 return r;
-        return sd_bus_add_node_enumerator(d->bus, NULL, BUS_PATH "/usb", enumerate_usb, d);
+        return sd_bus_add_node_enumerator(b->bus, NULL, BUS_PATH "/usb", enumerate_usb, b);
 }

@@ -188,7 +188,8 @@ static const FieldMap device_fields[] = {
 
 static const FieldMap group_fields[] = {
         { GROUP_FIELD_DEVICES,   "org.hostdev1.IommuGroup", { "Devices" } },
-        { GROUP_FIELD_VIABILITY, "org.hostdev1.IommuGroup", { "Viable", "Blockers" } },
+        { GROUP_FIELD_VIABLE,    "org.hostdev1.IommuGroup", { "Viable" } },
+        { GROUP_FIELD_BLOCKERS,  "org.hostdev1.IommuGroup", { "Blockers" } },
 };
 
 static const FieldMap resource_group_fields[] = {

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "daemon/service.h"
+
 /* Signals for changes made during one event-loop iteration, queued in
  * order and sent together at its end: a burst of uevents for one object
  * becomes one PropertiesChanged, an object that comes and goes within the
@@ -16,20 +18,8 @@ typedef enum ObjectType {
         OBJECT_RESOURCE_GROUP,
 } ObjectType;
 
-/* Group fields, for emitter_changed(OBJECT_GROUP, …). */
-enum {
-        GROUP_FIELD_DEVICES   = 1u << 0,
-        GROUP_FIELD_VIABILITY = 1u << 1,  /* Viable, Blockers */
-};
-
-/* Resource group fields, for emitter_changed(OBJECT_RESOURCE_GROUP, …). */
-enum {
-        RG_FIELD_NAME        = 1u << 0,
-        RG_FIELD_DESCRIPTION = 1u << 1,
-        RG_FIELD_CLASS       = 1u << 2,
-        RG_FIELD_RULES       = 1u << 3,
-        RG_FIELD_DEVICES     = 1u << 4,  /* Devices, Total, Available */
-};
+/* Fields: DEVICE_FIELD_* (model/device.h), GROUP_FIELD_* and RG_FIELD_*
+ * (daemon/service.h). */
 
 Emitter *emitter_new(sd_bus *bus);
 Emitter *emitter_free(Emitter *e);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 
 static int get_number(sd_bus *bus, const char *path, const char *interface, const char *property,
                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -12,11 +13,12 @@ static int get_number(sd_bus *bus, const char *path, const char *interface, cons
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const IommuGroup *g = userdata;
+        char p[BUS_DEVICE_PATH_MAX];
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "o");
         for (size_t i = 0; r >= 0 && i < g->n_members; i++)
-                r = sd_bus_message_append(reply, "o", g->members[i]->object_path);
+                r = sd_bus_message_append(reply, "o", bus_device_path(g->members[i], p));
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
@@ -30,6 +32,7 @@ static int get_viable(sd_bus *bus, const char *path, const char *interface, cons
 static int get_blockers(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const IommuGroup *g = userdata;
+        char p[BUS_DEVICE_PATH_MAX];
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(os)");
@@ -37,7 +40,7 @@ static int get_blockers(sd_bus *bus, const char *path, const char *interface, co
                 _cleanup_free_ char *reason = device_group_blocker(g->members[i]);
 
                 if (reason)
-                        r = sd_bus_message_append(reply, "(os)", g->members[i]->object_path, reason);
+                        r = sd_bus_message_append(reply, "(os)", bus_device_path(g->members[i], p), reason);
         }
         if (r < 0)
                 return r;
@@ -55,7 +58,8 @@ const sd_bus_vtable iommu_group_vtable[] = {
 
 static int group_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                       sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         const char *rest = startswith(path, BUS_PATH "/iommu_group/");
         IommuGroup *g;
         char *end;
@@ -75,19 +79,30 @@ static int group_find(sd_bus *bus, const char *path, const char *interface, void
 }
 
 static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Daemon *d = userdata;
+        const Inventory *inv = &((Bus *) userdata)->daemon->inventory;
+        _cleanup_strv_free_ char **l = calloc(inv->n_groups + 1, sizeof(char *));
+        char p[BUS_GROUP_PATH_MAX];
+        size_t n = 0;
 
-        *nodes = inventory_group_paths(&d->inventory);
-        return *nodes ? 0 : -ENOMEM;
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_groups_alloc; i++) {
+                if (!inv->groups[i])
+                        continue;
+                l[n] = strdup(bus_iommu_group_path(inv->groups[i]->number, p));
+                if (!l[n++])
+                        return -ENOMEM;
+        }
+        *nodes = TAKE_PTR(l);
+        return 0;
 }
 
-int bus_group_register(Daemon *d);
-int bus_group_register(Daemon *d) {
+int bus_group_register(Bus *b) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(d->bus, NULL, BUS_PATH "/iommu_group", "org.hostdev1.IommuGroup",
-                                       iommu_group_vtable, group_find, d);
+        r = sd_bus_add_fallback_vtable(b->bus, NULL, BUS_PATH "/iommu_group", "org.hostdev1.IommuGroup",
+                                       iommu_group_vtable, group_find, b);
         if (r < 0)
                 return r;
-        return sd_bus_add_node_enumerator(d->bus, NULL, BUS_PATH "/iommu_group", group_enumerate, d);
+        return sd_bus_add_node_enumerator(b->bus, NULL, BUS_PATH "/iommu_group", group_enumerate, b);
 }

@@ -13,23 +13,26 @@ static int get_version(sd_bus *bus, const char *path, const char *interface, con
 
 static int get_iommu_enabled(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return sd_bus_message_append(reply, "b", (int) d->iommu_enabled);
 }
 
 static int get_iommu_message(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return sd_bus_message_append(reply, "s", strempty(d->iommu_message));
 }
 
 static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         _cleanup_free_ char *address = NULL;
         const char *s;
-        char buf[48];
+        char buf[48], p[BUS_DEVICE_PATH_MAX];
         Device *dev;
         int r;
 
@@ -54,18 +57,13 @@ static int method_get_device(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (!dev)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", address);
 
-        return sd_bus_reply_method_return(m, "o", dev->object_path);
+        return sd_bus_reply_method_return(m, "o", bus_device_path(dev, p));
 }
 
-int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
-                                 const char *class_hint, const RuleList *rules, sd_bus_error *error);
-int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
-                              const char *class_hint, RuleList *rules, ResourceGroup **ret,
-                              sd_bus_error *error);
-
 static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
-        _cleanup_free_ char *description = NULL, *class_hint = NULL;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        _cleanup_free_ char *description = NULL, *class_hint = NULL, *path = NULL;
         _cleanup_(rule_list_done) RuleList rules = {};
         const char *name, *type_name;
         bool no_interaction = false;
@@ -99,25 +97,31 @@ static int method_create_resource_group(sd_bus_message *m, void *userdata, sd_bu
         r = polkit_checks_for_new_group(&checks, &d->inventory, name, type, &rules);
         if (r < 0)
                 return r;
-        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
+        r = bus_verify_polkit(b, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        r = bus_resource_group_create(d, name, type, description, class_hint, &rules, &g, error);
+        r = bus_resource_group_create(b, name, type, description, class_hint, &rules, &g, error);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(m, "o", g->object_path);
+        path = bus_resource_group_path(g);
+        if (!path)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(m, "o", path);
 }
 
 static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         _cleanup_free_ const Device **devs = NULL, **companions = NULL;
-        _cleanup_free_ char *description = NULL, *class_hint = NULL, *addresses = NULL, *msg = NULL, *msg2 = NULL;
+        _cleanup_free_ char *description = NULL, *class_hint = NULL, *addresses = NULL, *msg = NULL, *msg2 = NULL,
+                            *path = NULL;
         _cleanup_(rule_list_done) RuleList rules = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         bool no_interaction = false, include = false;
         size_t n = 0, n_companions = 0;
+        char p[BUS_DEVICE_PATH_MAX];
         ResourceGroup *g = NULL;
         ResourceType type;
         const char *name;
@@ -169,21 +173,24 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
                 r = polkit_details_add(&checks.details[i], "resource-group-name", name);
         if (r < 0)
                 return r;
-        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
+        r = bus_verify_polkit(b, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        r = bus_resource_group_create(d, name, type, description, class_hint, &rules, &g, error);
+        r = bus_resource_group_create(b, name, type, description, class_hint, &rules, &g, error);
         if (r < 0)
                 return r;
 
+        path = bus_resource_group_path(g);
+        if (!path)
+                return -ENOMEM;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "o", g->object_path);
+                r = sd_bus_message_append(reply, "o", path);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "o");
         for (size_t i = 0; r >= 0 && i < n_companions; i++)
-                r = sd_bus_message_append(reply, "o", companions[i]->object_path);
+                r = sd_bus_message_append(reply, "o", bus_device_path(companions[i], p));
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -191,18 +198,16 @@ static int method_make_resource(sd_bus_message *m, void *userdata, sd_bus_error 
         return sd_bus_send(NULL, reply, NULL);
 }
 
-int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
-                        sd_bus_error *error);
-
 static int prepare_or_release(sd_bus_message *m, void *userdata, sd_bus_error *error, bool prepare) {
+        Bus *b = userdata;
         _cleanup_free_ const Device **devs = NULL;
         size_t n = 0;
         int r;
 
-        r = bus_read_devices(userdata, m, &devs, &n, error);
+        r = bus_read_devices(b->daemon, m, &devs, &n, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
-        return bus_prepare_release(userdata, m, devs, n, prepare, error);
+        return bus_prepare_release(b, m, devs, n, prepare, error);
 }
 
 static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -215,7 +220,8 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
 
 static int get_reboot_required(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return sd_bus_message_append(reply, "b", (int) (d->reboot.reasons && d->reboot.reasons[0]));
 }
@@ -232,21 +238,24 @@ static int append_pairs(sd_bus_message *reply, char **pairs) {
 
 static int get_reboot_reasons(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
-        return append_pairs(reply, d->reboot.reasons);
+        return bus_append_reboot_reasons(reply, d);
 }
 
 static int get_critical(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        char p[BUS_DEVICE_PATH_MAX];
         Device *dev;
         size_t i = 0;
         int r = sd_bus_message_open_container(reply, 'a', "o");
 
         while (r >= 0 && hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
                 if (dev->critical)
-                        r = sd_bus_message_append(reply, "o", dev->object_path);
+                        r = sd_bus_message_append(reply, "o", bus_device_path(dev, p));
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
@@ -254,14 +263,16 @@ static int get_critical(sd_bus *bus, const char *path, const char *interface, co
 
 static int get_converged(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return sd_bus_message_append(reply, "b", (int) d->converged);
 }
 
 static int get_converge_problems(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
 
         return append_pairs(reply, d->converge_problems);
 }

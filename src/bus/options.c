@@ -229,10 +229,8 @@ int bus_read_devices(Daemon *d, sd_bus_message *m, const Device ***ret, size_t *
                 return r;
         while ((r = sd_bus_message_read(m, "o", &path)) > 0) {
                 const Device *dev = NULL, **t;
-                void *found = NULL;
 
-                if (bus_device_find(NULL, path, "org.hostdev1.Device", d, &found, NULL) > 0)
-                        dev = found;
+                dev = bus_device_from_path(d, path, "org.hostdev1.Device");
                 if (!dev)
                         return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", path);
                 for (size_t i = 0; i < n; i++)

@@ -276,7 +276,7 @@ int polkit_checks_for_new_group(PolkitChecks *c, const Inventory *inv, const cha
         return polkit_checks_add(c, NULL, TAKE_PTR(details));
 }
 
-int polkit_checks_for_plan(PolkitChecks *c, Daemon *d, sd_bus_message *m, const Plan *plan, bool prepare) {
+int polkit_checks_for_plan(PolkitChecks *c, Bus *b, sd_bus_message *m, const Plan *plan, bool prepare) {
         _cleanup_free_ const Device **devs = calloc(plan->n_steps + 1, sizeof(Device *));
         _cleanup_free_ char *addresses = NULL, *msg = NULL;
         const ResourceGroup *group = NULL;
@@ -285,7 +285,7 @@ int polkit_checks_for_plan(PolkitChecks *c, Daemon *d, sd_bus_message *m, const 
         if (!devs)
                 return -ENOMEM;
         for (size_t i = 0; i < plan->n_steps; i++) {
-                const Device *dev = inventory_get(&d->inventory, plan->steps[i].address);
+                const Device *dev = inventory_get(&b->daemon->inventory, plan->steps[i].address);
 
                 /* Plans are made from the inventory: a step without its
                  * device would change what polkit is never asked about. */
@@ -294,7 +294,7 @@ int polkit_checks_for_plan(PolkitChecks *c, Daemon *d, sd_bus_message *m, const 
                 devs[n++] = dev;
         }
         if (streq_ptr(sd_bus_message_get_interface(m), "org.hostdev1.ResourceGroup"))
-                group = bus_resource_group_from_path(d, sd_bus_message_get_path(m));
+                group = bus_resource_group_from_path(b, sd_bus_message_get_path(m));
         addresses = join_addresses(devs, n, ", ");
         if (!addresses)
                 return -ENOMEM;
@@ -318,7 +318,7 @@ typedef enum Verdict {
 } Verdict;
 
 struct PolkitQuery {
-        Daemon *daemon;
+        Bus *front;
         sd_bus_message *request;
         sd_bus_slot *slot;
         char key[32];
@@ -335,8 +335,8 @@ struct PolkitQuery {
 static PolkitQuery *query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
-        if (q->daemon)
-                hashmap_remove(q->daemon->polkit_queries, q->key);
+        if (q->front)
+                hashmap_remove(q->front->polkit_queries, q->key);
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->request);
         sd_bus_error_free(&q->error);
@@ -350,7 +350,7 @@ static void query_freep(PolkitQuery **q) {
         query_free(*q);
 }
 
-void bus_polkit_gc(Daemon *d) {
+void bus_polkit_gc(Bus *d) {
         PolkitQuery *q;
         size_t i = 0;
 
@@ -363,7 +363,7 @@ void bus_polkit_gc(Daemon *d) {
                 }
 }
 
-void bus_polkit_flush(Daemon *d) {
+void bus_polkit_flush(Bus *d) {
         PolkitQuery *q;
         size_t i = 0;
 
@@ -448,7 +448,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 query_free(q);
                 return 1;
         }
-        daemon_schedule_flush(q->daemon);
+        daemon_schedule_flush(q->front->daemon);
         return 1;
 }
 
@@ -507,7 +507,7 @@ typedef struct Pending {
         size_t sender, user, all;
 } Pending;
 
-static Pending pending_counts(Daemon *d, const char *sender, uid_t uid) {
+static Pending pending_counts(Bus *d, const char *sender, uid_t uid) {
         Pending p = {};
         PolkitQuery *q;
         size_t i = 0;
@@ -525,7 +525,7 @@ static Pending pending_counts(Daemon *d, const char *sender, uid_t uid) {
  * one (unique names are never reused), else asked of the bus driver (one
  * round trip to dbus-daemon, which answers at once, as sd-bus itself does
  * to check privileged methods). */
-static uid_t sender_uid(Daemon *d, sd_bus_message *m, const char *sender) {
+static uid_t sender_uid(Bus *d, sd_bus_message *m, const char *sender) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         PolkitQuery *q;
         size_t i = 0;
@@ -554,7 +554,7 @@ static int query_verdict(PolkitQuery *q, sd_bus_error *error) {
         return r;
 }
 
-static int ask(Daemon *d, sd_bus_message *m, PolkitChecks *checks, bool interactive, unsigned round,
+static int ask(Bus *d, sd_bus_message *m, PolkitChecks *checks, bool interactive, unsigned round,
                sd_bus_error *error) {
         _cleanup_(query_freep) PolkitQuery *q = NULL;
         const char *sender = sd_bus_message_get_sender(m);
@@ -593,7 +593,7 @@ static int ask(Daemon *d, sd_bus_message *m, PolkitChecks *checks, bool interact
         r = hashmap_put(d->polkit_queries, q->key, q);
         if (r < 0)
                 return r;
-        q->daemon = d;
+        q->front = d;
         r = send_check(q);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
@@ -602,7 +602,7 @@ static int ask(Daemon *d, sd_bus_message *m, PolkitChecks *checks, bool interact
         return 0;
 }
 
-int bus_verify_polkit(Daemon *d, sd_bus_message *m, const PolkitChecks *checks, bool no_user_interaction,
+int bus_verify_polkit(Bus *d, sd_bus_message *m, const PolkitChecks *checks, bool no_user_interaction,
                       sd_bus_error *error) {
         const char *interface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
         const char *action = interface && member ? bus_polkit_action(interface, member) : NULL;

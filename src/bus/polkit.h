@@ -3,7 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "daemon/daemon.h"
+#include "bus.h"
 #include "options.h"
 
 /* Authorization of mutating methods through polkit, asynchronously.
@@ -83,7 +83,7 @@ int polkit_checks_for_devices(PolkitChecks *c, const Device *const *devs, size_t
 /* Prepare/Release: the devices the plan moves, asked about one by one
  * (override-critical too for the critical ones when prepare); on a
  * ResourceGroup object with that group's details. */
-int polkit_checks_for_plan(PolkitChecks *c, Daemon *d, sd_bus_message *m, const Plan *plan, bool prepare);
+int polkit_checks_for_plan(PolkitChecks *c, Bus *b, sd_bus_message *m, const Plan *plan, bool prepare);
 
 /* One check about an existing group: resource-group, resource-group-name,
  * the extra details (taken, may be NULL) and polkit.message. */
@@ -96,7 +96,7 @@ int polkit_checks_for_new_group(PolkitChecks *c, const Inventory *inv, const cha
 /* no_user_interaction: the caller's auth.no_user_interaction option.
  * Interaction is allowed only when the call carries the D-Bus
  * ALLOW_INTERACTIVE_AUTHORIZATION flag and the option does not forbid it. */
-int bus_verify_polkit(Daemon *d, sd_bus_message *m, const PolkitChecks *checks, bool no_user_interaction,
+int bus_verify_polkit(Bus *b, sd_bus_message *m, const PolkitChecks *checks, bool no_user_interaction,
                       sd_bus_error *error);
 
 /* The action guarding a method, NULL when none. */
@@ -115,6 +115,6 @@ typedef enum PolkitGate {
 PolkitGate bus_polkit_gate(const char *interface, const char *member);
 
 /* Frees every query (exit). */
-void bus_polkit_flush(Daemon *d);
+void bus_polkit_flush(Bus *b);
 /* Frees answered queries whose call did not come back for them. */
-void bus_polkit_gc(Daemon *d);
+void bus_polkit_gc(Bus *b);

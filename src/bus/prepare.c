@@ -26,6 +26,47 @@ static int reply_plan(sd_bus_message *m, const Plan *plan) {
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* A Prepare or Release whose change is in flight: answered when it is over. */
+typedef struct PendingReply {
+        Bus *bus;
+        sd_bus_message *call;
+        char *addresses;
+        bool prepare;
+        struct PendingReply *next, *prev;
+} PendingReply;
+
+static void pending_free(PendingReply *p) {
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                p->bus->pending = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        sd_bus_message_unref(p->call);
+        free(p->addresses);
+        free(p);
+}
+
+void bus_pending_free_all(Bus *b) {
+        while (b->pending)
+                pending_free(b->pending);
+}
+
+static void on_change_done(void *userdata, const Plan *plan, int r, const char *error) {
+        PendingReply *p = userdata;
+
+        if (r < 0)
+                r = sd_bus_reply_method_errorf(p->call, r == -EBUSY ? BUS_ERROR_BUSY : BUS_ERROR_FAILED, "%s",
+                                               error ?: "Failed; every step was rolled back.");
+        else {
+                log_info("%s %s.", p->prepare ? "Prepared" : "Released", p->addresses);
+                r = reply_plan(p->call, plan);
+        }
+        if (r < 0)
+                log_debug_errno(r, "Cannot answer %s: %m", sd_bus_message_get_member(p->call));
+        pending_free(p);
+}
+
 /* "0000:04:00.0: holds / (…); 0000:00:1c.0: is a PCI bridge" for every
  * critical device the plan touches; NULL when none is. */
 static char *critical_summary(Daemon *d, const Plan *plan) {
@@ -47,16 +88,14 @@ static char *critical_summary(Daemon *d, const Plan *plan) {
         return s;
 }
 
-/* The shared body of Manager.Prepare/Release and ResourceGroup.Prepare/
- * Release: options are next in m, devices already read. */
-int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
-                        sd_bus_error *error);
-int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
+int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
                         sd_bus_error *error) {
+        Daemon *d = b->daemon;
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         _cleanup_free_ char *msg = NULL, *critical = NULL, *addresses = NULL;
         bool dry_run = false, override = false, no_interaction = false;
+        PendingReply *p;
         const OptionSpec spec[] = {
                 { "dry-run", OPTION_BOOLEAN, &dry_run },
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
@@ -87,24 +126,43 @@ int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs,
                 return reply_plan(m, &plan);
         if (prepare && !d->iommu_enabled)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_SUPPORTED, "%s", d->iommu_message);
+        /* Not worth asking anybody for a change that cannot start now. */
+        free(msg);
+        msg = NULL;
+        r = daemon_change_check_busy(d, &plan, devs, n, &msg);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "%s", strempty(msg));
 
         addresses = bus_join_addresses(devs, n);
         if (!addresses)
                 return -ENOMEM;
-        r = polkit_checks_for_plan(&checks, d, m, &plan, prepare);
+        r = polkit_checks_for_plan(&checks, b, m, &plan, prepare);
         if (r < 0)
                 return r;
-        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
+        r = bus_verify_polkit(b, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
+        /* The reply goes out when the change is over; meanwhile the
+         * loop serves everybody else. */
+        p = calloc(1, sizeof(PendingReply));
+        if (!p)
+                return -ENOMEM;
+        *p = (PendingReply) { .bus = b, .call = sd_bus_message_ref(m), .addresses = TAKE_PTR(addresses),
+                              .prepare = prepare, .next = b->pending };
+        if (p->next)
+                p->next->prev = p;
+        b->pending = p;
         free(msg);
         msg = NULL;
-        r = daemon_apply_plan(d, &plan, prepare, &msg);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "%s", msg ?: "Failed; every step was rolled back.");
-        log_info("%s %s.", prepare ? "Prepared" : "Released", addresses);
-        return reply_plan(m, &plan);
+        r = daemon_change_start(d, prepare ? CHANGE_PREPARE : CHANGE_RELEASE, &plan, sd_bus_message_get_sender(m),
+                                on_change_done, p, &msg);
+        if (r < 0) {
+                pending_free(p);
+                if (r == -ENOMEM)
+                        return r;
+                return sd_bus_error_setf(error, r == -EBUSY ? BUS_ERROR_BUSY : BUS_ERROR_FAILED, "%s",
+                                         msg ?: "Cannot start the change.");
+        }
+        return 1;
 }

@@ -2,7 +2,7 @@
 #include <systemd/sd-id128.h>
 
 #include "bus.h"
-#include "bus/emit.h"
+#include "emit.h"
 #include "options.h"
 #include "polkit.h"
 #include "shared/log.h"
@@ -11,27 +11,32 @@
 
 #define RG_PREFIX BUS_PATH "/resource_group"
 
-/* The objects' userdata is the Daemon; the group is looked up by path so
+/* The objects' userdata is the Bus; the group is looked up by path so
  * that a getter always sees the current group set. */
-static ResourceGroup *group_from_path(Daemon *d, const char *path) {
+/* Queues a signal about the group, named by its path. */
+static void emit_group(Bus *b, const ResourceGroup *g, int kind, unsigned fields, const char *const *ifaces) {
+        _cleanup_free_ char *path = bus_resource_group_path(g);
+
+        if (!path)
+                return;
+        if (kind > 0)
+                (void) emitter_added(b->emitter, path);
+        else if (kind < 0)
+                (void) emitter_removed(b->emitter, path, ifaces);
+        else
+                (void) emitter_changed(b->emitter, path, OBJECT_RESOURCE_GROUP, fields);
+}
+
+static ResourceGroup *group_from_path(Bus *b, const char *path) {
         _cleanup_free_ char *id = NULL;
 
         if (sd_bus_path_decode(path, RG_PREFIX, &id) <= 0)
                 return NULL;
-        return resource_set_find_id(&d->resources, id);
+        return resource_set_find_id(&b->daemon->resources, id);
 }
 
-ResourceGroup *bus_resource_group_from_path(Daemon *d, const char *path) {
-        return group_from_path(d, path);
-}
-
-char *bus_resource_group_path(const ResourceGroup *g);
-char *bus_resource_group_path(const ResourceGroup *g) {
-        char *p = NULL;
-
-        if (sd_bus_path_encode(RG_PREFIX, g->id, &p) < 0)
-                return NULL;
-        return p;
+ResourceGroup *bus_resource_group_from_path(Bus *b, const char *path) {
+        return group_from_path(b, path);
 }
 
 #define RG_GETTER(name, type, expr)                                                              \
@@ -60,8 +65,9 @@ static int get_rules(sd_bus *bus, const char *path, const char *interface, const
 
 /* Members as the daemon keeps them (Device.resource_group), sorted by
  * address: no rule is evaluated to answer a property read. */
-static int members(Daemon *d, const char *path, const Device ***ret, size_t *ret_n) {
-        const ResourceGroup *g = group_from_path(d, path);
+static int members(Bus *b, const char *path, const Device ***ret, size_t *ret_n) {
+        Daemon *d = b->daemon;
+        const ResourceGroup *g = group_from_path(b, path);
         const Device **devs;
         Device *dev;
         size_t i = 0, n = 0;
@@ -83,6 +89,7 @@ static int members(Daemon *d, const char *path, const Device ***ret, size_t *ret
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_free_ const Device **devs = NULL;
+        char p[BUS_DEVICE_PATH_MAX];
         size_t n = 0;
         int r;
 
@@ -91,7 +98,7 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "o");
         for (size_t i = 0; r >= 0 && i < n; i++)
-                r = sd_bus_message_append(reply, "o", devs[i]->object_path);
+                r = sd_bus_message_append(reply, "o", bus_device_path(devs[i], p));
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
@@ -143,13 +150,10 @@ static int check_text(const char *what, const char *s, sd_bus_error *error) {
         return 0;
 }
 
-/* Creates the group (taking the rules), makes it durable, publishes it. */
-int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
-                              const char *class_hint, RuleList *rules, ResourceGroup **ret,
-                              sd_bus_error *error);
-int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, const char *description,
+int bus_resource_group_create(Bus *b, const char *name, ResourceType type, const char *description,
                               const char *class_hint, RuleList *rules, ResourceGroup **ret,
                               sd_bus_error *error) {
+        Daemon *d = b->daemon;
         char hex[SD_ID128_STRING_MAX], id[SD_ID128_STRING_MAX + 1];
         sd_id128_t rnd;
         ResourceGroup *g;
@@ -181,7 +185,7 @@ int bus_resource_group_create(Daemon *d, const char *name, ResourceType type, co
                 resource_group_free(resource_set_take(&d->resources, g->id));
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
-        (void) emitter_added(d->emitter, g->object_path);
+        emit_group(b, g, 1, 0, NULL);
         daemon_update_memberships(d);
         log_info("Resource group '%s' (%s) created.", g->name, g->id);
         *ret = g;
@@ -223,8 +227,9 @@ static int update_checks(PolkitChecks *c, const ResourceGroup *g, const char *ne
 }
 
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
-        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        ResourceGroup *g = group_from_path(b, sd_bus_message_get_path(m));
         _cleanup_free_ char *name = NULL, *description = NULL, *class_hint = NULL;
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         bool no_interaction = false;
@@ -258,7 +263,7 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = update_checks(&checks, g, fields & RG_FIELD_NAME ? name : NULL);
         if (r < 0)
                 return r;
-        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
+        r = bus_verify_polkit(b, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -279,7 +284,7 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
                         swap_str(&g->class_hint, &class_hint);
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
-        (void) emitter_changed(d->emitter, g->object_path, OBJECT_RESOURCE_GROUP, fields);
+        emit_group(b, g, 0, fields, NULL);
         daemon_schedule_flush(d);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -315,8 +320,9 @@ static int set_rules_checks(PolkitChecks *c, Daemon *d, const ResourceGroup *g, 
 }
 
 static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
-        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        ResourceGroup *g = group_from_path(b, sd_bus_message_get_path(m));
         _cleanup_(rule_list_done) RuleList rules = {};
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         Rule *old_rules;
@@ -338,7 +344,7 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = set_rules_checks(&checks, d, g, &rules);
         if (r < 0)
                 return r;
-        r = bus_verify_polkit(d, m, &checks, false, error);
+        r = bus_verify_polkit(b, m, &checks, false, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -350,14 +356,15 @@ static int method_set_rules(sd_bus_message *m, void *userdata, sd_bus_error *err
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
         rules.rules = old_rules, rules.n_rules = old_n;
-        (void) emitter_changed(d->emitter, g->object_path, OBJECT_RESOURCE_GROUP, RG_FIELD_RULES);
+        emit_group(b, g, 0, RG_FIELD_RULES, NULL);
         daemon_update_memberships(d);
         return sd_bus_reply_method_return(m, NULL);
 }
 
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
-        ResourceGroup *g = group_from_path(d, sd_bus_message_get_path(m));
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        ResourceGroup *g = group_from_path(b, sd_bus_message_get_path(m));
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         _cleanup_free_ char *msg = NULL;
         bool no_interaction = false;
@@ -379,7 +386,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = polkit_checks_for_group(&checks, g, NULL, msg);
         if (r < 0)
                 return r;
-        r = bus_verify_polkit(d, m, &checks, no_interaction, error);
+        r = bus_verify_polkit(b, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -394,15 +401,12 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         }
         daemon_forget_group(d, g);
         bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.ResourceGroup"));
-        (void) emitter_removed(d->emitter, g->object_path, ifaces);
+        emit_group(b, g, -1, 0, ifaces);
         log_info("Resource group '%s' (%s) deleted.", g->name, g->id);
         resource_group_free(g);
         daemon_update_memberships(d);
         return sd_bus_reply_method_return(m, NULL);
 }
-
-int bus_prepare_release(Daemon *d, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
-                        sd_bus_error *error);
 
 static int group_prepare_or_release(sd_bus_message *m, void *userdata, sd_bus_error *error, bool prepare) {
         _cleanup_free_ const Device **devs = NULL;
@@ -463,32 +467,32 @@ static int group_find(sd_bus *bus, const char *path, const char *interface, void
 }
 
 static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
 
         if (!l)
                 return -ENOMEM;
-        for (size_t i = 0; i < d->resources.n_groups; i++)
-                if (strv_extend(&l, d->resources.groups[i]->object_path) < 0)
+        for (size_t i = 0; i < d->resources.n_groups; i++) {
+                _cleanup_free_ char *p = bus_resource_group_path(d->resources.groups[i]);
+
+                if (!p || strv_extend(&l, p) < 0)
                         return -ENOMEM;
+        }
         *nodes = TAKE_PTR(l);
         return 0;
 }
 
-int bus_resource_group_register(Daemon *d);
-int bus_resource_group_register(Daemon *d) {
+int bus_resource_group_register(Bus *b) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(d->bus, NULL, RG_PREFIX, "org.hostdev1.ResourceGroup", resource_group_vtable,
-                                       group_find, d);
+        r = sd_bus_add_fallback_vtable(b->bus, NULL, RG_PREFIX, "org.hostdev1.ResourceGroup", resource_group_vtable,
+                                       group_find, b);
         if (r < 0)
                 return r;
-        return sd_bus_add_node_enumerator(d->bus, NULL, RG_PREFIX, group_enumerate, d);
+        return sd_bus_add_node_enumerator(b->bus, NULL, RG_PREFIX, group_enumerate, b);
 }
 
-/* For Manager.CreateResourceGroup and MakeResource. */
-int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
-                                 const char *class_hint, const RuleList *rules, sd_bus_error *error);
 int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,
                                  const char *class_hint, const RuleList *rules, sd_bus_error *error) {
         if (check_name(d, name, NULL, error) < 0 || check_text("description", description, error) < 0 ||

@@ -151,44 +151,6 @@ int address_parse(const char *s, DeviceKind *ret_kind, char **ret_address) {
         return -EINVAL;
 }
 
-char *device_object_path(DeviceKind kind, const char *address) {
-        char *p, *c;
-
-        if (asprintf(&p, "/org/hostdev1/%s/%s", device_kind_to_string(kind), address) < 0)
-                return NULL;
-        for (c = strrchr(p, '/') + 1; *c; c++)
-                if (strchr(":.-", *c))
-                        *c = '_';
-        return p;
-}
-
-char *device_address_from_path_component(DeviceKind kind, const char *component) {
-        char buf[ADDRESS_MAX + 1], *ret = NULL;
-        size_t l = strnlen(component, ADDRESS_MAX + 1);
-        int n = 0;
-
-        if (l > ADDRESS_MAX)
-                return NULL;
-        memcpy(buf, component, l + 1);
-        for (char *c = buf; *c; c++) {
-                if (*c != '_')
-                        continue;
-                n++;
-                if (kind == DEVICE_PCI)
-                        *c = n == 3 ? '.' : ':';
-                else
-                        *c = n == 1 ? '-' : '.';
-        }
-        /* Only the canonical spelling names an object. */
-        if (kind == DEVICE_PCI ? pci_address_parse(buf, &ret) < 0 : usb_address_parse(buf, &ret) < 0)
-                return NULL;
-        if (!streq(ret, buf)) {
-                free(ret);
-                return NULL;
-        }
-        return ret;
-}
-
 int address_compare(const char *a, const char *b) {
         bool usb_a = strchr(a, '-'), usb_b = strchr(b, '-');
         size_t la = strlen(a), lb = strlen(b);

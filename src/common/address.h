@@ -32,8 +32,3 @@ int pci_slot_parse(const char *s, char **ret_slot);
  * PCI before USB. For qsort over Device pointers: device_address_compare. */
 int address_compare(const char *a, const char *b);
 
-/* Object path components: "0000:01:00.0" ↔ "0000_01_00_0", "3-1.2" ↔ "3_1_2". */
-char *device_object_path(DeviceKind kind, const char *address);
-/* The address named by the last component of an object path below
- * /org/hostdev1/pci or /org/hostdev1/usb; NULL when it names none. */
-char *device_address_from_path_component(DeviceKind kind, const char *component);

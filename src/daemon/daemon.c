@@ -2,9 +2,6 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
-#include "bus/bus.h"
-#include "bus/emit.h"
-#include "bus/polkit.h"
 #include "daemon.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -26,10 +23,11 @@ int daemon_new(Daemon **ret) {
         if (r < 0)
                 return r;
         d->dirty_pfs = hashmap_new();
-        d->polkit_queries = hashmap_new();
         d->baselines = hashmap_new();
         d->group_baselines = hashmap_new();
-        if (!d->dirty_pfs || !d->polkit_queries || !d->baselines || !d->group_baselines)
+        d->busy = hashmap_new();
+        d->watches = hashmap_new();
+        if (!d->dirty_pfs || !d->baselines || !d->group_baselines || !d->busy || !d->watches)
                 return -ENOMEM;
         r = sd_event_default(&d->event);
         if (r < 0)
@@ -64,16 +62,15 @@ Daemon *daemon_free(Daemon *d) {
 
         if (!d)
                 return NULL;
-        if (d->polkit_queries)
-                bus_polkit_flush(d);
-        hashmap_free(d->polkit_queries);
+        changes_free_all(d);
+        hashmap_free(d->busy);
+        hashmap_free(d->watches);
         sd_event_source_unref(d->flush_source);
         critical_watch_free(d->critical_watch);
         critical_hits_free(d->critical_hits, d->n_critical_hits);
         sd_event_source_disable_unref(d->critical_source);
-        emitter_free(d->emitter);
         monitor_free(d->monitor);
-        sd_bus_flush_close_unref(d->bus);
+        sd_bus_unref(d->system_bus);
         inventory_done(&d->inventory);
         resource_set_done(&d->resources);
         prepared_set_done(&d->prepared);
@@ -93,6 +90,11 @@ Daemon *daemon_free(Daemon *d) {
         paths_done(&d->paths);
         free(d);
         return NULL;
+}
+
+void daemon_set_listener(Daemon *d, const DaemonListener *listener, void *userdata) {
+        d->listener = listener;
+        d->listener_userdata = userdata;
 }
 
 void daemon_schedule_flush(Daemon *d) {
@@ -123,19 +125,17 @@ static void membership_update(Daemon *d, Device *dev) {
                 if (moved_from && !inventory_get(&d->inventory, moved_from)) {
                         log_info("%s (serial %s) of resource group '%s' moved from %s.", dev->address, dev->serial,
                                  owner->name, moved_from);
-                        (void) emitter_device_moved(d->emitter, owner->object_path, dev->serial, moved_from,
-                                                    dev->address);
+                        NOTIFY(d, device_moved, owner, dev->serial, moved_from, dev->address);
                 }
         }
         if (owner == dev->resource_group)
                 return;
         if (dev->resource_group)
-                (void) emitter_changed(d->emitter, dev->resource_group->object_path, OBJECT_RESOURCE_GROUP,
-                                       RG_FIELD_DEVICES);
+                NOTIFY(d, resource_group_changed, dev->resource_group, RG_FIELD_DEVICES);
         if (owner)
-                (void) emitter_changed(d->emitter, owner->object_path, OBJECT_RESOURCE_GROUP, RG_FIELD_DEVICES);
+                NOTIFY(d, resource_group_changed, owner, RG_FIELD_DEVICES);
         dev->resource_group = owner;
-        (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE, DEVICE_FIELD_RESOURCE_GROUP);
+        NOTIFY(d, device_changed, dev, DEVICE_FIELD_RESOURCE_GROUP);
 }
 
 void daemon_update_memberships(Daemon *d) {
@@ -154,8 +154,7 @@ void daemon_forget_group(Daemon *d, const ResourceGroup *g) {
         while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
                 if (dev->resource_group == g) {
                         dev->resource_group = NULL;
-                        (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE,
-                                               DEVICE_FIELD_RESOURCE_GROUP);
+                        NOTIFY(d, device_changed, dev, DEVICE_FIELD_RESOURCE_GROUP);
                 }
 }
 
@@ -176,18 +175,23 @@ static void group_changed(Daemon *d, int number, unsigned fields, const char *bl
         if (!g)
                 return;
         /* The first change in this batch: what clients know is "before". */
-        if (blockers_before && !hashmap_get(d->group_baselines, g->object_path)) {
+        char key[16];
+        snprintf(key, sizeof key, "%u", g->number);
+        if (blockers_before && !hashmap_get(d->group_baselines, key)) {
                 char *b = NULL;
 
-                /* One allocation: the path as key, then the text. */
-                if (asprintf(&b, "%s%c%s", g->object_path, 0, blockers_before) >= 0 &&
+                /* One allocation: the number as key, then the text. */
+                if (asprintf(&b, "%s%c%s", key, 0, blockers_before) >= 0 &&
                     hashmap_put(d->group_baselines, b, b) < 0)
                         free(b);
         }
         after = iommu_group_blockers_text(g);
         if (!after || !streq_ptr(blockers_before, after))
-                fields |= GROUP_FIELD_VIABILITY;
-        (void) emitter_changed(d->emitter, g->object_path, OBJECT_GROUP, fields);
+                fields |= GROUP_FIELD_BLOCKERS;
+        /* "" is viable: Viable only when that flips. */
+        if (!after || !blockers_before || isempty(blockers_before) != isempty(after))
+                fields |= GROUP_FIELD_VIABLE;
+        NOTIFY(d, iommu_group_changed, g, fields);
 }
 
 static char *group_blockers(Daemon *d, int number) {
@@ -199,7 +203,6 @@ static char *group_blockers(Daemon *d, int number) {
 static void device_removed(Daemon *d, const char *address) {
         _cleanup_(device_freep) Device *old = NULL;
         _cleanup_free_ char *before = NULL;
-        const char *ifaces[8];
         int group;
 
         if (!inventory_get(&d->inventory, address))
@@ -208,18 +211,12 @@ static void device_removed(Daemon *d, const char *address) {
         before = group_blockers(d, group);
         old = inventory_take(&d->inventory, address);
 
-        bus_device_interfaces(old, ifaces);
-        (void) emitter_removed(d->emitter, old->object_path, ifaces);
+        NOTIFY(d, device_removed, old);
         if (old->resource_group)
-                (void) emitter_changed(d->emitter, old->resource_group->object_path, OBJECT_RESOURCE_GROUP,
-                                       RG_FIELD_DEVICES);
-        if (group >= 0 && inventory_gc_group(&d->inventory, (unsigned) group)) {
-                _cleanup_free_ char *path = iommu_group_object_path((unsigned) group);
-
-                bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.IommuGroup"));
-                if (path)
-                        (void) emitter_removed(d->emitter, path, ifaces);
-        } else
+                NOTIFY(d, resource_group_changed, old->resource_group, RG_FIELD_DEVICES);
+        if (group >= 0 && inventory_gc_group(&d->inventory, (unsigned) group))
+                NOTIFY(d, iommu_group_removed, (unsigned) group);
+        else
                 group_changed(d, group, GROUP_FIELD_DEVICES, before);
         mark_pf_dirty(d, old->pci.physfn);
         log_debug("%s removed", address);
@@ -240,8 +237,8 @@ static void device_added(Daemon *d, Device *dev) {
         TAKE_PTR(owned);
 
         if (created)
-                (void) emitter_added(d->emitter, inventory_group(&d->inventory, dev->iommu_group)->object_path);
-        (void) emitter_added(d->emitter, dev->object_path);
+                NOTIFY(d, iommu_group_added, inventory_group(&d->inventory, dev->iommu_group));
+        NOTIFY(d, device_added, dev);
         membership_update(d, dev);
         if (!created)
                 group_changed(d, dev->iommu_group, GROUP_FIELD_DEVICES, before);
@@ -268,7 +265,7 @@ static void device_changed(Daemon *d, Device *dev, unsigned fields) {
         /* The first change in this batch: keep what clients know. */
         if (!hashmap_get(d->baselines, old->address) && hashmap_put(d->baselines, old->address, old) >= 0)
                 TAKE_PTR(old);
-        (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE, fields);
+        NOTIFY(d, device_changed, dev, fields);
         membership_update(d, dev);
         group_changed(d, dev->iommu_group, 0, before);
         if (fields & DEVICE_FIELD_SRIOV)
@@ -315,13 +312,13 @@ static void refresh_pf(Daemon *d, const char *address) {
         if (kernel_refresh_sriov(d->kernel, pf) < 0)
                 return;
         if (old_num != pf->pci.num_vfs || !strv_equal(old_vfs, pf->pci.vfs))
-                (void) emitter_changed(d->emitter, pf->object_path, OBJECT_DEVICE, DEVICE_FIELD_SRIOV);
+                NOTIFY(d, device_changed, pf, DEVICE_FIELD_SRIOV);
         for (size_t i = 0; pf->pci.vfs && pf->pci.vfs[i]; i++) {
                 Device *vf = inventory_get(&d->inventory, pf->pci.vfs[i]);
 
                 if (vf && streq_ptr(vf->pci.physfn, pf->address) && vf->pci.vf_index != (int) i) {
                         vf->pci.vf_index = (int) i;
-                        (void) emitter_changed(d->emitter, vf->object_path, OBJECT_DEVICE, DEVICE_FIELD_PHYSFN);
+                        NOTIFY(d, device_changed, vf, DEVICE_FIELD_PHYSFN);
                 }
         }
 }
@@ -329,7 +326,7 @@ static void refresh_pf(Daemon *d, const char *address) {
 static void critical_changed_one(Device *dev, void *userdata) {
         Daemon *d = userdata;
 
-        (void) emitter_changed(d->emitter, dev->object_path, OBJECT_DEVICE, DEVICE_FIELD_CRITICAL);
+        NOTIFY(d, device_changed, dev, DEVICE_FIELD_CRITICAL);
 }
 
 /* What the host needs, against the inventory now. gather: ask the kernel
@@ -342,7 +339,7 @@ static void critical_update(Daemon *d, bool gather) {
                 critical_hits_free(d->critical_hits, d->n_critical_hits);
                 d->critical_hits = NULL;
                 d->n_critical_hits = 0;
-                if (kernel_critical_hits(&d->paths, d->bus, &d->critical_hits, &d->n_critical_hits) < 0)
+                if (kernel_critical_hits(&d->paths, d->system_bus, &d->critical_hits, &d->n_critical_hits) < 0)
                         log_warning("Cannot tell which devices the host needs; keeping what was known.");
         }
         if (critical_compute(&d->inventory, d->critical_hits, d->n_critical_hits, &map) < 0) {
@@ -350,14 +347,15 @@ static void critical_update(Daemon *d, bool gather) {
                 return;
         }
         if (critical_apply(&d->inventory, map, critical_changed_one, d) > 0)
-                (void) sd_bus_emit_properties_changed(d->bus, "/org/hostdev1", "org.hostdev1.Manager", "Critical", NULL);
+                NOTIFY(d, manager_changed, MANAGER_FIELD_CRITICAL);
 }
 
 static int on_critical(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
 
         critical_update(d, true);
-        return emitter_flush(d->emitter);
+        NOTIFY0(d, flush);
+        return 0;
 }
 
 static void on_critical_changed(void *userdata) {
@@ -380,7 +378,7 @@ static void refine_changes(Daemon *d) {
                 Device *cur = inventory_get(&d->inventory, key);
 
                 if (cur)
-                        emitter_refine(d->emitter, cur->object_path, known, device_diff(old, cur));
+                        NOTIFY(d, device_settled, cur, known, device_diff(old, cur));
         }
         i = 0;
         while (hashmap_iterate(d->group_baselines, &i, (void **) &text, &key)) {
@@ -389,10 +387,12 @@ static void refine_changes(Daemon *d) {
                 _cleanup_free_ char *now = NULL;
                 unsigned number;
 
-                if (sscanf(key, "/org/hostdev1/iommu_group/%u", &number) == 1)
+                if (sscanf(key, "%u", &number) == 1)
                         g = inventory_group(&d->inventory, (int) number);
-                if (g && (now = iommu_group_blockers_text(g)) && streq(now, before))
-                        emitter_refine(d->emitter, g->object_path, GROUP_FIELD_VIABILITY, 0);
+                if (g && (now = iommu_group_blockers_text(g)))
+                        NOTIFY(d, iommu_group_settled, g, GROUP_FIELD_VIABILITY,
+                               (streq(now, before) ? 0 : GROUP_FIELD_BLOCKERS) |
+                               (isempty(now) == isempty(before) ? 0 : GROUP_FIELD_VIABLE));
         }
         clear_baselines(d);
 }
@@ -402,7 +402,6 @@ static int on_flush(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
         char *pf;
         size_t i = 0;
-        int r;
 
         while (hashmap_iterate(d->dirty_pfs, &i, (void **) &pf, NULL))
                 refresh_pf(d, pf);
@@ -418,10 +417,11 @@ static int on_flush(sd_event_source *s, void *userdata) {
         /* Devices came, went or changed drivers: who is critical may too. */
         critical_update(d, false);
         refine_changes(d);
-        bus_polkit_gc(d);
-        r = emitter_flush(d->emitter);
-        daemon_update_converged(d);
-        return r;
+        NOTIFY0(d, flush);
+        /* While start-up converges, its own bookkeeping says. */
+        if (d->ready_done)
+                daemon_update_converged(d);
+        return 0;
 }
 
 void daemon_refresh_device(Daemon *d, const char *address) {
@@ -455,23 +455,12 @@ static void on_uevent(void *userdata, UeventAction action, DeviceKind kind, cons
         }
         device_update(d, address, dev);
         daemon_schedule_flush(d);
+        /* Changes in flight wait for exactly this. */
+        if (kind == DEVICE_PCI)
+                changes_on_uevent(d, address);
 }
 
-static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-        Daemon *d = userdata;
-
-        if (e) {
-                log_error("Cannot own the name %s: %s", BUS_NAME, e->message);
-                return sd_event_exit(d->event, EXIT_FAILURE);
-        }
-        log_info("Serving %zu devices and %zu IOMMU groups as %s.",
-                 inventory_n_devices(&d->inventory), d->inventory.n_groups, BUS_NAME);
-        (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
-        return 0;
-}
-
-int daemon_start(Daemon *d) {
+int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), void *userdata) {
         _cleanup_free_ char *error = NULL;
         int r;
 
@@ -503,15 +492,9 @@ int daemon_start(Daemon *d) {
         if (r < 0)
                 return log_error_errno(r, "%s", error ?: "Cannot open the state store.");
 
-        r = sd_bus_open_system(&d->bus);
-        if (r < 0)
-                return log_error_errno(r, "Cannot connect to the system bus: %m");
-        r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return r;
-        d->emitter = emitter_new(d->bus);
-        if (!d->emitter)
-                return log_oom();
+        d->system_bus = sd_bus_ref(system_bus);
+        d->ready = ready;
+        d->ready_userdata = userdata;
         /* Lower priority than the monitor: it runs when no uevent is waiting. */
         r = sd_event_add_defer(d->event, &d->flush_source, on_flush, d);
         if (r < 0)
@@ -519,28 +502,19 @@ int daemon_start(Daemon *d) {
         (void) sd_event_source_set_priority(d->flush_source, SD_EVENT_PRIORITY_NORMAL + 10);
         (void) sd_event_source_set_enabled(d->flush_source, SD_EVENT_OFF);
 
-        /* Memberships and recorded bindings before the name is taken:
-         * nothing signals yet. */
+        /* Memberships and recorded bindings before anybody listens. */
         daemon_update_memberships(d);
-        daemon_converge(d);
         r = sd_event_add_defer(d->event, &d->critical_source, on_critical, d);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(d->critical_source, SD_EVENT_OFF);
-        r = critical_watch_new(d->event, d->bus, &d->paths, on_critical_changed, d, &d->critical_watch);
+        r = critical_watch_new(d->event, d->system_bus, &d->paths, on_critical_changed, d, &d->critical_watch);
         if (r < 0)
                 return r;
         critical_update(d, true);
-        emitter_discard(d->emitter);
-
-        r = bus_register(d);
-        if (r < 0)
-                return log_error_errno(r, "Cannot register objects: %m");
-        /* Objects first, then the name: whoever sees the name sees everything. */
-        r = sd_bus_request_name_async(d->bus, NULL, BUS_NAME, 0, on_name_acquired, d);
-        if (r < 0)
-                return log_error_errno(r, "Cannot request the name %s: %m", BUS_NAME);
-        return 0;
+        clear_baselines(d);
+        /* Runs on the loop; d->ready once done. */
+        return daemon_converge(d);
 }
 
 int daemon_run(Daemon *d) {

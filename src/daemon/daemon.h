@@ -10,19 +10,22 @@
 #include "model/inventory.h"
 #include "model/plan.h"
 #include "model/resource.h"
+#include "service.h"
 #include "shared/paths.h"
 
-typedef struct Emitter Emitter;
-
-/* The running service: kernel → model → bus, on one event loop. */
-typedef struct Daemon {
+/* The running service: kernel → model, on one event loop; a front end
+ * (src/bus) reads the model and hears of changes through the listener. */
+struct Daemon {
         Paths paths;
         sd_event *event;
-        sd_bus *bus;
+        /* The system bus as a client: NetworkManager's connections tell
+         * which NICs the host needs. May be NULL. */
+        sd_bus *system_bus;
         Kernel *kernel;
         Monitor *monitor;
         Inventory inventory;
-        Emitter *emitter;
+        const DaemonListener *listener;
+        void *listener_userdata;
         sd_event_source *flush_source;
         Hashmap *dirty_pfs;     /* PF address → itself (owned), re-read at flush */
         /* What clients last heard, for the objects changed in this batch:
@@ -38,16 +41,36 @@ typedef struct Daemon {
         RebootState reboot;
         char *boot_id;
         bool converged;
+        bool converge_dirty;            /* records changed while converging */
         char **converge_problems;       /* address, problem, … */
         uint64_t bind_timeout_usec;
+        /* The change engine (change.c). */
+        struct Change *changes;         /* in flight, newest first */
+        Hashmap *busy;                  /* address → the Change holding it */
+        Hashmap *watches;               /* address → Watch: a late kernel reaction may come */
+        /* Start-up is done (converged) once ready_done. */
+        bool ready_done;
+        void (*ready)(void *userdata);
+        void *ready_userdata;
         struct Store *store;
         bool store_dirty;       /* membership notes to write at the next flush */
-        Hashmap *polkit_queries;        /* message → PolkitQuery */
         CriticalWatch *critical_watch;
         sd_event_source *critical_source;       /* recompute once the watch saw a change */
         CriticalHit *critical_hits;             /* what the kernel said last */
         size_t n_critical_hits;
-} Daemon;
+};
+
+/* Tells the listener, if any, of a change. */
+#define NOTIFY(d, cb, ...)                                                               \
+        do {                                                                             \
+                if ((d)->listener && (d)->listener->cb)                                  \
+                        (d)->listener->cb((d)->listener_userdata, __VA_ARGS__);          \
+        } while (0)
+#define NOTIFY0(d, cb)                                                                   \
+        do {                                                                             \
+                if ((d)->listener && (d)->listener->cb)                                  \
+                        (d)->listener->cb((d)->listener_userdata);                       \
+        } while (0)
 
 int daemon_new(Daemon **ret);
 Daemon *daemon_free(Daemon *d);
@@ -55,26 +78,31 @@ static inline void daemon_freep(Daemon **d) {
         daemon_free(*d);
 }
 
-/* Open the monitor, read the host, publish it, take the bus name. */
-int daemon_start(Daemon *d);
+/* Opens the monitor, reads the host and the store, starts converging.
+ * system_bus (may be NULL) is kept for NetworkManager queries. ready is
+ * called from the loop once the recorded devices were brought in line:
+ * then a front end may publish. Nothing is notified until a listener is set. */
+int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), void *userdata);
 int daemon_run(Daemon *d);
 
-/* Writes groups to the store; 0 once durable. */
-int daemon_save(Daemon *d);
-/* Recomputes every device's resource group after groups or rules changed. */
-void daemon_update_memberships(Daemon *d);
-/* Drops references to a group that is being deleted. */
-void daemon_forget_group(Daemon *d, const ResourceGroup *g);
-/* Signals queued by a method go out at the end of this iteration. */
-void daemon_schedule_flush(Daemon *d);
+/* Brings the kernel in line with the recorded prepared devices (start-up),
+ * through the change engine; calls d->ready when done. */
+int daemon_converge(Daemon *d);
+/* A step of a converge change finished: r < 0 with error when it failed
+ * (and was undone). */
+void daemon_converge_step_done(Daemon *d, const PlanStep *step, int r, const char *error, bool stuck);
+/* Bookkeeping once the converge change is over. */
+void daemon_converge_done(Daemon *d);
 
-/* Carries out a Prepare (prepare=true) or Release plan: records the
- * intent durably, moves the drivers, and on a failure undoes every step
- * and returns -EIO with *ret_error naming the step. A driver that does not
- * let go also adds a reboot reason. */
-int daemon_apply_plan(Daemon *d, const Plan *plan, bool prepare, char **ret_error);
-/* Brings the kernel in line with the recorded prepared devices (start-up). */
-void daemon_converge(Daemon *d);
+/* The change engine (change.c). */
+int change_record_intent(Daemon *d, const Plan *plan, bool prepare, PreparedSet *ret_saved);
+int change_plan_add(Plan *p, const char *address, const char *from, const char *to, const char *reason);
+/* A uevent for address: changes and watches waiting on it look again. */
+void changes_on_uevent(Daemon *d, const char *address);
+/* Frees every change (without calling back) and watch: exit. */
+void changes_free_all(Daemon *d);
+/* What a stuck driver means for the admin, and what clears it. */
+char *daemon_stuck_reason(Daemon *d, const char *address, const char *error);
 /* Recomputes Converged/ConvergeProblems from the records and the kernel. */
 void daemon_update_converged(Daemon *d);
 /* Re-reads a device after we changed it, so its properties are current. */

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include "bus/bus.h"
 #include "daemon.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -97,8 +98,25 @@ static int run_state_action(void) {
         return EXIT_SUCCESS;
 }
 
+typedef struct Wiring {
+        Daemon *daemon;
+        sd_bus *bus;
+        Bus *front;
+} Wiring;
+
+/* The core converged: publish it. */
+static void on_core_ready(void *userdata) {
+        Wiring *w = userdata;
+
+        if (bus_new(w->daemon, w->bus, &w->front) < 0)
+                (void) sd_event_exit(w->daemon->event, EXIT_FAILURE);
+}
+
+/* The core (kernel → model) and its D-Bus front end, on one loop. */
 int main(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(daemon_freep) Daemon *d = NULL;
+        Wiring w = {};
         sigset_t mask;
         int r;
 
@@ -126,10 +144,22 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "Cannot start: %m");
                 return EXIT_FAILURE;
         }
-        r = daemon_start(d);
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+                log_error_errno(r, "Cannot connect to the system bus: %m");
+                return EXIT_FAILURE;
+        }
+        r = sd_bus_attach_event(bus, d->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0) {
+                log_error_errno(r, "Cannot attach to the event loop: %m");
+                return EXIT_FAILURE;
+        }
+        w = (Wiring) { d, bus, NULL };
+        r = daemon_start(d, bus, on_core_ready, &w);
         if (r < 0)
                 return EXIT_FAILURE;
         r = daemon_run(d);
+        w.front = bus_free(w.front);
         if (r < 0)
                 return EXIT_FAILURE;
         log_debug("Exiting.");

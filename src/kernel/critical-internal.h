@@ -75,7 +75,11 @@ int rtnl_read(NetLink **ret_links, size_t *ret_n_links, int **ret_default, size_
 int network_walk(const Paths *p, const NetLink *links, size_t n_links, const char *ifname, char ***pairs);
 
 /* Interfaces of NetworkManager's active connections, as (id, interface)
- * pairs; empty when NetworkManager is not on the bus (bus NULL: not asked). */
+ * pairs; empty when NetworkManager is not on the bus (bus NULL: not asked).
+ * With bus attached to an event loop, only the first call waits for
+ * NetworkManager: later ones give the last answer at once and ask again in
+ * the background; an answer that differs calls the listener. */
 int nm_active_interfaces(sd_bus *bus, char ***ret_pairs);
+void nm_set_listener(void (*changed)(void *userdata), void *userdata);
 
 int network_critical_hits(const Paths *p, sd_bus *bus, CriticalHit **hits, size_t *n);

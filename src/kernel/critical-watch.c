@@ -6,6 +6,7 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 
+#include "critical-internal.h"
 #include "critical.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -236,8 +237,12 @@ int critical_watch_new(sd_event *event, sd_bus *bus, const Paths *paths,
             watch_proc_file(w, paths, "swaps", &w->swaps) == -ENOMEM)
                 return -ENOMEM;
         (void) watch_rtnl(w);
-        if (bus)
+        if (bus) {
                 (void) watch_nm(w, bus);
+                /* NetworkManager answers in the background: a new answer
+                 * is a change too. */
+                nm_set_listener(changed, userdata);
+        }
 
         *ret = TAKE_PTR(w);
         return 0;
@@ -246,6 +251,8 @@ int critical_watch_new(sd_event *event, sd_bus *bus, const Paths *paths,
 CriticalWatch *critical_watch_free(CriticalWatch *w) {
         if (!w)
                 return NULL;
+        if (w->nm_owner || w->nm_signals)
+                nm_set_listener(NULL, NULL);
         sd_bus_slot_unref(w->nm_owner);
         sd_bus_slot_unref(w->nm_signals);
         sd_event_source_disable_unref(w->rtnl);

@@ -8,9 +8,6 @@
 #include "shared/macro.h"
 #include "sysfs.h"
 
-int kernel_pci_init(Kernel *k);
-int kernel_pci_read(Kernel *k, const char *address, const char *syspath, int dfd, Device **ret);
-int kernel_usb_read(Kernel *k, const char *address, const char *syspath, int dfd, Device **ret);
 
 int kernel_new(const Paths *paths, Kernel **ret) {
         Kernel *k = calloc(1, sizeof(Kernel));

@@ -45,5 +45,11 @@ int kernel_iommu_status(Kernel *k, bool *ret_enabled, char **ret_message);
  * when unreadable. */
 char *kernel_boot_id(Kernel *k);
 
+/* Within src/kernel: libpci set-up, and one device read from its sysfs
+ * directory (dfd) by pci.c and usb.c. */
+int kernel_pci_init(Kernel *k);
+int kernel_pci_read(Kernel *k, const char *address, const char *syspath, int dfd, Device **ret);
+int kernel_usb_read(Kernel *k, const char *address, const char *syspath, int dfd, Device **ret);
+
 /* Called once start-up is done: drop what only enumeration needed. */
 void kernel_trim(Kernel *k);

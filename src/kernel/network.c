@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <NetworkManager.h>
 
@@ -379,14 +382,6 @@ static char **strv_copy(char **l) {
         return c;
 }
 
-/* The last answer NetworkManager gave, and until when not to ask again
- * after it failed to answer: a hung NetworkManager must not stall every
- * recomputation, and its connections stay critical meanwhile. */
-static struct {
-        char **last;
-        uint64_t quiet_until;
-} nm_memo;
-
 static uint64_t now_usec(void) {
         struct timespec ts;
 
@@ -450,34 +445,208 @@ static int nm_ask(char ***ret_pairs) {
         return r;
 }
 
+/* NetworkManager is asked in a thread of its own: libnm needs its GLib
+ * context iterated until the answer is in (up to NM_TIMEOUT_MS when it
+ * hangs), and the daemon's loop must not wait for that. The thread's
+ * answer comes back to the loop through a socket; the loop keeps the last
+ * one, hands it out at once, and tells the listener when a new answer
+ * differs, so that the critical set is computed again. Only the very first
+ * question (start-up, before anything is published) and a caller without
+ * an event loop (a tool) wait for the answer. */
+typedef struct NmAnswer {
+        int r;
+        char **pairs;
+} NmAnswer;
+
+static struct {
+        char **last;            /* the last answer */
+        uint64_t quiet_until;   /* after a failure, do not ask before */
+        bool asked_once;
+        bool fresh;             /* a new answer was announced: the recomputation it causes need not ask */
+        bool in_flight, again;
+        sd_bus_slot *owner_call;
+        sd_event_source *answer;
+        void (*changed)(void *userdata);
+        void *userdata;
+} nm_memo;
+
+void nm_set_listener(void (*changed)(void *userdata), void *userdata) {
+        nm_memo.changed = changed;
+        nm_memo.userdata = userdata;
+}
+
+static void *nm_thread(void *userdata) {
+        int fd = (int) (intptr_t) userdata;
+        NmAnswer a = {};
+
+        a.r = nm_ask(&a.pairs);
+        /* Nobody reads any more (a tool that gave up): keep it. */
+        if (send(fd, &a, sizeof a, MSG_NOSIGNAL) != (ssize_t) sizeof a)
+                strv_free(a.pairs);
+        close(fd);
+        return NULL;
+}
+
+/* Starts the thread; *ret_fd is where its answer comes. */
+static int nm_spawn(int *ret_fd) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        int fds[2], r;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+                return -errno;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = pthread_create(&thread, &attr, nm_thread, (void *) (intptr_t) fds[1]);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return -r;
+        }
+        *ret_fd = fds[0];
+        return 0;
+}
+
+/* true when the answer differs from the last one. */
+static bool nm_take(NmAnswer *a) {
+        bool differs;
+
+        if (a->r < 0) {
+                nm_memo.quiet_until = now_usec() + (uint64_t) NM_QUIET_SEC * 1000000;
+                strv_free(a->pairs);
+                return false;
+        }
+        differs = !strv_equal(nm_memo.last, a->pairs);
+        strv_free(nm_memo.last);
+        nm_memo.last = TAKE_PTR(a->pairs);
+        nm_memo.quiet_until = 0;
+        return differs;
+}
+
+static void nm_gone(void) {
+        bool differs = nm_memo.last && nm_memo.last[0];
+
+        nm_memo.last = strv_free(nm_memo.last);
+        nm_memo.quiet_until = 0;
+        if (differs && nm_memo.changed) {
+                nm_memo.fresh = true;
+                nm_memo.changed(nm_memo.userdata);
+        }
+}
+
+static void nm_start(sd_bus *bus);
+
+static void nm_finished(sd_bus *bus, bool differs) {
+        nm_memo.in_flight = false;
+        if (differs && nm_memo.changed) {
+                nm_memo.fresh = true;
+                nm_memo.changed(nm_memo.userdata);
+        }
+        if (nm_memo.again) {
+                nm_memo.again = false;
+                nm_start(bus);
+        }
+}
+
+static int on_nm_answer(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        NmAnswer a = { .r = -EIO };
+
+        if (recv(fd, &a, sizeof a, MSG_WAITALL) != (ssize_t) sizeof a)
+                a = (NmAnswer) { .r = -EIO };
+        nm_memo.answer = sd_event_source_disable_unref(nm_memo.answer);
+        nm_finished(userdata, nm_take(&a));
+        return 0;
+}
+
+static int on_nm_owner(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        sd_bus *bus = sd_bus_message_get_bus(m);
+        int has = 0, fd = -1, r;
+
+        nm_memo.owner_call = sd_bus_slot_unref(nm_memo.owner_call);
+        if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "b", &has) < 0 || !has) {
+                nm_gone();
+                nm_finished(bus, false);
+                return 0;
+        }
+        if (nm_load() < 0 || now_usec() < nm_memo.quiet_until) {
+                nm_finished(bus, false);
+                return 0;
+        }
+        r = nm_spawn(&fd);
+        if (r >= 0) {
+                r = sd_event_add_io(sd_bus_get_event(bus), &nm_memo.answer, fd, EPOLLIN, on_nm_answer, bus);
+                if (r >= 0)
+                        r = sd_event_source_set_io_fd_own(nm_memo.answer, true);
+                if (r < 0 && !nm_memo.answer)
+                        close(fd);
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Cannot ask NetworkManager: %m");
+                nm_memo.answer = sd_event_source_disable_unref(nm_memo.answer);
+                nm_finished(bus, false);
+        }
+        return 0;
+}
+
+/* Asks again in the background: is it there, and then what is active. */
+static void nm_start(sd_bus *bus) {
+        int r;
+
+        if (nm_memo.in_flight) {
+                nm_memo.again = true;
+                return;
+        }
+        r = sd_bus_call_method_async(bus, &nm_memo.owner_call, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "NameHasOwner", on_nm_owner, NULL, "s", NM_BUS_NAME);
+        if (r < 0) {
+                log_debug_errno(r, "Cannot ask the bus for NetworkManager: %m");
+                return;
+        }
+        nm_memo.in_flight = true;
+}
+
+/* The first question, or a caller without a loop: wait for the thread. */
+static int nm_ask_now(sd_bus *bus) {
+        struct pollfd pfd = { .events = POLLIN };
+        NmAnswer a = { .r = -ETIMEDOUT };
+        int r;
+
+        r = nm_running(bus);
+        if (r <= 0) {
+                nm_gone();
+                return 0;
+        }
+        if (nm_load() < 0 || now_usec() < nm_memo.quiet_until)
+                return 0;
+        r = nm_spawn(&pfd.fd);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot ask NetworkManager: %m");
+        /* nm_ask gives up after NM_TIMEOUT_MS itself; this is a safety net. */
+        if (poll(&pfd, 1, 2 * NM_TIMEOUT_MS) > 0 && recv(pfd.fd, &a, sizeof a, MSG_WAITALL) != (ssize_t) sizeof a)
+                a = (NmAnswer) { .r = -EIO };
+        close(pfd.fd);
+        (void) nm_take(&a);
+        return 0;
+}
+
 int nm_active_interfaces(sd_bus *bus, char ***ret_pairs) {
-        _cleanup_strv_free_ char **pairs = NULL;
+        sd_event *e;
         int r;
 
         *ret_pairs = NULL;
         if (!bus)
                 return 0;
-        r = nm_running(bus);
-        if (r <= 0) {
-                nm_memo.last = strv_free(nm_memo.last);
-                nm_memo.quiet_until = 0;
-                return 0;
-        }
-        if (nm_load() < 0)
-                return 0;
-
-        if (now_usec() >= nm_memo.quiet_until) {
-                r = nm_ask(&pairs);
+        e = sd_bus_get_event(bus);
+        if (!e || !nm_memo.asked_once) {
+                nm_memo.asked_once = true;
+                r = nm_ask_now(bus);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0)
-                        nm_memo.quiet_until = now_usec() + (uint64_t) NM_QUIET_SEC * 1000000;
-                else {
-                        strv_free(nm_memo.last);
-                        nm_memo.last = TAKE_PTR(pairs);
-                        nm_memo.quiet_until = 0;
-                }
-        }
+        } else if (nm_memo.fresh)
+                nm_memo.fresh = false;
+        else
+                nm_start(bus);
         if (nm_memo.last) {
                 *ret_pairs = strv_copy(nm_memo.last);
                 if (!*ret_pairs)

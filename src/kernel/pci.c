@@ -13,7 +13,6 @@
 
 #define PCI_EXT_CAP_DSN 0x03
 
-int kernel_pci_init(Kernel *k);
 int kernel_pci_init(Kernel *k) {
         _cleanup_free_ char *bus = NULL;
 
@@ -177,7 +176,6 @@ static int read_pci(Kernel *k, int dfd, Device *d) {
         return 0;
 }
 
-int kernel_pci_read(Kernel *k, const char *address, const char *syspath, int dfd, Device **ret);
 int kernel_pci_read(Kernel *k, const char *address, const char *syspath, int dfd, Device **ret) {
         _cleanup_(device_freep) Device *d = NULL;
         int r;

@@ -59,7 +59,6 @@ static int read_usb(Kernel *k, int dfd, Device *d) {
         return 0;
 }
 
-int kernel_usb_read(Kernel *k, const char *address, const char *syspath, int dfd, Device **ret);
 int kernel_usb_read(Kernel *k, const char *address, const char *syspath, int dfd, Device **ret) {
         _cleanup_(device_freep) Device *d = NULL;
         int r;

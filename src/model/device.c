@@ -14,8 +14,7 @@ Device *device_new(DeviceKind kind, const char *address) {
         d->pci.vf_index = -1;
         d->usb.authorized = true;
         d->address = strdup(address);
-        d->object_path = device_object_path(kind, address);
-        if (!d->address || !d->object_path)
+        if (!d->address)
                 return device_free(d);
         return d;
 }
@@ -25,7 +24,6 @@ Device *device_free(Device *d) {
                 return NULL;
         free(d->address);
         free(d->syspath);
-        free(d->object_path);
         free(d->serial);
         free(d->driver);
         free(d->pci.slot);

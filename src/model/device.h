@@ -15,7 +15,6 @@ typedef struct Device {
         DeviceKind kind;
         char *address;
         char *syspath;          /* kernel name, "/sys/devices/…" */
-        char *object_path;
 
         uint16_t vendor_id;
         uint16_t product_id;

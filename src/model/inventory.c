@@ -13,7 +13,6 @@ static IommuGroup *group_free(IommuGroup *g) {
         if (!g)
                 return NULL;
         free(g->members);
-        free(g->object_path);
         free(g);
         return NULL;
 }
@@ -41,14 +40,6 @@ IommuGroup *inventory_group(const Inventory *inv, int number) {
         return inv->groups[number];
 }
 
-char *iommu_group_object_path(unsigned number) {
-        char *p;
-
-        if (asprintf(&p, "/org/hostdev1/iommu_group/%u", number) < 0)
-                return NULL;
-        return p;
-}
-
 static int group_get_or_create(Inventory *inv, unsigned number, IommuGroup **ret, bool *ret_created) {
         IommuGroup *g;
 
@@ -74,11 +65,6 @@ static int group_get_or_create(Inventory *inv, unsigned number, IommuGroup **ret
                 if (!g)
                         return -ENOMEM;
                 g->number = number;
-                g->object_path = iommu_group_object_path(number);
-                if (!g->object_path) {
-                        free(g);
-                        return -ENOMEM;
-                }
                 inv->groups[number] = g;
                 inv->n_groups++;
         }
@@ -157,39 +143,6 @@ bool inventory_gc_group(Inventory *inv, unsigned number) {
 
 size_t inventory_n_devices(const Inventory *inv) {
         return hashmap_size(inv->devices);
-}
-
-char **inventory_device_paths(const Inventory *inv, DeviceKind kind) {
-        char **l = calloc(hashmap_size(inv->devices) + 1, sizeof(char *));
-        size_t i = 0, n = 0;
-        Device *d;
-
-        if (!l)
-                return NULL;
-        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL)) {
-                if (d->kind != kind)
-                        continue;
-                l[n] = strdup(d->object_path);
-                if (!l[n++])
-                        return strv_free(l);
-        }
-        return l;
-}
-
-char **inventory_group_paths(const Inventory *inv) {
-        char **l = calloc(inv->n_groups + 1, sizeof(char *));
-        size_t n = 0;
-
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < inv->n_groups_alloc; i++) {
-                if (!inv->groups[i])
-                        continue;
-                l[n] = strdup(inv->groups[i]->object_path);
-                if (!l[n++])
-                        return strv_free(l);
-        }
-        return l;
 }
 
 int inventory_vf_index(const Inventory *inv, const Device *vf) {

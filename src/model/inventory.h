@@ -6,7 +6,6 @@
 
 typedef struct IommuGroup {
         unsigned number;
-        char *object_path;
         Device **members;       /* sorted by address */
         size_t n_members;
 } IommuGroup;
@@ -39,9 +38,6 @@ Device *inventory_take(Inventory *inv, const char *address);
 bool inventory_gc_group(Inventory *inv, unsigned number);
 
 size_t inventory_n_devices(const Inventory *inv);
-/* Object paths of all devices of a kind / all groups, unsorted. */
-char **inventory_device_paths(const Inventory *inv, DeviceKind kind);
-char **inventory_group_paths(const Inventory *inv);
 
 /* The VF's index under its PF: its position in the PF's virtfn list, -1 if
  * the PF does not list it (yet). */
@@ -52,4 +48,3 @@ bool iommu_group_viable(const IommuGroup *g);
 /* One line per blocking member, "\n"-joined; "" when viable. Used to tell
  * whether Viable/Blockers changed. */
 char *iommu_group_blockers_text(const IommuGroup *g);
-char *iommu_group_object_path(unsigned number);

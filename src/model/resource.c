@@ -3,33 +3,6 @@
 #include "shared/macro.h"
 #include "shared/text.h"
 
-#define RESOURCE_GROUP_PATH "/org/hostdev1/resource_group/"
-
-/* As sd_bus_path_encode() spells a label: every byte that is not
- * [A-Za-z0-9], and a leading digit, becomes _XX. */
-static char *path_encode(const char *prefix, const char *label) {
-        static const char hex[] = "0123456789abcdef";
-        size_t l = strlen(prefix);
-        char *p = malloc(l + strlen(label) * 3 + 1), *t;
-
-        if (!p)
-                return NULL;
-        t = stpcpy(p, prefix);
-        for (const char *c = label; *c; c++) {
-                unsigned char u = (unsigned char) *c;
-
-                if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (c > label && u >= '0' && u <= '9'))
-                        *t++ = *c;
-                else {
-                        *t++ = '_';
-                        *t++ = hex[u >> 4];
-                        *t++ = hex[u & 15];
-                }
-        }
-        *t = 0;
-        return p;
-}
-
 ResourceGroup *resource_group_new(const char *id, const char *name, ResourceType type) {
         ResourceGroup *g;
 
@@ -46,9 +19,7 @@ ResourceGroup *resource_group_new(const char *id, const char *name, ResourceType
         g->class_hint = strdup("");
         g->tenant = strdup("");
         g->parent = strdup("");
-        g->object_path = path_encode(RESOURCE_GROUP_PATH, id);
-        if (!g->id || !g->name || !g->description || !g->class_hint || !g->object_path || !g->tenant ||
-            !g->parent)
+        if (!g->id || !g->name || !g->description || !g->class_hint || !g->tenant || !g->parent)
                 return resource_group_free(g);
         return g;
 }
@@ -57,7 +28,6 @@ ResourceGroup *resource_group_free(ResourceGroup *g) {
         if (!g)
                 return NULL;
         free(g->id);
-        free(g->object_path);
         free(g->name);
         free(g->description);
         free(g->class_hint);

@@ -10,7 +10,6 @@
 
 typedef struct ResourceGroup {
         char *id;               /* stable, "g" + 32 hex digits: its object path's last element */
-        char *object_path;
         char *name;             /* unique among groups */
         char *description;
         char *class_hint;       /* icon hint only, e.g. "gpu", "nic", "usb" */

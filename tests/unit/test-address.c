@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "check.h"
+#include "bus/bus.h"
 #include "common/address.h"
 #include "shared/macro.h"
 
@@ -88,13 +89,13 @@ static void test_long(void) {
 }
 
 static void test_paths(void) {
-        _cleanup_free_ char *p1 = device_object_path(DEVICE_PCI, "0000:01:00.0");
-        _cleanup_free_ char *p2 = device_object_path(DEVICE_USB, "3-1.2");
-        _cleanup_free_ char *a1 = device_address_from_path_component(DEVICE_PCI, "0000_01_00_0");
-        _cleanup_free_ char *a2 = device_address_from_path_component(DEVICE_USB, "3_1_2");
-        _cleanup_free_ char *bad1 = device_address_from_path_component(DEVICE_PCI, "01_00_0");
-        _cleanup_free_ char *bad2 = device_address_from_path_component(DEVICE_PCI, "0000_01_00_0_");
-        _cleanup_free_ char *bad3 = device_address_from_path_component(DEVICE_USB, "3_01");
+        _cleanup_free_ char *p1 = bus_device_path_of(DEVICE_PCI, "0000:01:00.0");
+        _cleanup_free_ char *p2 = bus_device_path_of(DEVICE_USB, "3-1.2");
+        _cleanup_free_ char *a1 = bus_address_from_path_component(DEVICE_PCI, "0000_01_00_0");
+        _cleanup_free_ char *a2 = bus_address_from_path_component(DEVICE_USB, "3_1_2");
+        _cleanup_free_ char *bad1 = bus_address_from_path_component(DEVICE_PCI, "01_00_0");
+        _cleanup_free_ char *bad2 = bus_address_from_path_component(DEVICE_PCI, "0000_01_00_0_");
+        _cleanup_free_ char *bad3 = bus_address_from_path_component(DEVICE_USB, "3_01");
 
         CHECK_STREQ(p1, "/org/hostdev1/pci/0000_01_00_0");
         CHECK_STREQ(p2, "/org/hostdev1/usb/3_1_2");
@@ -103,6 +104,24 @@ static void test_paths(void) {
         CHECK(!bad1);   /* only the canonical spelling names an object */
         CHECK(!bad2);
         CHECK(!bad3);
+}
+
+static void test_group_paths(void) {
+        ResourceGroup *a = resource_group_new("0a1b", "gpus", RESOURCE_PCI);
+        ResourceGroup *b = resource_group_new("ff", "gpus", RESOURCE_PCI);
+        _cleanup_free_ char *pa = NULL, *pb = NULL, *want = NULL;
+        char buf[BUS_GROUP_PATH_MAX];
+
+        CHECK(a && b);
+        /* Object paths as sd-bus encodes the id: a leading digit is escaped. */
+        pa = bus_resource_group_path(a);
+        pb = bus_resource_group_path(b);
+        CHECK(sd_bus_path_encode("/org/hostdev1/resource_group", "0a1b", &want) >= 0);
+        CHECK_STREQ(pa, want);
+        CHECK_STREQ(pb, "/org/hostdev1/resource_group/ff");
+        CHECK_STREQ(bus_iommu_group_path(65535, buf), "/org/hostdev1/iommu_group/65535");
+        resource_group_free(a);
+        resource_group_free(b);
 }
 
 static void test_order(void) {
@@ -124,5 +143,6 @@ int main(void) {
         test_order();
         test_long();
         test_paths();
+        test_group_paths();
         CHECK_DONE();
 }

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "bus.h"
+#include "shared/macro.h"
+
+/* Object paths of devices: the address with ':', '.' and '-' as '_', as
+ * the API promises ("/org/hostdev1/pci/0000_01_00_0"). They live here
+ * only; the model knows devices by address. */
+
+const char *bus_device_path(const Device *d, char buf[static BUS_DEVICE_PATH_MAX]) {
+        char *c;
+
+        snprintf(buf, BUS_DEVICE_PATH_MAX, BUS_PATH "/%s/%s", device_kind_to_string(d->kind), d->address);
+        for (c = strrchr(buf, '/') + 1; *c; c++)
+                if (strchr(":.-", *c))
+                        *c = '_';
+        return buf;
+}
+
+char *bus_device_path_of(DeviceKind kind, const char *address) {
+        char *p, *c;
+
+        if (asprintf(&p, "/org/hostdev1/%s/%s", device_kind_to_string(kind), address) < 0)
+                return NULL;
+        for (c = strrchr(p, '/') + 1; *c; c++)
+                if (strchr(":.-", *c))
+                        *c = '_';
+        return p;
+}
+
+char *bus_address_from_path_component(DeviceKind kind, const char *component) {
+        char buf[ADDRESS_MAX + 1], *ret = NULL;
+        size_t l = strnlen(component, ADDRESS_MAX + 1);
+        int n = 0;
+
+        if (l > ADDRESS_MAX)
+                return NULL;
+        memcpy(buf, component, l + 1);
+        for (char *c = buf; *c; c++) {
+                if (*c != '_')
+                        continue;
+                n++;
+                if (kind == DEVICE_PCI)
+                        *c = n == 3 ? '.' : ':';
+                else
+                        *c = n == 1 ? '-' : '.';
+        }
+        /* Only the canonical spelling names an object. */
+        if (kind == DEVICE_PCI ? pci_address_parse(buf, &ret) < 0 : usb_address_parse(buf, &ret) < 0)
+                return NULL;
+        if (!streq(ret, buf)) {
+                free(ret);
+                return NULL;
+        }
+        return ret;
+}
+
+
+const char *bus_iommu_group_path(unsigned number, char buf[static BUS_GROUP_PATH_MAX]) {
+        snprintf(buf, BUS_GROUP_PATH_MAX, BUS_PATH "/iommu_group/%u", number);
+        return buf;
+}
+
+/* Resource group ids start with a letter today; sd-bus escapes anything
+ * else, so any id still names one object. */
+char *bus_resource_group_path(const ResourceGroup *g) {
+        char *p = NULL;
+
+        if (sd_bus_path_encode(BUS_PATH "/resource_group", g->id, &p) < 0)
+                return NULL;
+        return p;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "model/device.h"
+#include "model/inventory.h"
+#include "model/plan.h"
+#include "model/resource.h"
+
+/* The service API of the daemon core: what a front end (src/bus) reads,
+ * asks for and hears about. The core knows nothing of D-Bus: it speaks of
+ * devices, IOMMU groups and resource groups; the front end names them
+ * (object paths), signals them and maps errors to names.
+ *
+ * Queries: the Daemon's model fields (inventory, resources, prepared,
+ * reboot, converged, converge_problems, iommu_*) are read directly and only
+ * between iterations of the loop; the front end never changes a device.
+ *
+ * Notifications: the front end registers one DaemonListener. Calls come
+ * during an iteration of the loop as the model changes; `flush` ends a
+ * burst (the front end sends what it queued). */
+
+typedef struct Daemon Daemon;
+
+/* IOMMU group fields, for iommu_group_changed. */
+enum {
+        GROUP_FIELD_DEVICES   = 1u << 0,
+        GROUP_FIELD_BLOCKERS  = 1u << 1,
+        GROUP_FIELD_VIABLE    = 1u << 2,
+        GROUP_FIELD_VIABILITY = GROUP_FIELD_BLOCKERS | GROUP_FIELD_VIABLE,
+};
+
+/* Resource group fields, for resource_group_changed. */
+enum {
+        RG_FIELD_NAME        = 1u << 0,
+        RG_FIELD_DESCRIPTION = 1u << 1,
+        RG_FIELD_CLASS       = 1u << 2,
+        RG_FIELD_RULES       = 1u << 3,
+        RG_FIELD_DEVICES     = 1u << 4,  /* Devices, Total, Available */
+};
+
+/* Service-wide state, for manager_changed. */
+enum {
+        MANAGER_FIELD_REBOOT    = 1u << 0,  /* RebootRequired, RebootReasons */
+        MANAGER_FIELD_CONVERGED = 1u << 1,  /* Converged, ConvergeProblems */
+        MANAGER_FIELD_CRITICAL  = 1u << 2,  /* the set of critical devices */
+};
+
+/* Reboot reasons name a device by its address, or the whole host. */
+#define REBOOT_SUBJECT_HOST "host"
+
+typedef struct DaemonListener {
+        void (*device_added)(void *userdata, const Device *dev);
+        /* dev is the last reading, freed after the call. */
+        void (*device_removed)(void *userdata, const Device *dev);
+        /* fields: DEVICE_FIELD_* bits. */
+        void (*device_changed)(void *userdata, const Device *dev, unsigned fields);
+        /* End of a burst: of the `known` fields announced for dev in it,
+         * only `actual` differ from before the burst (A→B→A is no change). */
+        void (*device_settled)(void *userdata, const Device *dev, unsigned known, unsigned actual);
+        /* A member with a serial of a resource group showed up elsewhere. */
+        void (*device_moved)(void *userdata, const ResourceGroup *g, const char *serial, const char *old_address,
+                             const char *new_address);
+        void (*iommu_group_added)(void *userdata, const IommuGroup *g);
+        void (*iommu_group_removed)(void *userdata, unsigned number);
+        /* fields: GROUP_FIELD_* bits. */
+        void (*iommu_group_changed)(void *userdata, const IommuGroup *g, unsigned fields);
+        void (*iommu_group_settled)(void *userdata, const IommuGroup *g, unsigned known, unsigned actual);
+        /* fields: RG_FIELD_* bits. */
+        void (*resource_group_changed)(void *userdata, const ResourceGroup *g, unsigned fields);
+        /* fields: MANAGER_FIELD_* bits. */
+        void (*manager_changed)(void *userdata, unsigned fields);
+        /* The burst is over. */
+        void (*flush)(void *userdata);
+} DaemonListener;
+
+void daemon_set_listener(Daemon *d, const DaemonListener *listener, void *userdata);
+
+/* Change requests. A change is carried out step by step on the event
+ * loop (see change.c): each step advances on uevents and on the completion
+ * of its kernel writes, with a timer per wait. New kinds of change (claims,
+ * VF counts, mdevs) are new ChangeKinds with their own steps. */
+typedef enum ChangeKind {
+        CHANGE_PREPARE,         /* plan steps to vfio-pci; recorded as prepared */
+        CHANGE_RELEASE,         /* plan steps back to the host driver; records dropped */
+        CHANGE_CONVERGE,        /* start-up: recorded devices brought in line, step by step */
+        CHANGE_RECONCILE,       /* a device a late kernel reaction left astray, back where it belongs */
+        _CHANGE_KIND_MAX,
+} ChangeKind;
+
+/* r: 0 when every step was carried out; -EIO when one failed and every
+ * step was undone, error naming the step; another -errno when it could
+ * not start. plan is the change's own, valid during the call. */
+typedef void (*ChangeDone)(void *userdata, const Plan *plan, int r, const char *error);
+
+/* -EBUSY, with *ret_error naming the holding change, when a device of the
+ * plan (or one of devs) is in the hands of a change in flight; else 0. */
+int daemon_change_check_busy(Daemon *d, const Plan *plan, const Device *const *devs, size_t n, char **ret_error);
+
+/* Records the intent durably, then starts carrying the plan out (taken
+ * over: *plan is emptied). requester names who asked (a bus name). done
+ * is called once, from the event loop, never from within this call. On
+ * failure to start (-EBUSY, -EIO with *ret_error) nothing was done. */
+int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requester, ChangeDone done,
+                        void *userdata, char **ret_error);
+
+/* Writes groups to the store; 0 once durable. */
+int daemon_save(Daemon *d);
+/* Recomputes every device's resource group after groups or rules changed. */
+void daemon_update_memberships(Daemon *d);
+/* Drops references to a group that is being deleted. */
+void daemon_forget_group(Daemon *d, const ResourceGroup *g);
+/* Notifications queued now end with a flush at the end of this iteration. */
+void daemon_schedule_flush(Daemon *d);
