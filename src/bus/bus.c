@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
+#include "object-manager.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 
@@ -58,9 +59,6 @@ static int filter_signature(sd_bus_message *m, void *userdata, sd_bus_error *ret
 void bus_object_interfaces(const char *ret[static 8], const char *const *own) {
         size_t n = 0;
 
-        ret[n++] = "org.freedesktop.DBus.Peer";
-        ret[n++] = "org.freedesktop.DBus.Introspectable";
-        ret[n++] = "org.freedesktop.DBus.Properties";
         for (; own && *own && n < 7; own++)
                 ret[n++] = *own;
         ret[n] = NULL;
@@ -76,6 +74,9 @@ int bus_register(Daemon *d) {
         if (r < 0)
                 return r;
         r = sd_bus_add_object_manager(d->bus, NULL, BUS_PATH);
+        if (r < 0)
+                return r;
+        r = bus_object_manager_register(d);
         if (r < 0)
                 return r;
         r = bus_device_register(d);
