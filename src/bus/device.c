@@ -71,9 +71,9 @@ static int get_iommu_group(sd_bus *bus, const char *path, const char *interface,
         char buf[64];
 
         if (d->iommu_group < 0)
-                return sd_bus_message_append(reply, "o", "/");
+                return sd_bus_message_append_basic(reply, 'o', "/");
         snprintf(buf, sizeof buf, BUS_PATH "/iommu_group/%d", d->iommu_group);
-        return sd_bus_message_append(reply, "o", buf);
+        return sd_bus_message_append_basic(reply, 'o', buf);
 }
 
 static int get_reset_methods(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -88,7 +88,7 @@ static int append_pci_path(sd_bus_message *reply, const char *address) {
 
         if (address && !p)
                 return -ENOMEM;
-        return sd_bus_message_append(reply, "o", p ?: "/");
+        return sd_bus_message_append_basic(reply, 'o', p ?: "/");
 }
 
 static int get_physical_function(sd_bus *bus, const char *path, const char *interface, const char *property,
