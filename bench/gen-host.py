@@ -372,21 +372,25 @@ class Host:
         return vf
 
     def _uncore(self, filler, uncore_buses):
-        buses = [b for sock in range(self._sockets) for b in uncore_buses[sock]]
+        # every segment in use has its sockets' uncore buses
+        ndom = max(int(r[0][3:7], 16) for r in self.roots) + 1
+        buses = [(dom, b) for dom in range(ndom) for sock in range(self._sockets) for b in uncore_buses[sock]]
         i = 0
         while filler > 0:
-            b = buses[i % len(buses)]
+            dom, b = buses[i % len(buses)]
             dev = i // len(buses)
+            if dev > 0x1f:
+                raise ValueError('--pci %d needs more uncore functions than there are slots' % self.want_pci)
             did, cls, nfn = UNCORE[i % len(UNCORE)]
             nfn = min(nfn, filler)
             sock = 0 if b < 0x80 else 1
-            rootname = 'pci0000:%02x' % b
+            rootname = 'pci%04x:%02x' % (dom, b)
             if dev == 0:
                 self.roots.append((rootname, sock))
             for fn in range(nfn):
-                f = self._new(0, b, dev, fn, 'devices/' + rootname, INTEL, did, cls, rev=4,
+                f = self._new(dom, b, dev, fn, 'devices/' + rootname, INTEL, did, cls, rev=4,
                               numa=sock, ptype=PCIE_RCIEP, link=(0, 0, 0, 0))
-                f.gkey = ('uncore', b, dev)
+                f.gkey = ('uncore', dom, b, dev)
                 f.multi = nfn > 1 and fn == 0
             filler -= nfn
             i += 1
