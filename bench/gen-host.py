@@ -43,6 +43,9 @@ import time
 
 # ---------------------------------------------------------------- ids
 
+# PCI segments (domains) a host larger than one segment's buses spreads over
+MAX_DOMAINS = 4
+
 INTEL, NVIDIA, SAMSUNG, BROADCOM, RENESAS, ASPEED = 0x8086, 0x10de, 0x144d, 0x1000, 0x1912, 0x1a03
 
 # (device id, class, functions per device) of uncore functions on the
@@ -110,6 +113,10 @@ class Fn:
         self.multi = False
         self.secondary = self.subordinate = None
         self.slot = None
+
+    @property
+    def dom(self):
+        return int(self.addr[:4], 16)
 
     @property
     def bus(self):
@@ -203,46 +210,52 @@ class Host:
         self._plan_usb(n_usb)
 
     def _build(self, vfs_per_pf, filler, dry):
-        # up to seven stacks of 18 buses per socket, below its two uncore buses
+        # up to seven stacks of 18 buses per socket, below its two uncore
+        # buses; a host too large for one PCI segment (domain) continues in
+        # the next, with the same bus layout and no uncore buses
         stack_bases = [[0x00 + 0x12 * i for i in range(7)], [0x80 + 0x12 * i for i in range(7)]]
         uncore_buses = [[0x7e, 0x7f], [0xfe, 0xff]]
         slotno = 0
         for sock in range(self._sockets):
             kinds = self._kinds[sock]
             nstacks = max(1, math.ceil(len(kinds) / 4))
-            if nstacks > len(stack_bases[sock]):
+            if nstacks > len(stack_bases[sock]) * MAX_DOMAINS:
                 raise ValueError('--pci %d needs more root ports than the host has' % self.want_pci)
             for st in range(nstacks):
-                base = stack_bases[sock][st]
-                rootname = 'pci0000:%02x' % base
+                dom, st_in_dom = divmod(st, len(stack_bases[sock]))
+                base = stack_bases[sock][st_in_dom]
+                rootname = 'pci%04x:%02x' % (dom, base)
                 self.roots.append((rootname, sock))
                 top = 'devices/' + rootname
                 # root complex functions: VT-d, mesh, RAS, IEH; CBDMA engines
                 first = None
                 for fn, did in ((0, 0x09a2), (1, 0x09a4), (2, 0x09a3), (4, 0x0998)):
-                    f = self._new(0, base, 0, fn, top, INTEL, did, 0x088000, rev=4, numa=sock,
+                    f = self._new(dom, base, 0, fn, top, INTEL, did, 0x088000, rev=4, numa=sock,
                                   ptype=PCIE_RCIEP, link=(0, 0, 0, 0))
-                    f.gkey = ('rc', base)
+                    f.gkey = ('rc', dom, base)
                     first = first or f
                 first.multi = True
                 for fn in range(8):
-                    f = self._new(0, base, 1, fn, top, INTEL, 0x0b00, 0x088000, rev=4, numa=sock,
+                    f = self._new(dom, base, 1, fn, top, INTEL, 0x0b00, 0x088000, rev=4, numa=sock,
                                   driver='ioatdma', ptype=PCIE_RCIEP, link=(0, 0, 0, 0))
-                    f.gkey = ('cbdma', base)
+                    f.gkey = ('cbdma', dom, base)
                     f.multi = fn == 0
                 nextbus = base + 1
                 if sock == 0 and st == 0:
                     nextbus = self._pch(top, nextbus)
                 for i, kind in enumerate(kinds[st * 4:st * 4 + 4]):
-                    rp = self._new(0, base, 2 + i, 0, top, INTEL, 0x347a + i, 0x060400, rev=4,
+                    rp = self._new(dom, base, 2 + i, 0, top, INTEL, 0x347a + i, 0x060400, rev=4,
                                    numa=sock, driver='pcieport', ptype=PCIE_ROOT_PORT,
                                    link=(4, 16, 4, 16))
                     rp.gkey = rp.addr
                     slotno += 1
                     nextbus = self._behind(rp, kind, nextbus, sock, slotno, vfs_per_pf)
                     rp.subordinate = nextbus - 1
-                limit = stack_bases[sock][st + 1] if st + 1 < len(stack_bases[sock]) else uncore_buses[sock][0]
-                assert nextbus <= limit, 'stack %02x overflows its bus range' % base
+                if st_in_dom + 1 < len(stack_bases[sock]):
+                    limit = stack_bases[sock][st_in_dom + 1]
+                else:
+                    limit = uncore_buses[sock][0]
+                assert nextbus <= limit, 'stack %04x:%02x overflows its bus range' % (dom, base)
         if not dry:
             self._uncore(filler, uncore_buses)
 
@@ -270,26 +283,27 @@ class Host:
         """Put a slot device of this kind behind root port rp; return the next free bus."""
         rp.secondary = bus
         top = rp.path
-        self.slots.append((str(slotno), '0000:%02x:00' % bus))
+        dom = rp.dom
+        self.slots.append((str(slotno), '%04x:%02x:00' % (dom, bus)))
         if kind == 'gpu':
             prepared = len([f for f in self.fns if f.device == 0x2230]) >= 2
-            g = self._new(0, bus, 0, 0, top, NVIDIA, 0x2230, 0x030000, svid=NVIDIA, sdid=0x1459,
+            g = self._new(dom, bus, 0, 0, top, NVIDIA, 0x2230, 0x030000, svid=NVIDIA, sdid=0x1459,
                           rev=0xa1, numa=sock, driver='vfio-pci' if prepared else 'nouveau',
                           link=(4, 16, 4, 16), reset='pm')
-            a = self._new(0, bus, 0, 1, top, NVIDIA, 0x1aef, 0x040300, svid=NVIDIA, sdid=0x1459,
+            a = self._new(dom, bus, 0, 1, top, NVIDIA, 0x1aef, 0x040300, svid=NVIDIA, sdid=0x1459,
                           rev=0xa1, numa=sock, driver='vfio-pci' if prepared else 'snd_hda_intel',
                           link=(4, 16, 4, 16), reset='pm')
             g.multi = True
             g.gkey = a.gkey = g.addr
             return bus + 1
         if kind == 'usb':
-            f = self._new(0, bus, 0, 0, top, RENESAS, 0x0014, 0x0c0330, svid=RENESAS, sdid=0x0014,
+            f = self._new(dom, bus, 0, 0, top, RENESAS, 0x0014, 0x0c0330, svid=RENESAS, sdid=0x0014,
                           rev=3, numa=sock, driver='xhci_hcd', link=(2, 1, 2, 1), reset='bus')
             f.gkey = f.addr
             return bus + 1
         if kind == 'nvme':
             # direct-attached drives have VPD but no DSN capability
-            f = self._new(0, bus, 0, 0, top, INTEL, 0x0b60, 0x010802, svid=INTEL, sdid=0x8008,
+            f = self._new(dom, bus, 0, 0, top, INTEL, 0x0b60, 0x010802, svid=INTEL, sdid=0x8008,
                           numa=sock, driver='nvme', link=(4, 4, 4, 4), reset='flr bus',
                           vpd_sn='PHAB%06d7P6DGN' % self._nextserial())
             f.gkey = f.addr
@@ -299,21 +313,24 @@ class Host:
         if kind == 'hp':
             return self._pf(rp, bus, sock, 0x159b, 0x0003, 0, 8, hotplug=True)
         if kind == 'switch':
-            up = self._new(0, bus, 0, 0, top, BROADCOM, 0xc010, 0x060400, svid=BROADCOM, sdid=0xa064,
+            up = self._new(dom, bus, 0, 0, top, BROADCOM, 0xc010, 0x060400, svid=BROADCOM, sdid=0xa064,
                            rev=0xb0, numa=sock, driver='pcieport', ptype=PCIE_UPSTREAM,
                            link=(4, 16, 4, 16))
             up.gkey = up.addr
             up.secondary = bus + 1
             nxt = bus + 2
             self.slots.pop()   # the bays below carry the slot numbers
+            nswitch = sum(1 for f in self.fns if f.device == 0xc010 and f.ptype == PCIE_UPSTREAM) - 1
+            # bay numbers above the root ports' slot numbers
+            bays = 100 if sum(len(k) for k in self._kinds) < 100 else 1000
             for d in range(8):
-                dp = self._new(0, bus + 1, d, 0, up.path, BROADCOM, 0xc010, 0x060400, svid=BROADCOM,
+                dp = self._new(dom, bus + 1, d, 0, up.path, BROADCOM, 0xc010, 0x060400, svid=BROADCOM,
                                sdid=0xa064, rev=0xb0, numa=sock, driver='pcieport',
                                ptype=PCIE_DOWNSTREAM, link=(4, 4, 4, 4))
                 dp.gkey = dp.addr
                 dp.secondary = dp.subordinate = nxt
-                self.slots.append(('%d' % (100 + 8 * sock + d), '0000:%02x:00' % nxt))
-                drive = self._new(0, nxt, 0, 0, dp.path, SAMSUNG, 0xa824, 0x010802, svid=SAMSUNG,
+                self.slots.append(('%d' % (bays + 16 * nswitch + 8 * sock + d), '%04x:%02x:00' % (dom, nxt)))
+                drive = self._new(dom, nxt, 0, 0, dp.path, SAMSUNG, 0xa824, 0x010802, svid=SAMSUNG,
                                   sdid=0xa812, numa=sock, driver='vfio-pci' if d >= 6 else 'nvme',
                                   link=(4, 4, 4, 4), reset='flr bus',
                                   dsn=0x38_25_00_ff_ff_00_00_00 | self._nextserial())
@@ -325,7 +342,7 @@ class Host:
 
     def _pf(self, rp, bus, sock, did, sdid, nvfs, offset, hotplug):
         n = self._nextserial()
-        pf = self._new(0, bus, 0, 0, rp.path, INTEL, did, 0x020000, svid=INTEL, sdid=sdid, rev=2,
+        pf = self._new(rp.dom, bus, 0, 0, rp.path, INTEL, did, 0x020000, svid=INTEL, sdid=sdid, rev=2,
                        numa=sock, driver='ice', link=(4, 16, 4, 16), reset='flr',
                        dsn=(0xb4_96_91_ff_ff_00_00_00 | (n << 8)) if not hotplug else None,
                        vpd_sn='%s%06d' % ('HP' if hotplug else 'K', n))
@@ -345,7 +362,7 @@ class Host:
     def _vf(self, pf, i, driver):
         sr = pf.sriov
         rid = (pf.bus << 8) + sr['offset'] + i * sr['stride']
-        vf = self._new(0, rid >> 8, (rid >> 3) & 0x1f, rid & 7, sr['parent'], INTEL,
+        vf = self._new(pf.dom, rid >> 8, (rid >> 3) & 0x1f, rid & 7, sr['parent'], INTEL,
                        sr['vf_device'], 0x020000, svid=INTEL, sdid=0, rev=2, numa=pf.numa,
                        driver=driver, link=(0, 0, 0, 0), reset='flr')
         vf.pf, vf.vfindex = pf, i
@@ -355,21 +372,25 @@ class Host:
         return vf
 
     def _uncore(self, filler, uncore_buses):
-        buses = [b for sock in range(self._sockets) for b in uncore_buses[sock]]
+        # every segment in use has its sockets' uncore buses
+        ndom = max(int(r[0][3:7], 16) for r in self.roots) + 1
+        buses = [(dom, b) for dom in range(ndom) for sock in range(self._sockets) for b in uncore_buses[sock]]
         i = 0
         while filler > 0:
-            b = buses[i % len(buses)]
+            dom, b = buses[i % len(buses)]
             dev = i // len(buses)
+            if dev > 0x1f:
+                raise ValueError('--pci %d needs more uncore functions than there are slots' % self.want_pci)
             did, cls, nfn = UNCORE[i % len(UNCORE)]
             nfn = min(nfn, filler)
             sock = 0 if b < 0x80 else 1
-            rootname = 'pci0000:%02x' % b
+            rootname = 'pci%04x:%02x' % (dom, b)
             if dev == 0:
                 self.roots.append((rootname, sock))
             for fn in range(nfn):
-                f = self._new(0, b, dev, fn, 'devices/' + rootname, INTEL, did, cls, rev=4,
+                f = self._new(dom, b, dev, fn, 'devices/' + rootname, INTEL, did, cls, rev=4,
                               numa=sock, ptype=PCIE_RCIEP, link=(0, 0, 0, 0))
-                f.gkey = ('uncore', b, dev)
+                f.gkey = ('uncore', dom, b, dev)
                 f.multi = nfn > 1 and fn == 0
             filler -= nfn
             i += 1

@@ -24,6 +24,8 @@ def _pad(n, align):
 
 
 class Message:
+    """One message; raw (and body) may be a view into a buffer that the next
+    large message reuses: detached() for one to keep."""
     __slots__ = ('type', 'serial', 'fields', 'body', 'size', 'received', 'raw')
 
     def __init__(self, raw, received):
@@ -40,16 +42,16 @@ class Message:
             off += _pad(off, 8)
             code = raw[off]
             siglen = raw[off + 1]
-            sig = raw[off + 2:off + 2 + siglen].decode()
+            sig = bytes(raw[off + 2:off + 2 + siglen]).decode()
             off += 3 + siglen
             if sig in ('s', 'o'):
                 off += _pad(off, 4)
                 (n,) = struct.unpack_from('<I', raw, off)
-                val = raw[off + 4:off + 4 + n].decode()
+                val = bytes(raw[off + 4:off + 4 + n]).decode()
                 off += 5 + n
             elif sig == 'g':
                 n = raw[off]
-                val = raw[off + 1:off + 1 + n].decode()
+                val = bytes(raw[off + 1:off + 1 + n]).decode()
                 off += 2 + n
             elif sig == 'u':
                 off += _pad(off, 4)
@@ -63,13 +65,18 @@ class Message:
     def get(self, field):
         return self.fields.get(field)
 
+    def detached(self):
+        """The message with its own copy of the bytes: a large message is
+        read into a buffer the next large message reuses."""
+        return Message(bytes(self.raw), self.received)
+
     def strings(self, count):
         """The first count string/object-path arguments of the body."""
         out, off = [], 0
         for _ in range(count):
             off += _pad(off, 4)
             (n,) = struct.unpack_from('<I', self.body, off)
-            out.append(self.body[off + 4:off + 4 + n].decode())
+            out.append(bytes(self.body[off + 4:off + 4 + n]).decode())
             off += 5 + n
         return out
 
@@ -102,6 +109,7 @@ class Connection:
         self.sock.connect(path)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self.buf = bytearray()
+        self.large = bytearray()
         self.pending = []
         self.serial = 0
         self._auth()
@@ -177,18 +185,23 @@ class Connection:
         body_len, _, fields_len = struct.unpack_from('<III', self.buf, 4)
         total = 16 + fields_len + _pad(16 + fields_len, 8) + body_len
         if len(self.buf) < total and total > (1 << 20):
-            # a large message: receive the rest straight into its final buffer
-            raw = bytearray(total)
+            # A large message: receive the rest straight into one buffer kept
+            # for all of them, so that reading costs the same whoever sent
+            # it. A fresh multi-megabyte buffer per message would cost this
+            # client a page fault per 4 KiB or none, as the allocator
+            # happens to map new memory or reuse the last.
+            if len(self.large) < total:
+                self.large = bytearray(total)
             have = len(self.buf)
-            raw[:have] = self.buf
+            view = memoryview(self.large)[:total]
+            view[:have] = self.buf
             self.buf = bytearray()
-            view = memoryview(raw)
             while have < total:
                 n = self.sock.recv_into(view[have:], total - have)
                 if not n:
                     raise ConnectionError('bus connection closed')
                 have += n
-            return Message(bytes(raw), time.perf_counter_ns())
+            return Message(view, time.perf_counter_ns())
         # a message is read to its end once started; only its start may time out
         self._fill(total, None)
         raw = bytes(self.buf[:total])

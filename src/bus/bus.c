@@ -3,6 +3,7 @@
 
 #include "bus.h"
 #include "emit.h"
+#include "object-manager.h"
 #include "polkit.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -99,9 +100,6 @@ static int filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
 void bus_object_interfaces(const char *ret[static 8], const char *const *own) {
         size_t n = 0;
 
-        ret[n++] = "org.freedesktop.DBus.Peer";
-        ret[n++] = "org.freedesktop.DBus.Introspectable";
-        ret[n++] = "org.freedesktop.DBus.Properties";
         for (; own && *own && n < 7; own++)
                 ret[n++] = *own;
         ret[n] = NULL;
@@ -294,6 +292,9 @@ static int bus_register(Bus *b) {
         if (r < 0)
                 return r;
         r = sd_bus_add_object_manager(b->bus, NULL, BUS_PATH);
+        if (r < 0)
+                return r;
+        r = bus_object_manager_register(b);
         if (r < 0)
                 return r;
         r = bus_device_register(b);

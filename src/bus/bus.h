@@ -55,9 +55,10 @@ int bus_device_register(Bus *b);
 int bus_group_register(Bus *b);
 int bus_resource_group_register(Bus *b);
 
-/* An object's interfaces, NULL-terminated: the standard ones sd-bus adds
- * to every object, then its own (at most four). What InterfacesRemoved
- * must list. */
+/* An object's own interfaces (at most seven), NULL-terminated: what
+ * GetManagedObjects and InterfacesAdded list for it, so what
+ * InterfacesRemoved must list. The standard ones (Peer, Introspectable,
+ * Properties) every object has are left out of all three. */
 void bus_object_interfaces(const char *ret[static 8], const char *const *own);
 void bus_device_interfaces(const Device *dev, const char *ret[static 8]);
 #define BUS_INTERFACES(...) ((const char *const[]) { __VA_ARGS__, NULL })

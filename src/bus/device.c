@@ -4,25 +4,34 @@
 #include "model/resource.h"
 #include "shared/macro.h"
 
-#define DEVICE_GETTER(name, type, expr)                                                          \
+/* Getters append with sd_bus_message_append_basic(), not a format string:
+ * GetManagedObjects runs them for every property of every device. */
+#define DEVICE_STRING_GETTER(name, type, expr)                                                    \
         static int name(sd_bus *bus, const char *path, const char *interface, const char *property, \
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {            \
                 const Device *d = userdata;                                                      \
-                return sd_bus_message_append(reply, type, (expr));                               \
+                return sd_bus_message_append_basic(reply, type, (expr));                         \
+        }
+#define DEVICE_VALUE_GETTER(name, type, ctype, expr)                                             \
+        static int name(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {            \
+                const Device *d = userdata;                                                      \
+                const ctype v = (expr);                                                          \
+                return sd_bus_message_append_basic(reply, type, &v);                             \
         }
 
-DEVICE_GETTER(get_kind, "s", device_kind_to_string(d->kind));
-DEVICE_GETTER(get_address, "s", d->address);
-DEVICE_GETTER(get_syspath, "s", strempty(d->syspath));
-DEVICE_GETTER(get_vendor_id, "q", d->vendor_id);
-DEVICE_GETTER(get_product_id, "q", d->product_id);
-DEVICE_GETTER(get_vendor_name, "s", strempty(d->vendor_name));
-DEVICE_GETTER(get_product_name, "s", strempty(d->product_name));
-DEVICE_GETTER(get_serial, "s", strempty(d->serial));
-DEVICE_GETTER(get_driver, "s", strempty(d->driver));
-DEVICE_GETTER(get_numa_node, "i", d->numa_node);
-DEVICE_GETTER(get_state, "s", device_state_to_string(device_state(d)));
-DEVICE_GETTER(get_critical, "b", (int) !!d->critical);
+DEVICE_STRING_GETTER(get_kind, 's', device_kind_to_string(d->kind));
+DEVICE_STRING_GETTER(get_address, 's', d->address);
+DEVICE_STRING_GETTER(get_syspath, 's', strempty(d->syspath));
+DEVICE_VALUE_GETTER(get_vendor_id, 'q', uint16_t, d->vendor_id);
+DEVICE_VALUE_GETTER(get_product_id, 'q', uint16_t, d->product_id);
+DEVICE_STRING_GETTER(get_vendor_name, 's', strempty(d->vendor_name));
+DEVICE_STRING_GETTER(get_product_name, 's', strempty(d->product_name));
+DEVICE_STRING_GETTER(get_serial, 's', strempty(d->serial));
+DEVICE_STRING_GETTER(get_driver, 's', strempty(d->driver));
+DEVICE_VALUE_GETTER(get_numa_node, 'i', int32_t, d->numa_node);
+DEVICE_STRING_GETTER(get_state, 's', device_state_to_string(device_state(d)));
+DEVICE_VALUE_GETTER(get_critical, 'b', int, (int) !!d->critical);
 
 static int get_critical_reasons(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -46,24 +55,24 @@ static int get_resource_group(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "o", p ?: "/");
 }
 
-DEVICE_GETTER(get_class, "u", d->pci.class);
-DEVICE_GETTER(get_class_name, "s", strempty(d->pci.class_name));
-DEVICE_GETTER(get_subsystem_vendor_id, "q", d->pci.subsystem_vendor_id);
-DEVICE_GETTER(get_subsystem_id, "q", d->pci.subsystem_id);
-DEVICE_GETTER(get_slot, "s", strempty(d->pci.slot));
-DEVICE_GETTER(get_link_speed, "s", strempty(d->pci.link_speed));
-DEVICE_GETTER(get_link_width, "u", d->pci.link_width);
-DEVICE_GETTER(get_boot_vga, "b", (int) d->pci.boot_vga);
-DEVICE_GETTER(get_vf_index, "i", d->pci.vf_index);
-DEVICE_GETTER(get_total_vfs, "u", d->pci.total_vfs);
-DEVICE_GETTER(get_num_vfs, "u", d->pci.num_vfs);
+DEVICE_VALUE_GETTER(get_class, 'u', uint32_t, d->pci.class);
+DEVICE_STRING_GETTER(get_class_name, 's', strempty(d->pci.class_name));
+DEVICE_VALUE_GETTER(get_subsystem_vendor_id, 'q', uint16_t, d->pci.subsystem_vendor_id);
+DEVICE_VALUE_GETTER(get_subsystem_id, 'q', uint16_t, d->pci.subsystem_id);
+DEVICE_STRING_GETTER(get_slot, 's', strempty(d->pci.slot));
+DEVICE_STRING_GETTER(get_link_speed, 's', strempty(d->pci.link_speed));
+DEVICE_VALUE_GETTER(get_link_width, 'u', uint32_t, d->pci.link_width);
+DEVICE_VALUE_GETTER(get_boot_vga, 'b', int, (int) d->pci.boot_vga);
+DEVICE_VALUE_GETTER(get_vf_index, 'i', int32_t, d->pci.vf_index);
+DEVICE_VALUE_GETTER(get_total_vfs, 'u', uint32_t, d->pci.total_vfs);
+DEVICE_VALUE_GETTER(get_num_vfs, 'u', uint32_t, d->pci.num_vfs);
 
-DEVICE_GETTER(get_busnum, "u", d->usb.busnum);
-DEVICE_GETTER(get_devnum, "u", d->usb.devnum);
-DEVICE_GETTER(get_port_path, "s", strempty(d->usb.port_path));
-DEVICE_GETTER(get_speed, "s", strempty(d->usb.speed));
-DEVICE_GETTER(get_devnode, "s", strempty(d->usb.devnode));
-DEVICE_GETTER(get_authorized, "b", (int) d->usb.authorized);
+DEVICE_VALUE_GETTER(get_busnum, 'u', uint32_t, d->usb.busnum);
+DEVICE_VALUE_GETTER(get_devnum, 'u', uint32_t, d->usb.devnum);
+DEVICE_STRING_GETTER(get_port_path, 's', strempty(d->usb.port_path));
+DEVICE_STRING_GETTER(get_speed, 's', strempty(d->usb.speed));
+DEVICE_STRING_GETTER(get_devnode, 's', strempty(d->usb.devnode));
+DEVICE_VALUE_GETTER(get_authorized, 'b', int, (int) d->usb.authorized);
 
 static int get_iommu_group(sd_bus *bus, const char *path, const char *interface, const char *property,
                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -71,9 +80,9 @@ static int get_iommu_group(sd_bus *bus, const char *path, const char *interface,
         char buf[64];
 
         if (d->iommu_group < 0)
-                return sd_bus_message_append(reply, "o", "/");
+                return sd_bus_message_append_basic(reply, 'o', "/");
         snprintf(buf, sizeof buf, BUS_PATH "/iommu_group/%d", d->iommu_group);
-        return sd_bus_message_append(reply, "o", buf);
+        return sd_bus_message_append_basic(reply, 'o', buf);
 }
 
 static int get_reset_methods(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -88,7 +97,7 @@ static int append_pci_path(sd_bus_message *reply, const char *address) {
 
         if (address && !p)
                 return -ENOMEM;
-        return sd_bus_message_append(reply, "o", p ?: "/");
+        return sd_bus_message_append_basic(reply, 'o', p ?: "/");
 }
 
 static int get_physical_function(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -27,6 +27,8 @@ struct Emitter {
         Entry **entries;
         size_t n_entries;
         Hashmap *latest;        /* path → its last Entry */
+        EmitterAnnounce announce;
+        void *announce_userdata;
 };
 
 Emitter *emitter_new(sd_bus *bus) {
@@ -61,6 +63,11 @@ Emitter *emitter_free(Emitter *e) {
         sd_bus_unref(e->bus);
         free(e);
         return NULL;
+}
+
+void emitter_set_announce(Emitter *e, EmitterAnnounce announce, void *userdata) {
+        e->announce = announce;
+        e->announce_userdata = userdata;
 }
 
 bool emitter_pending(const Emitter *e) {
@@ -237,7 +244,8 @@ int emitter_flush(Emitter *e) {
 
                 switch (x->kind) {
                 case ENTRY_ADDED:
-                        r = sd_bus_emit_object_added(e->bus, x->path);
+                        r = e->announce ? e->announce(e->bus, x->path, e->announce_userdata)
+                                        : sd_bus_emit_object_added(e->bus, x->path);
                         break;
                 case ENTRY_REMOVED:
                         r = sd_bus_emit_interfaces_removed_strv(e->bus, x->path, x->interfaces);

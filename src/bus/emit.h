@@ -24,6 +24,11 @@ typedef enum ObjectType {
 Emitter *emitter_new(sd_bus *bus);
 Emitter *emitter_free(Emitter *e);
 
+/* Sends InterfacesAdded for the object at path. Without one set, sd-bus's
+ * sd_bus_emit_object_added() does. */
+typedef int (*EmitterAnnounce)(sd_bus *bus, const char *path, void *userdata);
+void emitter_set_announce(Emitter *e, EmitterAnnounce announce, void *userdata);
+
 int emitter_added(Emitter *e, const char *path);
 /* interfaces: what the object had (NULL-terminated), copied. */
 int emitter_removed(Emitter *e, const char *path, const char *const *interfaces);

@@ -6,8 +6,9 @@
 static int get_number(sd_bus *bus, const char *path, const char *interface, const char *property,
                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const IommuGroup *g = userdata;
+        const uint32_t number = g->number;
 
-        return sd_bus_message_append(reply, "u", g->number);
+        return sd_bus_message_append_basic(reply, 'u', &number);
 }
 
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -18,7 +19,7 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
 
         r = sd_bus_message_open_container(reply, 'a', "o");
         for (size_t i = 0; r >= 0 && i < g->n_members; i++)
-                r = sd_bus_message_append(reply, "o", bus_device_path(g->members[i], p));
+                r = sd_bus_message_append_basic(reply, 'o', bus_device_path(g->members[i], p));
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
@@ -26,7 +27,9 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
 
 static int get_viable(sd_bus *bus, const char *path, const char *interface, const char *property,
                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "b", (int) iommu_group_viable(userdata));
+        const int viable = iommu_group_viable(userdata);
+
+        return sd_bus_message_append_basic(reply, 'b', &viable);
 }
 
 static int get_blockers(sd_bus *bus, const char *path, const char *interface, const char *property,
