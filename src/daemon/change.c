@@ -587,6 +587,9 @@ static void change_finish(Change *c) {
         }
         if (c->kind == CHANGE_CONVERGE)
                 daemon_converge_done(d);
+        /* Whoever hears the answer reads Converged next. */
+        if (d->ready_done)
+                daemon_update_converged(d);
         if (c->done)
                 c->done(c->userdata, &c->plan, r, error ?: c->error);
         change_free(c);

@@ -141,7 +141,9 @@ void daemon_update_converged(Daemon *d) {
                 _cleanup_free_ char *text = NULL;
                 const char *address = dev ? dev->address : rec->address, *old;
 
-                if (rec->releasing || (dev && driver_is_vfio(dev->driver)))
+                /* A change in flight moves it: not a problem (yet). */
+                if (rec->releasing || (dev && driver_is_vfio(dev->driver)) ||
+                    hashmap_get(d->busy, dev ? dev->address : rec->address))
                         continue;
                 converged = false;
                 old = problem_of(d->converge_problems, address);

@@ -475,16 +475,59 @@ void nm_set_listener(void (*changed)(void *userdata), void *userdata) {
         nm_memo.userdata = userdata;
 }
 
+/* The answer crosses as bytes (the result, then NUL-terminated strings),
+ * so that one nobody reads holds no memory. */
+#define NM_ANSWER_MAX (64 * 1024)
+
 static void *nm_thread(void *userdata) {
         int fd = (int) (intptr_t) userdata;
-        NmAnswer a = {};
+        _cleanup_strv_free_ char **pairs = NULL;
+        _cleanup_free_ char *buf = malloc(NM_ANSWER_MAX);
+        int r = nm_ask(&pairs);
+        size_t l = sizeof r;
 
-        a.r = nm_ask(&a.pairs);
-        /* Nobody reads any more (a tool that gave up): keep it. */
-        if (send(fd, &a, sizeof a, MSG_NOSIGNAL) != (ssize_t) sizeof a)
-                strv_free(a.pairs);
+        if (buf) {
+                for (char **i = pairs; r >= 0 && i && *i; i++) {
+                        size_t k = strlen(*i) + 1;
+
+                        if (l + k > NM_ANSWER_MAX) {
+                                r = -E2BIG;
+                                break;
+                        }
+                        memcpy(buf + l, *i, k);
+                        l += k;
+                }
+                if (r < 0)
+                        l = sizeof r;
+                memcpy(buf, &r, sizeof r);
+                (void) send(fd, buf, l, MSG_NOSIGNAL);
+        }
         close(fd);
         return NULL;
+}
+
+static NmAnswer nm_receive(int fd) {
+        _cleanup_free_ char *buf = malloc(NM_ANSWER_MAX);
+        NmAnswer a = { .r = -EIO };
+        ssize_t l;
+
+        if (!buf)
+                return (NmAnswer) { .r = -ENOMEM };
+        l = recv(fd, buf, NM_ANSWER_MAX, 0);
+        if (l < (ssize_t) sizeof a.r)
+                return a;
+        memcpy(&a.r, buf, sizeof a.r);
+        for (size_t i = sizeof a.r; a.r >= 0 && i < (size_t) l;) {
+                const char *end = memchr(buf + i, 0, (size_t) l - i);
+
+                if (!end || strv_extend(&a.pairs, buf + i) < 0) {
+                        a.pairs = strv_free(a.pairs);
+                        a.r = -EIO;
+                        break;
+                }
+                i = (size_t) (end - buf) + 1;
+        }
+        return a;
 }
 
 /* Starts the thread; *ret_fd is where its answer comes. */
@@ -493,7 +536,7 @@ static int nm_spawn(int *ret_fd) {
         pthread_t thread;
         int fds[2], r;
 
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
                 return -errno;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -550,10 +593,8 @@ static void nm_finished(sd_bus *bus, bool differs) {
 }
 
 static int on_nm_answer(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        NmAnswer a = { .r = -EIO };
+        NmAnswer a = nm_receive(fd);
 
-        if (recv(fd, &a, sizeof a, MSG_WAITALL) != (ssize_t) sizeof a)
-                a = (NmAnswer) { .r = -EIO };
         nm_memo.answer = sd_event_source_disable_unref(nm_memo.answer);
         nm_finished(userdata, nm_take(&a));
         return 0;
@@ -623,8 +664,8 @@ static int nm_ask_now(sd_bus *bus) {
         if (r < 0)
                 return log_warning_errno(r, "Cannot ask NetworkManager: %m");
         /* nm_ask gives up after NM_TIMEOUT_MS itself; this is a safety net. */
-        if (poll(&pfd, 1, 2 * NM_TIMEOUT_MS) > 0 && recv(pfd.fd, &a, sizeof a, MSG_WAITALL) != (ssize_t) sizeof a)
-                a = (NmAnswer) { .r = -EIO };
+        if (poll(&pfd, 1, 2 * NM_TIMEOUT_MS) > 0)
+                a = nm_receive(pfd.fd);
         close(pfd.fd);
         (void) nm_take(&a);
         return 0;
