@@ -42,7 +42,7 @@ for key in ('Type=dbus', 'BusName=org.hostdev1', 'StateDirectory=hostdev'):
     if not re.search(rf'^{re.escape(key)}$', text, re.M):
         failures.append(f'missing {key}')
 
-built = os.path.join(os.environ.get('HOSTDEV_BUILD_ROOT', ''), 'src', 'daemon', 'hostdevd')
+built = os.path.join(os.environ.get('HOSTDEV_BUILD_ROOT', ''), 'src', 'hostdevd', 'hostdevd')
 binary = built if os.access(built, os.X_OK) else '/bin/true'
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,7 @@ TEST_RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'polki
 
 
 def daemon_binary():
-    return os.environ.get('HOSTDEVD') or os.path.join(BUILD_ROOT, 'src', 'daemon', 'hostdevd')
+    return os.environ.get('HOSTDEVD') or os.path.join(BUILD_ROOT, 'src', 'hostdevd', 'hostdevd')
 
 
 def cli_binary():

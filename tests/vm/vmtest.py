@@ -458,7 +458,7 @@ def main():
         if not qemu:
             raise Skip('%s not found (Debian package qemu-system-x86; tools/install-deps installs it)'
                        % os.environ.get('HOSTDEV_VM_QEMU', 'qemu-system-x86_64'))
-        binaries = [os.path.join(build, 'src/daemon/hostdevd'), os.path.join(build, 'src/cli/hostdevctl')]
+        binaries = [os.path.join(build, 'src/hostdevd/hostdevd'), os.path.join(build, 'src/cli/hostdevctl')]
         for b in binaries:
             if not os.access(b, os.X_OK):
                 raise Skip('%s is not built' % b)

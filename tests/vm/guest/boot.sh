@@ -61,7 +61,7 @@ lspci -nnk > /results/lspci.txt 2>&1
 ls -l /sys/kernel/iommu_groups/*/devices > /results/iommu-groups.txt 2>&1
 
 if [ "${shell:-0}" = 1 ]; then
-        "$build/src/daemon/hostdevd" --log-level=debug > /results/hostdevd.log 2>&1 &
+        "$build/src/hostdevd/hostdevd" --log-level=debug > /results/hostdevd.log 2>&1 &
         export PATH="$build/src/cli:$PATH"
         echo "hostdevd runs (log: /results/hostdevd.log); the cases are $src/tests/vm/guest/cases.py."
         echo "Leave the shell to power off."

@@ -367,7 +367,7 @@ class Bus:
 
 class Daemon:
     def __init__(self, build_root, log_path):
-        self.binary = os.path.join(build_root, 'src/daemon/hostdevd')
+        self.binary = os.path.join(build_root, 'src/hostdevd/hostdevd')
         self.log_path = log_path
         self.proc = None
 

@@ -6,7 +6,7 @@
 #include <signal.h>
 
 #include "bus/bus.h"
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/paths.h"
