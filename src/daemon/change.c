@@ -419,7 +419,11 @@ static void move_check(Change *c) {
                 return step_failed(c, BIND_WRITE_FAILED, "%s is gone: %s", m->address, strerror(-r));
 
         if (m->phase == PHASE_UNBIND) {
-                if (!cur) {
+                /* The driver link goes before the driver's remove() has
+                 * returned, and the kernel takes the device as still bound
+                 * until then: a probe sent earlier finds it "bound" and
+                 * does nothing. So wait for the unbind write too. */
+                if (!cur && m->write_done) {
                         if (m->write)
                                 kernel_write_set_callback(m->write, NULL, NULL);
                         m->write = NULL;
