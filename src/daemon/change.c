@@ -602,6 +602,8 @@ static void change_finish(Change *c) {
         }
         for (size_t i = 0; i < c->plan.n_steps; i++)
                 daemon_refresh_device(d, c->plan.steps[i].address);
+        if (c->kind == CHANGE_SRIOV_NUMVFS)
+                daemon_refresh_pf(d, c->plan.steps[0].address);
 
         /* Where each device belongs now; one whose kernel reaction may
          * still come is watched. */
@@ -944,6 +946,12 @@ int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requ
                         void *userdata, char **ret_error) {
         assert(kind != CHANGE_SRIOV_NUMVFS);
         return change_start(d, kind, plan, requester, done, userdata, NULL, ret_error);
+}
+
+bool changes_vf_count_in_flight(Daemon *d, const char *pf) {
+        const Change *c = hashmap_get(d->busy, pf);
+
+        return c && c->kind == CHANGE_SRIOV_NUMVFS;
 }
 
 void changes_on_uevent(Daemon *d, const char *address) {

@@ -300,7 +300,7 @@ static void device_update(Daemon *d, const char *address, Device *dev) {
         device_changed(d, dev, fields);
 }
 
-static void refresh_pf(Daemon *d, const char *address) {
+void daemon_refresh_pf(Daemon *d, const char *address) {
         Device *pf = inventory_get(&d->inventory, address);
         _cleanup_strv_free_ char **old_vfs = NULL;
         unsigned old_num;
@@ -404,7 +404,10 @@ static int on_flush(sd_event_source *s, void *userdata) {
         size_t i = 0;
 
         while (hashmap_iterate(d->dirty_pfs, &i, (void **) &pf, NULL))
-                refresh_pf(d, pf);
+                /* A VF count in flight re-reads its PF once, when done:
+                 * one PropertiesChanged instead of one per burst. */
+                if (!changes_vf_count_in_flight(d, pf))
+                        daemon_refresh_pf(d, pf);
         i = 0;
         while (hashmap_iterate(d->dirty_pfs, &i, (void **) &pf, NULL))
                 free(pf);

@@ -105,6 +105,10 @@ void changes_free_all(Daemon *d);
 char *daemon_stuck_reason(Daemon *d, const char *address, const char *error);
 /* Recomputes Converged/ConvergeProblems from the records and the kernel. */
 void daemon_update_converged(Daemon *d);
+/* Re-reads a PF's NumVfs and VF list, and its VFs' indexes. */
+void daemon_refresh_pf(Daemon *d, const char *address);
+/* A VF count change holds the PF. */
+bool changes_vf_count_in_flight(Daemon *d, const char *pf);
 /* Re-reads a device after we changed it, so its properties are current. */
 void daemon_refresh_device(Daemon *d, const char *address);
 /* Adds a reboot reason (persisted) and signals it. */
