@@ -58,6 +58,7 @@ static int get_virtual_functions(sd_bus *bus, const char *path, const char *inte
 typedef struct SriovPending {
         Bus *bus;
         sd_bus_message *call;
+        int autoprobe;          /* as asked; < 0 not given */
         struct SriovPending *next, *prev;
 } SriovPending;
 
@@ -98,6 +99,10 @@ static void on_num_vfs_done(void *userdata, const Plan *plan, int r, const char 
                                                error ?: "Setting the number of VFs failed.");
         else {
                 log_info("%s: %s VFs (was %s).", plan->steps[0].address, plan->steps[0].to, plan->steps[0].from);
+                /* Reapplied at start-up from now on. */
+                if (pf && daemon_sriov_record(p->bus->daemon, pf, pf->pci.num_vfs, p->autoprobe) < 0)
+                        log_warning("%s: cannot store the VF count; it will not be reapplied at start-up.",
+                                    pf->address);
                 r = reply_vfs(p->call, pf);
         }
         if (r < 0)
@@ -218,7 +223,8 @@ static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *e
         p = calloc(1, sizeof(SriovPending));
         if (!p)
                 return -ENOMEM;
-        *p = (SriovPending) { .bus = b, .call = sd_bus_message_ref(m), .next = b->sriov_pending };
+        *p = (SriovPending) { .bus = b, .call = sd_bus_message_ref(m), .autoprobe = autoprobe_set ? autoprobe : -1,
+                              .next = b->sriov_pending };
         if (p->next)
                 p->next->prev = p;
         b->sriov_pending = p;

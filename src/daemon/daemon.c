@@ -75,6 +75,7 @@ Daemon *daemon_free(Daemon *d) {
         resource_set_done(&d->resources);
         prepared_set_done(&d->prepared);
         reboot_state_done(&d->reboot);
+        sriov_config_set_done(&d->sriov);
         strv_free(d->converge_problems);
         free(d->boot_id);
         store_free(d->store);
@@ -102,7 +103,7 @@ void daemon_schedule_flush(Daemon *d) {
 }
 
 int daemon_save(Daemon *d) {
-        StoreState state = { &d->resources, &d->prepared, &d->reboot };
+        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->sriov };
         int r = store_save(d->store, &state);
 
         if (r >= 0)
@@ -488,7 +489,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         d->boot_id = kernel_boot_id(d->kernel);
         kernel_trim(d->kernel);
 
-        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot }, &d->store,
+        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->sriov }, &d->store,
                        &error);
         if (r == -ENOMEM)
                 return log_oom();
@@ -516,8 +517,9 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
                 return r;
         critical_update(d, true);
         clear_baselines(d);
-        /* Runs on the loop; d->ready once done. */
-        return daemon_converge(d);
+        /* Runs on the loop: VF counts first (the VFs must exist before
+         * their bindings), then the bindings; d->ready once done. */
+        return daemon_sriov_reapply(d);
 }
 
 int daemon_run(Daemon *d) {

@@ -10,6 +10,7 @@
 #include "model/inventory.h"
 #include "model/plan.h"
 #include "model/resource.h"
+#include "model/vf.h"
 #include "service.h"
 #include "shared/paths.h"
 
@@ -38,6 +39,8 @@ struct Daemon {
 
         ResourceSet resources;
         PreparedSet prepared;
+        SriovConfigSet sriov;           /* stored VF counts and settings (sriov.c) */
+        unsigned sriov_reapplying;      /* start-up: VF counts still on their way */
         RebootState reboot;
         char *boot_id;
         bool converged;
@@ -93,6 +96,18 @@ int daemon_converge(Daemon *d);
 void daemon_converge_step_done(Daemon *d, const PlanStep *step, int r, const char *error, bool stuck);
 /* Bookkeeping once the converge change is over. */
 void daemon_converge_done(Daemon *d);
+
+/* Start-up (sriov.c): brings each stored PF to its VF count, then
+ * converges the bindings (daemon_converge). */
+int daemon_sriov_reapply(Daemon *d);
+/* Records a PF's VF count (and sriov_drivers_autoprobe, when >= 0) as the
+ * one to reapply at start-up; a count of 0 with nothing else stored drops
+ * the record. Saved at once. */
+int daemon_sriov_record(Daemon *d, const Device *pf, unsigned count, int autoprobe);
+/* The stored VF counts the kernel does not have now, as address, problem. */
+int daemon_sriov_converge_problems(Daemon *d, char ***problems);
+/* Adds a start-up problem for Converged/ConvergeProblems. */
+int daemon_converge_problem(Daemon *d, const char *address, const char *problem);
 
 /* The change engine (change.c). */
 int change_record_intent(Daemon *d, const Plan *plan, bool prepare, PreparedSet *ret_saved);

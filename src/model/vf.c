@@ -129,9 +129,17 @@ void sriov_config_set_done(SriovConfigSet *set) {
         *set = (SriovConfigSet) {};
 }
 
+bool sriov_same_pf(const char *address_a, const char *serial_a, const char *address_b, const char *serial_b) {
+        const char *fa = strrchr(address_a, '.'), *fb = strrchr(address_b, '.');
+
+        /* The PFs of a multi-port card share the card's serial (DSN):
+         * the serial finds the card, the function number the port. */
+        return serial_a && *serial_a && streq_ptr(serial_a, serial_b) && fa && fb && streq(fa, fb);
+}
+
 SriovConfig *sriov_config_find(SriovConfigSet *set, const char *address, const char *serial) {
-        for (size_t i = 0; serial && *serial && i < set->n_items; i++)
-                if (streq_ptr(set->items[i].pf_serial, serial))
+        for (size_t i = 0; i < set->n_items; i++)
+                if (sriov_same_pf(set->items[i].pf_address, set->items[i].pf_serial, address, serial))
                         return &set->items[i];
         for (size_t i = 0; i < set->n_items; i++)
                 if (streq(set->items[i].pf_address, address))

@@ -73,7 +73,10 @@ typedef struct SriovConfigSet {
 } SriovConfigSet;
 
 void sriov_config_set_done(SriovConfigSet *set);
-/* By serial when serial is given and one is stored with it, else by address. */
+/* Whether two readings name the same PF: the same serial (the card's)
+ * and the same function number (the port). */
+bool sriov_same_pf(const char *address_a, const char *serial_a, const char *address_b, const char *serial_b);
+/* By serial and function number when serial is given and one is stored with it, else by address. */
 SriovConfig *sriov_config_find(SriovConfigSet *set, const char *address, const char *serial);
 /* The record for the PF, added when missing. */
 int sriov_config_get(SriovConfigSet *set, const char *address, const char *serial, SriovConfig **ret);

@@ -642,17 +642,19 @@ static int parse_vf(const char *raw, unsigned num_vfs, SriovConfig *c, char **re
         if (!parts)
                 return -ENOMEM;
         vf_settings_init(&s, 0);
-        for (size_t i = 0; parts[i]; i++) {
+        /* The line's value: "INDEX;field=value;…". */
+        if (!parts[0] || !parse_decimal(parts[0], SRIOV_NUM_VFS_MAX, &v))
+                return error_setf(reason, "a vf line does not start with a VF index");
+        s.index = (unsigned) v;
+        for (size_t i = 1; parts[i]; i++) {
                 const char *eq = strchr(parts[i], '='), *val = eq ? eq + 1 : NULL;
                 size_t klen = eq ? (size_t) (eq - parts[i]) : 0;
                 bool ok;
 
 #define KEY_IS(k) (klen == strlen(k) && strncmp(parts[i], k, klen) == 0)
-                if (!eq || (i == 0) != KEY_IS("vf"))
+                if (!eq)
                         return error_setf(reason, "a vf line is not 'vf=INDEX;field=value;…'");
-                if (KEY_IS("vf") && (ok = parse_decimal(val, SRIOV_NUM_VFS_MAX, &v)))
-                        s.index = (unsigned) v;
-                else if (KEY_IS("mac")) {
+                if (KEY_IS("mac")) {
                         ok = vf_mac_parse(val, s.mac, NULL) >= 0;
                         s.has_mac = ok;
                 } else if (KEY_IS("vlan") && (ok = parse_decimal(val, VF_VLAN_MAX, &v)))

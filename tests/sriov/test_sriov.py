@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import harness  # noqa: E402
 from gi.repository import GLib  # noqa: E402
-from harness import hostspec  # noqa: E402
+from harness import faults, hostspec  # noqa: E402
 from harness.groups import option_dict  # noqa: E402
 from preparecase import (  # noqa: E402
     ERR_ACCESS_DENIED, ERR_INVALID, NOBODY, VFIO, PrepareTestCase, error_text)
@@ -142,6 +142,89 @@ class SetNumVfs(SriovTestCase):
         self.assertEqual(self.sysfs(pf, 'sriov_drivers_autoprobe'), '1')
         vf = self.kernel_vfs(pf)[0]
         self.assertOnDrivers({vf: self.pf_without['sriov']['vf_driver']})
+
+
+class Persistence(SriovTestCase):
+    """Counts are stored by PF and reapplied at start-up, before the
+    recorded bindings: after a reboot (the kernel starts with no VFs) the
+    VFs are made again, then a prepared VF goes back to vfio-pci."""
+
+    def reboot_without_vfs(self):
+        """Stop hostdevd and reboot the simulated host; the VFs made at
+        run time are gone, as after a real boot."""
+        if self.daemon.alive():
+            self.stop_daemon()
+        self.assertTrue(self.kernel.settle())
+        with self.sim.lock:
+            for pf, spec in sorted(self.sim.pci.items()):
+                s = spec.get('sriov')
+                if not s:
+                    continue
+                boot = self.initial.pci_device(pf)['sriov']
+                vfs = [a for a, v in self.sim.pci.items() if v.get('physfn') == pf]
+                if len(vfs) != boot['numvfs']:
+                    self.sim.remove_pci_devices(vfs, announce=False)
+                    s['numvfs'] = 0
+                    self.sim.write(self.sim.devpaths[pf] + '/sriov_numvfs', '0\n')
+                    if boot['numvfs']:
+                        self.kernel._create_vfs(spec, boot['numvfs'])
+                        s['numvfs'] = boot['numvfs']
+                        self.sim.write(self.sim.devpaths[pf] + '/sriov_numvfs', '%d\n' % boot['numvfs'])
+                s['drivers_autoprobe'] = boot.get('drivers_autoprobe', True)
+                self.sim.write(self.sim.devpaths[pf] + '/sriov_drivers_autoprobe',
+                               '1\n' if s['drivers_autoprobe'] else '0\n')
+        self.boot_id = faults.reboot(self.sim, self.kernel)
+
+    def test_count_reapplied_after_reboot(self):
+        pf = self.pf_without['address']
+        self.set_num_vfs(pf, 3, {'autoprobe': False})
+        vf = self.kernel_vfs(pf)[1]
+        self.prepare([vf])
+        self.reboot_without_vfs()
+        self.assertEqual(self.kernel_vfs(pf), {}, 'the reboot left VFs')
+        writes = len(self.kernel.sriov_writes(pf))
+        self.daemon.start()
+        # the count came back before the binding: the VF is on vfio-pci
+        self.assertVfs(pf, 3)
+        self.assertEqual(self.kernel.sriov_writes(pf)[writes:], ['3'])
+        self.assertEqual(self.sysfs(pf, 'sriov_drivers_autoprobe'), '0')
+        self.assertOnDrivers({vf: VFIO})
+        m = self.manager()
+        self.assertTrue(m['Converged'], m['ConvergeProblems'])
+
+    def test_restart_writes_nothing(self):
+        """A restart in the same boot finds the count there: no write."""
+        pf = self.pf_without['address']
+        self.set_num_vfs(pf, 2)
+        writes = len(self.kernel.log)
+        self.restart()
+        self.assertVfs(pf, 2)
+        self.assertEqual(self.kernel.log[writes:], [])
+        self.assertTrue(self.manager()['Converged'])
+
+    def test_zero_is_not_reapplied(self):
+        """Back to 0: nothing is stored, a reboot brings the boot's count."""
+        pf = self.pf_with['address']
+        self.set_num_vfs(pf, 0)
+        self.reboot_without_vfs()
+        writes = len(self.kernel.sriov_writes(pf))
+        self.daemon.start()
+        self.assertVfs(pf, self.pf_with['sriov']['numvfs'])
+        self.assertEqual(self.kernel.sriov_writes(pf)[writes:], [])
+
+    def test_missing_pf_is_a_problem(self):
+        """The PF is gone after the reboot: Converged false, naming it."""
+        pf = self.pf_without['address']
+        self.set_num_vfs(pf, 2)
+        self.stop_daemon()
+        self.assertTrue(self.kernel.settle())
+        vfs = list(self.kernel_vfs(pf).values())
+        self.sim.remove_pci_devices(vfs + [pf], announce=False)
+        self.boot_id = faults.reboot(self.sim, self.kernel)
+        self.daemon.start()
+        m = self.manager()
+        self.assertFalse(m['Converged'])
+        self.assertIn(pf, [p[0] for p in m['ConvergeProblems']], m['ConvergeProblems'])
 
 
 class BadInput(SriovTestCase):

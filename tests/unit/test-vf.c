@@ -80,6 +80,8 @@ static void test_config_set(void) {
         CHECK(set.n_items == 2);
         /* found by serial at another address (the card moved) */
         CHECK(sriov_config_find(&set, "0000:05:00.0", "aa-bb") == &set.items[0]);
+        /* the other port of the same card shares its serial: not the same PF */
+        CHECK(!sriov_config_find(&set, "0000:05:00.1", "aa-bb"));
         CHECK(sriov_config_find(&set, "0000:03:00.1", NULL) == &set.items[1]);
         CHECK(!sriov_config_find(&set, "0000:05:00.0", NULL));
 
