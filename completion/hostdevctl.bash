@@ -26,10 +26,10 @@ __hostdevctl_devices() {
 
 _hostdevctl() {
         local cur prev i word noun= verb= sub= n_args=0
-        local commands='list show prepare release device iommu group status monitor help'
+        local commands='list show prepare release device iommu group sriov status monitor help'
         local options='--help --version --json --no-legend --no-ask-password --dry-run
                        --override-critical --type= --rule= --description= --class= --name=
-                       --include-companions --all'
+                       --include-companions --all --no-autoprobe'
 
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -44,7 +44,7 @@ _hostdevctl() {
                 [[ $word == -* ]] && continue
                 if [[ -z $noun ]]; then
                         case $word in
-                        device|iommu|group) noun=$word ;;
+                        device|iommu|group|sriov) noun=$word ;;
                         *) noun=device; verb=$word ;;
                         esac
                 elif [[ -z $verb ]]; then
@@ -74,6 +74,10 @@ _hostdevctl() {
                 COMPREPLY=($(compgen -W 'list show prepare release' -- "$cur")) ;;
         iommu/)
                 COMPREPLY=($(compgen -W 'list show' -- "$cur")) ;;
+        sriov/)
+                COMPREPLY=($(compgen -W 'show set-vfs' -- "$cur")) ;;
+        sriov/show|sriov/set-vfs)
+                ((n_args == 0)) && COMPREPLY=($(__hostdevctl_devices devices "$cur")) ;;
         group/)
                 COMPREPLY=($(compgen -W 'list show create update delete prepare release rule' -- "$cur")) ;;
         device/show|device/prepare)

@@ -336,6 +336,7 @@ Bus *bus_free(Bus *b) {
         if (b->daemon)
                 daemon_set_listener(b->daemon, NULL, NULL);
         bus_pending_free_all(b);
+        bus_sriov_free_all(b);
         if (b->polkit_queries)
                 bus_polkit_flush(b);
         hashmap_free(b->polkit_queries);

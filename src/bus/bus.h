@@ -41,6 +41,7 @@ typedef struct Bus {
         Emitter *emitter;
         Hashmap *polkit_queries;        /* message → PolkitQuery */
         struct PendingReply *pending;   /* calls answered when their change is over */
+        struct SriovPending *sriov_pending;     /* SetNumVfs calls, likewise (sriov.c) */
 } Bus;
 
 /* Registers the objects, subscribes to the core's notifications and only
@@ -88,6 +89,7 @@ int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, si
 
 /* Drops the calls still waiting for their change (exit). */
 void bus_pending_free_all(Bus *b);
+void bus_sriov_free_all(Bus *b);
 
 /* For Manager.CreateResourceGroup and MakeResource. */
 int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type, const char *description,

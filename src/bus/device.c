@@ -64,8 +64,6 @@ DEVICE_STRING_GETTER(get_link_speed, 's', strempty(d->pci.link_speed));
 DEVICE_VALUE_GETTER(get_link_width, 'u', uint32_t, d->pci.link_width);
 DEVICE_VALUE_GETTER(get_boot_vga, 'b', int, (int) d->pci.boot_vga);
 DEVICE_VALUE_GETTER(get_vf_index, 'i', int32_t, d->pci.vf_index);
-DEVICE_VALUE_GETTER(get_total_vfs, 'u', uint32_t, d->pci.total_vfs);
-DEVICE_VALUE_GETTER(get_num_vfs, 'u', uint32_t, d->pci.num_vfs);
 
 DEVICE_VALUE_GETTER(get_busnum, 'u', uint32_t, d->usb.busnum);
 DEVICE_VALUE_GETTER(get_devnum, 'u', uint32_t, d->usb.devnum);
@@ -107,19 +105,6 @@ static int get_physical_function(sd_bus *bus, const char *path, const char *inte
         return append_pci_path(reply, d->pci.physfn);
 }
 
-static int get_virtual_functions(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const Device *d = userdata;
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'a', "o");
-        for (size_t i = 0; r >= 0 && d->pci.vfs && d->pci.vfs[i]; i++)
-                r = append_pci_path(reply, d->pci.vfs[i]);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(reply);
-}
-
 #define CONST SD_BUS_VTABLE_PROPERTY_CONST
 #define CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
@@ -156,14 +141,6 @@ const sd_bus_vtable pci_device_vtable[] = {
         SD_BUS_PROPERTY("BootVga", "b", get_boot_vga, 0, CONST),
         SD_BUS_PROPERTY("PhysicalFunction", "o", get_physical_function, 0, CHANGE),
         SD_BUS_PROPERTY("VirtualFunctionIndex", "i", get_vf_index, 0, CHANGE),
-        SD_BUS_VTABLE_END,
-};
-
-const sd_bus_vtable sriov_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("TotalVfs", "u", get_total_vfs, 0, CONST),
-        SD_BUS_PROPERTY("NumVfs", "u", get_num_vfs, 0, CHANGE),
-        SD_BUS_PROPERTY("VirtualFunctions", "ao", get_virtual_functions, 0, CHANGE),
         SD_BUS_VTABLE_END,
 };
 

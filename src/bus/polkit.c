@@ -26,6 +26,7 @@ static const struct {
         { "org.hostdev1.Manager", "Release", ACTION_PREPARE },
         { "org.hostdev1.ResourceGroup", "Prepare", ACTION_PREPARE },
         { "org.hostdev1.ResourceGroup", "Release", ACTION_PREPARE },
+        { "org.hostdev1.SriovPhysicalFunction", "SetNumVfs", ACTION_CONFIGURE_SRIOV },
 };
 
 static const struct {

@@ -89,6 +89,7 @@ static const Verb verbs[] = {
         { "device",        "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_device,          NULL },
         { "iommu",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_iommu,           NULL },
         { "group",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_group,           NULL },
+        { "sriov",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_sriov,           NULL },
         { "status",        NULL,                 0, 0,        OPT_ALL, verb_status,
           "Show IOMMU, reboot and critical-device state" },
         { "monitor",       NULL,                 0, 0,        0, verb_monitor,
@@ -128,6 +129,7 @@ static void help(void) {
         printf("\nResource group commands:\n");
         help_verbs("group ", group_verbs, n_group_verbs);
         help_verbs("group rule ", group_rule_verbs, n_group_rule_verbs);
+        help_verbs("sriov ", sriov_verbs, n_sriov_verbs);
         printf("\nOptions:\n"
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"
@@ -169,6 +171,7 @@ enum {
         ARG_CLASS,
         ARG_RULE,
         ARG_ALL,
+        ARG_NO_AUTOPROBE,
 };
 
 static const struct option options[] = {
@@ -186,6 +189,7 @@ static const struct option options[] = {
         { "class",              required_argument, NULL, ARG_CLASS              },
         { "rule",               required_argument, NULL, ARG_RULE               },
         { "all",                no_argument,       NULL, ARG_ALL                },
+        { "no-autoprobe",       no_argument,       NULL, ARG_NO_AUTOPROBE       },
         {}
 };
 
@@ -201,6 +205,7 @@ static const char *option_name(unsigned bit) {
                 { OPT_INCLUDE_COMPANIONS, "--include-companions" },
                 { OPT_OVERRIDE_CRITICAL,  "--override-critical"  },
                 { OPT_ALL,                "--all"                },
+                { OPT_NO_AUTOPROBE,       "--no-autoprobe"       },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -295,6 +300,10 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_ALL:
                         arg_all = true;
                         arg_given |= OPT_ALL;
+                        break;
+                case ARG_NO_AUTOPROBE:
+                        arg_no_autoprobe = true;
+                        arg_given |= OPT_NO_AUTOPROBE;
                         break;
                 case '?': {
                         const char *a = argv[optind - 1];

@@ -18,6 +18,7 @@ extern bool arg_dry_run;
 extern bool arg_include_companions;
 extern bool arg_override_critical;
 extern bool arg_all;
+extern bool arg_no_autoprobe;          /* sriov set-vfs */
 extern char *arg_type;                  /* NULL when not given */
 extern char *arg_name;
 extern char *arg_description;
@@ -35,6 +36,7 @@ enum {
         OPT_INCLUDE_COMPANIONS = 1 << 6,
         OPT_OVERRIDE_CRITICAL  = 1 << 7,
         OPT_ALL                = 1 << 8,
+        OPT_NO_AUTOPROBE       = 1 << 9,
 };
 
 /* Verbs: argv[0] is the verb's name; they return an exit status. */
@@ -65,6 +67,10 @@ int verb_release(int argc, char *argv[]);
 /* "group create NAME DEVICE..." (and the old "make-resource"): argv[1] is the name. */
 int group_create_of_devices(int argc, char *argv[]);
 int verb_group(int argc, char *argv[]);
+/* "sriov show|set-vfs" (sriov.c). */
+int verb_sriov(int argc, char *argv[]);
+extern const Verb sriov_verbs[];
+extern const size_t n_sriov_verbs;
 
 /* The sub-commands of "device", "iommu", "group" and "group rule", for dispatch and the help text. */
 extern const Verb device_verbs[];

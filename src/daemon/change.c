@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <inttypes.h>
 
 #include "daemon.h"
 #include "kernel/bind.h"
+#include "kernel/sriov.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
@@ -59,6 +61,22 @@ typedef struct Move {
         sd_event_source *timer;
 } Move;
 
+/* A VF count on its way (CHANGE_SRIOV_NUMVFS): sriov_numvfs written, the
+ * VFs' add or remove uevents awaited until `want` VFs of the PF are in the
+ * inventory; then the next write (0 first, then the target). */
+typedef struct VfCount {
+        unsigned target;
+        unsigned before;
+        int autoprobe;          /* < 0: leave it */
+        unsigned want;          /* what the write in progress leads to */
+        bool writing;
+        KernelWrite *write;     /* in flight */
+        bool write_done;
+        int write_result;
+        int failure;            /* -errno once failed */
+        sd_event_source *timer;
+} VfCount;
+
 typedef struct Change Change;
 struct Change {
         Daemon *d;
@@ -76,6 +94,7 @@ struct Change {
         BindFailure failure;
         char *error;
         Move move;
+        VfCount vfc;
         sd_event_source *start;
         ChangeDone done;
         void *userdata;
@@ -98,12 +117,17 @@ typedef struct Watch {
 static void change_next(Change *c);
 static void move_check(Change *c);
 static void watch_check(Watch *w);
+static void vfc_reset(Change *c);
+static void vfc_next(Change *c);
+static int change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requester, ChangeDone done,
+                        void *userdata, const VfCount *vfc, char **ret_error);
 
 static const char *const kind_names[_CHANGE_KIND_MAX] = {
         [CHANGE_PREPARE] = "Prepare",
         [CHANGE_RELEASE] = "Release",
         [CHANGE_CONVERGE] = "Re-apply",
         [CHANGE_RECONCILE] = "Reconcile",
+        [CHANGE_SRIOV_NUMVFS] = "VF count",
 };
 
 static const char *const kind_verbs[_CHANGE_KIND_MAX] = {
@@ -111,6 +135,7 @@ static const char *const kind_verbs[_CHANGE_KIND_MAX] = {
         [CHANGE_RELEASE] = "released",
         [CHANGE_CONVERGE] = "re-applied",
         [CHANGE_RECONCILE] = "moved back to its driver",
+        [CHANGE_SRIOV_NUMVFS] = "given a new number of VFs",
 };
 
 int change_plan_add(Plan *p, const char *address, const char *from, const char *to, const char *reason) {
@@ -504,6 +529,7 @@ static void change_free(Change *c) {
         if (!c)
                 return;
         move_reset(c);
+        vfc_reset(c);
         sd_event_source_disable_unref(c->start);
         if (c->prev)
                 c->prev->next = c->next;
@@ -560,16 +586,17 @@ static void finish_records(Change *c) {
 static void change_finish(Change *c) {
         Daemon *d = c->d;
         _cleanup_free_ char *error = NULL;
-        int r = c->failed ? -EIO : 0;
+        int r = c->failed ? (c->kind == CHANGE_SRIOV_NUMVFS ? c->vfc.failure : -EIO) : 0;
 
         move_reset(c);
+        vfc_reset(c);
         for (size_t i = 0; i < c->plan.n_steps; i++)
                 if (hashmap_get(d->busy, c->plan.steps[i].address) == c)
                         hashmap_remove(d->busy, c->plan.steps[i].address);
 
         if (c->kind == CHANGE_PREPARE || c->kind == CHANGE_RELEASE)
                 finish_records(c);
-        if (c->failed) {
+        if (c->failed && c->kind != CHANGE_SRIOV_NUMVFS) {
                 const PlanStep *s = &c->plan.steps[c->failed_step];
 
                 if (asprintf(&error, "Step %zu of %zu (%s: %s → %s) failed: %s. Every step was rolled back.",
@@ -579,10 +606,12 @@ static void change_finish(Change *c) {
         }
         for (size_t i = 0; i < c->plan.n_steps; i++)
                 daemon_refresh_device(d, c->plan.steps[i].address);
+        if (c->kind == CHANGE_SRIOV_NUMVFS)
+                daemon_refresh_pf(d, c->plan.steps[0].address);
 
         /* Where each device belongs now; one whose kernel reaction may
          * still come is watched. */
-        for (size_t i = 0; i < c->plan.n_steps; i++) {
+        for (size_t i = 0; c->kind != CHANGE_SRIOV_NUMVFS && i < c->plan.n_steps; i++) {
                 const PlanStep *s = &c->plan.steps[i];
                 bool back = c->kind != CHANGE_RECONCILE && (c->failed || (c->state[i] & STEP_FAILED));
 
@@ -619,11 +648,168 @@ static void change_next(Change *c) {
         move_start(c, c->current, c->plan.steps[c->current].to);
 }
 
+/* ---- VF counts ---- */
+
+static void vfc_reset(Change *c) {
+        VfCount *v = &c->vfc;
+
+        if (v->write)
+                kernel_write_set_callback(v->write, NULL, NULL);
+        v->write = NULL;
+        v->writing = false;
+        v->timer = sd_event_source_disable_unref(v->timer);
+}
+
+static unsigned vfs_present(Daemon *d, const char *pf) {
+        const Device *dev;
+        unsigned n = 0;
+        size_t i = 0;
+
+        while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
+                if (dev->kind == DEVICE_PCI && streq_ptr(dev->pci.physfn, pf))
+                        n++;
+        return n;
+}
+
+_printf_(3, 4) static void vfc_failed(Change *c, int failure, const char *fmt, ...) {
+        va_list ap;
+
+        vfc_reset(c);
+        free(c->error);
+        va_start(ap, fmt);
+        if (vasprintf(&c->error, fmt, ap) < 0)
+                c->error = NULL;
+        va_end(ap);
+        c->failed = true;
+        c->failed_step = 0;
+        c->vfc.failure = failure;
+        change_finish(c);
+}
+
+static void on_vfc_write(KernelWrite *kw, int result, void *userdata) {
+        Change *c = userdata;
+
+        c->vfc.write = NULL;
+        c->vfc.write_done = true;
+        c->vfc.write_result = result;
+        vfc_next(c);
+}
+
+/* Long enough for the driver to create many VFs one by one. */
+static uint64_t vfc_timeout_usec(const Change *c, unsigned count) {
+        return c->d->bind_timeout_usec * (2 + count / 8);
+}
+
+static int on_vfc_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Change *c = userdata;
+        const char *pf = c->plan.steps[0].address;
+
+        c->vfc.timer = sd_event_source_disable_unref(c->vfc.timer);
+        vfc_failed(c, -ETIMEDOUT, "%s: %u VFs were %s within %" PRIu64 " ms of writing %u to sriov_numvfs "
+                   "(%u are there).", pf, c->vfc.want, c->vfc.want ? "not created" : "not removed",
+                   vfc_timeout_usec(c, c->vfc.want) / 1000, c->vfc.want, vfs_present(c->d, pf));
+        return 0;
+}
+
+static int vfc_write(Change *c, unsigned count) {
+        VfCount *v = &c->vfc;
+        int r;
+
+        v->want = count;
+        v->writing = true;
+        v->write_done = false;
+        v->write_result = 0;
+        r = kernel_sriov_set_numvfs_async(c->d->kernel, c->d->event, c->plan.steps[0].address, count, on_vfc_write,
+                                          c, &v->write);
+        if (r < 0)
+                return r;
+        v->timer = sd_event_source_disable_unref(v->timer);
+        return sd_event_add_time_relative(c->d->event, &v->timer, CLOCK_MONOTONIC, vfc_timeout_usec(c, count), 0,
+                                          on_vfc_timer, c);
+}
+
+static void vfc_write_failed(Change *c) {
+        Daemon *d = c->d;
+        const char *pf = c->plan.steps[0].address;
+        int e = c->vfc.write_result;
+
+        if (e == -ENOMEM || e == -ERANGE) {
+                _cleanup_free_ char *reason = NULL;
+
+                if (asprintf(&reason, "The kernel has no room (bus numbers or memory windows) for %u VFs of %s; "
+                             "boot with pci=realloc on the kernel command line to make room.", c->vfc.want, pf) >= 0)
+                        daemon_add_reboot_reason(d, pf, reason);
+        }
+        vfc_failed(c, e == -ENOMEM || e == -ERANGE ? e : -EIO,
+                   "Writing %u to sriov_numvfs of %s failed: %s%s", c->vfc.want, pf, strerror(-e),
+                   e == -ENOMEM || e == -ERANGE ? " (not enough PCI bus numbers or memory for the VFs; "
+                   "booting with pci=realloc may help)" : "");
+}
+
+/* Starts, and advances on each write completion and uevent: autoprobe,
+ * then 0 when going between non-zero counts, then the target. */
+static void vfc_next(Change *c) {
+        VfCount *v = &c->vfc;
+        const char *pf = c->plan.steps[0].address;
+        unsigned now;
+        int r;
+
+        if (!v->writing) {
+                if (v->autoprobe >= 0) {
+                        r = kernel_sriov_set_autoprobe(c->d->kernel, pf, v->autoprobe);
+                        if (r < 0)
+                                return vfc_failed(c, -EIO, "Writing sriov_drivers_autoprobe of %s failed: %s", pf,
+                                                  strerror(-r));
+                }
+                r = kernel_sriov_num_vfs(c->d->kernel, pf, &now);
+                if (r < 0)
+                        return vfc_failed(c, -EIO, "Cannot read sriov_numvfs of %s: %s", pf, strerror(-r));
+                if (now == v->target && vfs_present(c->d, pf) == now)
+                        return change_finish(c);
+                /* The kernel refuses a non-zero → non-zero change (EBUSY). */
+                r = vfc_write(c, now != 0 && v->target != 0 ? 0 : v->target);
+                if (r < 0)
+                        return vfc_failed(c, -EIO, "Writing sriov_numvfs of %s failed: %s", pf, strerror(-r));
+                return;
+        }
+        if (!v->write_done)
+                return;
+        if (v->write_result < 0)
+                return vfc_write_failed(c);
+        if (vfs_present(c->d, pf) != v->want)
+                return;
+        if (v->want == v->target)
+                return change_finish(c);
+        log_debug("%s: VFs gone; on to %u.", pf, v->target);
+        r = vfc_write(c, v->target);
+        if (r < 0)
+                return vfc_failed(c, -EIO, "Writing sriov_numvfs of %s failed: %s", pf, strerror(-r));
+}
+
+int daemon_sriov_set_num_vfs(Daemon *d, const Device *pf, unsigned count, int autoprobe, const char *requester,
+                             ChangeDone done, void *userdata, char **ret_error) {
+        _cleanup_(plan_done) Plan plan = {};
+        VfCount v = { .target = count, .before = pf->pci.num_vfs, .autoprobe = autoprobe };
+        char from[16], to[16];
+        int r;
+
+        assert(pf->pci.sriov_capable && count <= pf->pci.total_vfs);
+        snprintf(from, sizeof from, "%u", pf->pci.num_vfs);
+        snprintf(to, sizeof to, "%u", count);
+        r = change_plan_add(&plan, pf->address, from, to, "sriov_numvfs");
+        if (r < 0)
+                return r;
+        return change_start(d, CHANGE_SRIOV_NUMVFS, &plan, requester, done, userdata, &v, ret_error);
+}
+
 static int on_change_start(sd_event_source *s, void *userdata) {
         Change *c = userdata;
 
         c->start = sd_event_source_disable_unref(c->start);
-        change_next(c);
+        if (c->kind == CHANGE_SRIOV_NUMVFS)
+                vfc_next(c);
+        else
+                change_next(c);
         return 0;
 }
 
@@ -698,8 +884,8 @@ int change_record_intent(Daemon *d, const Plan *plan, bool prepare, PreparedSet 
         return 0;
 }
 
-int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requester, ChangeDone done,
-                        void *userdata, char **ret_error) {
+static int change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requester, ChangeDone done,
+                        void *userdata, const VfCount *vfc, char **ret_error) {
         Change *c;
         int r;
 
@@ -716,6 +902,8 @@ int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requ
         c->requester = strdup(strempty(requester));
         c->description = describe(kind, plan);
         c->state = calloc(plan->n_steps + 1, sizeof(unsigned));
+        if (vfc)
+                c->vfc = *vfc;
         if (!c->requester || !c->description || !c->state) {
                 change_free(c);
                 return -ENOMEM;
@@ -758,9 +946,30 @@ int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requ
         return 0;
 }
 
+int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requester, ChangeDone done,
+                        void *userdata, char **ret_error) {
+        assert(kind != CHANGE_SRIOV_NUMVFS);
+        return change_start(d, kind, plan, requester, done, userdata, NULL, ret_error);
+}
+
+bool changes_vf_count_in_flight(Daemon *d, const char *pf) {
+        const Change *c = hashmap_get(d->busy, pf);
+
+        return c && c->kind == CHANGE_SRIOV_NUMVFS;
+}
+
 void changes_on_uevent(Daemon *d, const char *address) {
         Change *c = hashmap_get(d->busy, address);
         Watch *w;
+
+        /* VFs come and go under their own addresses: every VF count in
+         * flight counts again (there are few). */
+        for (Change *i = d->changes, *next; i; i = next) {
+                next = i->next;
+                if (i->kind == CHANGE_SRIOV_NUMVFS && i->vfc.writing)
+                        vfc_next(i);
+        }
+        c = hashmap_get(d->busy, address);
 
         if (c && c->move.address && streq(c->move.address, address))
                 move_check(c);
@@ -780,6 +989,9 @@ void changes_free_all(Daemon *d) {
                 if (c->move.write)
                         kernel_write_set_callback(c->move.write, NULL, NULL);
                 c->move.write = NULL;
+                if (c->vfc.write)
+                        kernel_write_set_callback(c->vfc.write, NULL, NULL);
+                c->vfc.write = NULL;
                 change_free(c);
         }
         while (d->watches && hashmap_iterate(d->watches, &i, (void **) &w, NULL)) {

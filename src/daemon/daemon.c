@@ -75,6 +75,7 @@ Daemon *daemon_free(Daemon *d) {
         resource_set_done(&d->resources);
         prepared_set_done(&d->prepared);
         reboot_state_done(&d->reboot);
+        sriov_config_set_done(&d->sriov);
         strv_free(d->converge_problems);
         free(d->boot_id);
         store_free(d->store);
@@ -102,7 +103,7 @@ void daemon_schedule_flush(Daemon *d) {
 }
 
 int daemon_save(Daemon *d) {
-        StoreState state = { &d->resources, &d->prepared, &d->reboot };
+        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->sriov };
         int r = store_save(d->store, &state);
 
         if (r >= 0)
@@ -300,7 +301,7 @@ static void device_update(Daemon *d, const char *address, Device *dev) {
         device_changed(d, dev, fields);
 }
 
-static void refresh_pf(Daemon *d, const char *address) {
+void daemon_refresh_pf(Daemon *d, const char *address) {
         Device *pf = inventory_get(&d->inventory, address);
         _cleanup_strv_free_ char **old_vfs = NULL;
         unsigned old_num;
@@ -404,7 +405,10 @@ static int on_flush(sd_event_source *s, void *userdata) {
         size_t i = 0;
 
         while (hashmap_iterate(d->dirty_pfs, &i, (void **) &pf, NULL))
-                refresh_pf(d, pf);
+                /* A VF count in flight re-reads its PF once, when done:
+                 * one PropertiesChanged instead of one per burst. */
+                if (!changes_vf_count_in_flight(d, pf))
+                        daemon_refresh_pf(d, pf);
         i = 0;
         while (hashmap_iterate(d->dirty_pfs, &i, (void **) &pf, NULL))
                 free(pf);
@@ -485,7 +489,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         d->boot_id = kernel_boot_id(d->kernel);
         kernel_trim(d->kernel);
 
-        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot }, &d->store,
+        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->sriov }, &d->store,
                        &error);
         if (r == -ENOMEM)
                 return log_oom();
@@ -513,8 +517,9 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
                 return r;
         critical_update(d, true);
         clear_baselines(d);
-        /* Runs on the loop; d->ready once done. */
-        return daemon_converge(d);
+        /* Runs on the loop: VF counts first (the VFs must exist before
+         * their bindings), then the bindings; d->ready once done. */
+        return daemon_sriov_reapply(d);
 }
 
 int daemon_run(Daemon *d) {

@@ -10,6 +10,7 @@
 #include "model/inventory.h"
 #include "model/plan.h"
 #include "model/resource.h"
+#include "model/vf.h"
 #include "service.h"
 #include "shared/paths.h"
 
@@ -38,6 +39,8 @@ struct Daemon {
 
         ResourceSet resources;
         PreparedSet prepared;
+        SriovConfigSet sriov;           /* stored VF counts and settings (sriov.c) */
+        unsigned sriov_reapplying;      /* start-up: VF counts still on their way */
         RebootState reboot;
         char *boot_id;
         bool converged;
@@ -94,6 +97,18 @@ void daemon_converge_step_done(Daemon *d, const PlanStep *step, int r, const cha
 /* Bookkeeping once the converge change is over. */
 void daemon_converge_done(Daemon *d);
 
+/* Start-up (sriov.c): brings each stored PF to its VF count, then
+ * converges the bindings (daemon_converge). */
+int daemon_sriov_reapply(Daemon *d);
+/* Records a PF's VF count (and sriov_drivers_autoprobe, when >= 0) as the
+ * one to reapply at start-up; a count of 0 with nothing else stored drops
+ * the record. Saved at once. */
+int daemon_sriov_record(Daemon *d, const Device *pf, unsigned count, int autoprobe);
+/* The stored VF counts the kernel does not have now, as address, problem. */
+int daemon_sriov_converge_problems(Daemon *d, char ***problems);
+/* Adds a start-up problem for Converged/ConvergeProblems. */
+int daemon_converge_problem(Daemon *d, const char *address, const char *problem);
+
 /* The change engine (change.c). */
 int change_record_intent(Daemon *d, const Plan *plan, bool prepare, PreparedSet *ret_saved);
 int change_plan_add(Plan *p, const char *address, const char *from, const char *to, const char *reason);
@@ -105,6 +120,10 @@ void changes_free_all(Daemon *d);
 char *daemon_stuck_reason(Daemon *d, const char *address, const char *error);
 /* Recomputes Converged/ConvergeProblems from the records and the kernel. */
 void daemon_update_converged(Daemon *d);
+/* Re-reads a PF's NumVfs and VF list, and its VFs' indexes. */
+void daemon_refresh_pf(Daemon *d, const char *address);
+/* A VF count change holds the PF. */
+bool changes_vf_count_in_flight(Daemon *d, const char *pf);
 /* Re-reads a device after we changed it, so its properties are current. */
 void daemon_refresh_device(Daemon *d, const char *address);
 /* Adds a reboot reason (persisted) and signals it. */

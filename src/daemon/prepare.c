@@ -77,14 +77,18 @@ static const char *step_reason(const Prepared *rec) {
  * prepared devices that are not on vfio-pci (after a reboot, or a crash
  * in the middle of a Prepare). The moves themselves go through the change
  * engine, one record after the other. */
+int daemon_converge_problem(Daemon *d, const char *address, const char *problem) {
+        return converge_problem(d, address, problem);
+}
+
 int daemon_converge(Daemon *d) {
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ char *err = NULL;
         int r;
 
-        d->converged = true;
+        /* The VF counts' problems (sriov.c) came first and stay. */
+        d->converged = !d->converge_problems;
         d->converge_dirty = false;
-        d->converge_problems = strv_free(d->converge_problems);
         for (size_t i = 0; i < d->prepared.n_items;) {
                 Prepared *rec = &d->prepared.items[i];
                 Device *dev = prepared_locate(rec, &d->inventory);
@@ -156,6 +160,10 @@ void daemon_update_converged(Daemon *d) {
                 if (!text || strv_extend(&problems, address) < 0 || strv_extend(&problems, text) < 0)
                         return;
         }
+        if (daemon_sriov_converge_problems(d, &problems) < 0)
+                return;
+        if (problems)
+                converged = false;
         if (converged == d->converged && strv_equal(problems, d->converge_problems))
                 return;
         d->converged = converged;

@@ -86,6 +86,7 @@ typedef enum ChangeKind {
         CHANGE_RELEASE,         /* plan steps back to the host driver; records dropped */
         CHANGE_CONVERGE,        /* start-up: recorded devices brought in line, step by step */
         CHANGE_RECONCILE,       /* a device a late kernel reaction left astray, back where it belongs */
+        CHANGE_SRIOV_NUMVFS,    /* a PF's VF count, through 0; see daemon_sriov_set_num_vfs() */
         _CHANGE_KIND_MAX,
 } ChangeKind;
 
@@ -104,6 +105,17 @@ int daemon_change_check_busy(Daemon *d, const Plan *plan, const Device *const *d
  * failure to start (-EBUSY, -EIO with *ret_error) nothing was done. */
 int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requester, ChangeDone done,
                         void *userdata, char **ret_error);
+
+/* Sets the number of VFs of pf (through 0 when changing between non-zero
+ * counts, as the kernel wants); autoprobe < 0 leaves sriov_drivers_autoprobe
+ * alone, else writes it first. done is called, from the loop, once the VF
+ * devices exist (or are gone): its plan has one step, pf from the old
+ * count to the new one. Errors of the kernel write come as r: -ENOMEM or
+ * -ERANGE (no bus numbers or space for the VFs; a reboot reason suggests
+ * pci=realloc), -ETIMEDOUT, else -EIO; error says what happened. The
+ * caller checked the request (count ≤ TotalVfs, no VF in use). */
+int daemon_sriov_set_num_vfs(Daemon *d, const Device *pf, unsigned count, int autoprobe, const char *requester,
+                             ChangeDone done, void *userdata, char **ret_error);
 
 /* Writes groups to the store; 0 once durable. */
 int daemon_save(Daemon *d);

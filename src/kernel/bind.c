@@ -94,7 +94,7 @@ void kernel_write_set_callback(KernelWrite *w, KernelWriteDone done, void *userd
         w->userdata = userdata;
 }
 
-static int write_async(sd_event *e, const char *path, const char *value, KernelWriteDone done, void *userdata,
+int kernel_write_async(sd_event *e, const char *path, const char *value, KernelWriteDone done, void *userdata,
                        KernelWrite **ret) {
         _cleanup_free_ KernelWrite *w = calloc(1, sizeof(KernelWrite));
         WriteJob *j = calloc(1, sizeof(WriteJob));
@@ -155,7 +155,7 @@ int kernel_unbind_async(Kernel *k, sd_event *e, const char *address, const char 
         if (asprintf(&path, "%s/bus/pci/drivers/%s/unbind", k->paths->sysfs, driver) < 0)
                 return -ENOMEM;
         log_debug("%s: unbind from %s", address, driver);
-        return write_async(e, path, address, done, userdata, ret);
+        return kernel_write_async(e, path, address, done, userdata, ret);
 }
 
 int kernel_probe_async(Kernel *k, sd_event *e, const char *address, KernelWriteDone done, void *userdata,
@@ -165,5 +165,5 @@ int kernel_probe_async(Kernel *k, sd_event *e, const char *address, KernelWriteD
         if (asprintf(&path, "%s/bus/pci/drivers_probe", k->paths->sysfs) < 0)
                 return -ENOMEM;
         log_debug("%s: probe", address);
-        return write_async(e, path, address, done, userdata, ret);
+        return kernel_write_async(e, path, address, done, userdata, ret);
 }

@@ -32,6 +32,10 @@ typedef void (*KernelWriteDone)(KernelWrite *w, int result, void *userdata);
 /* The callback runs once, then w is freed. */
 void kernel_write_set_callback(KernelWrite *w, KernelWriteDone done, void *userdata);
 
+/* Writes value to the sysfs attribute at path in a thread of its own. */
+int kernel_write_async(sd_event *e, const char *path, const char *value, KernelWriteDone done, void *userdata,
+                       KernelWrite **ret);
+
 /* Writes driver_override: "vfio-pci" when to is vfio-pci, else clears it
  * (the kernel matches by ids again). */
 int kernel_set_override(Kernel *k, const char *address, const char *to, char **ret_error);

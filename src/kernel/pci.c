@@ -81,6 +81,8 @@ static int read_vfs(int dfd, Device *d) {
 
         if (sysfs_read_u32(dfd, "sriov_numvfs", 10, &v) >= 0)
                 d->pci.num_vfs = v;
+        /* The kernel's default when the attribute cannot be read. */
+        d->pci.drivers_autoprobe = sysfs_read_u32(dfd, "sriov_drivers_autoprobe", 10, &v) < 0 || v != 0;
         /* virtfnN links are dense from 0; stop at the first missing one. */
         for (unsigned i = 0; i < d->pci.total_vfs; i++) {
                 _cleanup_free_ char *addr = NULL;

@@ -60,7 +60,8 @@ unsigned device_diff(const Device *a, const Device *b) {
                         f |= DEVICE_FIELD_RESET_METHODS;
                 if (!streq_ptr(a->pci.physfn, b->pci.physfn) || a->pci.vf_index != b->pci.vf_index)
                         f |= DEVICE_FIELD_PHYSFN;
-                if (a->pci.num_vfs != b->pci.num_vfs || !strv_equal(a->pci.vfs, b->pci.vfs))
+                if (a->pci.num_vfs != b->pci.num_vfs || !strv_equal(a->pci.vfs, b->pci.vfs) ||
+                    a->pci.drivers_autoprobe != b->pci.drivers_autoprobe)
                         f |= DEVICE_FIELD_SRIOV;
                 if (a->pci.class != b->pci.class || a->pci.sriov_capable != b->pci.sriov_capable ||
                     a->pci.total_vfs != b->pci.total_vfs || a->pci.boot_vga != b->pci.boot_vga ||

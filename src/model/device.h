@@ -40,6 +40,7 @@ typedef struct Device {
                 bool sriov_capable;     /* has sriov_totalvfs: a PF */
                 unsigned total_vfs;
                 unsigned num_vfs;
+                bool drivers_autoprobe; /* sriov_drivers_autoprobe: new VFs get their driver */
                 char **vfs;             /* VF addresses by index, NULL-terminated */
                 char *physfn;           /* on a VF, its PF's address */
                 int vf_index;           /* on a VF, its index; -1 otherwise */

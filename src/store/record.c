@@ -11,6 +11,9 @@
 #define KEY_GROUP_PREFIX "group/"
 #define KEY_PREPARED_PREFIX "prepared/"
 #define KEY_REBOOT "reboot"
+#define KEY_SRIOV_PREFIX "sriov/"
+/* Stored VF counts stay within what PCI can address. */
+#define SRIOV_NUM_VFS_MAX 65535
 /* Every record but the version ends with "check=XXXXXXXX\n": the CRC-32
  * of its key, a NUL and the lines before it. */
 #define CHECK_PREFIX "check="
@@ -138,6 +141,52 @@ static char *serialize_reboot(const RebootState *r) {
         return buf;
 }
 
+/* "vf=3;mac=52:54:00:00:00:01;vlan=10;trust=1": only the fields set;
+ * every value is digits, hex and ':' or a link state word, unescaped. */
+static void serialize_vf(FILE *f, const VfSettings *s) {
+        char mac[18];
+
+        fprintf(f, "vf=%u", s->index);
+        if (s->has_mac)
+                fprintf(f, ";mac=%s", vf_mac_format(s->mac, mac));
+        if (s->vlan >= 0)
+                fprintf(f, ";vlan=%d", s->vlan);
+        if (s->qos >= 0)
+                fprintf(f, ";qos=%d", s->qos);
+        if (s->trust >= 0)
+                fprintf(f, ";trust=%d", s->trust);
+        if (s->spoofchk >= 0)
+                fprintf(f, ";spoofchk=%d", s->spoofchk);
+        if (s->link_state != VF_LINK_UNSET)
+                fprintf(f, ";link-state=%s", vf_link_state_to_string(s->link_state));
+        if (s->max_tx_rate >= 0)
+                fprintf(f, ";max-tx-rate=%" PRId64, s->max_tx_rate);
+        if (s->min_tx_rate >= 0)
+                fprintf(f, ";min-tx-rate=%" PRId64, s->min_tx_rate);
+        fputc('\n', f);
+}
+
+static char *serialize_sriov(const SriovConfig *c) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        if (c->pf_serial)
+                fputs("serial=", f), escape(f, c->pf_serial), fputc('\n', f);
+        fprintf(f, "num-vfs=%u\n", c->num_vfs);
+        if (c->autoprobe >= 0)
+                fprintf(f, "autoprobe=%d\n", c->autoprobe);
+        for (size_t i = 0; i < c->n_vfs; i++)
+                serialize_vf(f, &c->vfs[i]);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 static int add_record(char ***l, const char *key, char *body) {
         _cleanup_free_ char *b = body, *v = NULL;
 
@@ -173,6 +222,16 @@ int record_serialize_state(const StoreState *state, char ***ret) {
                 if (asprintf(&key, KEY_PREPARED_PREFIX "%s", p->address) < 0)
                         return -ENOMEM;
                 r = add_record(&l, key, serialize_prepared(p));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; state->sriov && i < state->sriov->n_items; i++) {
+                _cleanup_free_ char *key = NULL;
+                const SriovConfig *c = &state->sriov->items[i];
+
+                if (asprintf(&key, KEY_SRIOV_PREFIX "%s", c->pf_address) < 0)
+                        return -ENOMEM;
+                r = add_record(&l, key, serialize_sriov(c));
                 if (r < 0)
                         return r;
         }
@@ -550,6 +609,135 @@ static int parse_reboot(const char *body, RebootState *reboot, char **reason) {
         return 0;
 }
 
+/* Plain decimal, no sign, no leading zero, at most max. */
+static bool parse_decimal(const char *s, uint64_t max, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (!*s || (s[0] == '0' && s[1]) || strspn(s, "0123456789") != strlen(s) || strlen(s) > 19)
+                return false;
+        for (; *s; s++)
+                v = v * 10 + (uint64_t) (*s - '0');
+        if (v > max)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static int parse_vf(const char *raw, unsigned num_vfs, SriovConfig *c, char **reason) {
+        _cleanup_strv_free_ char **parts = NULL;
+        _cleanup_free_ char *why = NULL, *spaced = NULL;
+        VfSettings s;
+        uint64_t v;
+
+        /* Fields are split at ';' and hold no white space. */
+        if (strpbrk(raw, " \t\r\v\f") || strstr(raw, ";;") || *raw == ';' || (*raw && raw[strlen(raw) - 1] == ';'))
+                return error_setf(reason, "a vf line is not 'vf=INDEX;field=value;…'");
+        spaced = strdup(raw);
+        if (!spaced)
+                return -ENOMEM;
+        for (char *p = spaced; *p; p++)
+                if (*p == ';')
+                        *p = ' ';
+        parts = strv_split_whitespace(spaced);
+        if (!parts)
+                return -ENOMEM;
+        vf_settings_init(&s, 0);
+        /* The line's value: "INDEX;field=value;…". */
+        if (!parts[0] || !parse_decimal(parts[0], SRIOV_NUM_VFS_MAX, &v))
+                return error_setf(reason, "a vf line does not start with a VF index");
+        s.index = (unsigned) v;
+        for (size_t i = 1; parts[i]; i++) {
+                const char *eq = strchr(parts[i], '='), *val = eq ? eq + 1 : NULL;
+                size_t klen = eq ? (size_t) (eq - parts[i]) : 0;
+                bool ok;
+
+#define KEY_IS(k) (klen == strlen(k) && strncmp(parts[i], k, klen) == 0)
+                if (!eq)
+                        return error_setf(reason, "a vf line is not 'vf=INDEX;field=value;…'");
+                if (KEY_IS("mac")) {
+                        ok = vf_mac_parse(val, s.mac, NULL) >= 0;
+                        s.has_mac = ok;
+                } else if (KEY_IS("vlan") && (ok = parse_decimal(val, VF_VLAN_MAX, &v)))
+                        s.vlan = (int) v;
+                else if (KEY_IS("qos") && (ok = parse_decimal(val, VF_QOS_MAX, &v)))
+                        s.qos = (int) v;
+                else if (KEY_IS("trust") && (ok = parse_decimal(val, 1, &v)))
+                        s.trust = (int) v;
+                else if (KEY_IS("spoofchk") && (ok = parse_decimal(val, 1, &v)))
+                        s.spoofchk = (int) v;
+                else if (KEY_IS("link-state"))
+                        ok = (s.link_state = vf_link_state_from_string(val)) != VF_LINK_UNSET;
+                else if (KEY_IS("max-tx-rate") && (ok = parse_decimal(val, VF_RATE_MAX, &v)))
+                        s.max_tx_rate = (int64_t) v;
+                else if (KEY_IS("min-tx-rate") && (ok = parse_decimal(val, VF_RATE_MAX, &v)))
+                        s.min_tx_rate = (int64_t) v;
+                else
+                        ok = false;
+#undef KEY_IS
+                if (!ok)
+                        return error_setf(reason, "a vf line has a bad or unknown field");
+        }
+        if (vf_settings_validate(&s, num_vfs, &why) < 0)
+                return error_setf(reason, "a vf line does not hold: %s", strempty(why));
+        if (sriov_config_vf(c, s.index))
+                return error_setf(reason, "VF %u is recorded twice", s.index);
+        return sriov_config_set_vf(c, &s);
+}
+
+static int parse_sriov(const char *address, const char *body, SriovConfigSet *set, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL;
+        _cleanup_free_ char *canonical = NULL, *serial = NULL, *num = NULL, *autoprobe = NULL;
+        SriovConfig *c;
+        uint64_t n = 0, a = 0;
+        int r;
+
+        r = pci_address_parse(address, &canonical);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(canonical, address))
+                return error_setf(reason, "the key does not end in a PCI address");
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                if (streq(kv[i], "serial"))
+                        r = set_once(&serial, kv[i + 1], kv[i], reason);
+                else if (streq(kv[i], "num-vfs"))
+                        r = set_once(&num, kv[i + 1], kv[i], reason);
+                else if (streq(kv[i], "autoprobe"))
+                        r = set_once(&autoprobe, kv[i + 1], kv[i], reason);
+                else if (!streq(kv[i], "vf"))
+                        r = unknown_field(kv[i], reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!num || !parse_decimal(num, SRIOV_NUM_VFS_MAX, &n))
+                return error_setf(reason, "num-vfs is missing or not a VF count");
+        if (autoprobe && !parse_decimal(autoprobe, 1, &a))
+                return error_setf(reason, "autoprobe is neither 0 nor 1");
+        if (serial && !serial_ok(serial))
+                return error_setf(reason, "the serial is empty or too long");
+        if (!set)
+                return error_setf(reason, "no SR-IOV settings are kept here");
+        if (sriov_config_find(set, canonical, serial))
+                return error_setf(reason, "the PF is recorded twice");
+        r = sriov_config_get(set, canonical, serial, &c);
+        if (r < 0)
+                return r;
+        c->num_vfs = (unsigned) n;
+        c->autoprobe = autoprobe ? (int) a : -1;
+        for (size_t i = 0; kv[i]; i += 2) {
+                if (!streq(kv[i], "vf"))
+                        continue;
+                r = parse_vf(kv[i + 1], c->num_vfs, c, reason);
+                if (r < 0) {
+                        (void) sriov_config_remove(set, canonical);
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static bool has_check_line(const char *val, size_t len) {
         const char *c;
 
@@ -603,5 +791,7 @@ int record_parse(int version, const char *key, const char *val, size_t len, cons
                 return parse_prepared(address, body, st->prepared, reason);
         if (streq(key, KEY_REBOOT))
                 return parse_reboot(body, st->reboot, reason);
+        if ((address = startswith(key, KEY_SRIOV_PREFIX)))
+                return parse_sriov(address, body, st->sriov, reason);
         return error_setf(reason, "no such record is ever written");
 }

@@ -3,6 +3,7 @@
 
 #include "model/plan.h"
 #include "model/resource.h"
+#include "model/vf.h"
 
 /* The persistent state: resource groups (and later claims) in a gdbm file
  * under the state directory. Every save writes a complete new file and
@@ -26,6 +27,7 @@ typedef struct StoreState {
         ResourceSet *resources;
         PreparedSet *prepared;
         RebootState *reboot;
+        SriovConfigSet *sriov;  /* VF counts and settings by PF */
 } StoreState;
 
 /* Opens (creating the directory when missing) and loads the state into

@@ -193,6 +193,7 @@ class Host:
             'NumVfs': sriov['numvfs'],
             'VirtualFunctions': [pci_path(vf['address'])
                                  for vf in self.virtual_functions(dev['address'])],
+            'DriversAutoprobe': sriov.get('drivers_autoprobe', True),
         }
 
     def expected_usb_props(self, dev):

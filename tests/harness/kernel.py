@@ -14,7 +14,11 @@ milliseconds after a write it does what the kernel would:
   /sys/bus/pci/drivers/X/bind              bind D to X if X matches D
   /sys/bus/pci/drivers/X/new_id, remove_id dynamic ids; new_id also probes
   /sys/bus/pci/drivers_probe               bind D to its override, else to its own driver
-  /sys/bus/pci/devices/D/sriov_numvfs      create or destroy virtual functions
+  /sys/bus/pci/devices/D/sriov_numvfs      create or destroy virtual functions, each in an IOMMU
+                                           group of its own, with physfn/virtfnN links; a
+                                           non-zero → non-zero write is refused (EBUSY: the
+                                           value stays) and so is one above sriov_totalvfs
+  /sys/bus/pci/devices/D/sriov_drivers_autoprobe  whether new VFs get their driver
   /sys/bus/pci/devices/D/remove            hot-remove D;  /sys/bus/pci/rescan re-adds it
   /sys/bus/usb/devices/U/authorized        (de)authorize a USB device
   /sys/bus/usb/drivers/X/bind, unbind      USB interfaces and devices
@@ -50,6 +54,7 @@ class KernelEmulator:
         self.errors = []           # tracebacks of failed reactions
         self.log = []              # (file, value) handled, for debugging
         self.removed = {}          # address -> spec removed through "remove"
+        self._own = {}             # path -> text the emulator itself wrote back (SR-IOV attributes)
         self._ino = Inotify()
         self._watches = {}         # wd -> (kind, key, path)
         self._by_path = {}
@@ -62,6 +67,7 @@ class KernelEmulator:
         self.handlers = {
             ('pci-dev', 'driver_override'): self._pci_driver_override,
             ('pci-dev', 'sriov_numvfs'): self._pci_sriov_numvfs,
+            ('pci-dev', 'sriov_drivers_autoprobe'): self._pci_sriov_autoprobe,
             ('pci-dev', 'remove'): self._pci_remove,
             ('pci-drv', 'bind'): self._pci_bind,
             ('pci-drv', 'unbind'): self._pci_unbind,
@@ -155,7 +161,7 @@ class KernelEmulator:
     # applied in the order a program issues them when it follows the
     # usual sequences (override, unbind, probe): stored values first, then
     # releases, then new bindings.
-    _RANK = {'driver_override': 0, 'sriov_numvfs': 0, 'authorized': 0,
+    _RANK = {'driver_override': 0, 'sriov_drivers_autoprobe': 0, 'sriov_numvfs': 0, 'authorized': 0,
              'unbind': 1, 'remove_id': 2, 'new_id': 3, 'bind': 4,
              'drivers_probe': 5, 'remove': 6, 'rescan': 7}
 
@@ -226,6 +232,10 @@ class KernelEmulator:
                     value = f.read()
             except OSError:
                 continue
+            if self._own.get(path) == value:
+                # our own normalization of a value just handled, not a write
+                del self._own[path]
+                continue
             if not value:
                 # opened with O_TRUNC and not written yet (the kernel never
                 # sees an empty write): the writer's close will come
@@ -240,7 +250,7 @@ class KernelEmulator:
         return out
 
     # attributes the kernel stores at once; the rest reacts a little later
-    _IMMEDIATE = ('driver_override', 'authorized', 'sriov_numvfs')
+    _IMMEDIATE = ('driver_override', 'authorized', 'sriov_numvfs', 'sriov_drivers_autoprobe')
 
     def pause(self):
         time.sleep(random.uniform(*self.delay))
@@ -363,11 +373,11 @@ class KernelEmulator:
             return
         if want < 0 or want > sriov['totalvfs'] or (want and current):
             # the kernel refuses (EINVAL/EBUSY): the attribute keeps its value
-            self._normalize(path, raw, '%d\n' % current)
+            self._store(path, raw, '%d\n' % current)
             return
         # reads back as the kernel prints it before anything else happens,
         # so that a program waiting for the effect cannot write again first
-        self._normalize(path, raw, '%d\n' % want)
+        self._store(path, raw, '%d\n' % want)
         self.pause()
         if want == 0:
             # the PCI core removes VFs one by one, first to last
@@ -381,6 +391,34 @@ class KernelEmulator:
         self._write(self.host.real(self.host.devpaths[addr] + '/config'),
                     pciconfig.build_config(spec), binary=True)
         self.host.uevent(self.host.devpaths[addr], 'change')
+
+    def _pci_sriov_autoprobe(self, addr, value, path, raw=None):
+        spec = self._spec(addr)
+        if spec is None or not spec.get('sriov') or value not in ('0', '1'):
+            if spec is not None and spec.get('sriov'):
+                self._store(path, raw, '1\n' if spec['sriov'].get('drivers_autoprobe', True) else '0\n')
+            return
+        spec['sriov']['drivers_autoprobe'] = value == '1'
+        self._store(path, raw, value + '\n')
+
+    def _store(self, path, raw, text):
+        """_normalize, remembering the text so that its own inotify event
+        is not taken for a write."""
+        if raw != text:
+            self._own[path] = text
+        self._normalize(path, raw, text)
+
+    def sriov_writes(self, addr):
+        """The values written to a PF's sriov_numvfs, in order. A stored
+        attribute is read when its inotify event is handled, so a quick
+        later write can be read twice (for its event and the one before):
+        repeats in a row count once."""
+        suffix = '/' + addr + '/sriov_numvfs'
+        out = []
+        for p, v in list(self.log):
+            if p.endswith(suffix) and (not out or out[-1] != v.strip()):
+                out.append(v.strip())
+        return out
 
     def vf_spec(self, pf, index, used=()):
         s = pf['sriov']

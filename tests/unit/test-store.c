@@ -191,6 +191,96 @@ static void test_versions(void) {
         REFUSED("group/g1", "checksum");
 }
 
+/* sriov/ records: loaded with a set to hold them. */
+static int load_sriov(SriovConfigSet *sv, char **error) {
+        ResourceSet rs = {};
+        PreparedSet ps = {};
+        RebootState rb = {};
+        StoreState st = { &rs, &ps, &rb, sv };
+        Store *s = NULL;
+        int r = store_open(dir, &st, &s, error);
+
+        store_free(s);
+        resource_set_done(&rs);
+        prepared_set_done(&ps);
+        reboot_state_done(&rb);
+        return r;
+}
+
+static void sriov_refused(int line, const char *body, const char *word) {
+        _cleanup_(sriov_config_set_done) SriovConfigSet sv = {};
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        write_db("1", "sriov/0000:03:00.0", body, NULL);
+        r = load_sriov(&sv, &error);
+        if (r != -EBADMSG || sv.n_items != 0 || !error || !strstr(error, word)) {
+                fprintf(stderr, "%s:%d: expected a refusal naming '%s', got %d: %s\n", __FILE__, line, word, r,
+                        error ? error : "(no message)");
+                check_failures++;
+        }
+}
+
+static void test_sriov(void) {
+        _cleanup_(sriov_config_set_done) SriovConfigSet sv = {};
+        ResourceSet rs = {};
+        PreparedSet ps = {};
+        RebootState rb = {};
+        StoreState st = { &rs, &ps, &rb, &sv };
+        Store *s = NULL;
+        SriovConfig *c = NULL;
+        VfSettings vf;
+        _cleanup_free_ char *dump = NULL, *summary = NULL, *error = NULL;
+
+        write_db("1", "sriov/0000:03:00.0",
+                 "serial=3C%2CFD\nnum-vfs=4\nautoprobe=0\nvf=1;mac=52:54:00:00:00:01;vlan=10;trust=1\n", NULL);
+        CHECK(load_sriov(&sv, &error) == 0);
+        if (error)
+                fprintf(stderr, "%s\n", error);
+        CHECK(sv.n_items == 1 && sv.items[0].num_vfs == 4 && sv.items[0].autoprobe == 0 &&
+              sv.items[0].n_vfs == 1 && sv.items[0].vfs[0].vlan == 10 && sv.items[0].vfs[0].trust == 1);
+        CHECK_STREQ(sv.items[0].pf_serial, "3C,FD");
+        sriov_config_set_done(&sv);
+
+#define SRIOV_REFUSED(body, word) sriov_refused(__LINE__, body, word)
+        SRIOV_REFUSED("num-vfs=x\n", "num-vfs");
+        SRIOV_REFUSED("num-vfs=070\n", "num-vfs");
+        SRIOV_REFUSED("num-vfs=2\nautoprobe=2\n", "autoprobe");
+        SRIOV_REFUSED("num-vfs=2\nvf=2;vlan=1\n", "out of range");
+        SRIOV_REFUSED("num-vfs=2\nvf=0;vlan=5000\n", "vf line");
+        SRIOV_REFUSED("num-vfs=2\nvf=0;mac=01:00:5e:00:00:01\n", "vf line");
+        SRIOV_REFUSED("num-vfs=2\nvf=0;color=red\n", "vf line");
+        SRIOV_REFUSED("num-vfs=2\nvf=0; vlan=1\n", "vf line");
+        SRIOV_REFUSED("num-vfs=2\nvf=0;vlan=1\nvf=0;trust=1\n", "twice");
+        SRIOV_REFUSED("num-vfs=2\nspeed=1\n", "speed");
+        write_db("1", "sriov/03:00.0", "num-vfs=1\n", NULL);
+        CHECK(load_sriov(&sv, NULL) == -EBADMSG);
+
+        /* round trip */
+        (void) unlink(path);
+        CHECK(store_open(dir, &st, &s, NULL) == 0);
+        CHECK(sriov_config_get(&sv, "0000:03:00.1", NULL, &c) == 0);
+        c->num_vfs = 8;
+        vf_settings_init(&vf, 7);
+        vf.link_state = VF_LINK_DISABLE;
+        vf.max_tx_rate = 1000;
+        CHECK(sriov_config_set_vf(c, &vf) == 0);
+        CHECK(store_save(s, &st) == 0);
+        store_free(s);
+        sriov_config_set_done(&sv);
+        CHECK(load_sriov(&sv, NULL) == 0);
+        CHECK(sv.n_items == 1 && sv.items[0].num_vfs == 8 && sv.items[0].autoprobe == -1 && sv.items[0].n_vfs == 1 &&
+              sv.items[0].vfs[0].index == 7 && sv.items[0].vfs[0].link_state == VF_LINK_DISABLE &&
+              sv.items[0].vfs[0].max_tx_rate == 1000 && sv.items[0].vfs[0].vlan == -1);
+        free(error);
+        error = NULL;
+        CHECK(store_verify(dir, &dump, &summary, &error) == 0);
+        CHECK(dump && strstr(dump, "vf=7;link-state=disable;max-tx-rate=1000"));
+        resource_set_done(&rs);
+        prepared_set_done(&ps);
+        reboot_state_done(&rb);
+}
+
 /* What store_save writes, store_open and store_verify load back. */
 static void test_round_trip(void) {
         ResourceSet rs = {};
@@ -237,6 +327,7 @@ int main(void) {
         test_prepared_and_reboot();
         test_versions();
         test_round_trip();
+        test_sriov();
 
         (void) unlink(path);
         (void) rmdir(dir);

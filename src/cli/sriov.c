@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* "sriov show [PF]" and "sriov set-vfs PF N": SR-IOV physical functions
+ * and their VF counts. */
+
+#include <errno.h>
+#include <inttypes.h>
+
+#include "hostdevctl.h"
+
+bool arg_no_autoprobe = false;
+
+static int print_pf_text(const HdDevice *d, bool autoprobe, Table *t) {
+        char total[16], num[16];
+
+        snprintf(total, sizeof total, "%" PRIu32, d->total_vfs);
+        snprintf(num, sizeof num, "%" PRIu32, d->num_vfs);
+        return table_add_row(t, (const char * const[]) { d->address, num, total, autoprobe ? "yes" : "no" });
+}
+
+static int read_autoprobe(sd_bus *bus, const char *path, bool *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int v = 1, r;
+
+        r = sd_bus_get_property_trivial(bus, HOSTDEV_SERVICE, path, HOSTDEV_SRIOV_PF_INTERFACE, "DriversAutoprobe",
+                                        &error, 'b', &v);
+        /* An older hostdevd without the property: the kernel's default. */
+        *ret = r < 0 || v;
+        return 0;
+}
+
+static int show(sd_bus *bus, const HdHost *h, const char *only) {
+        static const char * const headers[] = { "PF", "VFS", "TOTAL", "AUTOPROBE" };
+        _cleanup_table_free_ Table *t = table_new(ELEMENTSOF(headers), headers);
+        JsonWriter w;
+        bool any = false;
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        if (arg_json) {
+                json_init(&w, stdout, true);
+                json_begin_array(&w);
+        }
+        for (size_t i = 0; i < h->n_devices; i++) {
+                const HdDevice *d = h->devices[i];
+                bool autoprobe;
+
+                if (!d->is_sriov_pf || (only && !streq(d->path, only)))
+                        continue;
+                any = true;
+                (void) read_autoprobe(bus, d->path, &autoprobe);
+                if (arg_json) {
+                        json_begin_object(&w);
+                        json_kv_string(&w, "address", d->address);
+                        json_kv_uint(&w, "num_vfs", d->num_vfs);
+                        json_kv_uint(&w, "total_vfs", d->total_vfs);
+                        json_kv_bool(&w, "drivers_autoprobe", autoprobe);
+                        json_key(&w, "virtual_functions");
+                        json_begin_array(&w);
+                        for (char **vf = d->virtual_functions; vf && *vf; vf++) {
+                                const HdDevice *v = hd_host_find_device(h, *vf);
+
+                                json_string(&w, v ? v->address : *vf);
+                        }
+                        json_end_array(&w);
+                        json_end_object(&w);
+                        continue;
+                }
+                r = print_pf_text(d, autoprobe, t);
+                if (r < 0)
+                        return r;
+        }
+        if (only && !any) {
+                log_error("%s is not an SR-IOV physical function.", only);
+                return -ENOENT;
+        }
+        if (arg_json) {
+                json_end_array(&w);
+                return json_finish(&w);
+        }
+        if (!any)
+                printf("No SR-IOV physical functions.\n");
+        else {
+                r = table_print(t, stdout, arg_legend, on_tty() ? terminal_columns() : 0);
+                if (r < 0)
+                        return r;
+        }
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -EIO;
+}
+
+static int verb_sriov_show(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_host_free_ HdHost *h = NULL;
+        _cleanup_free_ char *path = NULL;
+
+        if (hd_bus_open(&bus) < 0)
+                return EXIT_FAILURE;
+        if (argc > 1 && resolve_device(bus, argv[1], &path) < 0)
+                return EXIT_FAILURE;
+        if (hd_host_fetch(bus, &h) < 0)
+                return EXIT_FAILURE;
+        return output_result(show(bus, h, path));
+}
+
+static int parse_count(const char *s, uint32_t *ret) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (!*s || *end || errno || v > UINT32_MAX || s[0] == '-' || s[0] == '+') {
+                log_error("'%s' is not a number of VFs.", s);
+                return -EINVAL;
+        }
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+static int verb_sriov_set_vfs(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        uint32_t count;
+        int r;
+
+        if (parse_count(argv[2], &count) < 0)
+                return EXIT_USAGE;
+        if (hd_bus_open(&bus) < 0 || resolve_device(bus, argv[1], &path) < 0)
+                return EXIT_FAILURE;
+        if (hd_new_call(bus, &m, path, HOSTDEV_SRIOV_PF_INTERFACE, "SetNumVfs", arg_ask_password) < 0)
+                return EXIT_FAILURE;
+        r = sd_bus_message_append(m, "u", count);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && arg_no_autoprobe)
+                r = sd_bus_message_append(m, "{sv}", "autoprobe", "b", 0);
+        if (r >= 0 && arg_override_critical)
+                r = sd_bus_message_append(m, "{sv}", "override-critical", "b", 1);
+        if (r >= 0)
+                r = hd_close_options(m, arg_ask_password);
+        if (r < 0)
+                return exit_message_error(r);
+        if (hd_call(bus, m, &reply) < 0)
+                return EXIT_FAILURE;
+        if (!arg_json)
+                printf("%s now has %" PRIu32 " VF%s.\n", argv[1], count, count == 1 ? "" : "s");
+        return EXIT_SUCCESS;
+}
+
+const Verb sriov_verbs[] = {
+        { "show",    "[PF]",   0, 1, 0, verb_sriov_show,
+          "Show SR-IOV physical functions and their VF counts" },
+        { "set-vfs", "PF N",   2, 2, OPT_NO_AUTOPROBE | OPT_OVERRIDE_CRITICAL, verb_sriov_set_vfs,
+          "Set the number of VFs of a PF (through 0); --no-autoprobe keeps new VFs without a driver" },
+};
+const size_t n_sriov_verbs = ELEMENTSOF(sriov_verbs);
+
+int verb_sriov(int argc, char *argv[]) {
+        if (argc < 2) {
+                char *list_argv[] = { (char *) "show", NULL };
+                return dispatch_verb(sriov_verbs, n_sriov_verbs, "sriov ", 1, list_argv);
+        }
+        return dispatch_verb(sriov_verbs, n_sriov_verbs, "sriov ", argc - 1, argv + 1);
+}
