@@ -24,6 +24,8 @@ struct Daemon {
         Kernel *kernel;
         Monitor *monitor;
         Inventory inventory;
+        MdevSet mdevs;                  /* mediated devices: parents and instances (mdev.c) */
+        struct MdevOp *mdev_ops;        /* creates and removes in flight */
         const DaemonListener *listener;
         void *listener_userdata;
         sd_event_source *flush_source;
@@ -109,3 +111,13 @@ void daemon_update_converged(Daemon *d);
 void daemon_refresh_device(Daemon *d, const char *address);
 /* Adds a reboot reason (persisted) and signals it. */
 void daemon_add_reboot_reason(Daemon *d, const char *subject, const char *reason);
+
+/* Mediated devices (mdev.c). */
+int daemon_mdev_init(Daemon *d);
+void daemon_mdev_done(Daemon *d);
+/* Parents and instances as the kernel has them now (start-up). */
+int daemon_mdev_enumerate(Daemon *d);
+/* A uevent of the mdev bus. */
+void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath);
+/* The device at address may have become, stayed or stopped being a parent. */
+void daemon_mdev_parent_update(Daemon *d, const char *address);

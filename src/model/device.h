@@ -38,6 +38,7 @@ typedef struct Device {
                 char **reset_methods;   /* NULL-terminated, may be NULL */
                 bool boot_vga;
                 bool sriov_capable;     /* has sriov_totalvfs: a PF */
+                bool mdev_parent;       /* has mdev_supported_types */
                 unsigned total_vfs;
                 unsigned num_vfs;
                 char **vfs;             /* VF addresses by index, NULL-terminated */
