@@ -106,7 +106,7 @@ void daemon_schedule_flush(Daemon *d) {
 }
 
 int daemon_save(Daemon *d) {
-        StoreState state = { &d->resources, &d->prepared, &d->reboot };
+        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->mdev_records };
         int r = store_save(d->store, &state);
 
         if (r >= 0)
@@ -499,7 +499,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         d->boot_id = kernel_boot_id(d->kernel);
         kernel_trim(d->kernel);
 
-        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot }, &d->store,
+        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->mdev_records }, &d->store,
                        &error);
         if (r == -ENOMEM)
                 return log_oom();
@@ -527,6 +527,8 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
                 return r;
         critical_update(d, true);
         clear_baselines(d);
+        /* Mediated devices before bindings: a VM's device may be one. */
+        daemon_mdev_recreate(d);
         /* Runs on the loop; d->ready once done. */
         return daemon_converge(d);
 }

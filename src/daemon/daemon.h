@@ -26,6 +26,7 @@ struct Daemon {
         Inventory inventory;
         MdevSet mdevs;                  /* mediated devices: parents and instances (mdev.c) */
         struct MdevOp *mdev_ops;        /* creates and removes in flight */
+        MdevRecordSet mdev_records;     /* the instances hostdev made, kept in the store */
         const DaemonListener *listener;
         void *listener_userdata;
         sd_event_source *flush_source;
@@ -121,3 +122,8 @@ int daemon_mdev_enumerate(Daemon *d);
 void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath);
 /* The device at address may have become, stayed or stopped being a parent. */
 void daemon_mdev_parent_update(Daemon *d, const char *address);
+/* Start-up: recorded instances that are missing are created again. */
+void daemon_mdev_recreate(Daemon *d);
+/* Recorded instances that are missing (none in flight), as address,
+ * problem pairs appended to *problems; how many. */
+int daemon_mdev_converge_problems(Daemon *d, char ***problems);

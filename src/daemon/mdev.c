@@ -3,6 +3,7 @@
 #include "kernel/mdev.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 #include "shared/text.h"
 
 /* Mediated devices in the core: parents and instances kept current from
@@ -20,6 +21,7 @@ typedef struct MdevOp {
         void *userdata;
         sd_event_source *timer;
         sd_event_source *check; /* the instance may already be there (or gone) */
+        bool keep_record;       /* a recreate: a failure leaves the record (a converge problem) */
         struct MdevOp *next, *prev;
 } MdevOp;
 
@@ -46,13 +48,27 @@ static MdevOp *op_find(Daemon *d, const char *uuid) {
         return NULL;
 }
 
+/* The record follows: a create that failed takes its intent back, a
+ * remove that worked drops it. */
+static void op_records(MdevOp *o, int r) {
+        Daemon *d = o->d;
+
+        if (!o->keep_record && (o->kind == CHANGE_MDEV_CREATE) == (r < 0) && mdev_record_remove(&d->mdev_records, o->uuid) > 0 &&
+            daemon_save(d) < 0)
+                log_warning("Cannot save the state after mediated device %s.", o->uuid);
+}
+
 static void op_finish(MdevOp *o, int r, const char *error) {
         MdevDone done = o->done;
         void *userdata = o->userdata;
-        _cleanup_free_ char *uuid = TAKE_PTR(o->uuid);
+        Daemon *d = o->d;
+        _cleanup_free_ char *uuid = NULL;
 
-        o->uuid = NULL;
+        op_records(o, r);
+        uuid = TAKE_PTR(o->uuid);
         op_free(o);
+        if (d->ready_done)
+                daemon_update_converged(d);
         if (done)
                 done(userdata, uuid, r, error);
 }
@@ -163,8 +179,24 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
         r = op_start(d, CHANGE_MDEV_CREATE, uuid, requester, done, userdata, &o);
         if (r < 0)
                 return r;
+        /* The intent first: a crash after the write leaves a record that
+         * start-up completes. A recreate has its record already. */
+        o->keep_record = mdev_record_find(&d->mdev_records, uuid);
+        if (!o->keep_record) {
+                r = mdev_record_add(&d->mdev_records, uuid, type, parent, dev->serial);
+                if (r >= 0 && (r = daemon_save(d)) < 0)
+                        (void) mdev_record_remove(&d->mdev_records, uuid);
+                if (r < 0) {
+                        op_free(o);
+                        if (r == -ENOMEM)
+                                return r;
+                        error_setf(ret_error, "Cannot record the mediated device: %s", strerror(-r));
+                        return -EIO;
+                }
+        }
         r = kernel_mdev_create(d->kernel, dev->syspath, type, uuid);
         if (r < 0) {
+                op_records(o, r);
                 op_free(o);
                 if (r == -ENOMEM)
                         return r;
@@ -213,6 +245,69 @@ int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevD
         if (r < 0)
                 log_debug_errno(r, "Cannot check %s at once: %m", uuid);
         return 0;
+}
+
+/* ---- start-up ---- */
+
+/* The parent a record names now: the device with its serial, else the
+ * one at its address. */
+static Device *record_parent(Daemon *d, const MdevRecord *rec) {
+        Device *dev;
+        size_t i = 0;
+
+        if (rec->serial)
+                while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
+                        if (dev->kind == DEVICE_PCI && dev->pci.mdev_parent && streq_ptr(dev->serial, rec->serial))
+                                return dev;
+        return parent_device(d, rec->parent);
+}
+
+static void on_recreated(void *userdata, const char *uuid, int r, const char *error) {
+        if (r < 0)
+                log_warning("Mediated device %s could not be recreated: %s", uuid, strempty(error));
+        else
+                log_info("Mediated device %s recreated.", uuid);
+}
+
+void daemon_mdev_recreate(Daemon *d) {
+        for (size_t i = 0; i < d->mdev_records.n_items; i++) {
+                const MdevRecord *rec = &d->mdev_records.items[i];
+                _cleanup_free_ char *err = NULL;
+                Device *dev;
+                int r;
+
+                if (mdev_set_get(&d->mdevs, rec->uuid))
+                        continue;
+                dev = record_parent(d, rec);
+                if (!dev) {
+                        log_warning("Mediated device %s: its parent %s is not there.", rec->uuid, rec->parent);
+                        continue;
+                }
+                r = daemon_mdev_create(d, dev->address, rec->type, rec->uuid, "hostdevd", on_recreated, NULL, &err);
+                if (r < 0)
+                        log_warning("Mediated device %s cannot be recreated: %s", rec->uuid,
+                                    err ?: strerror(-r));
+        }
+}
+
+int daemon_mdev_converge_problems(Daemon *d, char ***problems) {
+        int n = 0;
+
+        for (size_t i = 0; i < d->mdev_records.n_items; i++) {
+                const MdevRecord *rec = &d->mdev_records.items[i];
+                const Device *dev;
+                _cleanup_free_ char *text = NULL;
+
+                if (mdev_set_get(&d->mdevs, rec->uuid) || op_find(d, rec->uuid))
+                        continue;
+                dev = record_parent(d, rec);
+                if (asprintf(&text, "mediated device %s of type %s is missing%s", rec->uuid, rec->type,
+                             dev ? "" : ": its parent is not present") < 0 ||
+                    strv_extend(problems, dev ? dev->address : rec->parent) < 0 || strv_extend(problems, text) < 0)
+                        return -ENOMEM;
+                n++;
+        }
+        return n;
 }
 
 /* ---- the set, from the kernel ---- */
@@ -326,4 +421,5 @@ void daemon_mdev_done(Daemon *d) {
         while (d->mdev_ops)
                 op_free(d->mdev_ops);
         mdev_set_done(&d->mdevs);
+        mdev_record_set_done(&d->mdev_records);
 }

@@ -156,6 +156,8 @@ void daemon_update_converged(Daemon *d) {
                 if (!text || strv_extend(&problems, address) < 0 || strv_extend(&problems, text) < 0)
                         return;
         }
+        if (daemon_mdev_converge_problems(d, &problems) != 0)
+                converged = false;
         if (converged == d->converged && strv_equal(problems, d->converge_problems))
                 return;
         d->converged = converged;

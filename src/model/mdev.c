@@ -150,3 +150,54 @@ int mdev_set_put(MdevSet *s, Mdev *m) {
         mdev_free(hashmap_remove(s->mdevs, m->uuid));
         return hashmap_put(s->mdevs, m->uuid, m);
 }
+
+static void record_done(MdevRecord *r) {
+        free(r->uuid);
+        free(r->type);
+        free(r->parent);
+        free(r->serial);
+        *r = (MdevRecord) {};
+}
+
+void mdev_record_set_done(MdevRecordSet *s) {
+        for (size_t i = 0; i < s->n_items; i++)
+                record_done(&s->items[i]);
+        free(s->items);
+        *s = (MdevRecordSet) {};
+}
+
+MdevRecord *mdev_record_find(const MdevRecordSet *s, const char *uuid) {
+        for (size_t i = 0; uuid && i < s->n_items; i++)
+                if (streq(s->items[i].uuid, uuid))
+                        return &s->items[i];
+        return NULL;
+}
+
+int mdev_record_add(MdevRecordSet *s, const char *uuid, const char *type, const char *parent, const char *serial) {
+        MdevRecord *t, *r;
+
+        if (mdev_record_find(s, uuid))
+                return -EEXIST;
+        t = realloc(s->items, (s->n_items + 1) * sizeof(MdevRecord));
+        if (!t)
+                return -ENOMEM;
+        s->items = t;
+        r = &s->items[s->n_items];
+        *r = (MdevRecord) { strdup(uuid), strdup(type), strdup(parent), serial ? strdup(serial) : NULL };
+        if (!r->uuid || !r->type || !r->parent || (serial && !r->serial)) {
+                record_done(r);
+                return -ENOMEM;
+        }
+        s->n_items++;
+        return 0;
+}
+
+int mdev_record_remove(MdevRecordSet *s, const char *uuid) {
+        MdevRecord *r = mdev_record_find(s, uuid);
+
+        if (!r)
+                return 0;
+        record_done(r);
+        *r = s->items[--s->n_items];
+        return 1;
+}

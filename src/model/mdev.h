@@ -79,3 +79,24 @@ Mdev *mdev_set_get(const MdevSet *s, const char *uuid);
 /* Takes m, replacing an earlier reading. */
 int mdev_set_put(MdevSet *s, Mdev *m);
 Mdev *mdev_set_take(MdevSet *s, const char *uuid);
+
+/* What the store keeps of an instance hostdev made: recreated at start-up
+ * on the parent with that serial (else at that address). */
+typedef struct MdevRecord {
+        char *uuid;
+        char *type;
+        char *parent;           /* the parent's address when it was made */
+        char *serial;           /* the parent's serial, NULL when none */
+} MdevRecord;
+
+typedef struct MdevRecordSet {
+        MdevRecord *items;
+        size_t n_items;
+} MdevRecordSet;
+
+void mdev_record_set_done(MdevRecordSet *s);
+MdevRecord *mdev_record_find(const MdevRecordSet *s, const char *uuid);
+/* Copies the strings; -EEXIST when the uuid is recorded already. */
+int mdev_record_add(MdevRecordSet *s, const char *uuid, const char *type, const char *parent, const char *serial);
+/* 0 when it was not recorded. */
+int mdev_record_remove(MdevRecordSet *s, const char *uuid);

@@ -11,6 +11,7 @@
 #define KEY_GROUP_PREFIX "group/"
 #define KEY_PREPARED_PREFIX "prepared/"
 #define KEY_REBOOT "reboot"
+#define KEY_MDEV_PREFIX "mdev/"
 /* Every record but the version ends with "check=XXXXXXXX\n": the CRC-32
  * of its key, a NUL and the lines before it. */
 #define CHECK_PREFIX "check="
@@ -138,6 +139,24 @@ static char *serialize_reboot(const RebootState *r) {
         return buf;
 }
 
+static char *serialize_mdev(const MdevRecord *m) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        fputs("type=", f), escape(f, m->type), fputc('\n', f);
+        fputs("parent=", f), escape(f, m->parent), fputc('\n', f);
+        if (m->serial)
+                fputs("serial=", f), escape(f, m->serial), fputc('\n', f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 static int add_record(char ***l, const char *key, char *body) {
         _cleanup_free_ char *b = body, *v = NULL;
 
@@ -173,6 +192,16 @@ int record_serialize_state(const StoreState *state, char ***ret) {
                 if (asprintf(&key, KEY_PREPARED_PREFIX "%s", p->address) < 0)
                         return -ENOMEM;
                 r = add_record(&l, key, serialize_prepared(p));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; state->mdevs && i < state->mdevs->n_items; i++) {
+                _cleanup_free_ char *key = NULL;
+                const MdevRecord *m = &state->mdevs->items[i];
+
+                if (asprintf(&key, KEY_MDEV_PREFIX "%s", m->uuid) < 0)
+                        return -ENOMEM;
+                r = add_record(&l, key, serialize_mdev(m));
                 if (r < 0)
                         return r;
         }
@@ -550,6 +579,49 @@ static int parse_reboot(const char *body, RebootState *reboot, char **reason) {
         return 0;
 }
 
+static int parse_mdev(const char *uuid, const char *body, MdevRecordSet *set, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL;
+        _cleanup_free_ char *type = NULL, *parent = NULL, *serial = NULL, *address = NULL;
+        int r;
+
+        if (!set)
+                return error_setf(reason, "no such record is ever written");
+        if (!mdev_uuid_valid(uuid) || uuid[strspn(uuid, "0123456789abcdef-")])
+                return error_setf(reason, "the key does not end in a lower-case UUID");
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                const char *k = kv[i];
+
+                if (streq(k, "type"))
+                        r = set_once(&type, kv[i + 1], k, reason);
+                else if (streq(k, "parent"))
+                        r = set_once(&parent, kv[i + 1], k, reason);
+                else if (streq(k, "serial"))
+                        r = set_once(&serial, kv[i + 1], k, reason);
+                else
+                        r = unknown_field(k, reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!type || !parent)
+                return error_setf(reason, "a mediated device needs the fields type and parent");
+        if (!mdev_type_id_valid(type))
+                return error_setf(reason, "type is not a mediated device type id");
+        r = pci_address_parse(parent, &address);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(address, parent))
+                return error_setf(reason, "parent is not a PCI address");
+        if (serial && !serial_ok(serial))
+                return error_setf(reason, "the serial is empty or too long");
+        r = mdev_record_add(set, uuid, type, parent, serial);
+        if (r == -EEXIST)
+                return error_setf(reason, "the mediated device is recorded twice");
+        return r;
+}
+
 static bool has_check_line(const char *val, size_t len) {
         const char *c;
 
@@ -603,5 +675,7 @@ int record_parse(int version, const char *key, const char *val, size_t len, cons
                 return parse_prepared(address, body, st->prepared, reason);
         if (streq(key, KEY_REBOOT))
                 return parse_reboot(body, st->reboot, reason);
+        if ((id = startswith(key, KEY_MDEV_PREFIX)))
+                return parse_mdev(id, body, st->mdevs, reason);
         return error_setf(reason, "no such record is ever written");
 }

@@ -52,6 +52,8 @@ static void state_done(const StoreState *st) {
         resource_set_done(st->resources);
         prepared_set_done(st->prepared);
         reboot_state_done(st->reboot);
+        if (st->mdevs)
+                mdev_record_set_done(st->mdevs);
 }
 
 /* Moves what src holds into the empty dst. */
@@ -62,6 +64,10 @@ static void state_move(const StoreState *dst, const StoreState *src) {
         *src->resources = (ResourceSet) {};
         *src->prepared = (PreparedSet) {};
         *src->reboot = (RebootState) {};
+        if (dst->mdevs && src->mdevs) {
+                *dst->mdevs = *src->mdevs;
+                *src->mdevs = (MdevRecordSet) {};
+        }
 }
 
 /* gdbm is opened without a fatal function throughout: with one, gdbm
@@ -356,7 +362,8 @@ static int load_file(const char *path, int fd, const StoreState *st, char **ret_
         ResourceSet resources = {};
         PreparedSet prepared = {};
         RebootState reboot = {};
-        StoreState tmp = { &resources, &prepared, &reboot };
+        MdevRecordSet mdevs = {};
+        StoreState tmp = { &resources, &prepared, &reboot, &mdevs };
         Reader rd = { .path = path };
         GDBM_FILE db;
         int r;
@@ -465,7 +472,8 @@ int store_verify(const char *state_dir, char **ret_dump, char **ret_summary, cha
         ResourceSet resources = {};
         PreparedSet prepared = {};
         RebootState reboot = {};
-        StoreState st = { &resources, &prepared, &reboot };
+        MdevRecordSet mdevs = {};
+        StoreState st = { &resources, &prepared, &reboot, &mdevs };
         int fd, r;
 
         if (!s)
@@ -591,7 +599,8 @@ int store_salvage(const char *state_dir, char **ret_report, char **ret_error) {
         ResourceSet resources = {};
         PreparedSet prepared = {};
         RebootState reboot = {};
-        StoreState st = { &resources, &prepared, &reboot };
+        MdevRecordSet mdevs = {};
+        StoreState st = { &resources, &prepared, &reboot, &mdevs };
         Reader rd = { .salvage = true };
         gdbm_recovery rcvr = {};
         bool recovered = false;

@@ -186,6 +186,47 @@ class Mdev(MdevCase):
         self.assertIn(path, self.client.managed_objects())
 
 
+class Persistence(MdevCase):
+
+    def converged(self):
+        return self.client.get(hostspec.ROOT_PATH, 'org.hostdev1.Manager', 'Converged')
+
+    def test_restart_recreates(self):
+        """An instance made through hostdevd and lost while it was down (a
+        reboot) is created again at start-up, same UUID and type; one that
+        was removed through hostdevd is not. Converged says so."""
+        path = self.create('mtty-1', {'uuid': GLib.Variant('s', UUID)})
+        self.remove(self.create('mtty-2', {'uuid': GLib.Variant('s', UUID2)}))
+        self.assertEqual(self.daemon.stop(), [])
+        self.write_sysfs('/sys/bus/mdev/devices/%s/remove' % UUID, '1')
+        self.assertTrue(self.kernel.settle())
+        self.assertEqual(self.sysfs_instances(), [])
+
+        self.daemon.start()
+        self.wait_until(lambda: self.sysfs_instances() == [UUID], what='the instance recreated in sysfs')
+        self.wait_until(lambda: path in self.client.managed_objects(), what='its object')
+        self.assertEqual(self.client.get(path, MDEV_IFACE, 'Type'), 'mtty-1')
+        self.assertEqual(self.mdev.instances[UUID][1], 'mtty-1')
+        self.wait_until(self.converged, what='Converged')
+
+    def test_missing_parent_type_is_a_problem(self):
+        """A recorded instance that cannot be made again (its type has no
+        room left) leaves Converged false with a problem naming it."""
+        self.create('mtty-2', {'uuid': GLib.Variant('s', UUID)})
+        self.assertEqual(self.daemon.stop(), [])
+        self.write_sysfs('/sys/bus/mdev/devices/%s/remove' % UUID, '1')
+        self.assertTrue(self.kernel.settle())
+        # someone else took the only mtty-2 meanwhile
+        self.write_sysfs(self.mdev.type_dir(PARENT, 'mtty-2') + '/create', UUID2)
+        self.assertTrue(self.kernel.settle())
+
+        self.daemon.start()
+        self.wait_until(lambda: not self.converged(), what='Converged false')
+        problems = self.client.get(hostspec.ROOT_PATH, 'org.hostdev1.Manager', 'ConvergeProblems')
+        self.assertTrue(any(UUID in text for _subject, text in problems), problems)
+        self.assertEqual(self.sysfs_instances(), [UUID2])
+
+
 class FoundAtStart(MdevCase):
 
     def before_start(self):
