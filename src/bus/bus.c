@@ -256,6 +256,10 @@ static void on_mdev_removed(void *userdata, const Mdev *m) {
         bus_mdev_removed(userdata, m);
 }
 
+static void on_mdev_changed(void *userdata, const Mdev *m) {
+        bus_mdev_changed(userdata, m);
+}
+
 static void on_mdev_parent_changed(void *userdata, const MdevParent *p) {
         bus_mdev_parent_changed(userdata, p);
 }
@@ -281,6 +285,7 @@ static const DaemonListener listener = {
         .manager_changed = on_manager_changed,
         .mdev_added = on_mdev_added,
         .mdev_removed = on_mdev_removed,
+        .mdev_changed = on_mdev_changed,
         .mdev_parent_changed = on_mdev_parent_changed,
         .flush = on_flush,
 };

@@ -109,6 +109,7 @@ const char *bus_mdev_path(const char *uuid, char buf[static BUS_MDEV_PATH_MAX]);
 Mdev *bus_mdev_from_path(Daemon *d, const char *path);
 void bus_mdev_added(Bus *b, const Mdev *m);
 void bus_mdev_removed(Bus *b, const Mdev *m);
+void bus_mdev_changed(Bus *b, const Mdev *m);
 void bus_mdev_parent_changed(Bus *b, const MdevParent *p);
 void bus_mdev_free_all(Bus *b);
 

@@ -285,6 +285,13 @@ static int get_iommu_group(sd_bus *bus, const char *path, const char *interface,
         return sd_bus_message_append(reply, "i", m ? m->iommu_group : -1);
 }
 
+static int get_active(sd_bus *bus, const char *path, const char *interface, const char *property,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Mdev *m = mdev_of(userdata, path);
+
+        return sd_bus_message_append(reply, "b", m && m->active);
+}
+
 static int get_claimed(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         /* No claims on mediated devices yet. */
@@ -343,6 +350,47 @@ static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return 1;
 }
 
+static int method_import(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        Daemon *d = b->daemon;
+        Mdev *md = mdev_of(b, sd_bus_message_get_path(m));
+        _cleanup_(polkit_checks_done) PolkitChecks checks = {};
+        _cleanup_free_ char *uuid = NULL, *msg = NULL, *err = NULL;
+        bool no_interaction = false;
+        const OptionSpec spec[] = {
+                { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
+        };
+        int r;
+
+        if (!md)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The mediated device is gone.");
+        r = bus_read_options(m, spec, ELEMENTSOF(spec), RESOURCE_PCI, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+        if (md->source != MDEV_SOURCE_MDEVCTL)
+                return sd_bus_error_setf(error, BUS_ERROR_EXISTS, "Mediated device %s is hostdev's already.",
+                                         md->uuid);
+        if (asprintf(&msg, "Authentication is required to let hostdev keep the mediated device %s (type '%s') of %s.",
+                     md->uuid, md->type, md->parent) < 0)
+                return -ENOMEM;
+        r = mdev_checks(&checks, inventory_get(&d->inventory, md->parent), md->parent, md->type, msg);
+        if (r < 0)
+                return r;
+        r = bus_verify_polkit(b, m, &checks, no_interaction, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        uuid = strdup(md->uuid);
+        if (!uuid)
+                return -ENOMEM;
+        r = daemon_mdev_import(d, uuid, &err);
+        if (r == -EALREADY)
+                return sd_bus_error_setf(error, BUS_ERROR_EXISTS, "%s", strempty(err));
+        if (r < 0)
+                return reply_mdev_error(error, r, err);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 const sd_bus_vtable mdev_parent_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("SupportedTypes", "a(sssu)", get_supported_types, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -356,10 +404,13 @@ const sd_bus_vtable mdev_vtable[] = {
         SD_BUS_PROPERTY("Uuid", "s", get_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Type", "s", get_type, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Parent", "o", get_parent, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("IommuGroup", "i", get_iommu_group, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("IommuGroup", "i", get_iommu_group, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Active", "b", get_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Claimed", "b", get_claimed, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Source", "s", get_source, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_remove,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Import", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_import,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
@@ -423,6 +474,13 @@ void bus_mdev_removed(Bus *b, const Mdev *m) {
 
         bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.Mdev"));
         (void) emitter_removed(b->emitter, bus_mdev_path(m->uuid, p), ifaces);
+}
+
+void bus_mdev_changed(Bus *b, const Mdev *m) {
+        char p[BUS_MDEV_PATH_MAX];
+
+        (void) sd_bus_emit_properties_changed(b->bus, bus_mdev_path(m->uuid, p), "org.hostdev1.Mdev", "IommuGroup",
+                                              "Active", "Source", NULL);
 }
 
 void bus_mdev_parent_changed(Bus *b, const MdevParent *p) {

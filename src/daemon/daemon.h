@@ -27,6 +27,7 @@ struct Daemon {
         MdevSet mdevs;                  /* mediated devices: parents and instances (mdev.c) */
         struct MdevOp *mdev_ops;        /* creates and removes in flight */
         MdevRecordSet mdev_records;     /* the instances hostdev made, kept in the store */
+        bool mdev_definitions_read;     /* mdevctl's, once at start-up */
         const DaemonListener *listener;
         void *listener_userdata;
         sd_event_source *flush_source;

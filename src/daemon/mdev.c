@@ -75,7 +75,8 @@ static void op_finish(MdevOp *o, int r, const char *error) {
 
 /* Done once the set says so. */
 static bool op_check(MdevOp *o) {
-        bool present = mdev_set_get(&o->d->mdevs, o->uuid);
+        const Mdev *m = mdev_set_get(&o->d->mdevs, o->uuid);
+        bool present = m && m->active;
 
         if (o->kind == CHANGE_MDEV_CREATE ? !present : present)
                 return false;
@@ -151,6 +152,7 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
                        MdevDone done, void *userdata, char **ret_error) {
         MdevParent *p = mdev_set_parent(&d->mdevs, parent);
         Device *dev = parent_device(d, parent);
+        const Mdev *existing;
         const MdevType *t;
         MdevOp *o;
         int r;
@@ -164,8 +166,11 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
                 error_setf(ret_error, "%s offers no mediated device type '%s'.", parent, type);
                 return -ENOENT;
         }
-        if (mdev_set_get(&d->mdevs, uuid)) {
-                error_setf(ret_error, "A mediated device %s exists already.", uuid);
+        existing = mdev_set_get(&d->mdevs, uuid);
+        /* A definition not started is made only once it is hostdev's. */
+        if (existing && (existing->active || !mdev_record_find(&d->mdev_records, uuid))) {
+                error_setf(ret_error, "A mediated device %s exists already%s.", uuid,
+                           existing->active ? "" : " (an mdevctl definition)");
                 return -EEXIST;
         }
         r = busy_error(d, uuid, ret_error);
@@ -218,9 +223,9 @@ int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevD
         MdevOp *o;
         int r;
 
-        if (!m) {
-                error_setf(ret_error, "There is no mediated device %s.", uuid);
-                return -ENOENT;
+        if (!m || !m->active) {
+                error_setf(ret_error, "There is no mediated device %s%s.", uuid, m ? " running" : "");
+                return m ? -EPERM : -ENOENT;
         }
         r = busy_error(d, uuid, ret_error);
         if (r < 0)
@@ -247,6 +252,72 @@ int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevD
         return 0;
 }
 
+int daemon_mdev_import(Daemon *d, const char *uuid, char **ret_error) {
+        Mdev *m = mdev_set_get(&d->mdevs, uuid);
+        const Device *dev;
+        int r;
+
+        if (!m) {
+                error_setf(ret_error, "There is no mediated device %s.", uuid);
+                return -ENOENT;
+        }
+        if (m->source != MDEV_SOURCE_MDEVCTL) {
+                error_setf(ret_error, "Mediated device %s is hostdev's already.", uuid);
+                return -EALREADY;
+        }
+        r = busy_error(d, uuid, ret_error);
+        if (r < 0)
+                return r;
+        dev = inventory_get(&d->inventory, m->parent);
+        r = mdev_record_add(&d->mdev_records, m->uuid, m->type, m->parent, dev ? dev->serial : NULL);
+        if (r >= 0 && (r = daemon_save(d)) < 0)
+                (void) mdev_record_remove(&d->mdev_records, uuid);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                error_setf(ret_error, "Cannot record the mediated device: %s", strerror(-r));
+                return -EIO;
+        }
+        m->source = MDEV_SOURCE_HOSTDEV;
+        NOTIFY(d, mdev_changed, m);
+        daemon_schedule_flush(d);
+        log_info("Mediated device %s (type %s on %s) imported from mdevctl.", m->uuid, m->type, m->parent);
+        if (!m->active)
+                daemon_mdev_recreate(d);
+        return 0;
+}
+
+/* mdevctl's definitions: a running one is marked as mdevctl's, one not
+ * started is shown inactive; one imported into the store is hostdev's. */
+static int load_definitions(Daemon *d) {
+        MdevSet defs = {};
+        Mdev *def;
+        size_t i = 0;
+        int r;
+
+        r = mdev_set_init(&defs);
+        if (r >= 0)
+                r = kernel_mdevctl_read(d->kernel, &defs);
+        /* Each definition is taken out of defs: kept, or freed. */
+        while (r >= 0 && hashmap_iterate(defs.mdevs, &i, (void **) &def, NULL)) {
+                Mdev *cur = mdev_set_get(&d->mdevs, def->uuid);
+
+                hashmap_remove(defs.mdevs, def->uuid);
+                i = 0;
+                if (cur || mdev_record_find(&d->mdev_records, def->uuid)) {
+                        if (cur && !mdev_record_find(&d->mdev_records, def->uuid))
+                                cur->source = MDEV_SOURCE_MDEVCTL;
+                        mdev_free(def);
+                        continue;
+                }
+                r = mdev_set_put(&d->mdevs, def);
+                if (r < 0)
+                        mdev_free(def);
+        }
+        mdev_set_done(&defs);
+        return r;
+}
+
 /* ---- start-up ---- */
 
 /* The parent a record names now: the device with its serial, else the
@@ -270,13 +341,21 @@ static void on_recreated(void *userdata, const char *uuid, int r, const char *er
 }
 
 void daemon_mdev_recreate(Daemon *d) {
+        /* Once the store is read: a definition imported is hostdev's. */
+        if (!d->mdev_definitions_read) {
+                d->mdev_definitions_read = true;
+                if (load_definitions(d) < 0)
+                        log_warning("Cannot read mdevctl's definitions.");
+        }
         for (size_t i = 0; i < d->mdev_records.n_items; i++) {
                 const MdevRecord *rec = &d->mdev_records.items[i];
                 _cleanup_free_ char *err = NULL;
                 Device *dev;
                 int r;
 
-                if (mdev_set_get(&d->mdevs, rec->uuid))
+                const Mdev *m = mdev_set_get(&d->mdevs, rec->uuid);
+
+                if ((m && m->active) || op_find(d, rec->uuid))
                         continue;
                 dev = record_parent(d, rec);
                 if (!dev) {
@@ -298,7 +377,9 @@ int daemon_mdev_converge_problems(Daemon *d, char ***problems) {
                 const Device *dev;
                 _cleanup_free_ char *text = NULL;
 
-                if (mdev_set_get(&d->mdevs, rec->uuid) || op_find(d, rec->uuid))
+                const Mdev *m = mdev_set_get(&d->mdevs, rec->uuid);
+
+                if ((m && m->active) || op_find(d, rec->uuid))
                         continue;
                 dev = record_parent(d, rec);
                 if (asprintf(&text, "mediated device %s of type %s is missing%s", rec->uuid, rec->type,
@@ -345,6 +426,7 @@ void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) 
         _cleanup_(mdev_freep) Mdev *gone = NULL;
         const char *uuid = strrchr(syspath, '/');
         Mdev *m = NULL, *cur;
+        bool was_active;
         int r;
 
         if (!uuid || !mdev_uuid_valid(++uuid))
@@ -357,6 +439,7 @@ void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) 
                         return;
                 /* A definition's source stays what it was. */
                 cur = mdev_set_get(&d->mdevs, m->uuid);
+                was_active = cur && cur->active;
                 if (cur)
                         m->source = cur->source;
                 if (mdev_set_put(&d->mdevs, m) < 0) {
@@ -366,6 +449,8 @@ void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) 
                 }
                 if (!cur)
                         NOTIFY(d, mdev_added, m);
+                else if (!was_active)
+                        NOTIFY(d, mdev_changed, m);
                 log_debug("mdev %s added on %s", m->uuid, m->parent);
                 daemon_mdev_parent_update(d, m->parent);
         } else {
@@ -376,9 +461,19 @@ void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) 
                 gone = mdev_set_take(&d->mdevs, lower);
                 if (!gone)
                         return;
-                NOTIFY(d, mdev_removed, gone);
-                log_debug("mdev %s removed", gone->uuid);
-                daemon_mdev_parent_update(d, gone->parent);
+                if (gone->source == MDEV_SOURCE_MDEVCTL) {
+                        /* Stopped, still defined: shown as such. */
+                        gone->active = false;
+                        gone->iommu_group = -1;
+                        if (mdev_set_put(&d->mdevs, gone) >= 0) {
+                                NOTIFY(d, mdev_changed, gone);
+                                m = TAKE_PTR(gone);
+                        }
+                }
+                if (gone)
+                        NOTIFY(d, mdev_removed, gone);
+                log_debug("mdev %s removed", uuid);
+                daemon_mdev_parent_update(d, (m ?: gone)->parent);
         }
         daemon_schedule_flush(d);
         /* A change may wait for exactly this. */

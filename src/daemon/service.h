@@ -75,6 +75,9 @@ typedef struct DaemonListener {
         /* A mediated device appeared / is gone (m freed after the call). */
         void (*mdev_added)(void *userdata, const Mdev *m);
         void (*mdev_removed)(void *userdata, const Mdev *m);
+        /* Its Active, IommuGroup or Source changed (an mdevctl definition
+         * started or stopped, or imported). */
+        void (*mdev_changed)(void *userdata, const Mdev *m);
         /* A parent's types or their available instances changed. */
         void (*mdev_parent_changed)(void *userdata, const MdevParent *p);
         /* The burst is over. */
@@ -134,6 +137,10 @@ typedef void (*MdevDone)(void *userdata, const char *uuid, int r, const char *er
  * in flight), -EIO (the write was refused), each with *ret_error. */
 int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
                        MdevDone done, void *userdata, char **ret_error);
+/* Takes an mdevctl definition into the store: from now on hostdev keeps
+ * it (Source "hostdev"); one not started is created as at start-up.
+ * -ENOENT, -EALREADY (not an mdevctl definition), -EIO. */
+int daemon_mdev_import(Daemon *d, const char *uuid, char **ret_error);
 /* Writes remove and waits until it is gone: -ENOENT, -EBUSY, -EPERM (not
  * ours: an mdevctl definition), -EIO. */
 int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevDone done, void *userdata,

@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "common/address.h"
 #include "mdev.h"
+#include "shared/log.h"
 #include "shared/macro.h"
 #include "sysfs.h"
 
@@ -107,6 +111,7 @@ int kernel_mdev_read(Kernel *k, const char *syspath, Mdev **ret) {
         if (sysfs_read_link_basename(dfd, "iommu_group", &group) >= 0)
                 m->iommu_group = atoi(group);
         m->source = MDEV_SOURCE_HOSTDEV;
+        m->active = true;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -148,6 +153,86 @@ int kernel_mdev_enumerate(Kernel *k, MdevSet *s) {
                 if (r < 0)
                         return r;
                 TAKE_PTR(m);
+        }
+        return 0;
+}
+
+static int read_definition(const char *path, const char *parent, const char *uuid, Mdev **ret) {
+        _cleanup_(mdev_freep) Mdev *m = NULL;
+        json_object *root = json_object_from_file(path), *type = NULL;
+        int r = 0;
+
+        if (!root)
+                return -EINVAL;
+        if (!json_object_object_get_ex(root, "mdev_type", &type) || !json_object_is_type(type, json_type_string) ||
+            !mdev_type_id_valid(json_object_get_string(type)))
+                r = -EINVAL;
+        else if (!(m = calloc(1, sizeof(Mdev))) || !(m->uuid = mdev_uuid_normalize(uuid)) ||
+                 !(m->type = strdup(json_object_get_string(type))) || !(m->parent = strdup(parent)))
+                r = -ENOMEM;
+        json_object_put(root);
+        if (r < 0)
+                return r;
+        m->iommu_group = -1;
+        m->source = MDEV_SOURCE_MDEVCTL;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static int read_parent_definitions(const char *dir_path, const char *parent, MdevSet *s) {
+        _cleanup_closedir_ DIR *dir = opendir(dir_path);
+        struct dirent *de;
+        int r;
+
+        if (!dir)
+                return 0;
+        while ((de = readdir(dir))) {
+                _cleanup_(mdev_freep) Mdev *m = NULL;
+                _cleanup_free_ char *path = NULL;
+
+                if (!mdev_uuid_valid(de->d_name))
+                        continue;
+                if (asprintf(&path, "%s/%s", dir_path, de->d_name) < 0)
+                        return -ENOMEM;
+                r = read_definition(path, parent, de->d_name, &m);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        log_warning("%s: not an mdevctl definition with an mdev_type; ignored.", path);
+                        continue;
+                }
+                if (mdev_set_get(s, m->uuid))
+                        continue;
+                r = mdev_set_put(s, m);
+                if (r < 0)
+                        return r;
+                TAKE_PTR(m);
+        }
+        return 0;
+}
+
+int kernel_mdevctl_read(Kernel *k, MdevSet *s) {
+        _cleanup_free_ char *root = NULL;
+        _cleanup_closedir_ DIR *dir = NULL;
+        struct dirent *de;
+        int r;
+
+        if (asprintf(&root, "%s/mdevctl.d", k->paths->etc) < 0)
+                return -ENOMEM;
+        dir = opendir(root);
+        if (!dir)
+                return 0;
+        while ((de = readdir(dir))) {
+                _cleanup_free_ char *path = NULL, *address = NULL;
+
+                /* Parents hostdev knows are PCI functions. */
+                if (pci_address_parse(de->d_name, &address) < 0 || !streq(address, de->d_name))
+                        continue;
+                if (asprintf(&path, "%s/%s", root, de->d_name) < 0)
+                        return -ENOMEM;
+                r = read_parent_definitions(path, address, s);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

@@ -15,6 +15,10 @@ int kernel_mdev_read_parent(Kernel *k, const char *address, const char *syspath,
 int kernel_mdev_read(Kernel *k, const char *syspath, Mdev **ret);
 /* Every instance in /sys/bus/mdev/devices. */
 int kernel_mdev_enumerate(Kernel *k, MdevSet *s);
+/* The definitions of mdevctl, <etc>/mdevctl.d/<parent>/<uuid> (JSON with
+ * "mdev_type"), as inactive instances of source mdevctl, added to s.
+ * Files that do not parse are skipped with a warning. */
+int kernel_mdevctl_read(Kernel *k, MdevSet *s);
 /* Writes uuid to <parent>/mdev_supported_types/<type>/create. */
 int kernel_mdev_create(Kernel *k, const char *parent_syspath, const char *type, const char *uuid);
 /* Writes 1 to /sys/bus/mdev/devices/<uuid>/remove. */

@@ -39,6 +39,7 @@ typedef struct Mdev {
         char *parent;           /* the parent's address */
         int iommu_group;        /* -1 when none */
         MdevSource source;
+        bool active;            /* exists in sysfs; false: an mdevctl definition not started */
 } Mdev;
 
 typedef struct MdevSet {

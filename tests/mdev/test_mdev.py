@@ -227,6 +227,67 @@ class Persistence(MdevCase):
         self.assertEqual(self.sysfs_instances(), [UUID2])
 
 
+UUID_RUNNING = '5d4f2a1c-0000-4000-8000-00000000a001'
+UUID_DEFINED = '5d4f2a1c-0000-4000-8000-00000000a002'
+
+
+class Mdevctl(MdevCase):
+    """Two mdevctl definitions in the emulated /etc: one running, one not
+    started."""
+
+    def before_start(self):
+        import json
+        self.etc = os.path.join(self.workdir, 'etc')
+        d = os.path.join(self.etc, 'mdevctl.d', PARENT)
+        os.makedirs(d)
+        for uuid, type_id in ((UUID_RUNNING, 'mtty-1'), (UUID_DEFINED, 'mtty-1')):
+            with open(os.path.join(d, uuid), 'w') as f:
+                json.dump({'mdev_type': type_id, 'start': 'manual', 'attrs': []}, f)
+        with open(os.path.join(d, 'not-a-uuid'), 'w') as f:
+            f.write('{}')
+        self.write_sysfs(self.mdev.type_dir(PARENT, 'mtty-1') + '/create', UUID_RUNNING)
+        self.assertTrue(self.kernel.settle())
+        self.daemon.extra_env['HOSTDEV_ETC_ROOT'] = self.etc
+
+    def test_listed_read_only(self):
+        """Both are Mdev objects with Source mdevctl, the one not started
+        inactive; Remove is refused on both and writes nothing; a create
+        with a defined UUID is Exists."""
+        objects = self.client.managed_objects()
+        running = objects[mdev_path(UUID_RUNNING)][MDEV_IFACE]
+        defined = objects[mdev_path(UUID_DEFINED)][MDEV_IFACE]
+        self.assertEqual((running['Source'], running['Active']), ('mdevctl', True))
+        self.assertEqual((defined['Source'], defined['Active'], defined['IommuGroup']), ('mdevctl', False, -1))
+        self.assertEqual(defined['Type'], 'mtty-1')
+        for uuid in (UUID_RUNNING, UUID_DEFINED):
+            self.refused('Remove of ' + uuid, lambda: self.remove(mdev_path(uuid)),
+                         ('org.hostdev1.Error.NotSupported',))
+        self.refused('create with a defined uuid',
+                     lambda: self.create('mtty-1', {'uuid': GLib.Variant('s', UUID_DEFINED)}), (ERR_EXISTS,))
+        with open(os.path.join(self.etc, 'mdevctl.d', PARENT, UUID_DEFINED)) as f:
+            self.assertIn('mtty-1', f.read())
+
+    def test_import(self):
+        """Import makes them hostdev's: the one not started is created, both
+        survive a restart as hostdev's and can be removed; the files stay.
+        nobody may not import."""
+        self.refused('Import as nobody',
+                     lambda: call_as(self.shared.address, NOBODY, mdev_path(UUID_DEFINED), MDEV_IFACE, 'Import',
+                                     GLib.Variant('(a{sv})', ({},))),
+                     (ERR_ACCESS_DENIED, ERR_INTERACTIVE))
+        for uuid in (UUID_RUNNING, UUID_DEFINED):
+            self.client.call(mdev_path(uuid), MDEV_IFACE, 'Import', GLib.Variant('(a{sv})', ({},)))
+        self.wait_until(lambda: self.sysfs_instances() == sorted([UUID_RUNNING, UUID_DEFINED]),
+                        what='the defined one created')
+        self.wait_until(lambda: self.client.get(mdev_path(UUID_DEFINED), MDEV_IFACE, 'Active'), what='Active')
+        self.restart_daemon()
+        for uuid in (UUID_RUNNING, UUID_DEFINED):
+            self.assertEqual(self.client.get(mdev_path(uuid), MDEV_IFACE, 'Source'), 'hostdev')
+        self.remove(mdev_path(UUID_DEFINED))
+        self.assertEqual(self.sysfs_instances(), [UUID_RUNNING])
+        self.assertTrue(os.path.exists(os.path.join(self.etc, 'mdevctl.d', PARENT, UUID_DEFINED)))
+
+
 class FoundAtStart(MdevCase):
 
     def before_start(self):
