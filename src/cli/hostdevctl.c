@@ -19,6 +19,7 @@ char *arg_type = NULL;
 char *arg_name = NULL;
 char *arg_description = NULL;
 char *arg_class = NULL;
+char *arg_uuid = NULL;
 char **arg_rules = NULL;
 
 /* The OPT_* options given, to refuse those a command does not take. */
@@ -89,6 +90,7 @@ static const Verb verbs[] = {
         { "device",        "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_device,          NULL },
         { "iommu",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_iommu,           NULL },
         { "group",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_group,           NULL },
+        { "mdev",          "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_mdev,            NULL },
         { "status",        NULL,                 0, 0,        OPT_ALL, verb_status,
           "Show IOMMU, reboot and critical-device state" },
         { "monitor",       NULL,                 0, 0,        0, verb_monitor,
@@ -128,6 +130,8 @@ static void help(void) {
         printf("\nResource group commands:\n");
         help_verbs("group ", group_verbs, n_group_verbs);
         help_verbs("group rule ", group_rule_verbs, n_group_rule_verbs);
+        printf("\nMediated device commands:\n");
+        help_verbs("mdev ", mdev_verbs, n_mdev_verbs);
         printf("\nOptions:\n"
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"
@@ -169,6 +173,7 @@ enum {
         ARG_CLASS,
         ARG_RULE,
         ARG_ALL,
+        ARG_UUID,
 };
 
 static const struct option options[] = {
@@ -186,6 +191,7 @@ static const struct option options[] = {
         { "class",              required_argument, NULL, ARG_CLASS              },
         { "rule",               required_argument, NULL, ARG_RULE               },
         { "all",                no_argument,       NULL, ARG_ALL                },
+        { "uuid",               required_argument, NULL, ARG_UUID               },
         {}
 };
 
@@ -201,6 +207,7 @@ static const char *option_name(unsigned bit) {
                 { OPT_INCLUDE_COMPANIONS, "--include-companions" },
                 { OPT_OVERRIDE_CRITICAL,  "--override-critical"  },
                 { OPT_ALL,                "--all"                },
+                { OPT_UUID,               "--uuid"               },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -295,6 +302,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_ALL:
                         arg_all = true;
                         arg_given |= OPT_ALL;
+                        break;
+                case ARG_UUID:
+                        r = set_string(&arg_uuid, optarg, OPT_UUID);
                         break;
                 case '?': {
                         const char *a = argv[optind - 1];
@@ -397,6 +407,7 @@ int main(int argc, char *argv[]) {
         free(arg_name);
         free(arg_description);
         free(arg_class);
+        free(arg_uuid);
         strv_free(arg_rules);
         return r;
 }

@@ -23,6 +23,7 @@ extern char *arg_name;
 extern char *arg_description;
 extern char *arg_class;
 extern char **arg_rules;                /* one entry per --rule */
+extern char *arg_uuid;                  /* mdev create --uuid */
 
 /* The options only some commands take; a Verb lists those it accepts. */
 enum {
@@ -35,6 +36,7 @@ enum {
         OPT_INCLUDE_COMPANIONS = 1 << 6,
         OPT_OVERRIDE_CRITICAL  = 1 << 7,
         OPT_ALL                = 1 << 8,
+        OPT_UUID               = 1 << 9,
 };
 
 /* Verbs: argv[0] is the verb's name; they return an exit status. */
@@ -65,6 +67,9 @@ int verb_release(int argc, char *argv[]);
 /* "group create NAME DEVICE..." (and the old "make-resource"): argv[1] is the name. */
 int group_create_of_devices(int argc, char *argv[]);
 int verb_group(int argc, char *argv[]);
+int verb_mdev(int argc, char *argv[]);
+extern const Verb mdev_verbs[];
+extern const size_t n_mdev_verbs;
 
 /* The sub-commands of "device", "iommu", "group" and "group rule", for dispatch and the help text. */
 extern const Verb device_verbs[];

@@ -288,6 +288,42 @@ class Mdevctl(MdevCase):
         self.assertTrue(os.path.exists(os.path.join(self.etc, 'mdevctl.d', PARENT, UUID_DEFINED)))
 
 
+class Cli(MdevCase):
+    """hostdevctl mdev, against the same daemon."""
+
+    def ctl(self, *args, expect=0):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'cli'))
+        from clitest import cli_env, run_cli
+        r = run_cli(('--no-ask-password',) + args, cli_env(self.shared.address))
+        self.assertEqual(r.returncode, expect, 'hostdevctl %s:\n%s%s' % (' '.join(args), r.stdout, r.stderr))
+        return r
+
+    def test_types_create_list_remove(self):
+        """types shows what sysfs offers; create --uuid makes it (sysfs),
+        list shows it, remove takes it away; an unknown type fails with the
+        daemon's reason and nothing is written."""
+        lines = self.ctl('mdev', 'types', '--no-legend').stdout.splitlines()
+        want = ['%s %s %d %s' % (PARENT, t[0], t[3], t[1]) for t in self.sysfs_types()]
+        self.assertEqual([' '.join(line.split()) for line in lines], want)
+        self.assertEqual(self.ctl('mdev', 'types', PARENT, '--no-legend').stdout, '\n'.join(lines) + '\n')
+
+        out = self.ctl('mdev', 'create', PARENT, 'mtty-1', '--uuid', UUID).stdout
+        self.assertEqual(out.strip(), UUID)
+        self.assertEqual(self.sysfs_instances(), [UUID])
+        rows = [line.split() for line in self.ctl('mdev', 'list', '--no-legend').stdout.splitlines()]
+        self.assertEqual(rows, [[UUID, PARENT, 'mtty-1', 'hostdev', 'active']])
+
+        writes = len(self.kernel.log)
+        r = self.ctl('mdev', 'create', PARENT, 'no-such-type', expect=1)
+        self.assertIn('no-such-type', r.stderr)
+        self.assertTrue(self.kernel.settle())
+        self.assertEqual(self.kernel.log[writes:], [])
+
+        self.ctl('mdev', 'remove', UUID)
+        self.assertEqual(self.sysfs_instances(), [])
+        self.assertEqual(self.ctl('mdev', 'list', '--no-legend').stdout, '')
+
+
 class FoundAtStart(MdevCase):
 
     def before_start(self):
