@@ -152,6 +152,7 @@ static void help(void) {
                "                         group create NAME DEVICE...: add the IOMMU group\n"
                "                         companions\n"
                "     --all               status: also the bridges the host needs\n"
+               "     --uuid=UUID         mdev create: the new device's UUID\n"
                "\nSee the hostdevctl(1) man page for details.\n");
 }
 
