@@ -128,7 +128,7 @@ int kernel_mdev_enumerate(Kernel *k, MdevSet *s) {
         if (!dir)
                 return errno == ENOENT ? 0 : -errno;
         while ((de = readdir(dir))) {
-                _cleanup_free_ char *target = NULL, *syspath = NULL;
+                _cleanup_free_ char *syspath = NULL;
                 _cleanup_(mdev_freep) Mdev *m = NULL;
                 char buf[PATH_MAX];
                 ssize_t n;
