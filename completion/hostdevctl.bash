@@ -26,10 +26,10 @@ __hostdevctl_devices() {
 
 _hostdevctl() {
         local cur prev i word noun= verb= sub= n_args=0
-        local commands='list show prepare release device iommu group sriov status monitor help'
+        local commands='list show prepare release device iommu group sriov mdev status monitor help'
         local options='--help --version --json --no-legend --no-ask-password --dry-run
                        --override-critical --type= --rule= --description= --class= --name=
-                       --include-companions --all --no-autoprobe'
+                       --include-companions --all --no-autoprobe --uuid='
 
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -44,7 +44,7 @@ _hostdevctl() {
                 [[ $word == -* ]] && continue
                 if [[ -z $noun ]]; then
                         case $word in
-                        device|iommu|group|sriov) noun=$word ;;
+                        device|iommu|group|sriov|mdev) noun=$word ;;
                         *) noun=device; verb=$word ;;
                         esac
                 elif [[ -z $verb ]]; then
@@ -72,6 +72,8 @@ _hostdevctl() {
                 COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
         device/)
                 COMPREPLY=($(compgen -W 'list show prepare release' -- "$cur")) ;;
+        mdev/)
+                COMPREPLY=($(compgen -W 'types list create remove import' -- "$cur")) ;;
         iommu/)
                 COMPREPLY=($(compgen -W 'list show' -- "$cur")) ;;
         sriov/)

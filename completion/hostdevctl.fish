@@ -1,7 +1,7 @@
 # fish completion for hostdevctl(1)
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-set -l nouns list show prepare release device iommu group sriov status monitor help
+set -l nouns list show prepare release device iommu group sriov mdev status monitor help
 
 function __hostdevctl_words
         commandline -opc | string match -v -- '-*'
@@ -31,6 +31,7 @@ complete -c hostdevctl -n '__hostdevctl_noun_only iommu' -a 'list show'
 complete -c hostdevctl -n '__hostdevctl_noun_only sriov' -a 'show set-vfs'
 complete -c hostdevctl -n '__hostdevctl_verb sriov show set-vfs' -a '(hostdevctl __complete devices 2>/dev/null)'
 complete -c hostdevctl -n '__hostdevctl_noun_only group' -a 'list show create update delete prepare release rule'
+complete -c hostdevctl -n '__hostdevctl_noun_only mdev' -a 'types list create remove import'
 complete -c hostdevctl -n '__hostdevctl_verb device show prepare' -a '(hostdevctl __complete devices 2>/dev/null)'
 complete -c hostdevctl -n '__hostdevctl_verb device release' -a '(hostdevctl __complete prepared-devices 2>/dev/null)'
 complete -c hostdevctl -n '__hostdevctl_verb iommu show' -a '(hostdevctl __complete iommu-groups 2>/dev/null)'
@@ -49,5 +50,6 @@ complete -c hostdevctl -l description -x -d 'Description'
 complete -c hostdevctl -l class -x -a 'gpu nic usb' -d 'Icon hint'
 complete -c hostdevctl -l name -x -d 'New name'
 complete -c hostdevctl -l include-companions -d 'Add the IOMMU group companions'
+complete -c hostdevctl -l uuid -x -d 'UUID of the mediated device to create'
 complete -c hostdevctl -l all -d 'status: also the bridges'
 complete -c hostdevctl -l no-autoprobe -d 'sriov set-vfs: new VFs get no driver'

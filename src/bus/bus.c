@@ -16,6 +16,8 @@ const BusInterface bus_interfaces[] = {
         { "org.hostdev1.UsbDevice", usb_device_vtable },
         { "org.hostdev1.IommuGroup", iommu_group_vtable },
         { "org.hostdev1.ResourceGroup", resource_group_vtable },
+        { "org.hostdev1.MdevParent", mdev_parent_vtable },
+        { "org.hostdev1.Mdev", mdev_vtable },
 };
 const size_t bus_n_interfaces = ELEMENTSOF(bus_interfaces);
 
@@ -246,6 +248,22 @@ static void on_manager_changed(void *userdata, unsigned fields) {
                                                       "ConvergeProblems", NULL);
 }
 
+static void on_mdev_added(void *userdata, const Mdev *m) {
+        bus_mdev_added(userdata, m);
+}
+
+static void on_mdev_removed(void *userdata, const Mdev *m) {
+        bus_mdev_removed(userdata, m);
+}
+
+static void on_mdev_changed(void *userdata, const Mdev *m) {
+        bus_mdev_changed(userdata, m);
+}
+
+static void on_mdev_parent_changed(void *userdata, const MdevParent *p) {
+        bus_mdev_parent_changed(userdata, p);
+}
+
 static void on_flush(void *userdata) {
         Bus *b = userdata;
 
@@ -265,6 +283,10 @@ static const DaemonListener listener = {
         .iommu_group_settled = on_group_settled,
         .resource_group_changed = on_resource_group_changed,
         .manager_changed = on_manager_changed,
+        .mdev_added = on_mdev_added,
+        .mdev_removed = on_mdev_removed,
+        .mdev_changed = on_mdev_changed,
+        .mdev_parent_changed = on_mdev_parent_changed,
         .flush = on_flush,
 };
 
@@ -303,7 +325,10 @@ static int bus_register(Bus *b) {
         r = bus_group_register(b);
         if (r < 0)
                 return r;
-        return bus_resource_group_register(b);
+        r = bus_resource_group_register(b);
+        if (r < 0)
+                return r;
+        return bus_mdev_register(b);
 }
 
 int bus_new(Daemon *d, sd_bus *bus, Bus **ret) {
@@ -337,6 +362,7 @@ Bus *bus_free(Bus *b) {
                 daemon_set_listener(b->daemon, NULL, NULL);
         bus_pending_free_all(b);
         bus_sriov_free_all(b);
+        bus_mdev_free_all(b);
         if (b->polkit_queries)
                 bus_polkit_flush(b);
         hashmap_free(b->polkit_queries);

@@ -15,6 +15,8 @@
 #define BUS_ERROR_FAILED           "org.hostdev1.Error.Failed"
 #define BUS_ERROR_EXISTS           "org.hostdev1.Error.Exists"
 #define BUS_ERROR_BUSY             "org.hostdev1.Error.Busy"
+#define BUS_ERROR_INSUFFICIENT_DEVICES "org.hostdev1.Error.InsufficientDevices"
+#define BUS_ERROR_NOT_SUPPORTED    "org.hostdev1.Error.NotSupported"
 
 /* An interface this daemon serves: the filter checks call signatures
  * against these same tables, so the vtables stay the only source. */
@@ -30,6 +32,8 @@ extern const sd_bus_vtable sriov_vtable[];
 extern const sd_bus_vtable usb_device_vtable[];
 extern const sd_bus_vtable iommu_group_vtable[];
 extern const sd_bus_vtable resource_group_vtable[];
+extern const sd_bus_vtable mdev_parent_vtable[];
+extern const sd_bus_vtable mdev_vtable[];
 
 typedef struct Emitter Emitter;
 
@@ -42,6 +46,7 @@ typedef struct Bus {
         Hashmap *polkit_queries;        /* message → PolkitQuery */
         struct PendingReply *pending;   /* calls answered when their change is over */
         struct SriovPending *sriov_pending;     /* SetNumVfs calls, likewise (sriov.c) */
+        struct MdevReply *mdev_pending; /* CreateMdev/Remove calls waiting for the kernel */
 } Bus;
 
 /* Registers the objects, subscribes to the core's notifications and only
@@ -55,6 +60,7 @@ static inline void bus_freep(Bus **b) {
 int bus_device_register(Bus *b);
 int bus_group_register(Bus *b);
 int bus_resource_group_register(Bus *b);
+int bus_mdev_register(Bus *b);
 
 /* An object's own interfaces (at most seven), NULL-terminated: what
  * GetManagedObjects and InterfacesAdded list for it, so what
@@ -98,6 +104,16 @@ int bus_resource_group_check_new(Daemon *d, const char *name, ResourceType type,
 int bus_resource_group_create(Bus *b, const char *name, ResourceType type, const char *description,
                               const char *class_hint, RuleList *rules, ResourceGroup **ret,
                               sd_bus_error *error);
+
+/* Mediated devices (mdev.c): "/org/hostdev1/mdev/<uuid, '-' as '_'>". */
+#define BUS_MDEV_PATH_MAX (sizeof(BUS_PATH "/mdev/") + MDEV_UUID_LEN)
+const char *bus_mdev_path(const char *uuid, char buf[static BUS_MDEV_PATH_MAX]);
+Mdev *bus_mdev_from_path(Daemon *d, const char *path);
+void bus_mdev_added(Bus *b, const Mdev *m);
+void bus_mdev_removed(Bus *b, const Mdev *m);
+void bus_mdev_changed(Bus *b, const Mdev *m);
+void bus_mdev_parent_changed(Bus *b, const MdevParent *p);
+void bus_mdev_free_all(Bus *b);
 
 /* Every interface this daemon serves, for checks over all vtables. */
 extern const BusInterface bus_interfaces[];

@@ -178,6 +178,8 @@ Device *bus_device_from_path(Daemon *dm, const char *path, const char *interface
                 return NULL;
         if (streq(interface, "org.hostdev1.SriovPhysicalFunction") && !d->pci.sriov_capable)
                 return NULL;
+        if (streq(interface, "org.hostdev1.MdevParent") && (kind != DEVICE_PCI || !d->pci.mdev_parent))
+                return NULL;
         return d;
 }
 
@@ -220,6 +222,8 @@ static int enumerate_usb(sd_bus *bus, const char *path, void *userdata, char ***
 }
 
 void bus_device_interfaces(const Device *dev, const char *ret[static 8]) {
+        size_t n;
+
         if (dev->kind == DEVICE_USB)
                 bus_object_interfaces(ret, BUS_INTERFACES("org.hostdev1.Device", "org.hostdev1.UsbDevice"));
         else if (dev->pci.sriov_capable)
@@ -227,6 +231,13 @@ void bus_device_interfaces(const Device *dev, const char *ret[static 8]) {
                                                           "org.hostdev1.SriovPhysicalFunction"));
         else
                 bus_object_interfaces(ret, BUS_INTERFACES("org.hostdev1.Device", "org.hostdev1.PciDevice"));
+        /* A parent of mediated devices has one more. */
+        if (dev->kind == DEVICE_PCI && dev->pci.mdev_parent) {
+                for (n = 0; ret[n]; n++)
+                        ;
+                ret[n++] = "org.hostdev1.MdevParent";
+                ret[n] = NULL;
+        }
 }
 
 int bus_device_register(Bus *b) {

@@ -17,6 +17,7 @@ typedef struct BusObject {
         char path[BUS_OBJECT_PATH_MAX];
         const char *interfaces[8];
         void *userdata;
+        void *bus;              /* the userdata of interfaces that take the Bus (MdevParent) */
 } BusObject;
 
 static const sd_bus_vtable *interface_vtable(const char *interface) {
@@ -72,7 +73,8 @@ static int append_interfaces(sd_bus_message *m, const BusObject *o, sd_bus_error
         int r = sd_bus_message_open_container(m, 'a', "{sa{sv}}");
 
         for (const char *const *i = o->interfaces; r >= 0 && *i; i++)
-                r = append_interface(m, o->path, *i, o->userdata, error);
+                r = append_interface(m, o->path, *i,
+                                     o->bus && streq(*i, "org.hostdev1.MdevParent") ? o->bus : o->userdata, error);
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(m);
@@ -95,10 +97,10 @@ static bool copy_path(char dst[static BUS_OBJECT_PATH_MAX], const char *src) {
         return (size_t) snprintf(dst, BUS_OBJECT_PATH_MAX, "%s", src) < BUS_OBJECT_PATH_MAX;
 }
 
-static void device_object(Device *dev, BusObject *o) {
+static void device_object(Device *dev, Bus *b, BusObject *o) {
         char p[BUS_DEVICE_PATH_MAX];
 
-        *o = (BusObject) { .userdata = dev };
+        *o = (BusObject) { .userdata = dev, .bus = b };
         (void) copy_path(o->path, bus_device_path(dev, p));
         bus_device_interfaces(dev, o->interfaces);
 }
@@ -120,8 +122,16 @@ static int resource_group_object(ResourceGroup *g, Bus *b, BusObject *o) {
         return copy_path(o->path, p) ? 0 : -ENAMETOOLONG;
 }
 
+static void mdev_object(Mdev *md, Bus *b, BusObject *o) {
+        char p[BUS_MDEV_PATH_MAX];
+
+        *o = (BusObject) { .interfaces = { "org.hostdev1.Mdev" }, .userdata = b };
+        (void) copy_path(o->path, bus_mdev_path(md->uuid, p));
+}
+
 static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
         Daemon *d = b->daemon;
+        Mdev *md;
         Device *dev;
         size_t state = 0;
         BusObject o;
@@ -129,7 +139,7 @@ static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
 
         r = sd_bus_message_open_container(m, 'a', "{oa{sa{sv}}}");
         while (r >= 0 && hashmap_iterate(d->inventory.devices, &state, (void **) &dev, NULL)) {
-                device_object(dev, &o);
+                device_object(dev, b, &o);
                 r = append_object(m, &o, error);
         }
         for (size_t i = 0; r >= 0 && i < d->inventory.n_groups_alloc; i++)
@@ -141,6 +151,11 @@ static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
                 r = resource_group_object(d->resources.groups[i], b, &o);
                 if (r >= 0)
                         r = append_object(m, &o, error);
+        }
+        state = 0;
+        while (r >= 0 && hashmap_iterate(d->mdevs.mdevs, &state, (void **) &md, NULL)) {
+                mdev_object(md, b, &o);
+                r = append_object(m, &o, error);
         }
         if (r < 0)
                 return r;
@@ -176,9 +191,15 @@ static int find_object(Bus *b, const char *path, BusObject *ret) {
         Device *dev = bus_device_from_path(d, path, "org.hostdev1.Device");
         ResourceGroup *rg;
         const char *rest;
+        Mdev *md;
 
         if (dev) {
-                device_object(dev, ret);
+                device_object(dev, b, ret);
+                return 0;
+        }
+        md = bus_mdev_from_path(d, path);
+        if (md) {
+                mdev_object(md, b, ret);
                 return 0;
         }
         if ((rest = startswith(path, BUS_PATH "/iommu_group/"))) {

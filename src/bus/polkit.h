@@ -28,6 +28,7 @@
 #define ACTION_PREPARE           "org.hostdev1.prepare-devices"
 #define ACTION_OVERRIDE_CRITICAL "org.hostdev1.override-critical"
 #define ACTION_CONFIGURE_SRIOV   "org.hostdev1.configure-sriov"
+#define ACTION_MANAGE_MDEV       "org.hostdev1.manage-mdev"
 
 /* Pending checks one bus connection may have, and all connections of one
  * user together; more get Busy. */

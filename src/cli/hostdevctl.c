@@ -19,6 +19,7 @@ char *arg_type = NULL;
 char *arg_name = NULL;
 char *arg_description = NULL;
 char *arg_class = NULL;
+char *arg_uuid = NULL;
 char **arg_rules = NULL;
 
 /* The OPT_* options given, to refuse those a command does not take. */
@@ -90,6 +91,7 @@ static const Verb verbs[] = {
         { "iommu",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_iommu,           NULL },
         { "group",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_group,           NULL },
         { "sriov",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_sriov,           NULL },
+        { "mdev",          "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_mdev,            NULL },
         { "status",        NULL,                 0, 0,        OPT_ALL, verb_status,
           "Show IOMMU, reboot and critical-device state" },
         { "monitor",       NULL,                 0, 0,        0, verb_monitor,
@@ -130,6 +132,8 @@ static void help(void) {
         help_verbs("group ", group_verbs, n_group_verbs);
         help_verbs("group rule ", group_rule_verbs, n_group_rule_verbs);
         help_verbs("sriov ", sriov_verbs, n_sriov_verbs);
+        printf("\nMediated device commands:\n");
+        help_verbs("mdev ", mdev_verbs, n_mdev_verbs);
         printf("\nOptions:\n"
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"
@@ -150,6 +154,7 @@ static void help(void) {
                "                         group create NAME DEVICE...: add the IOMMU group\n"
                "                         companions\n"
                "     --all               status: also the bridges the host needs\n"
+               "     --uuid=UUID         mdev create: the new device's UUID\n"
                "\nSee the hostdevctl(1) man page for details.\n");
 }
 
@@ -172,6 +177,7 @@ enum {
         ARG_RULE,
         ARG_ALL,
         ARG_NO_AUTOPROBE,
+        ARG_UUID,
 };
 
 static const struct option options[] = {
@@ -190,6 +196,7 @@ static const struct option options[] = {
         { "rule",               required_argument, NULL, ARG_RULE               },
         { "all",                no_argument,       NULL, ARG_ALL                },
         { "no-autoprobe",       no_argument,       NULL, ARG_NO_AUTOPROBE       },
+        { "uuid",               required_argument, NULL, ARG_UUID               },
         {}
 };
 
@@ -206,6 +213,7 @@ static const char *option_name(unsigned bit) {
                 { OPT_OVERRIDE_CRITICAL,  "--override-critical"  },
                 { OPT_ALL,                "--all"                },
                 { OPT_NO_AUTOPROBE,       "--no-autoprobe"       },
+                { OPT_UUID,               "--uuid"               },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -304,6 +312,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_NO_AUTOPROBE:
                         arg_no_autoprobe = true;
                         arg_given |= OPT_NO_AUTOPROBE;
+                        break;
+                case ARG_UUID:
+                        r = set_string(&arg_uuid, optarg, OPT_UUID);
                         break;
                 case '?': {
                         const char *a = argv[optind - 1];
@@ -406,6 +417,7 @@ int main(int argc, char *argv[]) {
         free(arg_name);
         free(arg_description);
         free(arg_class);
+        free(arg_uuid);
         strv_free(arg_rules);
         return r;
 }

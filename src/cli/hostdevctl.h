@@ -24,6 +24,7 @@ extern char *arg_name;
 extern char *arg_description;
 extern char *arg_class;
 extern char **arg_rules;                /* one entry per --rule */
+extern char *arg_uuid;                  /* mdev create --uuid */
 
 /* The options only some commands take; a Verb lists those it accepts. */
 enum {
@@ -37,6 +38,7 @@ enum {
         OPT_OVERRIDE_CRITICAL  = 1 << 7,
         OPT_ALL                = 1 << 8,
         OPT_NO_AUTOPROBE       = 1 << 9,
+        OPT_UUID               = 1 << 10,
 };
 
 /* Verbs: argv[0] is the verb's name; they return an exit status. */
@@ -71,6 +73,9 @@ int verb_group(int argc, char *argv[]);
 int verb_sriov(int argc, char *argv[]);
 extern const Verb sriov_verbs[];
 extern const size_t n_sriov_verbs;
+int verb_mdev(int argc, char *argv[]);
+extern const Verb mdev_verbs[];
+extern const size_t n_mdev_verbs;
 
 /* The sub-commands of "device", "iommu", "group" and "group rule", for dispatch and the help text. */
 extern const Verb device_verbs[];

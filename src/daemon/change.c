@@ -128,6 +128,8 @@ static const char *const kind_names[_CHANGE_KIND_MAX] = {
         [CHANGE_CONVERGE] = "Re-apply",
         [CHANGE_RECONCILE] = "Reconcile",
         [CHANGE_SRIOV_NUMVFS] = "VF count",
+        [CHANGE_MDEV_CREATE] = "CreateMdev",
+        [CHANGE_MDEV_REMOVE] = "RemoveMdev",
 };
 
 static const char *const kind_verbs[_CHANGE_KIND_MAX] = {
@@ -136,6 +138,8 @@ static const char *const kind_verbs[_CHANGE_KIND_MAX] = {
         [CHANGE_CONVERGE] = "re-applied",
         [CHANGE_RECONCILE] = "moved back to its driver",
         [CHANGE_SRIOV_NUMVFS] = "given a new number of VFs",
+        [CHANGE_MDEV_CREATE] = "created",
+        [CHANGE_MDEV_REMOVE] = "removed",
 };
 
 int change_plan_add(Plan *p, const char *address, const char *from, const char *to, const char *reason) {

@@ -22,6 +22,9 @@ int daemon_new(Daemon **ret) {
         r = inventory_init(&d->inventory);
         if (r < 0)
                 return r;
+        r = daemon_mdev_init(d);
+        if (r < 0)
+                return r;
         d->dirty_pfs = hashmap_new();
         d->baselines = hashmap_new();
         d->group_baselines = hashmap_new();
@@ -63,6 +66,7 @@ Daemon *daemon_free(Daemon *d) {
         if (!d)
                 return NULL;
         changes_free_all(d);
+        daemon_mdev_done(d);
         hashmap_free(d->busy);
         hashmap_free(d->watches);
         sd_event_source_unref(d->flush_source);
@@ -103,7 +107,7 @@ void daemon_schedule_flush(Daemon *d) {
 }
 
 int daemon_save(Daemon *d) {
-        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->sriov };
+        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records };
         int r = store_save(d->store, &state);
 
         if (r >= 0)
@@ -437,6 +441,10 @@ void daemon_refresh_device(Daemon *d, const char *address) {
         daemon_schedule_flush(d);
 }
 
+static void on_mdev_uevent(void *userdata, UeventAction action, const char *syspath) {
+        daemon_mdev_on_uevent(userdata, action, syspath);
+}
+
 static void on_uevent(void *userdata, UeventAction action, DeviceKind kind, const char *syspath) {
         Daemon *d = userdata;
         const char *address = strrchr(syspath, '/') + 1;
@@ -458,6 +466,8 @@ static void on_uevent(void *userdata, UeventAction action, DeviceKind kind, cons
                         log_debug_errno(r, "Cannot read %s: %m", syspath);
         }
         device_update(d, address, dev);
+        if (kind == DEVICE_PCI)
+                daemon_mdev_parent_update(d, address);
         daemon_schedule_flush(d);
         /* Changes in flight wait for exactly this. */
         if (kind == DEVICE_PCI)
@@ -477,10 +487,14 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         r = monitor_new(d->event, on_uevent, d, &d->monitor);
         if (r < 0)
                 return r;
+        monitor_set_mdev_handler(d->monitor, on_mdev_uevent, d);
 
         r = kernel_enumerate(d->kernel, &d->inventory);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the host's devices: %m");
+        r = daemon_mdev_enumerate(d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the host's mediated devices: %m");
         r = kernel_iommu_status(d->kernel, &d->iommu_enabled, &d->iommu_message);
         if (r < 0)
                 return log_oom();
@@ -489,7 +503,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         d->boot_id = kernel_boot_id(d->kernel);
         kernel_trim(d->kernel);
 
-        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->sriov }, &d->store,
+        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records }, &d->store,
                        &error);
         if (r == -ENOMEM)
                 return log_oom();
@@ -518,7 +532,8 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         critical_update(d, true);
         clear_baselines(d);
         /* Runs on the loop: VF counts first (the VFs must exist before
-         * their bindings), then the bindings; d->ready once done. */
+         * their bindings), then mediated devices, then the bindings;
+         * d->ready once done. */
         return daemon_sriov_reapply(d);
 }
 

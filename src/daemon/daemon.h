@@ -25,6 +25,10 @@ struct Daemon {
         Kernel *kernel;
         Monitor *monitor;
         Inventory inventory;
+        MdevSet mdevs;                  /* mediated devices: parents and instances (mdev.c) */
+        struct MdevOp *mdev_ops;        /* creates and removes in flight */
+        MdevRecordSet mdev_records;     /* the instances hostdev made, kept in the store */
+        bool mdev_definitions_read;     /* mdevctl's, once at start-up */
         const DaemonListener *listener;
         void *listener_userdata;
         sd_event_source *flush_source;
@@ -128,3 +132,18 @@ bool changes_vf_count_in_flight(Daemon *d, const char *pf);
 void daemon_refresh_device(Daemon *d, const char *address);
 /* Adds a reboot reason (persisted) and signals it. */
 void daemon_add_reboot_reason(Daemon *d, const char *subject, const char *reason);
+
+/* Mediated devices (mdev.c). */
+int daemon_mdev_init(Daemon *d);
+void daemon_mdev_done(Daemon *d);
+/* Parents and instances as the kernel has them now (start-up). */
+int daemon_mdev_enumerate(Daemon *d);
+/* A uevent of the mdev bus. */
+void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath);
+/* The device at address may have become, stayed or stopped being a parent. */
+void daemon_mdev_parent_update(Daemon *d, const char *address);
+/* Start-up: recorded instances that are missing are created again. */
+void daemon_mdev_recreate(Daemon *d);
+/* Recorded instances that are missing (none in flight), as address,
+ * problem pairs appended to *problems; how many. */
+int daemon_mdev_converge_problems(Daemon *d, char ***problems);

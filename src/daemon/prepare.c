@@ -160,7 +160,7 @@ void daemon_update_converged(Daemon *d) {
                 if (!text || strv_extend(&problems, address) < 0 || strv_extend(&problems, text) < 0)
                         return;
         }
-        if (daemon_sriov_converge_problems(d, &problems) < 0)
+        if (daemon_sriov_converge_problems(d, &problems) < 0 || daemon_mdev_converge_problems(d, &problems) < 0)
                 return;
         if (problems)
                 converged = false;

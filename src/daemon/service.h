@@ -5,6 +5,7 @@
 
 #include "model/device.h"
 #include "model/inventory.h"
+#include "model/mdev.h"
 #include "model/plan.h"
 #include "model/resource.h"
 
@@ -71,6 +72,14 @@ typedef struct DaemonListener {
         void (*resource_group_changed)(void *userdata, const ResourceGroup *g, unsigned fields);
         /* fields: MANAGER_FIELD_* bits. */
         void (*manager_changed)(void *userdata, unsigned fields);
+        /* A mediated device appeared / is gone (m freed after the call). */
+        void (*mdev_added)(void *userdata, const Mdev *m);
+        void (*mdev_removed)(void *userdata, const Mdev *m);
+        /* Its Active, IommuGroup or Source changed (an mdevctl definition
+         * started or stopped, or imported). */
+        void (*mdev_changed)(void *userdata, const Mdev *m);
+        /* A parent's types or their available instances changed. */
+        void (*mdev_parent_changed)(void *userdata, const MdevParent *p);
         /* The burst is over. */
         void (*flush)(void *userdata);
 } DaemonListener;
@@ -87,6 +96,8 @@ typedef enum ChangeKind {
         CHANGE_CONVERGE,        /* start-up: recorded devices brought in line, step by step */
         CHANGE_RECONCILE,       /* a device a late kernel reaction left astray, back where it belongs */
         CHANGE_SRIOV_NUMVFS,    /* a PF's VF count, through 0; see daemon_sriov_set_num_vfs() */
+        CHANGE_MDEV_CREATE,     /* an mdev instance written to create, its add uevent awaited (mdev.c) */
+        CHANGE_MDEV_REMOVE,     /* an mdev instance written to remove, its remove uevent awaited */
         _CHANGE_KIND_MAX,
 } ChangeKind;
 
@@ -125,3 +136,24 @@ void daemon_update_memberships(Daemon *d);
 void daemon_forget_group(Daemon *d, const ResourceGroup *g);
 /* Notifications queued now end with a flush at the end of this iteration. */
 void daemon_schedule_flush(Daemon *d);
+
+/* Mediated devices (mdev.c). The Daemon's `mdevs` set is read like the
+ * inventory. r: 0 once the kernel's event came; -ETIMEDOUT when it did not
+ * within the bind timeout; error says why. */
+typedef void (*MdevDone)(void *userdata, const char *uuid, int r, const char *error);
+
+/* Checks, writes <parent>/mdev_supported_types/<type>/create and waits for
+ * the instance. uuid must be valid and lower case. Fails before writing
+ * anything: -ENODEV (no such parent), -ENOENT (no such type), -EEXIST
+ * (uuid taken), -ENOSPC (no instance left), -EBUSY (a change on that uuid
+ * in flight), -EIO (the write was refused), each with *ret_error. */
+int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
+                       MdevDone done, void *userdata, char **ret_error);
+/* Takes an mdevctl definition into the store: from now on hostdev keeps
+ * it (Source "hostdev"); one not started is created as at start-up.
+ * -ENOENT, -EALREADY (not an mdevctl definition), -EIO. */
+int daemon_mdev_import(Daemon *d, const char *uuid, char **ret_error);
+/* Writes remove and waits until it is gone: -ENOENT, -EBUSY, -EPERM (not
+ * ours: an mdevctl definition), -EIO. */
+int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevDone done, void *userdata,
+                       char **ret_error);

@@ -54,6 +54,9 @@ static void reapplied(Daemon *d) {
         assert(d->sriov_reapplying > 0);
         if (--d->sriov_reapplying > 0)
                 return;
+        /* VF counts, then mediated devices (a parent may be a VF), then
+         * the bindings: a VM's device may be any of them. */
+        daemon_mdev_recreate(d);
         r = daemon_converge(d);
         if (r < 0)
                 log_error_errno(r, "Cannot converge: %m");

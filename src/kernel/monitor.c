@@ -9,7 +9,14 @@ struct Monitor {
         sd_device_monitor *monitor;
         MonitorHandler handler;
         void *userdata;
+        MonitorMdevHandler mdev_handler;
+        void *mdev_userdata;
 };
+
+void monitor_set_mdev_handler(Monitor *m, MonitorMdevHandler handler, void *userdata) {
+        m->mdev_handler = handler;
+        m->mdev_userdata = userdata;
+}
 
 static int on_device(sd_device_monitor *m, sd_device *device, void *userdata) {
         Monitor *mon = userdata;
@@ -23,6 +30,12 @@ static int on_device(sd_device_monitor *m, sd_device *device, void *userdata) {
                 return 0;
         (void) sd_device_get_devtype(device, &devtype);
 
+        if (streq(subsystem, "mdev")) {
+                if (mon->mdev_handler && (action == SD_DEVICE_ADD || action == SD_DEVICE_REMOVE))
+                        mon->mdev_handler(mon->mdev_userdata, action == SD_DEVICE_ADD ? UEVENT_ADD : UEVENT_REMOVE,
+                                          syspath);
+                return 0;
+        }
         if (streq(subsystem, "pci"))
                 kind = DEVICE_PCI;
         else if (streq(subsystem, "usb") && streq_ptr(devtype, "usb_device"))
@@ -55,6 +68,8 @@ int monitor_new(sd_event *event, MonitorHandler handler, void *userdata, Monitor
         r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "pci", NULL);
         if (r >= 0)
                 r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "usb", "usb_device");
+        if (r >= 0)
+                r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "mdev", NULL);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the udev monitor filter: %m");
         r = sd_device_monitor_attach_event(m->monitor, event);

@@ -17,6 +17,10 @@ typedef struct Monitor Monitor;
 
 /* Listens to udev's events for PCI functions and USB devices. Opened before
  * enumeration, so that nothing that happens meanwhile is missed. */
+/* Events of the mdev bus (mediated devices come and go), when set. */
+typedef void (*MonitorMdevHandler)(void *userdata, UeventAction action, const char *syspath);
+void monitor_set_mdev_handler(Monitor *m, MonitorMdevHandler handler, void *userdata);
+
 int monitor_new(sd_event *event, MonitorHandler handler, void *userdata, Monitor **ret);
 Monitor *monitor_free(Monitor *m);
 static inline void monitor_freep(Monitor **m) {

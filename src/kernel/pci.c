@@ -167,6 +167,7 @@ static int read_pci(Kernel *k, int dfd, Device *d) {
                         return r;
         }
         (void) sysfs_read_link_basename(dfd, "physfn", &d->pci.physfn);
+        d->pci.mdev_parent = faccessat(dfd, "mdev_supported_types", F_OK, 0) >= 0;
 
         r = kernel_pci_update_slot(k, d);
         if (r < 0)

@@ -38,6 +38,7 @@ typedef struct Device {
                 char **reset_methods;   /* NULL-terminated, may be NULL */
                 bool boot_vga;
                 bool sriov_capable;     /* has sriov_totalvfs: a PF */
+                bool mdev_parent;       /* has mdev_supported_types */
                 unsigned total_vfs;
                 unsigned num_vfs;
                 bool drivers_autoprobe; /* sriov_drivers_autoprobe: new VFs get their driver */

@@ -32,6 +32,7 @@ int paths_init_from_env(Paths *p) {
             path_from_env(&p->dev, "HOSTDEV_DEV_ROOT", "/dev") < 0 ||
             path_from_env(&p->proc, "HOSTDEV_PROC_ROOT", "/proc") < 0 ||
             path_from_env(&p->run, "HOSTDEV_RUN_ROOT", "/run") < 0 ||
+            path_from_env(&p->etc, "HOSTDEV_ETC_ROOT", "/etc") < 0 ||
             path_from_env(&p->state_dir, "HOSTDEV_STATE_DIRECTORY",
                           isempty(state) ? STATE_DIRECTORY_DEFAULT : state) < 0 ||
             path_from_env(&p->pci_ids, "HOSTDEV_PCI_IDS", PCI_IDS_DEFAULT) < 0 ||
@@ -47,6 +48,7 @@ void paths_done(Paths *p) {
         free(p->dev);
         free(p->proc);
         free(p->run);
+        free(p->etc);
         free(p->state_dir);
         free(p->pci_ids);
         free(p->usb_ids);

@@ -9,6 +9,7 @@ typedef struct Paths {
         char *dev;         /* HOSTDEV_DEV_ROOT, /dev */
         char *proc;        /* HOSTDEV_PROC_ROOT, /proc */
         char *run;         /* HOSTDEV_RUN_ROOT, /run */
+        char *etc;         /* HOSTDEV_ETC_ROOT, /etc (mdevctl.d: read only) */
         char *state_dir;   /* HOSTDEV_STATE_DIRECTORY, /var/lib/hostdev */
         char *pci_ids;     /* HOSTDEV_PCI_IDS, /usr/share/misc/pci.ids */
         char *usb_ids;     /* HOSTDEV_USB_IDS, /usr/share/misc/usb.ids */

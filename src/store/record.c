@@ -12,6 +12,7 @@
 #define KEY_PREPARED_PREFIX "prepared/"
 #define KEY_REBOOT "reboot"
 #define KEY_SRIOV_PREFIX "sriov/"
+#define KEY_MDEV_PREFIX "mdev/"
 /* Stored VF counts stay within what PCI can address. */
 #define SRIOV_NUM_VFS_MAX 65535
 /* Every record but the version ends with "check=XXXXXXXX\n": the CRC-32
@@ -141,6 +142,24 @@ static char *serialize_reboot(const RebootState *r) {
         return buf;
 }
 
+static char *serialize_mdev(const MdevRecord *m) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        fputs("type=", f), escape(f, m->type), fputc('\n', f);
+        fputs("parent=", f), escape(f, m->parent), fputc('\n', f);
+        if (m->serial)
+                fputs("serial=", f), escape(f, m->serial), fputc('\n', f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 /* "vf=3;mac=52:54:00:00:00:01;vlan=10;trust=1": only the fields set;
  * every value is digits, hex and ':' or a link state word, unescaped. */
 static void serialize_vf(FILE *f, const VfSettings *s) {
@@ -232,6 +251,16 @@ int record_serialize_state(const StoreState *state, char ***ret) {
                 if (asprintf(&key, KEY_SRIOV_PREFIX "%s", c->pf_address) < 0)
                         return -ENOMEM;
                 r = add_record(&l, key, serialize_sriov(c));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; state->mdevs && i < state->mdevs->n_items; i++) {
+                _cleanup_free_ char *key = NULL;
+                const MdevRecord *m = &state->mdevs->items[i];
+
+                if (asprintf(&key, KEY_MDEV_PREFIX "%s", m->uuid) < 0)
+                        return -ENOMEM;
+                r = add_record(&l, key, serialize_mdev(m));
                 if (r < 0)
                         return r;
         }
@@ -609,6 +638,49 @@ static int parse_reboot(const char *body, RebootState *reboot, char **reason) {
         return 0;
 }
 
+static int parse_mdev(const char *uuid, const char *body, MdevRecordSet *set, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL;
+        _cleanup_free_ char *type = NULL, *parent = NULL, *serial = NULL, *address = NULL;
+        int r;
+
+        if (!set)
+                return error_setf(reason, "no such record is ever written");
+        if (!mdev_uuid_valid(uuid) || uuid[strspn(uuid, "0123456789abcdef-")])
+                return error_setf(reason, "the key does not end in a lower-case UUID");
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                const char *k = kv[i];
+
+                if (streq(k, "type"))
+                        r = set_once(&type, kv[i + 1], k, reason);
+                else if (streq(k, "parent"))
+                        r = set_once(&parent, kv[i + 1], k, reason);
+                else if (streq(k, "serial"))
+                        r = set_once(&serial, kv[i + 1], k, reason);
+                else
+                        r = unknown_field(k, reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!type || !parent)
+                return error_setf(reason, "a mediated device needs the fields type and parent");
+        if (!mdev_type_id_valid(type))
+                return error_setf(reason, "type is not a mediated device type id");
+        r = pci_address_parse(parent, &address);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(address, parent))
+                return error_setf(reason, "parent is not a PCI address");
+        if (serial && !serial_ok(serial))
+                return error_setf(reason, "the serial is empty or too long");
+        r = mdev_record_add(set, uuid, type, parent, serial);
+        if (r == -EEXIST)
+                return error_setf(reason, "the mediated device is recorded twice");
+        return r;
+}
+
 /* Plain decimal, no sign, no leading zero, at most max. */
 static bool parse_decimal(const char *s, uint64_t max, uint64_t *ret) {
         uint64_t v = 0;
@@ -793,5 +865,7 @@ int record_parse(int version, const char *key, const char *val, size_t len, cons
                 return parse_reboot(body, st->reboot, reason);
         if ((address = startswith(key, KEY_SRIOV_PREFIX)))
                 return parse_sriov(address, body, st->sriov, reason);
+        if ((address = startswith(key, KEY_MDEV_PREFIX)))
+                return parse_mdev(address, body, st->mdevs, reason);
         return error_setf(reason, "no such record is ever written");
 }

@@ -54,6 +54,8 @@ static void state_done(const StoreState *st) {
         reboot_state_done(st->reboot);
         if (st->sriov)
                 sriov_config_set_done(st->sriov);
+        if (st->mdevs)
+                mdev_record_set_done(st->mdevs);
 }
 
 /* Moves what src holds into the empty dst. */
@@ -67,6 +69,10 @@ static void state_move(const StoreState *dst, const StoreState *src) {
         if (dst->sriov && src->sriov) {
                 *dst->sriov = *src->sriov;
                 *src->sriov = (SriovConfigSet) {};
+        }
+        if (dst->mdevs && src->mdevs) {
+                *dst->mdevs = *src->mdevs;
+                *src->mdevs = (MdevRecordSet) {};
         }
 }
 
@@ -363,7 +369,8 @@ static int load_file(const char *path, int fd, const StoreState *st, char **ret_
         PreparedSet prepared = {};
         RebootState reboot = {};
         SriovConfigSet sriov = {};
-        StoreState tmp = { &resources, &prepared, &reboot, &sriov };
+        MdevRecordSet mdevs = {};
+        StoreState tmp = { &resources, &prepared, &reboot, &sriov, &mdevs };
         Reader rd = { .path = path };
         GDBM_FILE db;
         int r;
@@ -473,7 +480,8 @@ int store_verify(const char *state_dir, char **ret_dump, char **ret_summary, cha
         PreparedSet prepared = {};
         RebootState reboot = {};
         SriovConfigSet sriov = {};
-        StoreState st = { &resources, &prepared, &reboot, &sriov };
+        MdevRecordSet mdevs = {};
+        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs };
         int fd, r;
 
         if (!s)
@@ -600,7 +608,8 @@ int store_salvage(const char *state_dir, char **ret_report, char **ret_error) {
         PreparedSet prepared = {};
         RebootState reboot = {};
         SriovConfigSet sriov = {};
-        StoreState st = { &resources, &prepared, &reboot, &sriov };
+        MdevRecordSet mdevs = {};
+        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs };
         Reader rd = { .salvage = true };
         gdbm_recovery rcvr = {};
         bool recovered = false;

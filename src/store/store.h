@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "model/mdev.h"
 #include "model/plan.h"
 #include "model/resource.h"
 #include "model/vf.h"
@@ -28,6 +29,7 @@ typedef struct StoreState {
         PreparedSet *prepared;
         RebootState *reboot;
         SriovConfigSet *sriov;  /* VF counts and settings by PF */
+        MdevRecordSet *mdevs;           /* mediated devices hostdev made */
 } StoreState;
 
 /* Opens (creating the directory when missing) and loads the state into

@@ -37,6 +37,7 @@ import os
 import random
 import re
 import select
+import shutil
 import threading
 import time
 import traceback
@@ -510,3 +511,98 @@ class KernelEmulator:
     def _usb_unbind(self, driver, value, path, raw=None):
         if value in self.host.devpaths and self.host.usb_driver_of(value) == driver:
             self.host.usb_unbind(value)
+
+
+# ----------------------------------------------------------------------
+# Mediated devices (tests/mdev). Kept apart from the class above: a test
+# that wants mdev parents calls MdevEmulator(sim, kernel).add_parent(...)
+# before hostdevd starts.
+class MdevEmulator:
+    """Writes to <parent>/mdev_supported_types/<type>/create make
+    /sys/devices/.../<parent>/<uuid> (mdev_type and iommu_group links, the
+    mdev subsystem, /sys/bus/mdev/devices/<uuid>) with an "add" uevent and
+    take one from available_instances; writes to <uuid>/remove undo that
+    with a "remove" uevent. A UUID that exists, a type without room or a
+    malformed UUID change nothing, as the kernel refuses those."""
+
+    _UUID = re.compile(r'^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$')
+
+    def __init__(self, sim, kernel, first_group=200):
+        self.sim = sim
+        self.kernel = kernel
+        self.types = {}        # (parent, type id) -> dict(name, description, available, device_api)
+        self.instances = {}    # uuid -> (parent, type id, iommu group)
+        self._next_group = first_group
+        kernel.handlers[('mdev-type', 'create')] = self._create
+        kernel.handlers[('mdev-dev', 'remove')] = self._remove
+        sim.mkdir('/sys/bus/mdev/devices')
+
+    def type_dir(self, parent, type_id):
+        return self.sim.devpaths[parent] + '/mdev_supported_types/' + type_id
+
+    def add_parent(self, parent, types):
+        """types: [{'id', 'name', 'description', 'available', 'device_api'}]"""
+        with self.sim.lock:
+            for t in types:
+                d = self.type_dir(parent, t['id'])
+                self.sim.mkdir(d + '/devices')
+                self.sim.write(d + '/name', t.get('name', '') + '\n', 0o444)
+                self.sim.write(d + '/description', t.get('description', '') + '\n', 0o444)
+                self.sim.write(d + '/device_api', t.get('device_api', 'vfio-pci') + '\n', 0o444)
+                self.sim.write(d + '/available_instances', '%d\n' % t['available'], 0o444)
+                self.sim.control(d + '/create')
+                self.kernel._open_fifo('mdev-type', (parent, t['id']), self.sim.real(d + '/create'))
+                self.types[(parent, t['id'])] = dict(t)
+
+    def available(self, parent, type_id):
+        return int(self.sim.read(self.type_dir(parent, type_id) + '/available_instances'))
+
+    def mdev_path(self, uuid):
+        parent, _t, _g = self.instances[uuid]
+        return self.sim.devpaths[parent] + '/' + uuid
+
+    def _create(self, key, value, path, raw=None):
+        parent, type_id = key
+        uuid = value.lower()
+        t = self.types[(parent, type_id)]
+        if not self._UUID.match(uuid) or uuid in self.instances or t['available'] <= 0:
+            return
+        group = self._next_group
+        self._next_group += 1
+        devpath = self.sim.devpaths[parent] + '/' + uuid
+        self.sim.mkdir(devpath)
+        self.sim.symlink(self.type_dir(parent, type_id), devpath + '/mdev_type')
+        self.sim.symlink('/sys/bus/mdev', devpath + '/subsystem')
+        gdir = '/sys/kernel/iommu_groups/%d' % group
+        self.sim.mkdir(gdir + '/devices')
+        self.sim.symlink(devpath, gdir + '/devices/' + uuid)
+        self.sim.symlink(gdir, devpath + '/iommu_group')
+        self.sim.write(devpath + '/uevent', 'MDEV_TYPE=%s\n' % type_id)
+        self.sim.control(devpath + '/remove')
+        self.kernel._open_fifo('mdev-dev', uuid, self.sim.real(devpath + '/remove'))
+        self.sim.symlink(devpath, '/sys/bus/mdev/devices/' + uuid)
+        self.sim.symlink(devpath, self.type_dir(parent, type_id) + '/devices/' + uuid)
+        t['available'] -= 1
+        self.sim.write(self.type_dir(parent, type_id) + '/available_instances', '%d\n' % t['available'])
+        self.instances[uuid] = (parent, type_id, group)
+        self.sim.uevent(devpath, 'add')
+
+    def _remove(self, uuid, value, path, raw=None):
+        if value != '1' or uuid not in self.instances:
+            return
+        parent, type_id, group = self.instances.pop(uuid)
+        devpath = self.sim.devpaths[parent] + '/' + uuid
+        # the room is back by the time the event is read
+        t = self.types[(parent, type_id)]
+        t['available'] += 1
+        self.sim.write(self.type_dir(parent, type_id) + '/available_instances', '%d\n' % t['available'])
+        self.sim.unlink('/sys/bus/mdev/devices/' + uuid)
+        self.sim.unlink(self.type_dir(parent, type_id) + '/devices/' + uuid)
+        self.sim.uevent(devpath, 'remove')
+        for rfd, (_k, key, p, wfd) in list(self.kernel._fifos.items()):
+            if key == uuid:
+                os.close(rfd)
+                os.close(wfd)
+                del self.kernel._fifos[rfd]
+        shutil.rmtree(self.sim.real(devpath), ignore_errors=True)
+        shutil.rmtree(self.sim.real('/sys/kernel/iommu_groups/%d' % group), ignore_errors=True)

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "daemon.h"
+#include "kernel/mdev.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/strv.h"
+#include "shared/text.h"
+
+/* Mediated devices in the core: parents and instances kept current from
+ * the kernel's events, and the two changes on them. A create writes the
+ * UUID to the type's `create` and waits for the instance's add uevent; a
+ * remove writes `remove` and waits for its remove uevent; each wait has
+ * the bind timeout. One change per UUID at a time. */
+
+typedef struct MdevOp {
+        Daemon *d;
+        ChangeKind kind;        /* CHANGE_MDEV_CREATE or CHANGE_MDEV_REMOVE */
+        char *uuid;
+        char *requester;
+        MdevDone done;
+        void *userdata;
+        sd_event_source *timer;
+        sd_event_source *check; /* the instance may already be there (or gone) */
+        bool keep_record;       /* a recreate: a failure leaves the record (a converge problem) */
+        struct MdevOp *next, *prev;
+} MdevOp;
+
+static void op_free(MdevOp *o) {
+        if (!o)
+                return;
+        if (o->prev)
+                o->prev->next = o->next;
+        else if (o->d->mdev_ops == o)
+                o->d->mdev_ops = o->next;
+        if (o->next)
+                o->next->prev = o->prev;
+        sd_event_source_disable_unref(o->timer);
+        sd_event_source_disable_unref(o->check);
+        free(o->uuid);
+        free(o->requester);
+        free(o);
+}
+
+static MdevOp *op_find(Daemon *d, const char *uuid) {
+        for (MdevOp *o = d->mdev_ops; o; o = o->next)
+                if (streq(o->uuid, uuid))
+                        return o;
+        return NULL;
+}
+
+/* The record follows: a create that failed takes its intent back, a
+ * remove that worked drops it. */
+static void op_records(MdevOp *o, int r) {
+        Daemon *d = o->d;
+
+        if (!o->keep_record && (o->kind == CHANGE_MDEV_CREATE) == (r < 0) && mdev_record_remove(&d->mdev_records, o->uuid) > 0 &&
+            daemon_save(d) < 0)
+                log_warning("Cannot save the state after mediated device %s.", o->uuid);
+}
+
+static void op_finish(MdevOp *o, int r, const char *error) {
+        MdevDone done = o->done;
+        void *userdata = o->userdata;
+        Daemon *d = o->d;
+        _cleanup_free_ char *uuid = NULL;
+
+        op_records(o, r);
+        uuid = TAKE_PTR(o->uuid);
+        op_free(o);
+        if (d->ready_done)
+                daemon_update_converged(d);
+        if (done)
+                done(userdata, uuid, r, error);
+}
+
+/* Done once the set says so. */
+static bool op_check(MdevOp *o) {
+        const Mdev *m = mdev_set_get(&o->d->mdevs, o->uuid);
+        bool present = m && m->active;
+
+        if (o->kind == CHANGE_MDEV_CREATE ? !present : present)
+                return false;
+        op_finish(o, 0, NULL);
+        return true;
+}
+
+static int on_op_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        MdevOp *o = userdata;
+        _cleanup_free_ char *msg = NULL;
+
+        if (asprintf(&msg, "The kernel did not %s mediated device %s within %" PRIu64 " ms.",
+                     o->kind == CHANGE_MDEV_CREATE ? "create" : "remove", o->uuid,
+                     o->d->bind_timeout_usec / 1000) < 0)
+                msg = NULL;
+        log_warning("%s", strempty(msg));
+        op_finish(o, -ETIMEDOUT, msg);
+        return 0;
+}
+
+static int on_op_check(sd_event_source *s, void *userdata) {
+        MdevOp *o = userdata;
+
+        o->check = sd_event_source_disable_unref(o->check);
+        (void) op_check(o);
+        return 0;
+}
+
+static int op_start(Daemon *d, ChangeKind kind, const char *uuid, const char *requester, MdevDone done,
+                    void *userdata, MdevOp **ret) {
+        MdevOp *o = calloc(1, sizeof(MdevOp));
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        *o = (MdevOp) { .d = d, .kind = kind, .done = done, .userdata = userdata, .next = d->mdev_ops };
+        o->uuid = strdup(uuid);
+        o->requester = strdup(strempty(requester));
+        if (o->next)
+                o->next->prev = o;
+        d->mdev_ops = o;
+        if (!o->uuid || !o->requester) {
+                op_free(o);
+                return -ENOMEM;
+        }
+        r = sd_event_add_time_relative(d->event, &o->timer, CLOCK_MONOTONIC, d->bind_timeout_usec, 0, on_op_timer,
+                                       o);
+        if (r < 0) {
+                op_free(o);
+                return r;
+        }
+        *ret = o;
+        return 0;
+}
+
+static int busy_error(Daemon *d, const char *uuid, char **ret_error) {
+        MdevOp *o = op_find(d, uuid);
+
+        if (!o)
+                return 0;
+        error_setf(ret_error, "Mediated device %s is being %s by %s.", uuid,
+                   o->kind == CHANGE_MDEV_CREATE ? "created" : "removed", o->requester);
+        return -EBUSY;
+}
+
+static Device *parent_device(Daemon *d, const char *address) {
+        Device *dev = inventory_get(&d->inventory, address);
+
+        return dev && dev->kind == DEVICE_PCI && dev->pci.mdev_parent ? dev : NULL;
+}
+
+int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
+                       MdevDone done, void *userdata, char **ret_error) {
+        MdevParent *p = mdev_set_parent(&d->mdevs, parent);
+        Device *dev = parent_device(d, parent);
+        const Mdev *existing;
+        const MdevType *t;
+        MdevOp *o;
+        int r;
+
+        if (!p || !dev) {
+                error_setf(ret_error, "%s offers no mediated device types.", parent);
+                return -ENODEV;
+        }
+        t = mdev_parent_type(p, type);
+        if (!t) {
+                error_setf(ret_error, "%s offers no mediated device type '%s'.", parent, type);
+                return -ENOENT;
+        }
+        existing = mdev_set_get(&d->mdevs, uuid);
+        /* A definition not started is made only once it is hostdev's. */
+        if (existing && (existing->active || !mdev_record_find(&d->mdev_records, uuid))) {
+                error_setf(ret_error, "A mediated device %s exists already%s.", uuid,
+                           existing->active ? "" : " (an mdevctl definition)");
+                return -EEXIST;
+        }
+        r = busy_error(d, uuid, ret_error);
+        if (r < 0)
+                return r;
+        if (t->available == 0) {
+                error_setf(ret_error, "%s has no instance of type '%s'%s%s%s left.", parent, type,
+                           isempty(t->name) ? "" : " (", strempty(t->name), isempty(t->name) ? "" : ")");
+                return -ENOSPC;
+        }
+        r = op_start(d, CHANGE_MDEV_CREATE, uuid, requester, done, userdata, &o);
+        if (r < 0)
+                return r;
+        /* The intent first: a crash after the write leaves a record that
+         * start-up completes. A recreate has its record already. */
+        o->keep_record = mdev_record_find(&d->mdev_records, uuid);
+        if (!o->keep_record) {
+                r = mdev_record_add(&d->mdev_records, uuid, type, parent, dev->serial);
+                if (r >= 0 && (r = daemon_save(d)) < 0)
+                        (void) mdev_record_remove(&d->mdev_records, uuid);
+                if (r < 0) {
+                        op_free(o);
+                        if (r == -ENOMEM)
+                                return r;
+                        error_setf(ret_error, "Cannot record the mediated device: %s", strerror(-r));
+                        return -EIO;
+                }
+        }
+        r = kernel_mdev_create(d->kernel, dev->syspath, type, uuid);
+        if (r < 0) {
+                op_records(o, r);
+                op_free(o);
+                if (r == -ENOMEM)
+                        return r;
+                error_setf(ret_error, "Creating a mediated device of type '%s' on %s failed: %s", type, parent,
+                           strerror(-r));
+                return -EIO;
+        }
+        log_info("%s: creating mediated device %s of type %s for %s.", parent, uuid, type, strempty(requester));
+        /* The add uevent may have been read already. */
+        r = sd_event_add_defer(d->event, &o->check, on_op_check, o);
+        if (r < 0)
+                log_debug_errno(r, "Cannot check %s at once: %m", uuid);
+        return 0;
+}
+
+int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevDone done, void *userdata,
+                       char **ret_error) {
+        Mdev *m = mdev_set_get(&d->mdevs, uuid);
+        MdevOp *o;
+        int r;
+
+        if (!m || !m->active) {
+                error_setf(ret_error, "There is no mediated device %s%s.", uuid, m ? " running" : "");
+                return m ? -EPERM : -ENOENT;
+        }
+        r = busy_error(d, uuid, ret_error);
+        if (r < 0)
+                return r;
+        if (m->source == MDEV_SOURCE_MDEVCTL) {
+                error_setf(ret_error, "Mediated device %s is defined by mdevctl; hostdev leaves it alone.", uuid);
+                return -EPERM;
+        }
+        r = op_start(d, CHANGE_MDEV_REMOVE, uuid, requester, done, userdata, &o);
+        if (r < 0)
+                return r;
+        r = kernel_mdev_remove(d->kernel, uuid);
+        if (r < 0) {
+                op_free(o);
+                if (r == -ENOMEM)
+                        return r;
+                error_setf(ret_error, "Removing mediated device %s failed: %s", uuid, strerror(-r));
+                return -EIO;
+        }
+        log_info("Removing mediated device %s for %s.", uuid, strempty(requester));
+        r = sd_event_add_defer(d->event, &o->check, on_op_check, o);
+        if (r < 0)
+                log_debug_errno(r, "Cannot check %s at once: %m", uuid);
+        return 0;
+}
+
+int daemon_mdev_import(Daemon *d, const char *uuid, char **ret_error) {
+        Mdev *m = mdev_set_get(&d->mdevs, uuid);
+        const Device *dev;
+        int r;
+
+        if (!m) {
+                error_setf(ret_error, "There is no mediated device %s.", uuid);
+                return -ENOENT;
+        }
+        if (m->source != MDEV_SOURCE_MDEVCTL) {
+                error_setf(ret_error, "Mediated device %s is hostdev's already.", uuid);
+                return -EALREADY;
+        }
+        r = busy_error(d, uuid, ret_error);
+        if (r < 0)
+                return r;
+        dev = inventory_get(&d->inventory, m->parent);
+        r = mdev_record_add(&d->mdev_records, m->uuid, m->type, m->parent, dev ? dev->serial : NULL);
+        if (r >= 0 && (r = daemon_save(d)) < 0)
+                (void) mdev_record_remove(&d->mdev_records, uuid);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                error_setf(ret_error, "Cannot record the mediated device: %s", strerror(-r));
+                return -EIO;
+        }
+        m->source = MDEV_SOURCE_HOSTDEV;
+        NOTIFY(d, mdev_changed, m);
+        daemon_schedule_flush(d);
+        log_info("Mediated device %s (type %s on %s) imported from mdevctl.", m->uuid, m->type, m->parent);
+        if (!m->active)
+                daemon_mdev_recreate(d);
+        return 0;
+}
+
+/* mdevctl's definitions: a running one is marked as mdevctl's, one not
+ * started is shown inactive; one imported into the store is hostdev's. */
+static int load_definitions(Daemon *d) {
+        MdevSet defs = {};
+        Mdev *def;
+        size_t i = 0;
+        int r;
+
+        r = mdev_set_init(&defs);
+        if (r >= 0)
+                r = kernel_mdevctl_read(d->kernel, &defs);
+        /* Each definition is taken out of defs: kept, or freed. */
+        while (r >= 0 && hashmap_iterate(defs.mdevs, &i, (void **) &def, NULL)) {
+                Mdev *cur = mdev_set_get(&d->mdevs, def->uuid);
+
+                hashmap_remove(defs.mdevs, def->uuid);
+                i = 0;
+                if (cur || mdev_record_find(&d->mdev_records, def->uuid)) {
+                        if (cur && !mdev_record_find(&d->mdev_records, def->uuid))
+                                cur->source = MDEV_SOURCE_MDEVCTL;
+                        mdev_free(def);
+                        continue;
+                }
+                r = mdev_set_put(&d->mdevs, def);
+                if (r < 0)
+                        mdev_free(def);
+        }
+        mdev_set_done(&defs);
+        return r;
+}
+
+/* ---- start-up ---- */
+
+/* The parent a record names now: the device with its serial, else the
+ * one at its address. */
+static Device *record_parent(Daemon *d, const MdevRecord *rec) {
+        Device *dev;
+        size_t i = 0;
+
+        if (rec->serial)
+                while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
+                        if (dev->kind == DEVICE_PCI && dev->pci.mdev_parent && streq_ptr(dev->serial, rec->serial))
+                                return dev;
+        return parent_device(d, rec->parent);
+}
+
+static void on_recreated(void *userdata, const char *uuid, int r, const char *error) {
+        if (r < 0)
+                log_warning("Mediated device %s could not be recreated: %s", uuid, strempty(error));
+        else
+                log_info("Mediated device %s recreated.", uuid);
+}
+
+void daemon_mdev_recreate(Daemon *d) {
+        /* Once the store is read: a definition imported is hostdev's. */
+        if (!d->mdev_definitions_read) {
+                d->mdev_definitions_read = true;
+                if (load_definitions(d) < 0)
+                        log_warning("Cannot read mdevctl's definitions.");
+        }
+        for (size_t i = 0; i < d->mdev_records.n_items; i++) {
+                const MdevRecord *rec = &d->mdev_records.items[i];
+                _cleanup_free_ char *err = NULL;
+                Device *dev;
+                int r;
+
+                const Mdev *m = mdev_set_get(&d->mdevs, rec->uuid);
+
+                if ((m && m->active) || op_find(d, rec->uuid))
+                        continue;
+                dev = record_parent(d, rec);
+                if (!dev) {
+                        log_warning("Mediated device %s: its parent %s is not there.", rec->uuid, rec->parent);
+                        continue;
+                }
+                r = daemon_mdev_create(d, dev->address, rec->type, rec->uuid, "hostdevd", on_recreated, NULL, &err);
+                if (r < 0)
+                        log_warning("Mediated device %s cannot be recreated: %s", rec->uuid,
+                                    err ?: strerror(-r));
+        }
+}
+
+int daemon_mdev_converge_problems(Daemon *d, char ***problems) {
+        int n = 0;
+
+        for (size_t i = 0; i < d->mdev_records.n_items; i++) {
+                const MdevRecord *rec = &d->mdev_records.items[i];
+                const Device *dev;
+                _cleanup_free_ char *text = NULL;
+
+                const Mdev *m = mdev_set_get(&d->mdevs, rec->uuid);
+
+                if ((m && m->active) || op_find(d, rec->uuid))
+                        continue;
+                dev = record_parent(d, rec);
+                if (asprintf(&text, "mediated device %s of type %s is missing%s", rec->uuid, rec->type,
+                             dev ? "" : ": its parent is not present") < 0 ||
+                    strv_extend(problems, dev ? dev->address : rec->parent) < 0 || strv_extend(problems, text) < 0)
+                        return -ENOMEM;
+                n++;
+        }
+        return n;
+}
+
+/* ---- the set, from the kernel ---- */
+
+void daemon_mdev_parent_update(Daemon *d, const char *address) {
+        Device *dev = parent_device(d, address);
+        MdevParent *old = mdev_set_parent(&d->mdevs, address), *p = NULL;
+        int r;
+
+        if (!dev) {
+                mdev_parent_free(mdev_set_take_parent(&d->mdevs, address));
+                return;
+        }
+        r = kernel_mdev_read_parent(d->kernel, address, dev->syspath, &p);
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        log_oom();
+                return;
+        }
+        if (old && mdev_parent_equal(old, p)) {
+                mdev_parent_free(p);
+                return;
+        }
+        if (mdev_set_put_parent(&d->mdevs, p) < 0) {
+                mdev_parent_free(p);
+                log_oom();
+                return;
+        }
+        if (old)
+                NOTIFY(d, mdev_parent_changed, p);
+        daemon_schedule_flush(d);
+}
+
+void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) {
+        _cleanup_(mdev_freep) Mdev *gone = NULL;
+        const char *uuid = strrchr(syspath, '/');
+        Mdev *m = NULL, *cur;
+        bool was_active;
+        int r;
+
+        if (!uuid || !mdev_uuid_valid(++uuid))
+                return;
+        if (action == UEVENT_ADD) {
+                r = kernel_mdev_read(d->kernel, syspath, &m);
+                if (r == -ENOMEM)
+                        log_oom();
+                if (r < 0)
+                        return;
+                /* A definition's source stays what it was. */
+                cur = mdev_set_get(&d->mdevs, m->uuid);
+                was_active = cur && cur->active;
+                if (cur)
+                        m->source = cur->source;
+                if (mdev_set_put(&d->mdevs, m) < 0) {
+                        mdev_free(m);
+                        log_oom();
+                        return;
+                }
+                if (!cur)
+                        NOTIFY(d, mdev_added, m);
+                else if (!was_active)
+                        NOTIFY(d, mdev_changed, m);
+                log_debug("mdev %s added on %s", m->uuid, m->parent);
+                daemon_mdev_parent_update(d, m->parent);
+        } else {
+                _cleanup_free_ char *lower = mdev_uuid_normalize(uuid);
+
+                if (!lower)
+                        return;
+                gone = mdev_set_take(&d->mdevs, lower);
+                if (!gone)
+                        return;
+                if (gone->source == MDEV_SOURCE_MDEVCTL) {
+                        /* Stopped, still defined: shown as such. */
+                        gone->active = false;
+                        gone->iommu_group = -1;
+                        if (mdev_set_put(&d->mdevs, gone) >= 0) {
+                                NOTIFY(d, mdev_changed, gone);
+                                m = TAKE_PTR(gone);
+                        }
+                }
+                if (gone)
+                        NOTIFY(d, mdev_removed, gone);
+                log_debug("mdev %s removed", uuid);
+                daemon_mdev_parent_update(d, (m ?: gone)->parent);
+        }
+        daemon_schedule_flush(d);
+        /* A change may wait for exactly this. */
+        for (MdevOp *o = d->mdev_ops, *next; o; o = next) {
+                next = o->next;
+                if (streq(o->uuid, m ? m->uuid : gone->uuid))
+                        (void) op_check(o);
+        }
+}
+
+int daemon_mdev_enumerate(Daemon *d) {
+        Device *dev;
+        size_t i = 0;
+        int r;
+
+        while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL)) {
+                MdevParent *p = NULL;
+
+                if (dev->kind != DEVICE_PCI || !dev->pci.mdev_parent)
+                        continue;
+                r = kernel_mdev_read_parent(d->kernel, dev->address, dev->syspath, &p);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;
+                r = mdev_set_put_parent(&d->mdevs, p);
+                if (r < 0) {
+                        mdev_parent_free(p);
+                        return r;
+                }
+        }
+        return kernel_mdev_enumerate(d->kernel, &d->mdevs);
+}
+
+int daemon_mdev_init(Daemon *d) {
+        return mdev_set_init(&d->mdevs);
+}
+
+void daemon_mdev_done(Daemon *d) {
+        while (d->mdev_ops)
+                op_free(d->mdev_ops);
+        mdev_set_done(&d->mdevs);
+        mdev_record_set_done(&d->mdev_records);
+}

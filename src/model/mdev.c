@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdev.h"
+#include "shared/macro.h"
+
+static const char *const source_names[_MDEV_SOURCE_MAX] = {
+        [MDEV_SOURCE_HOSTDEV] = "hostdev",
+        [MDEV_SOURCE_MDEVCTL] = "mdevctl",
+};
+
+const char *mdev_source_to_string(MdevSource s) {
+        return s >= 0 && s < _MDEV_SOURCE_MAX ? source_names[s] : NULL;
+}
+
+bool mdev_uuid_valid(const char *s) {
+        if (!s || strlen(s) != MDEV_UUID_LEN)
+                return false;
+        for (size_t i = 0; i < MDEV_UUID_LEN; i++) {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+                if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i]))
+                        return false;
+        }
+        return true;
+}
+
+char *mdev_uuid_normalize(const char *s) {
+        char *u;
+
+        if (!mdev_uuid_valid(s)) {
+                errno = EINVAL;
+                return NULL;
+        }
+        u = strdup(s);
+        for (char *c = u; c && *c; c++)
+                *c = (char) tolower((unsigned char) *c);
+        return u;
+}
+
+bool mdev_type_id_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        if (n == 0 || n > 64 || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("_.+-", s[i]))
+                        return false;
+        return true;
+}
+
+void mdev_type_done(MdevType *t) {
+        free(t->id);
+        free(t->name);
+        free(t->description);
+        free(t->device_api);
+        *t = (MdevType) {};
+}
+
+MdevParent *mdev_parent_free(MdevParent *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_types; i++)
+                mdev_type_done(&p->types[i]);
+        free(p->types);
+        free(p->address);
+        free(p);
+        return NULL;
+}
+
+Mdev *mdev_free(Mdev *m) {
+        if (!m)
+                return NULL;
+        free(m->uuid);
+        free(m->type);
+        free(m->parent);
+        free(m);
+        return NULL;
+}
+
+const MdevType *mdev_parent_type(const MdevParent *p, const char *id) {
+        for (size_t i = 0; p && id && i < p->n_types; i++)
+                if (streq(p->types[i].id, id))
+                        return &p->types[i];
+        return NULL;
+}
+
+bool mdev_parent_equal(const MdevParent *a, const MdevParent *b) {
+        if (!a || !b || a->n_types != b->n_types)
+                return a == b;
+        for (size_t i = 0; i < a->n_types; i++) {
+                const MdevType *x = &a->types[i], *y = &b->types[i];
+
+                if (!streq(x->id, y->id) || !streq_ptr(x->name, y->name) ||
+                    !streq_ptr(x->description, y->description) || x->available != y->available)
+                        return false;
+        }
+        return true;
+}
+
+int mdev_set_init(MdevSet *s) {
+        s->parents = hashmap_new();
+        s->mdevs = hashmap_new();
+        if (!s->parents || !s->mdevs) {
+                mdev_set_done(s);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void mdev_set_done(MdevSet *s) {
+        void *v;
+        size_t i = 0;
+
+        while (s->parents && hashmap_iterate(s->parents, &i, &v, NULL))
+                mdev_parent_free(v);
+        i = 0;
+        while (s->mdevs && hashmap_iterate(s->mdevs, &i, &v, NULL))
+                mdev_free(v);
+        hashmap_free(s->parents);
+        hashmap_free(s->mdevs);
+        *s = (MdevSet) {};
+}
+
+MdevParent *mdev_set_parent(const MdevSet *s, const char *address) {
+        return address ? hashmap_get(s->parents, address) : NULL;
+}
+
+MdevParent *mdev_set_take_parent(MdevSet *s, const char *address) {
+        return hashmap_remove(s->parents, address);
+}
+
+int mdev_set_put_parent(MdevSet *s, MdevParent *p) {
+        mdev_parent_free(hashmap_remove(s->parents, p->address));
+        return hashmap_put(s->parents, p->address, p);
+}
+
+Mdev *mdev_set_get(const MdevSet *s, const char *uuid) {
+        return uuid ? hashmap_get(s->mdevs, uuid) : NULL;
+}
+
+Mdev *mdev_set_take(MdevSet *s, const char *uuid) {
+        return hashmap_remove(s->mdevs, uuid);
+}
+
+int mdev_set_put(MdevSet *s, Mdev *m) {
+        mdev_free(hashmap_remove(s->mdevs, m->uuid));
+        return hashmap_put(s->mdevs, m->uuid, m);
+}
+
+static void record_done(MdevRecord *r) {
+        free(r->uuid);
+        free(r->type);
+        free(r->parent);
+        free(r->serial);
+        *r = (MdevRecord) {};
+}
+
+void mdev_record_set_done(MdevRecordSet *s) {
+        for (size_t i = 0; i < s->n_items; i++)
+                record_done(&s->items[i]);
+        free(s->items);
+        *s = (MdevRecordSet) {};
+}
+
+MdevRecord *mdev_record_find(const MdevRecordSet *s, const char *uuid) {
+        for (size_t i = 0; uuid && i < s->n_items; i++)
+                if (streq(s->items[i].uuid, uuid))
+                        return &s->items[i];
+        return NULL;
+}
+
+int mdev_record_add(MdevRecordSet *s, const char *uuid, const char *type, const char *parent, const char *serial) {
+        MdevRecord *t, *r;
+
+        if (mdev_record_find(s, uuid))
+                return -EEXIST;
+        t = realloc(s->items, (s->n_items + 1) * sizeof(MdevRecord));
+        if (!t)
+                return -ENOMEM;
+        s->items = t;
+        r = &s->items[s->n_items];
+        *r = (MdevRecord) { strdup(uuid), strdup(type), strdup(parent), serial ? strdup(serial) : NULL };
+        if (!r->uuid || !r->type || !r->parent || (serial && !r->serial)) {
+                record_done(r);
+                return -ENOMEM;
+        }
+        s->n_items++;
+        return 0;
+}
+
+int mdev_record_remove(MdevRecordSet *s, const char *uuid) {
+        MdevRecord *r = mdev_record_find(s, uuid);
+
+        if (!r)
+                return 0;
+        record_done(r);
+        *r = s->items[--s->n_items];
+        return 1;
+}
