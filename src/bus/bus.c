@@ -2,6 +2,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus.h"
+#include "claim.h"
 #include "emit.h"
 #include "object-manager.h"
 #include "polkit.h"
@@ -16,6 +17,7 @@ const BusInterface bus_interfaces[] = {
         { "org.hostdev1.UsbDevice", usb_device_vtable },
         { "org.hostdev1.IommuGroup", iommu_group_vtable },
         { "org.hostdev1.ResourceGroup", resource_group_vtable },
+        { "org.hostdev1.Claim", claim_vtable },
 };
 const size_t bus_n_interfaces = ELEMENTSOF(bus_interfaces);
 
@@ -303,7 +305,10 @@ static int bus_register(Bus *b) {
         r = bus_group_register(b);
         if (r < 0)
                 return r;
-        return bus_resource_group_register(b);
+        r = bus_resource_group_register(b);
+        if (r < 0)
+                return r;
+        return bus_claim_register(b);
 }
 
 int bus_new(Daemon *d, sd_bus *bus, Bus **ret) {

@@ -6,6 +6,7 @@
 
 #include "bus.h"
 #include "bus/emit.h"
+#include "claim.h"
 #include "shared/macro.h"
 
 #define OBJECT_MANAGER "org.freedesktop.DBus.ObjectManager"
@@ -120,6 +121,16 @@ static int resource_group_object(ResourceGroup *g, Bus *b, BusObject *o) {
         return copy_path(o->path, p) ? 0 : -ENAMETOOLONG;
 }
 
+/* Claim getters find their claim by path too. */
+static int claim_object(const Claim *c, Bus *b, BusObject *o) {
+        _cleanup_free_ char *p = bus_claim_path(c);
+
+        if (!p)
+                return -ENOMEM;
+        *o = (BusObject) { .interfaces = { "org.hostdev1.Claim" }, .userdata = b };
+        return copy_path(o->path, p) ? 0 : -ENAMETOOLONG;
+}
+
 static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
         Daemon *d = b->daemon;
         Device *dev;
@@ -139,6 +150,11 @@ static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
                 }
         for (size_t i = 0; r >= 0 && i < d->resources.n_groups; i++) {
                 r = resource_group_object(d->resources.groups[i], b, &o);
+                if (r >= 0)
+                        r = append_object(m, &o, error);
+        }
+        for (size_t i = 0; r >= 0 && i < d->claims.n_claims; i++) {
+                r = claim_object(d->claims.claims[i], b, &o);
                 if (r >= 0)
                         r = append_object(m, &o, error);
         }
@@ -175,6 +191,7 @@ static int find_object(Bus *b, const char *path, BusObject *ret) {
         Daemon *d = b->daemon;
         Device *dev = bus_device_from_path(d, path, "org.hostdev1.Device");
         ResourceGroup *rg;
+        Claim *c;
         const char *rest;
 
         if (dev) {
@@ -192,6 +209,9 @@ static int find_object(Bus *b, const char *path, BusObject *ret) {
         rg = bus_resource_group_from_path(b, path);
         if (rg)
                 return resource_group_object(rg, b, ret);
+        c = bus_claim_from_path(b, path);
+        if (c)
+                return claim_object(c, b, ret);
         return -ENOENT;
 }
 

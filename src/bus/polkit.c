@@ -26,6 +26,8 @@ static const struct {
         { "org.hostdev1.Manager", "Release", ACTION_PREPARE },
         { "org.hostdev1.ResourceGroup", "Prepare", ACTION_PREPARE },
         { "org.hostdev1.ResourceGroup", "Release", ACTION_PREPARE },
+        { "org.hostdev1.ResourceGroup", "Claim", ACTION_CLAIM },
+        { "org.hostdev1.Claim", "Release", ACTION_CLAIM },
 };
 
 static const struct {

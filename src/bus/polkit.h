@@ -27,6 +27,8 @@
 #define ACTION_MANAGE_GROUPS     "org.hostdev1.manage-resource-groups"
 #define ACTION_PREPARE           "org.hostdev1.prepare-devices"
 #define ACTION_OVERRIDE_CRITICAL "org.hostdev1.override-critical"
+#define ACTION_CLAIM             "org.hostdev1.claim-devices"
+#define ACTION_ASSIGN_TENANT     "org.hostdev1.assign-tenant"
 
 /* Pending checks one bus connection may have, and all connections of one
  * user together; more get Busy. */

@@ -2,6 +2,7 @@
 #include <systemd/sd-id128.h>
 
 #include "bus.h"
+#include "claim.h"
 #include "emit.h"
 #include "options.h"
 #include "polkit.h"
@@ -104,17 +105,29 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
         return sd_bus_message_close_container(reply);
 }
 
-/* Total and Available: no claims exist yet, so every member is available. */
+/* Total: the devices; Available and Claimed: members (a whole IOMMU
+ * group's worth each), free or in a claim. */
 static int get_count(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_free_ const Device **devs = NULL;
+        const ResourceGroup *g;
+        unsigned available = 0, claimed = 0;
         size_t n = 0;
         int r;
 
-        r = members(userdata, path, &devs, &n);
+        if (streq(property, "Total")) {
+                r = members(userdata, path, &devs, &n);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_append(reply, "u", (uint32_t) n);
+        }
+        g = group_from_path(userdata, path);
+        if (!g)
+                return -ENOENT;
+        r = bus_group_claim_counts(userdata, g, NULL, &available, &claimed);
         if (r < 0)
                 return r;
-        return sd_bus_message_append(reply, "u", (uint32_t) n);
+        return sd_bus_message_append(reply, "u", (uint32_t) (streq(property, "Claimed") ? claimed : available));
 }
 
 static int check_name(Daemon *d, const char *name, const ResourceGroup *self, sd_bus_error *error) {
@@ -445,6 +458,7 @@ const sd_bus_vtable resource_group_vtable[] = {
         SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, CHANGE),
         SD_BUS_PROPERTY("Total", "u", get_count, 0, CHANGE),
         SD_BUS_PROPERTY("Available", "u", get_count, 0, CHANGE),
+        SD_BUS_PROPERTY("Claimed", "u", get_count, 0, CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_update, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetRules", SD_BUS_ARGS("aa{sv}", rules), SD_BUS_NO_RESULT,
@@ -455,6 +469,8 @@ const sd_bus_vtable resource_group_vtable[] = {
                                 method_group_release, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Claim", SD_BUS_ARGS("s", consumer, "u", count, "a{sv}", options),
+                                SD_BUS_RESULT("o", claim), bus_method_claim, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

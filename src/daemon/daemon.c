@@ -22,6 +22,9 @@ int daemon_new(Daemon **ret) {
         r = inventory_init(&d->inventory);
         if (r < 0)
                 return r;
+        r = claim_set_init(&d->claims);
+        if (r < 0)
+                return r;
         d->dirty_pfs = hashmap_new();
         d->baselines = hashmap_new();
         d->group_baselines = hashmap_new();
@@ -74,6 +77,7 @@ Daemon *daemon_free(Daemon *d) {
         inventory_done(&d->inventory);
         resource_set_done(&d->resources);
         prepared_set_done(&d->prepared);
+        claim_set_done(&d->claims);
         reboot_state_done(&d->reboot);
         strv_free(d->converge_problems);
         free(d->boot_id);

@@ -7,6 +7,7 @@
 #include "kernel/critical.h"
 #include "kernel/kernel.h"
 #include "kernel/monitor.h"
+#include "model/claim.h"
 #include "model/inventory.h"
 #include "model/plan.h"
 #include "model/resource.h"
@@ -38,6 +39,7 @@ struct Daemon {
 
         ResourceSet resources;
         PreparedSet prepared;
+        ClaimSet claims;        /* consumers' claims on resource group members */
         RebootState reboot;
         char *boot_id;
         bool converged;

@@ -18,6 +18,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 import harness  # noqa: E402
+import harness.groups  # noqa: E402
+from harness import critical  # noqa: E402
 from harness import hostspec  # noqa: E402
 from harness.groups import FIELD_TYPES, RG_IFACE, GroupsTestCase  # noqa: E402
 
@@ -134,6 +136,19 @@ class RuleFieldsTest(GroupsTestCase):
             host.pci_device(a)['numa_node'] = 1
         return host
 
+    def expected_members(self, group_type, rules):
+        """Members host.json says are free: a PCI function's IOMMU group
+        (companions count once) unless it cannot go to VFIO, or a USB device."""
+        host = self.host_description()
+        taken = set(harness.groups.expected_members(host.pci + host.usb, group_type, rules))
+        # a member with a function the host needs (its bridges aside) is not free
+        reasons = critical.expected_reasons(host, critical.storage_reasons(host))
+        blocked = {d['iommu_group'] for d in host.pci
+                   if d['address'] in reasons and not d['class'].startswith('06')}
+        groups = {('iommu', d['iommu_group']) if d.get('iommu_group') is not None else ('dev', d['address'])
+                  for d in host.pci if d['address'] in taken and d.get('iommu_group') not in blocked}
+        return len(groups) + sum(1 for d in host.usb if d['address'] in taken)
+
     def test_fields(self):
         """Every case: the group holds exactly the devices host.json says,
         including and excluding the ones the case names; each device's
@@ -147,7 +162,10 @@ class RuleFieldsTest(GroupsTestCase):
                     self.assertEqual(props['Type'], group_type)
                     self.assertEqual(props['Devices'], expected)
                     self.assertEqual(props['Total'], len(expected))
-                    self.assertEqual(props['Available'], len(expected))
+                    # nothing is claimed: every member is free, a member
+                    # being a PCI function's IOMMU group or a USB device
+                    self.assertEqual(props['Claimed'], 0)
+                    self.assertEqual(props['Available'], self.expected_members(group_type, rules))
                     for a in members:
                         self.assertIn(self.dev_path(a), props['Devices'], a)
                     for a in outsiders:
