@@ -270,6 +270,11 @@ static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
         if (r < 0)
                 return sd_bus_reply_method_errno(call, r, NULL);
         TAKE_PTR(owned);
+        r = daemon_save(b->daemon);
+        if (r < 0) {
+                claim_free(claim_set_take(&b->daemon->claims, c->id));
+                return sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
+        }
         log_info("Claim %s: %zu devices of resource group %s for '%s'.", c->id, claim_n_devices(c),
                  c->resource_group, c->consumer);
         emit_claim(b, c, true);
@@ -504,6 +509,14 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
 
         if (!c)
                 return -ENOENT;
+        r = daemon_save(d);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot save the state after releasing claim %s: %m", c->id);
+                (void) claim_set_add(&d->claims, c, NULL);
+                TAKE_PTR(c);
+                return call ? sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s",
+                                                         strerror(-r)) : r;
+        }
         log_info("Claim %s of '%s' released: %s.", c->id, c->consumer, reason);
         emit_claim(b, c, false);
         emit_group_counts(b, c->resource_group);

@@ -106,7 +106,7 @@ void daemon_schedule_flush(Daemon *d) {
 }
 
 int daemon_save(Daemon *d) {
-        StoreState state = { &d->resources, &d->prepared, &d->reboot };
+        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->claims };
         int r = store_save(d->store, &state);
 
         if (r >= 0)
@@ -489,7 +489,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         d->boot_id = kernel_boot_id(d->kernel);
         kernel_trim(d->kernel);
 
-        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot }, &d->store,
+        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->claims }, &d->store,
                        &error);
         if (r == -ENOMEM)
                 return log_oom();

@@ -52,6 +52,8 @@ static void state_done(const StoreState *st) {
         resource_set_done(st->resources);
         prepared_set_done(st->prepared);
         reboot_state_done(st->reboot);
+        if (st->claims)
+                claim_set_done(st->claims);
 }
 
 /* Moves what src holds into the empty dst. */
@@ -62,6 +64,11 @@ static void state_move(const StoreState *dst, const StoreState *src) {
         *src->resources = (ResourceSet) {};
         *src->prepared = (PreparedSet) {};
         *src->reboot = (RebootState) {};
+        if (dst->claims && src->claims && src->claims->by_device) {
+                claim_set_done(dst->claims);
+                *dst->claims = *src->claims;
+                *src->claims = (ClaimSet) {};
+        }
 }
 
 /* gdbm is opened without a fatal function throughout: with one, gdbm
@@ -356,7 +363,8 @@ static int load_file(const char *path, int fd, const StoreState *st, char **ret_
         ResourceSet resources = {};
         PreparedSet prepared = {};
         RebootState reboot = {};
-        StoreState tmp = { &resources, &prepared, &reboot };
+        ClaimSet claims = {};
+        StoreState tmp = { &resources, &prepared, &reboot, &claims };
         Reader rd = { .path = path };
         GDBM_FILE db;
         int r;
@@ -409,9 +417,12 @@ static char *describe(const StoreState *st) {
         char *s = NULL;
         size_t n = strv_length(st->reboot->reasons) / 2;
 
-        if (asprintf(&s, "%zu group%s, %zu prepared device%s, %zu reboot reason%s",
+        size_t c = st->claims ? st->claims->n_claims : 0;
+
+        if (asprintf(&s, "%zu group%s, %zu prepared device%s, %zu reboot reason%s, %zu claim%s",
                      st->resources->n_groups, st->resources->n_groups == 1 ? "" : "s",
-                     st->prepared->n_items, st->prepared->n_items == 1 ? "" : "s", n, n == 1 ? "" : "s") < 0)
+                     st->prepared->n_items, st->prepared->n_items == 1 ? "" : "s", n, n == 1 ? "" : "s",
+                     c, c == 1 ? "" : "s") < 0)
                 return NULL;
         return s;
 }
@@ -465,7 +476,8 @@ int store_verify(const char *state_dir, char **ret_dump, char **ret_summary, cha
         ResourceSet resources = {};
         PreparedSet prepared = {};
         RebootState reboot = {};
-        StoreState st = { &resources, &prepared, &reboot };
+        ClaimSet claims = {};
+        StoreState st = { &resources, &prepared, &reboot, &claims };
         int fd, r;
 
         if (!s)
@@ -591,7 +603,8 @@ int store_salvage(const char *state_dir, char **ret_report, char **ret_error) {
         ResourceSet resources = {};
         PreparedSet prepared = {};
         RebootState reboot = {};
-        StoreState st = { &resources, &prepared, &reboot };
+        ClaimSet claims = {};
+        StoreState st = { &resources, &prepared, &reboot, &claims };
         Reader rd = { .salvage = true };
         gdbm_recovery rcvr = {};
         bool recovered = false;

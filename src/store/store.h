@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "model/claim.h"
 #include "model/plan.h"
 #include "model/resource.h"
 
@@ -26,6 +27,7 @@ typedef struct StoreState {
         ResourceSet *resources;
         PreparedSet *prepared;
         RebootState *reboot;
+        ClaimSet *claims;       /* NULL: claim records are checked, not kept */
 } StoreState;
 
 /* Opens (creating the directory when missing) and loads the state into

@@ -162,6 +162,26 @@ class ClaimGpus(ClaimTestCase):
         self.assertEqual(self.state(), during)
         self.release_claim(c)
 
+    def test_restart_keeps_claims(self):
+        """Claims are in the store: a restarted hostdevd has the same
+        claims, with the same properties, and their members stay taken."""
+        a = self.claim('vm-a', 1, {'prepare': False})
+        b = self.claim('vm-b', 1)
+        before = {c: self.client.get_all(c, CLAIM) for c in (a, b)}
+        drivers = self.drivers(list(ALL))
+        self.stop_daemon()
+        self.daemon.start()
+        self.assertEqual(sorted(self.claims()), sorted([a, b]))
+        for c in (a, b):
+            self.assertEqual(self.client.get_all(c, CLAIM), before[c])
+        self.assertEqual(self.counts(), (2, 0, 2))
+        self.assertEqual(self.drivers(list(ALL)), drivers)
+        self.release_claim(b)
+        self.assertOnDrivers(self.host_drivers)
+        self.stop_daemon()
+        self.daemon.start()
+        self.assertEqual(self.claims(), [a])
+
 
 if __name__ == '__main__':
     harness.main()
