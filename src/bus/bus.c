@@ -3,6 +3,7 @@
 
 #include "bus.h"
 #include "claim.h"
+#include "lease.h"
 #include "emit.h"
 #include "object-manager.h"
 #include "polkit.h"
@@ -281,6 +282,8 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret
         log_info("Serving %zu devices and %zu IOMMU groups as %s.",
                  inventory_n_devices(&b->daemon->inventory), b->daemon->inventory.n_groups, BUS_NAME);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
+        /* Now that ClaimReleased reaches whoever listens to the name. */
+        bus_lease_watch_all(b);
         return 0;
 }
 
@@ -321,7 +324,8 @@ int bus_new(Daemon *d, sd_bus *bus, Bus **ret) {
         b->bus = sd_bus_ref(bus);
         b->emitter = emitter_new(bus);
         b->polkit_queries = hashmap_new();
-        if (!b->emitter || !b->polkit_queries)
+        b->leases = hashmap_new();
+        if (!b->emitter || !b->polkit_queries || !b->leases)
                 return -ENOMEM;
         r = bus_register(b);
         if (r < 0)
@@ -341,6 +345,7 @@ Bus *bus_free(Bus *b) {
         if (b->daemon)
                 daemon_set_listener(b->daemon, NULL, NULL);
         bus_pending_free_all(b);
+        bus_lease_free_all(b);
         if (b->polkit_queries)
                 bus_polkit_flush(b);
         hashmap_free(b->polkit_queries);

@@ -41,6 +41,7 @@ typedef struct Bus {
         Emitter *emitter;
         Hashmap *polkit_queries;        /* message → PolkitQuery */
         struct PendingReply *pending;   /* calls answered when their change is over */
+        Hashmap *leases;                /* claim id → its lease's watch (lease.c) */
 } Bus;
 
 /* Registers the objects, subscribes to the core's notifications and only

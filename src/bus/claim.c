@@ -5,6 +5,7 @@
 #include "bus.h"
 #include "claim.h"
 #include "emit.h"
+#include "lease.h"
 #include "model/handle.h"
 #include "options.h"
 #include "polkit.h"
@@ -277,6 +278,7 @@ static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
         }
         log_info("Claim %s: %zu devices of resource group %s for '%s'.", c->id, claim_n_devices(c),
                  c->resource_group, c->consumer);
+        (void) bus_lease_watch(b, c);
         emit_claim(b, c, true);
         emit_group_counts(b, c->resource_group);
         return sd_bus_reply_method_return(call, "o", path);
@@ -411,6 +413,9 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 r = claim_persistent_check(persistent_set ? persistent : -1, &lease, &msg);
         if (r < 0)
                 return map_error(r, msg, error);
+        if (lease.type == CLAIM_LEASE_PID && bus_lease_pid_check(lease.pid) < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Lease: there is no process %d.",
+                                         (int) lease.pid);
         if (device_paths) {
                 r = devices_option(d, device_paths, &addresses, error);
                 if (r < 0 || sd_bus_error_is_set(error))
@@ -518,6 +523,7 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
                                                          strerror(-r)) : r;
         }
         log_info("Claim %s of '%s' released: %s.", c->id, c->consumer, reason);
+        bus_lease_forget(b, c->id);
         emit_claim(b, c, false);
         emit_group_counts(b, c->resource_group);
         if (c->prepared) {
