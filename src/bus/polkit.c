@@ -28,6 +28,8 @@ static const struct {
         { "org.hostdev1.ResourceGroup", "Release", ACTION_PREPARE },
         { "org.hostdev1.ResourceGroup", "Claim", ACTION_CLAIM },
         { "org.hostdev1.Claim", "Release", ACTION_CLAIM },
+        { "org.hostdev1.ResourceGroup", "AssignToTenant", ACTION_ASSIGN_TENANT },
+        { "org.hostdev1.ResourceGroup", "ReturnToParent", ACTION_ASSIGN_TENANT },
 };
 
 static const struct {
