@@ -19,7 +19,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import harness  # noqa: E402
 import harness.groups  # noqa: E402
-from harness import critical  # noqa: E402
 from harness import hostspec  # noqa: E402
 from harness.groups import FIELD_TYPES, RG_IFACE, GroupsTestCase  # noqa: E402
 
@@ -137,17 +136,9 @@ class RuleFieldsTest(GroupsTestCase):
         return host
 
     def expected_members(self, group_type, rules):
-        """Members host.json says are free: a PCI function's IOMMU group
-        (companions count once) unless it cannot go to VFIO, or a USB device."""
         host = self.host_description()
-        taken = set(harness.groups.expected_members(host.pci + host.usb, group_type, rules))
-        # a member with a function the host needs (its bridges aside) is not free
-        reasons = critical.expected_reasons(host, critical.storage_reasons(host))
-        blocked = {d['iommu_group'] for d in host.pci
-                   if d['address'] in reasons and not d['class'].startswith('06')}
-        groups = {('iommu', d['iommu_group']) if d.get('iommu_group') is not None else ('dev', d['address'])
-                  for d in host.pci if d['address'] in taken and d.get('iommu_group') not in blocked}
-        return len(groups) + sum(1 for d in host.usb if d['address'] in taken)
+        return harness.groups.expected_available(
+            host, harness.groups.expected_members(host.pci + host.usb, group_type, rules))
 
     def test_fields(self):
         """Every case: the group holds exactly the devices host.json says,
