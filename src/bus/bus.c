@@ -2,6 +2,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus.h"
+#include "claim.h"
+#include "lease.h"
 #include "emit.h"
 #include "object-manager.h"
 #include "polkit.h"
@@ -18,6 +20,7 @@ const BusInterface bus_interfaces[] = {
         { "org.hostdev1.ResourceGroup", resource_group_vtable },
         { "org.hostdev1.MdevParent", mdev_parent_vtable },
         { "org.hostdev1.Mdev", mdev_vtable },
+        { "org.hostdev1.Claim", claim_vtable },
 };
 const size_t bus_n_interfaces = ELEMENTSOF(bus_interfaces);
 
@@ -301,6 +304,8 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret
         log_info("Serving %zu devices and %zu IOMMU groups as %s.",
                  inventory_n_devices(&b->daemon->inventory), b->daemon->inventory.n_groups, BUS_NAME);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
+        /* Now that ClaimReleased reaches whoever listens to the name. */
+        bus_lease_watch_all(b);
         return 0;
 }
 
@@ -328,7 +333,10 @@ static int bus_register(Bus *b) {
         r = bus_resource_group_register(b);
         if (r < 0)
                 return r;
-        return bus_mdev_register(b);
+        r = bus_mdev_register(b);
+        if (r < 0)
+                return r;
+        return bus_claim_register(b);
 }
 
 int bus_new(Daemon *d, sd_bus *bus, Bus **ret) {
@@ -341,7 +349,8 @@ int bus_new(Daemon *d, sd_bus *bus, Bus **ret) {
         b->bus = sd_bus_ref(bus);
         b->emitter = emitter_new(bus);
         b->polkit_queries = hashmap_new();
-        if (!b->emitter || !b->polkit_queries)
+        b->leases = hashmap_new();
+        if (!b->emitter || !b->polkit_queries || !b->leases)
                 return -ENOMEM;
         r = bus_register(b);
         if (r < 0)
@@ -363,6 +372,7 @@ Bus *bus_free(Bus *b) {
         bus_pending_free_all(b);
         bus_sriov_free_all(b);
         bus_mdev_free_all(b);
+        bus_lease_free_all(b);
         if (b->polkit_queries)
                 bus_polkit_flush(b);
         hashmap_free(b->polkit_queries);

@@ -47,6 +47,7 @@ typedef struct Bus {
         struct PendingReply *pending;   /* calls answered when their change is over */
         struct SriovPending *sriov_pending;     /* SetNumVfs calls, likewise (sriov.c) */
         struct MdevReply *mdev_pending; /* CreateMdev/Remove calls waiting for the kernel */
+        Hashmap *leases;                /* claim id → its lease's watch (lease.c) */
 } Bus;
 
 /* Registers the objects, subscribes to the core's notifications and only

@@ -50,12 +50,31 @@ static int get_blockers(sd_bus *bus, const char *path, const char *interface, co
         return sd_bus_message_close_container(reply);
 }
 
+/* The dev root is the Daemon's: the objects' userdata is the group. */
+static const char *dev_root = "/dev";
+
+/* /dev/vfio/N exists once a function of the group is on vfio-pci. */
+static int get_vfio_device(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const IommuGroup *g = userdata;
+        _cleanup_free_ char *p = NULL;
+
+        for (size_t i = 0; i < g->n_members; i++)
+                if (streq_ptr(g->members[i]->driver, "vfio-pci")) {
+                        if (asprintf(&p, "%s/vfio/%u", dev_root, g->number) < 0)
+                                return -ENOMEM;
+                        break;
+                }
+        return sd_bus_message_append(reply, "s", strempty(p));
+}
+
 const sd_bus_vtable iommu_group_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Number", "u", get_number, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Viable", "b", get_viable, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Blockers", "a(os)", get_blockers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VfioDevice", "s", get_vfio_device, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_VTABLE_END,
 };
 
@@ -103,6 +122,8 @@ static int group_enumerate(sd_bus *bus, const char *path, void *userdata, char *
 int bus_group_register(Bus *b) {
         int r;
 
+        if (b->daemon->paths.dev)
+                dev_root = b->daemon->paths.dev;
         r = sd_bus_add_fallback_vtable(b->bus, NULL, BUS_PATH "/iommu_group", "org.hostdev1.IommuGroup",
                                        iommu_group_vtable, group_find, b);
         if (r < 0)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "bus.h"
+#include "claim.h"
 #include "options.h"
 #include "polkit.h"
 #include "shared/macro.h"
@@ -277,6 +278,11 @@ static int get_converge_problems(sd_bus *bus, const char *path, const char *inte
         return append_pairs(reply, d->converge_problems);
 }
 
+static int get_claims(sd_bus *bus, const char *path, const char *interface, const char *property,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_claims(reply, userdata);
+}
+
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -287,6 +293,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Converged", "b", get_converged, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Critical", "ao", get_critical, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ConvergeProblems", "a(ss)", get_converge_problems, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Claims", "ao", get_claims, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("GetDevice",
                                 SD_BUS_ARGS("s", address),
                                 SD_BUS_RESULT("o", device),
@@ -314,6 +321,9 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DeviceMoved",
                                 SD_BUS_ARGS("o", group, "s", serial, "s", old_address, "s", new_address),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("ClaimReleased",
+                                SD_BUS_ARGS("o", claim, "s", reason),
                                 0),
         SD_BUS_SIGNAL_WITH_ARGS("RebootRequiredChanged",
                                 SD_BUS_ARGS("b", required, "a(ss)", reasons),

@@ -6,6 +6,7 @@
 
 #include "bus.h"
 #include "bus/emit.h"
+#include "claim.h"
 #include "shared/macro.h"
 
 #define OBJECT_MANAGER "org.freedesktop.DBus.ObjectManager"
@@ -129,6 +130,16 @@ static void mdev_object(Mdev *md, Bus *b, BusObject *o) {
         (void) copy_path(o->path, bus_mdev_path(md->uuid, p));
 }
 
+/* Claim getters find their claim by path too. */
+static int claim_object(const Claim *c, Bus *b, BusObject *o) {
+        _cleanup_free_ char *p = bus_claim_path(c);
+
+        if (!p)
+                return -ENOMEM;
+        *o = (BusObject) { .interfaces = { "org.hostdev1.Claim" }, .userdata = b };
+        return copy_path(o->path, p) ? 0 : -ENAMETOOLONG;
+}
+
 static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
         Daemon *d = b->daemon;
         Mdev *md;
@@ -156,6 +167,11 @@ static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
         while (r >= 0 && hashmap_iterate(d->mdevs.mdevs, &state, (void **) &md, NULL)) {
                 mdev_object(md, b, &o);
                 r = append_object(m, &o, error);
+        }
+        for (size_t i = 0; r >= 0 && i < d->claims.n_claims; i++) {
+                r = claim_object(d->claims.claims[i], b, &o);
+                if (r >= 0)
+                        r = append_object(m, &o, error);
         }
         if (r < 0)
                 return r;
@@ -190,6 +206,7 @@ static int find_object(Bus *b, const char *path, BusObject *ret) {
         Daemon *d = b->daemon;
         Device *dev = bus_device_from_path(d, path, "org.hostdev1.Device");
         ResourceGroup *rg;
+        Claim *c;
         const char *rest;
         Mdev *md;
 
@@ -213,6 +230,9 @@ static int find_object(Bus *b, const char *path, BusObject *ret) {
         rg = bus_resource_group_from_path(b, path);
         if (rg)
                 return resource_group_object(rg, b, ret);
+        c = bus_claim_from_path(b, path);
+        if (c)
+                return claim_object(c, b, ret);
         return -ENOENT;
 }
 

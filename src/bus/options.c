@@ -2,6 +2,7 @@
 #include "bus.h"
 #include "options.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 
 const char *bus_excerpt(const char *s, char buf[static 48]) {
         size_t i;
@@ -156,7 +157,8 @@ static const OptionSpec *find_spec(const OptionSpec *spec, size_t n, const char 
 }
 
 static const char *option_signature(OptionType t) {
-        return t == OPTION_STRING ? "s" : t == OPTION_BOOLEAN ? "b" : "aa{sv}";
+        return t == OPTION_STRING ? "s" : t == OPTION_BOOLEAN ? "b" : t == OPTION_INT32 ? "i" :
+               t == OPTION_OBJECTS ? "ao" : "aa{sv}";
 }
 
 int bus_read_options(sd_bus_message *m, const OptionSpec *spec, size_t n_spec, ResourceType type,
@@ -198,6 +200,15 @@ int bus_read_options(sd_bus_message *m, const OptionSpec *spec, size_t n_spec, R
                         r = sd_bus_message_read(m, "b", &b);
                         if (r >= 0)
                                 *(bool *) s->ret = b;
+                } else if (s->type == OPTION_INT32) {
+                        r = sd_bus_message_read(m, "i", s->ret);
+                } else if (s->type == OPTION_OBJECTS) {
+                        char **l = NULL;
+                        r = sd_bus_message_read_strv(m, &l);
+                        if (r >= 0) {
+                                strv_free(*(char ***) s->ret);
+                                *(char ***) s->ret = l;
+                        }
                 } else {
                         rule_list_done(s->ret);
                         r = bus_read_rules(m, type, s->ret, error);

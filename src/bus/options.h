@@ -14,6 +14,8 @@ typedef enum OptionType {
         OPTION_STRING,          /* "s" → char ** */
         OPTION_BOOLEAN,         /* "b" → bool *  */
         OPTION_RULES,           /* "aa{sv}" → RuleList * (needs the group type) */
+        OPTION_INT32,           /* "i" → int32_t * */
+        OPTION_OBJECTS,         /* "ao" → char *** (NULL-terminated, copied) */
 } OptionType;
 
 typedef struct RuleList {

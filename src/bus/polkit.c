@@ -30,6 +30,10 @@ static const struct {
         { "org.hostdev1.MdevParent", "CreateMdev", ACTION_MANAGE_MDEV },
         { "org.hostdev1.Mdev", "Remove", ACTION_MANAGE_MDEV },
         { "org.hostdev1.Mdev", "Import", ACTION_MANAGE_MDEV },
+        { "org.hostdev1.ResourceGroup", "Claim", ACTION_CLAIM },
+        { "org.hostdev1.Claim", "Release", ACTION_CLAIM },
+        { "org.hostdev1.ResourceGroup", "AssignToTenant", ACTION_ASSIGN_TENANT },
+        { "org.hostdev1.ResourceGroup", "ReturnToParent", ACTION_ASSIGN_TENANT },
 };
 
 static const struct {

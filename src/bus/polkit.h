@@ -29,6 +29,8 @@
 #define ACTION_OVERRIDE_CRITICAL "org.hostdev1.override-critical"
 #define ACTION_CONFIGURE_SRIOV   "org.hostdev1.configure-sriov"
 #define ACTION_MANAGE_MDEV       "org.hostdev1.manage-mdev"
+#define ACTION_CLAIM             "org.hostdev1.claim-devices"
+#define ACTION_ASSIGN_TENANT     "org.hostdev1.assign-tenant"
 
 /* Pending checks one bus connection may have, and all connections of one
  * user together; more get Busy. */

@@ -2,6 +2,8 @@
 #include <systemd/sd-id128.h>
 
 #include "bus.h"
+#include "claim.h"
+#include "tenant.h"
 #include "emit.h"
 #include "options.h"
 #include "polkit.h"
@@ -53,6 +55,16 @@ RG_GETTER(get_name, "s", g->name);
 RG_GETTER(get_description, "s", strempty(g->description));
 RG_GETTER(get_type, "s", resource_type_to_string(g->type));
 RG_GETTER(get_class, "s", strempty(g->class_hint));
+RG_GETTER(get_tenant, "s", strempty(g->tenant));
+
+static int get_parent(sd_bus *bus, const char *path, const char *interface, const char *property,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const ResourceGroup *g = group_from_path(userdata, path);
+
+        if (!g)
+                return -ENOENT;
+        return bus_append_parent(reply, userdata, g);
+}
 
 static int get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -77,8 +89,10 @@ static int members(Bus *b, const char *path, const Device ***ret, size_t *ret_n)
         devs = calloc(inventory_n_devices(&d->inventory) + 1, sizeof(Device *));
         if (!devs)
                 return -ENOMEM;
+        /* A tenant's group holds devices its parent owns. */
         while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
-                if (dev->resource_group == g)
+                if (resource_group_is_tenant(g) ? resource_set_holder(&d->resources, dev) == g
+                                                : dev->resource_group == g)
                         devs[n++] = dev;
         qsort(devs, n, sizeof(Device *), device_address_compare);
         *ret = devs;
@@ -104,17 +118,29 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
         return sd_bus_message_close_container(reply);
 }
 
-/* Total and Available: no claims exist yet, so every member is available. */
+/* Total: the devices; Available and Claimed: members (a whole IOMMU
+ * group's worth each), free or in a claim. */
 static int get_count(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_free_ const Device **devs = NULL;
+        const ResourceGroup *g;
+        unsigned available = 0, claimed = 0;
         size_t n = 0;
         int r;
 
-        r = members(userdata, path, &devs, &n);
+        if (streq(property, "Total")) {
+                r = members(userdata, path, &devs, &n);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_append(reply, "u", (uint32_t) n);
+        }
+        g = group_from_path(userdata, path);
+        if (!g)
+                return -ENOENT;
+        r = bus_group_claim_counts(userdata, g, NULL, &available, &claimed);
         if (r < 0)
                 return r;
-        return sd_bus_message_append(reply, "u", (uint32_t) n);
+        return sd_bus_message_append(reply, "u", (uint32_t) (streq(property, "Claimed") ? claimed : available));
 }
 
 static int check_name(Daemon *d, const char *name, const ResourceGroup *self, sd_bus_error *error) {
@@ -380,6 +406,14 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = bus_read_options(m, spec, ELEMENTSOF(spec), g->type, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
+        /* Claims and tenant groups hold on to it. */
+        r = resource_group_delete_check(&d->resources, &d->claims, g, &msg);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "%s", strempty(msg));
+        free(msg);
+        msg = NULL;
 
         if (asprintf(&msg, "Authentication is required to delete the resource group '%s'.", g->name) < 0)
                 return -ENOMEM;
@@ -445,6 +479,9 @@ const sd_bus_vtable resource_group_vtable[] = {
         SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, CHANGE),
         SD_BUS_PROPERTY("Total", "u", get_count, 0, CHANGE),
         SD_BUS_PROPERTY("Available", "u", get_count, 0, CHANGE),
+        SD_BUS_PROPERTY("Claimed", "u", get_count, 0, CHANGE),
+        SD_BUS_PROPERTY("Tenant", "s", get_tenant, 0, CONST),
+        SD_BUS_PROPERTY("Parent", "o", get_parent, 0, CONST),
         SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_update, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetRules", SD_BUS_ARGS("aa{sv}", rules), SD_BUS_NO_RESULT,
@@ -455,6 +492,12 @@ const sd_bus_vtable resource_group_vtable[] = {
                                 method_group_release, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Claim", SD_BUS_ARGS("s", consumer, "u", count, "a{sv}", options),
+                                SD_BUS_RESULT("o", claim), bus_method_claim, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AssignToTenant", SD_BUS_ARGS("s", tenant, "u", count, "a{sv}", options),
+                                SD_BUS_RESULT("o", group), bus_method_assign_to_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReturnToParent", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                bus_method_return_to_parent, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -23,6 +23,8 @@ int daemon_new(Daemon **ret) {
         if (r < 0)
                 return r;
         r = daemon_mdev_init(d);
+        if (r >= 0)
+                r = claim_set_init(&d->claims);
         if (r < 0)
                 return r;
         d->dirty_pfs = hashmap_new();
@@ -78,6 +80,7 @@ Daemon *daemon_free(Daemon *d) {
         inventory_done(&d->inventory);
         resource_set_done(&d->resources);
         prepared_set_done(&d->prepared);
+        claim_set_done(&d->claims);
         reboot_state_done(&d->reboot);
         sriov_config_set_done(&d->sriov);
         strv_free(d->converge_problems);
@@ -107,7 +110,7 @@ void daemon_schedule_flush(Daemon *d) {
 }
 
 int daemon_save(Daemon *d) {
-        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records };
+        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records, &d->claims };
         int r = store_save(d->store, &state);
 
         if (r >= 0)
@@ -503,7 +506,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         d->boot_id = kernel_boot_id(d->kernel);
         kernel_trim(d->kernel);
 
-        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records }, &d->store,
+        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records, &d->claims }, &d->store,
                        &error);
         if (r == -ENOMEM)
                 return log_oom();

@@ -7,6 +7,7 @@
 #include "kernel/critical.h"
 #include "kernel/kernel.h"
 #include "kernel/monitor.h"
+#include "model/claim.h"
 #include "model/inventory.h"
 #include "model/plan.h"
 #include "model/resource.h"
@@ -45,6 +46,7 @@ struct Daemon {
         PreparedSet prepared;
         SriovConfigSet sriov;           /* stored VF counts and settings (sriov.c) */
         unsigned sriov_reapplying;      /* start-up: VF counts still on their way */
+        ClaimSet claims;        /* consumers' claims on resource group members */
         RebootState reboot;
         char *boot_id;
         bool converged;

@@ -175,9 +175,7 @@ Claim *claim_new(const char *id, const char *consumer, const char *resource_grou
         c->consumer = strdup(consumer);
         c->resource_group = strdup(resource_group);
         c->since = since;
-        if (asprintf(&c->object_path, "%s%s", CLAIM_PATH, id) < 0)
-                c->object_path = NULL;
-        if (!c->id || !c->consumer || !c->resource_group || !c->object_path)
+        if (!c->id || !c->consumer || !c->resource_group)
                 return claim_free(c);
         if (lease) {
                 c->lease = *lease;
@@ -190,7 +188,6 @@ Claim *claim_free(Claim *c) {
         if (!c)
                 return NULL;
         free(c->id);
-        free(c->object_path);
         free(c->consumer);
         free(c->resource_group);
         for (size_t i = 0; i < c->n_members; i++)

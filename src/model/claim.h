@@ -29,7 +29,6 @@
  * The bus maps them to InvalidArgument, NotFound, Busy, CriticalDevice,
  * GroupNotViable and InsufficientDevices. */
 
-#define CLAIM_PATH "/org/hostdev1/claim/"
 #define CLAIM_CONSUMER_MAX 256
 #define CLAIM_COUNT_MAX 4096
 #define TENANT_NAME_MAX 128
@@ -77,7 +76,6 @@ typedef struct ClaimMember {
 
 typedef struct Claim {
         char *id;               /* [a-z][a-z0-9]*, e.g. "c" + 32 hex digits: its object path's last element */
-        char *object_path;      /* CLAIM_PATH + id */
         char *consumer;
         char *resource_group;   /* the group's id */
         ClaimMember *members;

@@ -13,6 +13,7 @@
 #define KEY_REBOOT "reboot"
 #define KEY_SRIOV_PREFIX "sriov/"
 #define KEY_MDEV_PREFIX "mdev/"
+#define KEY_CLAIM_PREFIX "claim/"
 /* Stored VF counts stay within what PCI can address. */
 #define SRIOV_NUM_VFS_MAX 65535
 /* Every record but the version ends with "check=XXXXXXXX\n": the CRC-32
@@ -93,6 +94,10 @@ static char *serialize_group(const ResourceGroup *g) {
         fprintf(f, "type=%s\n", resource_type_to_string(g->type));
         for (size_t i = 0; i < g->n_rules; i++)
                 serialize_rule(f, &g->rules[i]);
+        if (!isempty(g->tenant)) {
+                fputs("tenant=", f), escape(f, g->tenant), fputc('\n', f);
+                fputs("parent=", f), escape(f, strempty(g->parent)), fputc('\n', f);
+        }
         for (size_t i = 0; i < g->n_known; i++) {
                 fputs("known=", f), escape(f, g->known_serials[i]);
                 fputc(',', f), escape(f, g->known_addresses[i]), fputc('\n', f);
@@ -134,6 +139,37 @@ static char *serialize_reboot(const RebootState *r) {
         for (size_t i = 0; r->reasons && r->reasons[i] && r->reasons[i + 1]; i += 2) {
                 fputs("reason=", f), escape(f, r->reasons[i]);
                 fputc(',', f), escape(f, r->reasons[i + 1]), fputc('\n', f);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+/* consumer, group, since, lease, prepared, then one "member=" line per
+ * member: its addresses, comma-separated. */
+static char *serialize_claim(const Claim *c) {
+        _cleanup_free_ char *lease = claim_lease_to_string(&c->lease);
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!lease)
+                return NULL;
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return NULL;
+        fputs("consumer=", f), escape(f, c->consumer), fputc('\n', f);
+        fputs("group=", f), escape(f, c->resource_group), fputc('\n', f);
+        fprintf(f, "since=%" PRIu64 "\n", c->since);
+        fputs("lease=", f), escape(f, lease), fputc('\n', f);
+        fprintf(f, "prepared=%d\n", c->prepared);
+        for (size_t i = 0; i < c->n_members; i++) {
+                fputs("member=", f);
+                for (char **a = c->members[i].addresses; a && *a; a++)
+                        fputs(a == c->members[i].addresses ? "" : ",", f), escape(f, *a);
+                fputc('\n', f);
         }
         if (fclose(f) != 0) {
                 free(buf);
@@ -264,8 +300,28 @@ int record_serialize_state(const StoreState *state, char ***ret) {
                 if (r < 0)
                         return r;
         }
+        for (size_t i = 0; state->claims && i < state->claims->n_claims; i++) {
+                _cleanup_free_ char *key = NULL;
+                const Claim *c = state->claims->claims[i];
+
+                if (asprintf(&key, KEY_CLAIM_PREFIX "%s", c->id) < 0)
+                        return -ENOMEM;
+                r = add_record(&l, key, serialize_claim(c));
+                if (r < 0)
+                        return r;
+        }
         if (state->reboot->reasons) {
                 r = add_record(&l, KEY_REBOOT, serialize_reboot(state->reboot));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; state->claims && i < state->claims->n_claims; i++) {
+                _cleanup_free_ char *key = NULL;
+                const Claim *c = state->claims->claims[i];
+
+                if (asprintf(&key, KEY_CLAIM_PREFIX "%s", c->id) < 0)
+                        return -ENOMEM;
+                r = add_record(&l, key, serialize_claim(c));
                 if (r < 0)
                         return r;
         }
@@ -467,7 +523,8 @@ static int parse_known(ResourceGroup *g, const char *raw, char **reason) {
  * rule through rule_set(). */
 static int parse_group(const char *id, const char *body, ResourceGroup **ret, char **reason) {
         _cleanup_strv_free_ char **kv = NULL;
-        _cleanup_free_ char *name = NULL, *desc = NULL, *class_hint = NULL, *type_name = NULL, *msg = NULL;
+        _cleanup_free_ char *name = NULL, *desc = NULL, *class_hint = NULL, *type_name = NULL, *msg = NULL,
+                            *tenant = NULL, *parent = NULL;
         _cleanup_(resource_group_freep) ResourceGroup *g = NULL;
         ResourceType type;
         size_t n_rules = 0;
@@ -491,6 +548,10 @@ static int parse_group(const char *id, const char *body, ResourceGroup **ret, ch
                         r = set_once(&class_hint, v, k, reason);
                 else if (streq(k, "type"))
                         r = set_once(&type_name, v, k, reason);
+                else if (streq(k, "tenant"))
+                        r = set_once(&tenant, v, k, reason);
+                else if (streq(k, "parent"))
+                        r = set_once(&parent, v, k, reason);
                 else if (streq(k, "rule"))
                         n_rules++;
                 else if (!streq(k, "known"))
@@ -508,6 +569,10 @@ static int parse_group(const char *id, const char *body, ResourceGroup **ret, ch
         type = resource_type_from_string(type_name);
         if (type < 0)
                 return error_setf(reason, "unknown group type '%s'", text_excerpt(type_name, buf));
+        if (!tenant != !parent)
+                return error_setf(reason, "a tenant's group needs both tenant and parent");
+        if (tenant && ((r = tenant_validate(tenant, &msg)) < 0 || (r = resource_id_validate(parent, &msg)) < 0))
+                return r == -ENOMEM ? r : error_setf(reason, "%s", strempty(msg));
 
         g = resource_group_new(id, name, type);
         if (!g)
@@ -517,6 +582,8 @@ static int parse_group(const char *id, const char *body, ResourceGroup **ret, ch
         free(g->class_hint);
         g->description = TAKE_PTR(desc);
         g->class_hint = TAKE_PTR(class_hint);
+        if (tenant && resource_group_set_tenant(g, tenant, parent) < 0)
+                return -ENOMEM;
         g->rules = calloc(n_rules + 1, sizeof(Rule));
         if (!g->rules)
                 return -ENOMEM;
@@ -635,6 +702,114 @@ static int parse_reboot(const char *body, RebootState *reboot, char **reason) {
         }
         if (!reboot->reasons)
                 return error_setf(reason, "it holds no reason");
+        return 0;
+}
+
+/* "a,b,c": a member's device addresses, each canonical. */
+static int parse_member(Claim *c, const char *raw, char **reason) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        for (const char *p = raw;;) {
+                _cleanup_free_ char *a = NULL, *canonical = NULL;
+                size_t n = strcspn(p, ",");
+                DeviceKind kind;
+
+                r = unescape(p, n, &a, reason);
+                if (r < 0)
+                        return r;
+                r = address_parse(a, &kind, &canonical);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || !streq(canonical, a))
+                        return error_setf(reason, "a member holds something that is no device address");
+                if (strv_extend(&l, a) < 0)
+                        return -ENOMEM;
+                if (!p[n])
+                        break;
+                p += n + 1;
+        }
+        return claim_add_member(c, (const char *const *) l, strv_length(l));
+}
+
+/* A claim as ResourceGroup.Claim makes it: its id, consumer and lease
+ * through the model's validators, members of device addresses, no device
+ * in two claims. */
+static int parse_claim(const char *id, const char *body, ClaimSet *set, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL;
+        _cleanup_free_ char *consumer = NULL, *group = NULL, *since = NULL, *lease_text = NULL, *prepared = NULL,
+                            *msg = NULL;
+        _cleanup_(claim_freep) Claim *c = NULL;
+        _cleanup_(claim_lease_done) ClaimLease lease = {};
+        _cleanup_(claim_set_done) ClaimSet scratch = {};
+        uint64_t t;
+        char *end;
+        int r;
+
+        if (!claim_id_valid(id))
+                return error_setf(reason, "the key does not end in a claim id");
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                const char *k = kv[i], *v = kv[i + 1];
+
+                if (streq(k, "consumer"))
+                        r = set_once(&consumer, v, k, reason);
+                else if (streq(k, "group"))
+                        r = set_once(&group, v, k, reason);
+                else if (streq(k, "since"))
+                        r = set_once(&since, v, k, reason);
+                else if (streq(k, "lease"))
+                        r = set_once(&lease_text, v, k, reason);
+                else if (streq(k, "prepared"))
+                        r = set_once(&prepared, v, k, reason);
+                else if (!streq(k, "member"))
+                        r = unknown_field(k, reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!consumer || !group || !since || !lease_text || !prepared)
+                return error_setf(reason, "a claim needs the fields consumer, group, since, lease and prepared");
+        if ((r = claim_consumer_validate(consumer, &msg)) < 0 || (r = resource_id_validate(group, &msg)) < 0)
+                return r == -ENOMEM ? r : error_setf(reason, "%s", strempty(msg));
+        errno = 0;
+        t = strtoull(since, &end, 10);
+        if (errno != 0 || *end || !*since || since[0] == '-')
+                return error_setf(reason, "since is not a time");
+        r = claim_lease_from_string(lease_text, &lease);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return error_setf(reason, "lease is not '', 'peer:NAME' or 'pid:N'");
+        if (!streq(prepared, "0") && !streq(prepared, "1"))
+                return error_setf(reason, "prepared is neither 0 nor 1");
+        c = claim_new(id, consumer, group, t, &lease);
+        if (!c)
+                return -ENOMEM;
+        c->prepared = streq(prepared, "1");
+        for (size_t i = 0; kv[i]; i += 2)
+                if (streq(kv[i], "member") && (r = parse_member(c, kv[i + 1], reason)) < 0)
+                        return r;
+        if (c->n_members == 0)
+                return error_setf(reason, "a claim needs a member");
+        if (!set) {
+                r = claim_set_init(&scratch);
+                if (r < 0)
+                        return r;
+                set = &scratch;
+        } else if (!set->by_device && (r = claim_set_init(set)) < 0)
+                return r;
+        r = claim_set_add(set, c, NULL);
+        if (r == -EEXIST)
+                return error_setf(reason, "the claim is recorded twice");
+        if (r == -EBUSY)
+                return error_setf(reason, "a device of it is in another claim");
+        if (r < 0)
+                return r;
+        TAKE_PTR(c);
         return 0;
 }
 
@@ -867,5 +1042,7 @@ int record_parse(int version, const char *key, const char *val, size_t len, cons
                 return parse_sriov(address, body, st->sriov, reason);
         if ((address = startswith(key, KEY_MDEV_PREFIX)))
                 return parse_mdev(address, body, st->mdevs, reason);
+        if ((address = startswith(key, KEY_CLAIM_PREFIX)))
+                return parse_claim(address, body, st->claims, reason);
         return error_setf(reason, "no such record is ever written");
 }

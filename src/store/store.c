@@ -56,6 +56,8 @@ static void state_done(const StoreState *st) {
                 sriov_config_set_done(st->sriov);
         if (st->mdevs)
                 mdev_record_set_done(st->mdevs);
+        if (st->claims)
+                claim_set_done(st->claims);
 }
 
 /* Moves what src holds into the empty dst. */
@@ -73,6 +75,11 @@ static void state_move(const StoreState *dst, const StoreState *src) {
         if (dst->mdevs && src->mdevs) {
                 *dst->mdevs = *src->mdevs;
                 *src->mdevs = (MdevRecordSet) {};
+        }
+        if (dst->claims && src->claims && src->claims->by_device) {
+                claim_set_done(dst->claims);
+                *dst->claims = *src->claims;
+                *src->claims = (ClaimSet) {};
         }
 }
 
@@ -370,7 +377,8 @@ static int load_file(const char *path, int fd, const StoreState *st, char **ret_
         RebootState reboot = {};
         SriovConfigSet sriov = {};
         MdevRecordSet mdevs = {};
-        StoreState tmp = { &resources, &prepared, &reboot, &sriov, &mdevs };
+        ClaimSet claims = {};
+        StoreState tmp = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims };
         Reader rd = { .path = path };
         GDBM_FILE db;
         int r;
@@ -423,9 +431,12 @@ static char *describe(const StoreState *st) {
         char *s = NULL;
         size_t n = strv_length(st->reboot->reasons) / 2;
 
-        if (asprintf(&s, "%zu group%s, %zu prepared device%s, %zu reboot reason%s",
+        size_t c = st->claims ? st->claims->n_claims : 0;
+
+        if (asprintf(&s, "%zu group%s, %zu prepared device%s, %zu reboot reason%s, %zu claim%s",
                      st->resources->n_groups, st->resources->n_groups == 1 ? "" : "s",
-                     st->prepared->n_items, st->prepared->n_items == 1 ? "" : "s", n, n == 1 ? "" : "s") < 0)
+                     st->prepared->n_items, st->prepared->n_items == 1 ? "" : "s", n, n == 1 ? "" : "s",
+                     c, c == 1 ? "" : "s") < 0)
                 return NULL;
         return s;
 }
@@ -481,7 +492,8 @@ int store_verify(const char *state_dir, char **ret_dump, char **ret_summary, cha
         RebootState reboot = {};
         SriovConfigSet sriov = {};
         MdevRecordSet mdevs = {};
-        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs };
+        ClaimSet claims = {};
+        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims };
         int fd, r;
 
         if (!s)
@@ -609,7 +621,8 @@ int store_salvage(const char *state_dir, char **ret_report, char **ret_error) {
         RebootState reboot = {};
         SriovConfigSet sriov = {};
         MdevRecordSet mdevs = {};
-        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs };
+        ClaimSet claims = {};
+        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims };
         Reader rd = { .salvage = true };
         gdbm_recovery rcvr = {};
         bool recovered = false;

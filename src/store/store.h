@@ -2,6 +2,7 @@
 #pragma once
 
 #include "model/mdev.h"
+#include "model/claim.h"
 #include "model/plan.h"
 #include "model/resource.h"
 #include "model/vf.h"
@@ -30,6 +31,7 @@ typedef struct StoreState {
         RebootState *reboot;
         SriovConfigSet *sriov;  /* VF counts and settings by PF */
         MdevRecordSet *mdevs;           /* mediated devices hostdev made */
+        ClaimSet *claims;       /* NULL: claim records are checked, not kept */
 } StoreState;
 
 /* Opens (creating the directory when missing) and loads the state into

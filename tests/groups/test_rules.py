@@ -18,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 import harness  # noqa: E402
+import harness.groups  # noqa: E402
 from harness import hostspec  # noqa: E402
 from harness.groups import FIELD_TYPES, RG_IFACE, GroupsTestCase  # noqa: E402
 
@@ -134,6 +135,11 @@ class RuleFieldsTest(GroupsTestCase):
             host.pci_device(a)['numa_node'] = 1
         return host
 
+    def expected_members(self, group_type, rules):
+        host = self.host_description()
+        return harness.groups.expected_available(
+            host, harness.groups.expected_members(host.pci + host.usb, group_type, rules))
+
     def test_fields(self):
         """Every case: the group holds exactly the devices host.json says,
         including and excluding the ones the case names; each device's
@@ -147,7 +153,10 @@ class RuleFieldsTest(GroupsTestCase):
                     self.assertEqual(props['Type'], group_type)
                     self.assertEqual(props['Devices'], expected)
                     self.assertEqual(props['Total'], len(expected))
-                    self.assertEqual(props['Available'], len(expected))
+                    # nothing is claimed: every member is free, a member
+                    # being a PCI function's IOMMU group or a USB device
+                    self.assertEqual(props['Claimed'], 0)
+                    self.assertEqual(props['Available'], self.expected_members(group_type, rules))
                     for a in members:
                         self.assertIn(self.dev_path(a), props['Devices'], a)
                     for a in outsiders:

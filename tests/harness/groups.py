@@ -290,6 +290,21 @@ def expected_members(devices, group_type, rules):
     return sorted(out, key=address_key)
 
 
+def expected_available(host, addresses):
+    """Free members among the devices at `addresses` when nothing is
+    claimed, from the host description: a member is a PCI function's IOMMU
+    group (companions count once), or a USB device; a group with a
+    function the host needs (its bridges aside) has no free member."""
+    from . import critical
+    taken = set(addresses)
+    reasons = critical.expected_reasons(host, critical.storage_reasons(host))
+    blocked = {d['iommu_group'] for d in host.pci
+               if d['address'] in reasons and not d['class'].startswith('06')}
+    groups = {('iommu', d['iommu_group']) if d.get('iommu_group') is not None else ('dev', d['address'])
+              for d in host.pci if d['address'] in taken and d.get('iommu_group') not in blocked}
+    return len(groups) + sum(1 for d in host.usb if d['address'] in taken)
+
+
 def address_key(address):
     """Addresses in their natural order: PCI by domain, bus, device and
     function; USB by bus, then port by port ("1-3.2" before "2-1")."""

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "bus.h"
+
+/* Claims on the bus: org.hostdev1.Claim objects at
+ * /org/hostdev1/claim/<id>, ResourceGroup.Claim and Claim.Release. */
+
+#define BUS_ERROR_INSUFFICIENT_DEVICES "org.hostdev1.Error.InsufficientDevices"
+
+extern const sd_bus_vtable claim_vtable[];
+/* The interfaces of a Claim object, NULL-terminated. */
+extern const char *const bus_claim_interfaces[];
+
+char *bus_claim_path(const Claim *c);
+Claim *bus_claim_from_path(Bus *b, const char *path);
+int bus_claim_register(Bus *b);
+
+/* ResourceGroup.Claim(s consumer, u count, a{sv} options) → o. */
+int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error);
+/* Manager.Claims: ao. */
+int bus_append_claims(sd_bus_message *reply, Bus *b);
+/* Total, Available and Claimed members of g (each pointer may be NULL). */
+int bus_group_claim_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, unsigned *ret_available,
+                           unsigned *ret_claimed);
+/* Takes the claim out, announces it and gives its prepared devices back
+ * to their host drivers; answers call (may be NULL) once done. reason is
+ * logged. -ENOENT when there is no such claim. */
+int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *reason);
