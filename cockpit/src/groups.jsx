@@ -71,6 +71,37 @@ function RuleEditor({ group, onError }) {
     );
 }
 
+/* Since is in microseconds since the epoch */
+function sinceText(since) {
+    const ms = Number(since) / 1000;
+    return ms > 0 ? new Date(ms).toLocaleString() : "";
+}
+
+/* The claims on a group: who holds which members since when, and until
+ * what (the lease). Shown only when there are some. */
+function ClaimsList({ claims, name }) {
+    return (
+        <div className="group-claims">
+            <Title headingLevel="h4">Claims</Title>
+            <Table aria-label="Claims" variant="compact" className="group-claims-table">
+                <Thead><Tr><Th>Consumer</Th><Th>Claim</Th><Th>Devices</Th><Th>Since</Th><Th>Lease</Th></Tr></Thead>
+                <Tbody>
+                    {claims.map(c =>
+                        <Tr key={c.path} className="group-claim" data-consumer={c.Consumer} data-id={c.Id}>
+                            <Td dataLabel="Consumer" className="claim-consumer">{c.Consumer}</Td>
+                            <Td dataLabel="Claim" className="claim-id">{c.Id}</Td>
+                            <Td dataLabel="Devices" className="claim-devices">
+                                {(c.Devices || []).map(p => <Label key={p} isCompact className="claim-device">{name(p)}</Label>)}
+                            </Td>
+                            <Td dataLabel="Since" className="claim-since">{sinceText(c.Since)}</Td>
+                            <Td dataLabel="Lease" className="claim-lease">{c.Lease || "none"}</Td>
+                        </Tr>)}
+                </Tbody>
+            </Table>
+        </div>
+    );
+}
+
 /* Prepare or Release: the dry-run plan first, then the real call once the
  * user confirms it. */
 export function PlanModal({ group, method, onClose }) {
@@ -150,11 +181,12 @@ export function GroupsView({ client }) {
                     <Tr>
                         <Th screenReaderText="Details" />
                         <Th>Name</Th><Th>Type</Th><Th>Class</Th><Th>Description</Th>
-                        <Th>Total</Th><Th>Available</Th><Th screenReaderText="Actions" />
+                        <Th>Total</Th><Th>Available</Th><Th>Claimed</Th><Th screenReaderText="Actions" />
                     </Tr>
                 </Thead>
                 {groups.map((g, rowIndex) => {
                     const isExpanded = expanded[g.path] !== false;
+                    const claims = client.claims(g.path);
                     return (
                         <Tbody key={g.path} isExpanded={isExpanded}>
                             <Tr className="group-row" data-name={g.Name} data-path={g.path}>
@@ -164,7 +196,8 @@ export function GroupsView({ client }) {
                                 <Td dataLabel="Class">{g.Class}</Td>
                                 <Td dataLabel="Description">{g.Description}</Td>
                                 <Td dataLabel="Total">{g.Total}</Td>
-                                <Td dataLabel="Available">{g.Available}</Td>
+                                <Td dataLabel="Available" className="group-available">{g.Available}</Td>
+                                <Td dataLabel="Claimed" className="group-claimed">{g.Claimed ?? 0}</Td>
                                 <Td isActionCell modifier="nowrap">
                                     <Button variant="secondary" className="group-prepare" isDisabled={!g.Total}
                                             onClick={() => setPlan({ group: bind(g), method: "Prepare" })}>Prepare</Button>{" "}
@@ -177,7 +210,7 @@ export function GroupsView({ client }) {
                                 </Td>
                             </Tr>
                             <Tr isExpanded={isExpanded}>
-                                <Td colSpan={8}>
+                                <Td colSpan={9}>
                                     <ExpandableRowContent>
                                         <Flex alignItems={{ default: "alignItemsFlexStart" }}>
                                             <FlexItem>
@@ -192,6 +225,7 @@ export function GroupsView({ client }) {
                                                 <RuleEditor group={bind(g)} onError={setError} />
                                             </FlexItem>
                                         </Flex>
+                                        {claims.length > 0 && <ClaimsList claims={claims} name={name} />}
                                     </ExpandableRowContent>
                                 </Td>
                             </Tr>

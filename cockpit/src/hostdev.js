@@ -17,6 +17,7 @@ export const USB = "org.hostdev1.UsbDevice";
 export const IOMMU_GROUP = "org.hostdev1.IommuGroup";
 export const RESOURCE_GROUP = "org.hostdev1.ResourceGroup";
 export const SRIOV_PF = "org.hostdev1.SriovPhysicalFunction";
+export const CLAIM = "org.hostdev1.Claim";
 const OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager";
 const PROPERTIES = "org.freedesktop.DBus.Properties";
 
@@ -179,6 +180,13 @@ export class HostdevClient {
 
     resourceGroups() {
         return this.of(RESOURCE_GROUP).map(g => ({ path: g.path, ...g[RESOURCE_GROUP] }));
+    }
+
+    /* the claims on resource group `group` (its object path), oldest first */
+    claims(group) {
+        return this.of(CLAIM).map(c => ({ path: c.path, ...c[CLAIM] }))
+                .filter(c => c.ResourceGroup === group)
+                .sort((a, b) => (a.Since - b.Since) || a.Id.localeCompare(b.Id));
     }
 
     resourceGroup(path) {

@@ -315,6 +315,25 @@ const steps = {
                                    { timeout: WAIT }, name);
     },
 
+    /* group `name` shows these counts, and exactly these claim consumers
+     * (each claim with `devices` addresses among its devices) */
+    async claims({ name, total, available, claimed, consumers, devices }) {
+        const group = `tbody:has(tr.group-row[data-name="${name}"])`;
+        await page.waitForFunction((group, total, available, claimed, consumers, devices) => {
+            const cell = c => document.querySelector(`${group} tr.group-row td[data-label="${c}"]`)?.textContent;
+            if (cell("Total") !== String(total) || cell("Available") !== String(available) ||
+                cell("Claimed") !== String(claimed))
+                return false;
+            const rows = [...document.querySelectorAll(`${group} tr.group-claim`)];
+            const shown = rows.map(r => r.dataset.consumer).sort();
+            if (JSON.stringify(shown) !== JSON.stringify(consumers))
+                return false;
+            return rows.every(r => r.querySelector(".claim-id").textContent !== "" &&
+                r.querySelector(".claim-since").textContent !== "" &&
+                devices.every(a => r.querySelector(".claim-devices").textContent.includes(a)));
+        }, { timeout: WAIT }, group, total, available, claimed, [...consumers].sort(), devices || []);
+    },
+
     /* the members listed for group `name` are exactly these addresses */
     async members({ name, addresses }) {
         const group = `tbody:has(tr.group-row[data-name="${name}"])`;

@@ -16,10 +16,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 import harness  # noqa: E402
+from gi.repository import GLib  # noqa: E402
 from harness import paths  # noqa: E402
 from harness.bus import OPERATOR_UID, OPERATOR_GID, Namespace  # noqa: E402
 from harness.case import HostdevTestCase  # noqa: E402
 from harness.critical import MountTable, block_devices, host_mounts  # noqa: E402
+from harness.groups import expected_available  # noqa: E402
 from harness.hostspec import pci_path  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +30,7 @@ from cockpit import Browser, CockpitWs, loopback_up, missing_tools  # noqa: E402
 MANAGER = 'org.hostdev1.Manager'
 RESOURCE_GROUP = 'org.hostdev1.ResourceGroup'
 DEVICE = 'org.hostdev1.Device'
+CLAIM = 'org.hostdev1.Claim'
 MANAGE_ACTION = 'org.hostdev1.manage-resource-groups'
 PAGE = '/cockpit/@localhost/hostdev/index.html'
 
@@ -219,7 +222,23 @@ class CockpitPage(HostdevTestCase):
         # Resource groups view; Prepare shows the dry-run plan first
         b.step('tab', name='groups')
         b.step('group', name='gpus', members=videos + audio)
+        members = videos + audio
+        total = len(members)
+        free = expected_available(self.host, members)
+        b.step('claims', name='gpus', total=total, available=free, claimed=0, consumers=[])
+
+        # a claim made over D-Bus (no driver moves) appears with its
+        # consumer, and the counts follow; released, it goes away
+        claim = self.client.call(path, RESOURCE_GROUP, 'Claim', GLib.Variant(
+            '(sua{sv})', ('vm-test-1', 1, {'prepare': GLib.Variant('b', False)})))[0]
+        claimed = self.client.get(claim, CLAIM, 'Devices')
+        # one member: one GPU's IOMMU group, both of its functions
+        self.assertIn(sorted(claimed), [sorted(pci_path(a) for a in g) for g in gpus])
+        b.step('claims', name='gpus', total=total, available=free - 1, claimed=1,
+               consumers=['vm-test-1'], devices=[a for g in gpus for a in g if pci_path(a) in claimed])
         b.step('screenshot', name='resource-groups')
+        self.client.call(claim, CLAIM, 'Release', GLib.Variant('(a{sv})', ({},)))
+        b.step('claims', name='gpus', total=total, available=free, claimed=0, consumers=[])
 
         # rules: removing the one that finds the second GPU's audio
         # function lets it go; a rule by address brings it back
@@ -308,7 +327,6 @@ class CockpitPage(HostdevTestCase):
         self.kernel.faults['unbind-hangs'].discard(stuck)
 
     def prepare_args(self, devices):
-        from gi.repository import GLib
         return GLib.Variant('(aoa{sv})', (devices, {}))
 
     def test_refused_make_resource(self):
