@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -13,9 +14,6 @@
 #define RTNL_BUFFER_SIZE (64 * 1024)
 
 typedef struct Rtnl {
-        int fd;
-        uint32_t seq;
-        uint8_t *buf;
         NetLink *links;
         size_t n_links;
         int *defaults;
@@ -38,91 +36,90 @@ static int add_default(Rtnl *r, int ifindex) {
         return 0;
 }
 
-static int on_route(Rtnl *r, const struct nlmsghdr *h) {
-        const struct rtmsg *rt = NLMSG_DATA(h);
-        const struct rtattr *a;
-        uint32_t table;
-        int len;
+static int add_nexthops(Rtnl *r, const struct nlattr *a) {
+        /* ECMP: every nexthop carries part of the traffic. */
+        const struct rtnexthop *nh = mnl_attr_get_payload(a);
+        int left = (int) mnl_attr_get_payload_len(a);
 
-        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
-                return 0;
-        if (rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST)
-                return 0;
-        table = rt->rtm_table;
-        len = (int) RTM_PAYLOAD(h);
-        for (a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len))
-                if (a->rta_type == RTA_TABLE && RTA_PAYLOAD(a) >= sizeof(uint32_t))
-                        memcpy(&table, RTA_DATA(a), sizeof(uint32_t));
-        if (table != RT_TABLE_MAIN)
-                return 0;
-
-        len = (int) RTM_PAYLOAD(h);
-        for (a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-                if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
-                        uint32_t oif;
-
-                        memcpy(&oif, RTA_DATA(a), sizeof(oif));
-                        if (add_default(r, (int) oif) < 0)
-                                return -ENOMEM;
-                } else if (a->rta_type == RTA_MULTIPATH) {
-                        /* ECMP: every nexthop carries part of the traffic. */
-                        const struct rtnexthop *nh = RTA_DATA(a);
-                        int left = (int) RTA_PAYLOAD(a);
-
-                        while (left >= (int) sizeof(*nh) && nh->rtnh_len >= sizeof(*nh) && nh->rtnh_len <= left) {
-                                if (add_default(r, nh->rtnh_ifindex) < 0)
-                                        return -ENOMEM;
-                                left -= RTNH_ALIGN(nh->rtnh_len);
-                                nh = RTNH_NEXT(nh);
-                        }
-                }
+        while (left >= (int) sizeof(*nh) && nh->rtnh_len >= sizeof(*nh) && nh->rtnh_len <= left) {
+                if (add_default(r, nh->rtnh_ifindex) < 0)
+                        return -ENOMEM;
+                left -= RTNH_ALIGN(nh->rtnh_len);
+                nh = RTNH_NEXT(nh);
         }
         return 0;
 }
 
-static void link_kind(const struct rtattr *linkinfo, NetLink *l) {
-        const struct rtattr *a;
-        int len = (int) RTA_PAYLOAD(linkinfo);
+static int on_route(const struct nlmsghdr *h, void *userdata) {
+        Rtnl *r = userdata;
+        const struct rtmsg *rt = mnl_nlmsg_get_payload(h);
+        const struct nlattr *a;
+        uint32_t table;
 
-        for (a = RTA_DATA(linkinfo); RTA_OK(a, len); a = RTA_NEXT(a, len))
-                if (a->rta_type == IFLA_INFO_KIND) {
-                        size_t n = RTA_PAYLOAD(a);
+        if (h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*rt))
+                return MNL_CB_OK;
+        if (rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST)
+                return MNL_CB_OK;
+        table = rt->rtm_table;
+        mnl_attr_for_each(a, h, sizeof(*rt))
+                if (mnl_attr_get_type(a) == RTA_TABLE && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                        table = mnl_attr_get_u32(a);
+        if (table != RT_TABLE_MAIN)
+                return MNL_CB_OK;
 
-                        if (n >= sizeof(l->kind))
-                                n = sizeof(l->kind) - 1;
-                        memcpy(l->kind, RTA_DATA(a), n);
-                        l->kind[n] = 0;
+        mnl_attr_for_each(a, h, sizeof(*rt)) {
+                int k = 0;
+
+                if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                        k = add_default(r, (int) mnl_attr_get_u32(a));
+                else if (mnl_attr_get_type(a) == RTA_MULTIPATH)
+                        k = add_nexthops(r, a);
+                if (k < 0) {
+                        errno = ENOMEM;
+                        return MNL_CB_ERROR;
                 }
+        }
+        return MNL_CB_OK;
 }
 
-static int on_link(Rtnl *r, const struct nlmsghdr *h) {
-        const struct ifinfomsg *ifi = NLMSG_DATA(h);
-        const struct rtattr *a;
+static void copy_string(char *dst, size_t size, const struct nlattr *a) {
+        size_t n = mnl_attr_get_payload_len(a);
+
+        if (n >= size)
+                n = size - 1;
+        memcpy(dst, mnl_attr_get_payload(a), n);
+        dst[n] = 0;
+}
+
+static void link_kind(const struct nlattr *linkinfo, NetLink *l) {
+        const struct nlattr *a;
+
+        mnl_attr_for_each_nested(a, linkinfo)
+                if (mnl_attr_get_type(a) == IFLA_INFO_KIND)
+                        copy_string(l->kind, sizeof(l->kind), a);
+}
+
+static int on_link(const struct nlmsghdr *h, void *userdata) {
+        Rtnl *r = userdata;
+        const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(h);
+        const struct nlattr *a;
         NetLink l = {}, *t;
-        int len;
 
-        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
-                return 0;
+        if (h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*ifi))
+                return MNL_CB_OK;
         l.ifindex = ifi->ifi_index;
-        len = (int) IFLA_PAYLOAD(h);
-        for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-                switch (a->rta_type) {
-                case IFLA_IFNAME: {
-                        size_t n = RTA_PAYLOAD(a);
-
-                        if (n >= sizeof(l.name))
-                                n = sizeof(l.name) - 1;
-                        memcpy(l.name, RTA_DATA(a), n);
-                        l.name[n] = 0;
+        mnl_attr_for_each(a, h, sizeof(*ifi)) {
+                switch (mnl_attr_get_type(a)) {
+                case IFLA_IFNAME:
+                        copy_string(l.name, sizeof(l.name), a);
                         break;
-                }
                 case IFLA_MASTER:
-                        if (RTA_PAYLOAD(a) >= sizeof(uint32_t))
-                                memcpy(&l.master, RTA_DATA(a), sizeof(uint32_t));
+                        if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                                l.master = (int) mnl_attr_get_u32(a);
                         break;
                 case IFLA_LINK:
-                        if (RTA_PAYLOAD(a) >= sizeof(uint32_t))
-                                memcpy(&l.link, RTA_DATA(a), sizeof(uint32_t));
+                        if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                                l.link = (int) mnl_attr_get_u32(a);
                         break;
                 case IFLA_LINK_NETNSID:
                         l.link_elsewhere = true;
@@ -133,78 +130,79 @@ static int on_link(Rtnl *r, const struct nlmsghdr *h) {
                 }
         }
         if (!l.name[0])
-                return 0;
+                return MNL_CB_OK;
         t = realloc(r->links, (r->n_links + 1) * sizeof(NetLink));
-        if (!t)
-                return -ENOMEM;
+        if (!t) {
+                errno = ENOMEM;
+                return MNL_CB_ERROR;
+        }
         r->links = t;
         r->links[r->n_links++] = l;
-        return 0;
+        return MNL_CB_OK;
 }
 
-/* Sends one dump request and hands every answer to the handler. -EAGAIN
- * when the kernel says the dump was interrupted by a change. */
-static int dump(Rtnl *r, uint16_t type, uint8_t family, int (*handler)(Rtnl *, const struct nlmsghdr *)) {
-        struct {
-                struct nlmsghdr h;
-                union {
-                        struct rtmsg rt;
-                        struct ifinfomsg ifi;
-                };
-        } req = {
-                .h.nlmsg_len = NLMSG_LENGTH(type == RTM_GETLINK ? sizeof(struct ifinfomsg) : sizeof(struct rtmsg)),
-                .h.nlmsg_type = type,
-                .h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-                .h.nlmsg_seq = ++r->seq,
-        };
-        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-        bool interrupted = false;
+/* Sends one dump request on a fresh socket and hands every answer to the
+ * callback. -EAGAIN when the kernel says the dump was interrupted by a
+ * change (libmnl stops with EINTR then). */
+static int dump(Rtnl *r, uint16_t type, uint8_t family, mnl_cb_t cb) {
+        _cleanup_free_ uint8_t *buf = malloc(RTNL_BUFFER_SIZE);
+        struct mnl_socket *nl;
+        struct nlmsghdr *h;
+        unsigned portid;
+        uint32_t seq = 1;
+        int k;
 
-        if (type == RTM_GETLINK)
-                req.ifi.ifi_family = family;
-        else
-                req.rt.rtm_family = family;
-        if (sendto(r->fd, &req, req.h.nlmsg_len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0)
+        if (!buf)
+                return -ENOMEM;
+        h = mnl_nlmsg_put_header(buf);
+        h->nlmsg_type = type;
+        h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        h->nlmsg_seq = seq;
+        if (type == RTM_GETLINK) {
+                struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+                ifi->ifi_family = family;
+        } else {
+                struct rtmsg *rt = mnl_nlmsg_put_extra_header(h, sizeof(*rt));
+                rt->rtm_family = family;
+        }
+
+        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+        if (!nl)
                 return -errno;
-
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+            mnl_socket_sendto(nl, h, h->nlmsg_len) < 0) {
+                k = -errno;
+                goto finish;
+        }
+        portid = mnl_socket_get_portid(nl);
         for (;;) {
-                struct iovec iov = { r->buf, RTNL_BUFFER_SIZE };
-                struct sockaddr_nl from;
-                struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1 };
-                ssize_t n = recvmsg(r->fd, &msg, 0);
-                int len;
+                ssize_t n = mnl_socket_recvfrom(nl, buf, RTNL_BUFFER_SIZE);
 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        k = errno == ENOSPC ? -EMSGSIZE : -errno;
+                        break;
                 }
-                if (msg.msg_flags & MSG_TRUNC)
-                        return -EMSGSIZE;
-                if (from.nl_pid != 0)
+                k = mnl_cb_run(buf, (size_t) n, seq, portid, cb, r);
+                if (k == MNL_CB_OK)
                         continue;
-                len = (int) n;
-                for (struct nlmsghdr *h = (struct nlmsghdr *) r->buf; NLMSG_OK(h, (unsigned) len); h = NLMSG_NEXT(h, len)) {
-                        if (h->nlmsg_seq != r->seq)
-                                continue;
-                        if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-                                interrupted = true;
-                        if (h->nlmsg_type == NLMSG_DONE)
-                                return interrupted ? -EAGAIN : 0;
-                        if (h->nlmsg_type == NLMSG_ERROR) {
-                                const struct nlmsgerr *e = NLMSG_DATA(h);
-
-                                if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-                                        return -EBADMSG;
-                                /* An address family the kernel lacks (no IPv6). */
-                                if (e->error == -EAFNOSUPPORT)
-                                        return 0;
-                                return e->error < 0 ? e->error : -EBADMSG;
-                        }
-                        if (handler(r, h) < 0)
-                                return -ENOMEM;
+                if (k == MNL_CB_STOP) {
+                        k = 0;
+                        break;
                 }
+                if (errno == EINTR)
+                        k = -EAGAIN;
+                else if (errno == EAFNOSUPPORT)
+                        /* An address family the kernel lacks (no IPv6). */
+                        k = 0;
+                else
+                        k = errno > 0 ? -errno : -EBADMSG;
+                break;
         }
+finish:
+        mnl_socket_close(nl);
+        return k;
 }
 
 static int read_all(Rtnl *r) {
@@ -225,18 +223,9 @@ static int read_all(Rtnl *r) {
 }
 
 int rtnl_read(NetLink **ret_links, size_t *ret_n_links, int **ret_default, size_t *ret_n_default) {
-        struct sockaddr_nl local = { .nl_family = AF_NETLINK };
-        Rtnl r = { .fd = -1 };
+        Rtnl r = {};
         int k;
 
-        r.buf = malloc(RTNL_BUFFER_SIZE);
-        if (!r.buf)
-                return -ENOMEM;
-        r.fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        if (r.fd < 0 || bind(r.fd, (struct sockaddr *) &local, sizeof(local)) < 0) {
-                k = -errno;
-                goto finish;
-        }
         /* A change while we dump makes the kernel flag the dump; read again. */
         for (unsigned attempt = 0;; attempt++) {
                 k = read_all(&r);
@@ -249,10 +238,6 @@ int rtnl_read(NetLink **ret_links, size_t *ret_n_links, int **ret_default, size_
                 *ret_default = TAKE_PTR(r.defaults);
                 *ret_n_default = r.n_defaults;
         }
-finish:
-        if (r.fd >= 0)
-                close(r.fd);
-        free(r.buf);
         free(r.links);
         free(r.defaults);
         return k;
