@@ -183,7 +183,7 @@ typedef struct FieldMap {
 
 static const FieldMap device_fields[] = {
         { DEVICE_FIELD_DRIVER,        "org.hostdev1.Device",    { "Driver" } },
-        { DEVICE_FIELD_STATE,         "org.hostdev1.Device",    { "State" } },
+        { DEVICE_FIELD_STATE,         "org.hostdev1.Device",    { "State", "Claim" } },
         { DEVICE_FIELD_LINK,          "org.hostdev1.PciDevice", { "LinkSpeed", "LinkWidth" } },
         { DEVICE_FIELD_RESET_METHODS, "org.hostdev1.PciDevice", { "ResetMethods" } },
         { DEVICE_FIELD_PHYSFN,        "org.hostdev1.PciDevice", { "PhysicalFunction", "VirtualFunctionIndex" } },
