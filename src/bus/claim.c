@@ -48,6 +48,18 @@ static void emit_claim(Bus *b, const Claim *c, bool added) {
         (void) sd_bus_emit_properties_changed(b->bus, BUS_PATH, "org.hostdev1.Manager", "Claims", NULL);
 }
 
+void bus_claim_driver_changed(Bus *b, const Device *dev) {
+        const Claim *c = claim_set_find_device(&b->daemon->claims, dev->address);
+        _cleanup_free_ char *path = c ? bus_claim_path(c) : NULL;
+        char buf[BUS_GROUP_PATH_MAX];
+
+        if (dev->iommu_group >= 0)
+                (void) emitter_changed(b->emitter, bus_iommu_group_path(dev->iommu_group, buf), OBJECT_GROUP,
+                                       GROUP_FIELD_VFIO);
+        if (path)
+                (void) sd_bus_emit_properties_changed(b->bus, path, "org.hostdev1.Claim", "Handles", NULL);
+}
+
 /* State and Claim of every device of c changed (the claim came or went). */
 static void emit_claim_devices(Bus *b, const Claim *c) {
         _cleanup_free_ const Device **devs = NULL;

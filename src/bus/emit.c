@@ -197,6 +197,7 @@ static const FieldMap group_fields[] = {
         { GROUP_FIELD_DEVICES,   "org.hostdev1.IommuGroup", { "Devices" } },
         { GROUP_FIELD_VIABLE,    "org.hostdev1.IommuGroup", { "Viable" } },
         { GROUP_FIELD_BLOCKERS,  "org.hostdev1.IommuGroup", { "Blockers" } },
+        { GROUP_FIELD_VFIO,      "org.hostdev1.IommuGroup", { "VfioDevice" } },
 };
 
 static const FieldMap resource_group_fields[] = {

@@ -29,6 +29,7 @@ enum {
         GROUP_FIELD_DEVICES   = 1u << 0,
         GROUP_FIELD_BLOCKERS  = 1u << 1,
         GROUP_FIELD_VIABLE    = 1u << 2,
+        GROUP_FIELD_VFIO      = 1u << 3,  /* VfioDevice: a member's driver changed */
         GROUP_FIELD_VIABILITY = GROUP_FIELD_BLOCKERS | GROUP_FIELD_VIABLE,
 };
 

@@ -63,6 +63,32 @@ class DeviceState(ClaimTestCase):
         self.check_claim_cycle({})
         self.assertOnDrivers(self.host_drivers)
 
+    def test_driver_change_signalled(self):
+        """A member's driver changing re-signals IommuGroup.VfioDevice and
+        the Handles of the claim holding it: a prepared claim binds vfio-pci
+        (VfioDevice appears); rebinding a device of a prepare=false claim
+        behind hostdevd's back invalidates that claim's Handles."""
+        group = '/org/hostdev1/iommu_group/%d' % self.initial_group_of(GPU1)
+        rec = self.record_signals()
+
+        def invalidated(path, interface, prop):
+            return lambda _e: any(e['signal'] == 'PropertiesChanged' and e['path'] == path and
+                                  e['interface'] == interface and prop in e['invalidated']
+                                  for e in rec.events)
+
+        c = self.claim('vm-1', 1)
+        rec.wait_for(invalidated(group, 'org.hostdev1.IommuGroup', 'VfioDevice'),
+                     what='VfioDevice of %s invalidated' % group)
+        self.assertTrue(self.client.get(group, 'org.hostdev1.IommuGroup', 'VfioDevice').endswith(
+            '/vfio/%d' % self.initial_group_of(GPU1)))
+        self.release_claim(c)
+
+        c = self.claim('vm-2', 1, {'prepare': False, 'devices': [self.dev_path(GPU2)]})
+        self.assertTrue(self.sim.unbind(AUDIO2))
+        rec.wait_for(invalidated(c, CLAIM, 'Handles'), what='Handles of %s invalidated' % c)
+        self.assertTrue(self.sim.bind(AUDIO2, self.host_drivers[AUDIO2]))
+        self.release_claim(c)
+
     def test_restart(self):
         """After a restart the claim's devices are still claimed by it."""
         c = self.claim('vm-1', 1, {'prepare': False})
