@@ -535,6 +535,7 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         _cleanup_free_ const Device **devs = NULL;
         _cleanup_free_ char *msg = NULL;
         size_t n = 0;
+        const ResourceGroup *g;
         ClaimCall *p;
         int r;
 
@@ -553,7 +554,11 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         emit_claim(b, c, false);
         emit_claim_devices(b, c);
         emit_group_counts(b, c->resource_group);
-        if (c->prepared) {
+        g = resource_set_find_id(&d->resources, c->resource_group);
+        if (c->prepared && g && g->keep_prepared)
+                log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,
+                         g->name);
+        else if (c->prepared) {
                 r = claim_devices(c, &d->inventory, &devs, &n);
                 if (r >= 0 && n > 0)
                         r = plan_release(&d->inventory, &d->prepared, devs, n, &plan, &msg);

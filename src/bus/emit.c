@@ -205,6 +205,7 @@ static const FieldMap resource_group_fields[] = {
         { RG_FIELD_DESCRIPTION, "org.hostdev1.ResourceGroup", { "Description" } },
         { RG_FIELD_CLASS,       "org.hostdev1.ResourceGroup", { "Class" } },
         { RG_FIELD_RULES,       "org.hostdev1.ResourceGroup", { "Rules" } },
+        { RG_FIELD_RETURN_TO_HOST, "org.hostdev1.ResourceGroup", { "ReturnToHost" } },
         { RG_FIELD_DEVICES,     "org.hostdev1.ResourceGroup", { "Devices", "Total", "Available" } },
         { RG_FIELD_DEVICES,     "org.hostdev1.ResourceGroup", { "Claimed" } },
 };

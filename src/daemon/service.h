@@ -40,6 +40,7 @@ enum {
         RG_FIELD_CLASS       = 1u << 2,
         RG_FIELD_RULES       = 1u << 3,
         RG_FIELD_DEVICES     = 1u << 4,  /* Devices, Total, Available */
+        RG_FIELD_RETURN_TO_HOST = 1u << 5,
 };
 
 /* Service-wide state, for manager_changed. */
