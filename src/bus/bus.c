@@ -182,6 +182,8 @@ static void on_device_changed(void *userdata, const Device *dev, unsigned fields
         char p[BUS_DEVICE_PATH_MAX];
 
         (void) emitter_changed(b->emitter, bus_device_path(dev, p), OBJECT_DEVICE, fields);
+        if (fields & DEVICE_FIELD_DRIVER)
+                bus_claim_driver_changed(b, dev);
 }
 
 static void on_device_settled(void *userdata, const Device *dev, unsigned known, unsigned actual) {

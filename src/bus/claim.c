@@ -48,6 +48,31 @@ static void emit_claim(Bus *b, const Claim *c, bool added) {
         (void) sd_bus_emit_properties_changed(b->bus, BUS_PATH, "org.hostdev1.Manager", "Claims", NULL);
 }
 
+void bus_claim_driver_changed(Bus *b, const Device *dev) {
+        const Claim *c = claim_set_find_device(&b->daemon->claims, dev->address);
+        _cleanup_free_ char *path = c ? bus_claim_path(c) : NULL;
+        char buf[BUS_GROUP_PATH_MAX];
+
+        if (dev->iommu_group >= 0)
+                (void) emitter_changed(b->emitter, bus_iommu_group_path(dev->iommu_group, buf), OBJECT_GROUP,
+                                       GROUP_FIELD_VFIO);
+        if (path)
+                (void) sd_bus_emit_properties_changed(b->bus, path, "org.hostdev1.Claim", "Handles", NULL);
+}
+
+/* State and Claim of every device of c changed (the claim came or went). */
+static void emit_claim_devices(Bus *b, const Claim *c) {
+        _cleanup_free_ const Device **devs = NULL;
+        char buf[BUS_DEVICE_PATH_MAX];
+        size_t n = 0;
+
+        if (claim_devices(c, &b->daemon->inventory, &devs, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                (void) emitter_changed(b->emitter, bus_device_path(devs[i], buf), OBJECT_DEVICE,
+                                       DEVICE_FIELD_STATE);
+}
+
 /* Available and Claimed of the group a claim was on changed. */
 static void emit_group_counts(Bus *b, const char *group_id) {
         const ResourceGroup *g = resource_set_find_id(&b->daemon->resources, group_id);
@@ -280,6 +305,7 @@ static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
                  c->resource_group, c->consumer);
         (void) bus_lease_watch(b, c);
         emit_claim(b, c, true);
+        emit_claim_devices(b, c);
         emit_group_counts(b, c->resource_group);
         return sd_bus_reply_method_return(call, "o", path);
 }
@@ -509,6 +535,7 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         _cleanup_free_ const Device **devs = NULL;
         _cleanup_free_ char *msg = NULL;
         size_t n = 0;
+        const ResourceGroup *g;
         ClaimCall *p;
         int r;
 
@@ -525,8 +552,13 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         log_info("Claim %s of '%s' released: %s.", c->id, c->consumer, reason);
         bus_lease_forget(b, c->id);
         emit_claim(b, c, false);
+        emit_claim_devices(b, c);
         emit_group_counts(b, c->resource_group);
-        if (c->prepared) {
+        g = resource_set_find_id(&d->resources, c->resource_group);
+        if (c->prepared && g && g->keep_prepared)
+                log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,
+                         g->name);
+        else if (c->prepared) {
                 r = claim_devices(c, &d->inventory, &devs, &n);
                 if (r >= 0 && n > 0)
                         r = plan_release(&d->inventory, &d->prepared, devs, n, &plan, &msg);

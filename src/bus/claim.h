@@ -15,6 +15,9 @@ extern const sd_bus_vtable claim_vtable[];
 extern const char *const bus_claim_interfaces[];
 
 char *bus_claim_path(const Claim *c);
+/* dev's driver changed: its IommuGroup.VfioDevice and the Handles of
+ * the claim holding it (if any) may have changed. */
+void bus_claim_driver_changed(Bus *b, const Device *dev);
 Claim *bus_claim_from_path(Bus *b, const char *path);
 int bus_claim_register(Bus *b);
 

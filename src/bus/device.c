@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
+#include "claim.h"
 #include "shared/strv.h"
 #include "model/resource.h"
 #include "shared/macro.h"
@@ -30,7 +31,29 @@ DEVICE_STRING_GETTER(get_product_name, 's', strempty(d->product_name));
 DEVICE_STRING_GETTER(get_serial, 's', strempty(d->serial));
 DEVICE_STRING_GETTER(get_driver, 's', strempty(d->driver));
 DEVICE_VALUE_GETTER(get_numa_node, 'i', int32_t, d->numa_node);
-DEVICE_STRING_GETTER(get_state, 's', device_state_to_string(device_state(d)));
+/* The claims the getters below consult: a device's userdata is the Device,
+ * which does not know its claim. One Bus per process sets it at registration. */
+static const ClaimSet *device_claims;
+
+static int get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        const char *s = device_claims && claim_set_find_device(device_claims, d->address)
+                ? "claimed" : device_state_to_string(device_state(d));
+
+        return sd_bus_message_append_basic(reply, 's', s);
+}
+
+static int get_claim(sd_bus *bus, const char *path, const char *interface, const char *property,
+                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        const Claim *c = device_claims ? claim_set_find_device(device_claims, d->address) : NULL;
+        _cleanup_free_ char *p = c ? bus_claim_path(c) : NULL;
+
+        if (c && !p)
+                return -ENOMEM;
+        return sd_bus_message_append_basic(reply, 'o', p ?: "/");
+}
 DEVICE_VALUE_GETTER(get_critical, 'b', int, (int) !!d->critical);
 
 static int get_critical_reasons(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -122,6 +145,7 @@ const sd_bus_vtable device_vtable[] = {
         SD_BUS_PROPERTY("NumaNode", "i", get_numa_node, 0, CONST),
         SD_BUS_PROPERTY("IommuGroup", "o", get_iommu_group, 0, CONST),
         SD_BUS_PROPERTY("ResourceGroup", "o", get_resource_group, 0, CHANGE),
+        SD_BUS_PROPERTY("Claim", "o", get_claim, 0, CHANGE),
         SD_BUS_PROPERTY("State", "s", get_state, 0, CHANGE),
         SD_BUS_PROPERTY("Critical", "b", get_critical, 0, CHANGE),
         SD_BUS_PROPERTY("CriticalReasons", "a(ss)", get_critical_reasons, 0, CHANGE),
@@ -254,6 +278,7 @@ int bus_device_register(Bus *b) {
         };
         int r;
 
+        device_claims = &b->daemon->claims;
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 r = sd_bus_add_fallback_vtable(b->bus, NULL, table[i].prefix, table[i].interface, table[i].vtable,
                                                device_find, b);

@@ -183,7 +183,7 @@ typedef struct FieldMap {
 
 static const FieldMap device_fields[] = {
         { DEVICE_FIELD_DRIVER,        "org.hostdev1.Device",    { "Driver" } },
-        { DEVICE_FIELD_STATE,         "org.hostdev1.Device",    { "State" } },
+        { DEVICE_FIELD_STATE,         "org.hostdev1.Device",    { "State", "Claim" } },
         { DEVICE_FIELD_LINK,          "org.hostdev1.PciDevice", { "LinkSpeed", "LinkWidth" } },
         { DEVICE_FIELD_RESET_METHODS, "org.hostdev1.PciDevice", { "ResetMethods" } },
         { DEVICE_FIELD_PHYSFN,        "org.hostdev1.PciDevice", { "PhysicalFunction", "VirtualFunctionIndex" } },
@@ -197,6 +197,7 @@ static const FieldMap group_fields[] = {
         { GROUP_FIELD_DEVICES,   "org.hostdev1.IommuGroup", { "Devices" } },
         { GROUP_FIELD_VIABLE,    "org.hostdev1.IommuGroup", { "Viable" } },
         { GROUP_FIELD_BLOCKERS,  "org.hostdev1.IommuGroup", { "Blockers" } },
+        { GROUP_FIELD_VFIO,      "org.hostdev1.IommuGroup", { "VfioDevice" } },
 };
 
 static const FieldMap resource_group_fields[] = {
@@ -204,6 +205,7 @@ static const FieldMap resource_group_fields[] = {
         { RG_FIELD_DESCRIPTION, "org.hostdev1.ResourceGroup", { "Description" } },
         { RG_FIELD_CLASS,       "org.hostdev1.ResourceGroup", { "Class" } },
         { RG_FIELD_RULES,       "org.hostdev1.ResourceGroup", { "Rules" } },
+        { RG_FIELD_RETURN_TO_HOST, "org.hostdev1.ResourceGroup", { "ReturnToHost" } },
         { RG_FIELD_DEVICES,     "org.hostdev1.ResourceGroup", { "Devices", "Total", "Available" } },
         { RG_FIELD_DEVICES,     "org.hostdev1.ResourceGroup", { "Claimed" } },
 };

@@ -56,6 +56,7 @@ RG_GETTER(get_description, "s", strempty(g->description));
 RG_GETTER(get_type, "s", resource_type_to_string(g->type));
 RG_GETTER(get_class, "s", strempty(g->class_hint));
 RG_GETTER(get_tenant, "s", strempty(g->tenant));
+RG_GETTER(get_return_to_host, "b", (int) !g->keep_prepared);
 
 static int get_parent(sd_bus *bus, const char *path, const char *interface, const char *property,
                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -258,10 +259,11 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
         ResourceGroup *g = group_from_path(b, sd_bus_message_get_path(m));
         _cleanup_free_ char *name = NULL, *description = NULL, *class_hint = NULL;
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
-        bool no_interaction = false;
+        bool no_interaction = false, return_to_host = g ? !g->keep_prepared : true;
         unsigned fields = 0;
         const OptionSpec spec[] = {
                 { "name", OPTION_STRING, &name },
+                { "return-to-host", OPTION_BOOLEAN, &return_to_host },
                 { "description", OPTION_STRING, &description },
                 { "class", OPTION_STRING, &class_hint },
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
@@ -283,6 +285,8 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 fields |= RG_FIELD_DESCRIPTION;
         if (class_hint && !streq(class_hint, strempty(g->class_hint)))
                 fields |= RG_FIELD_CLASS;
+        if (return_to_host == g->keep_prepared)
+                fields |= RG_FIELD_RETURN_TO_HOST;
         if (fields == 0)
                 return sd_bus_reply_method_return(m, NULL);
 
@@ -300,8 +304,12 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 swap_str(&g->description, &description);
         if (fields & RG_FIELD_CLASS)
                 swap_str(&g->class_hint, &class_hint);
+        if (fields & RG_FIELD_RETURN_TO_HOST)
+                g->keep_prepared = !return_to_host;
         r = daemon_save(d);
         if (r < 0) {
+                if (fields & RG_FIELD_RETURN_TO_HOST)
+                        g->keep_prepared = return_to_host;
                 if (fields & RG_FIELD_NAME)
                         swap_str(&g->name, &name);
                 if (fields & RG_FIELD_DESCRIPTION)
@@ -476,6 +484,7 @@ const sd_bus_vtable resource_group_vtable[] = {
         SD_BUS_PROPERTY("Type", "s", get_type, 0, CONST),
         SD_BUS_PROPERTY("Class", "s", get_class, 0, CHANGE),
         SD_BUS_PROPERTY("Rules", "aa{sv}", get_rules, 0, CHANGE),
+        SD_BUS_PROPERTY("ReturnToHost", "b", get_return_to_host, 0, CHANGE),
         SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, CHANGE),
         SD_BUS_PROPERTY("Total", "u", get_count, 0, CHANGE),
         SD_BUS_PROPERTY("Available", "u", get_count, 0, CHANGE),

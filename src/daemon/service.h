@@ -29,6 +29,7 @@ enum {
         GROUP_FIELD_DEVICES   = 1u << 0,
         GROUP_FIELD_BLOCKERS  = 1u << 1,
         GROUP_FIELD_VIABLE    = 1u << 2,
+        GROUP_FIELD_VFIO      = 1u << 3,  /* VfioDevice: a member's driver changed */
         GROUP_FIELD_VIABILITY = GROUP_FIELD_BLOCKERS | GROUP_FIELD_VIABLE,
 };
 
@@ -39,6 +40,7 @@ enum {
         RG_FIELD_CLASS       = 1u << 2,
         RG_FIELD_RULES       = 1u << 3,
         RG_FIELD_DEVICES     = 1u << 4,  /* Devices, Total, Available */
+        RG_FIELD_RETURN_TO_HOST = 1u << 5,
 };
 
 /* Service-wide state, for manager_changed. */

@@ -25,6 +25,9 @@ typedef struct ResourceGroup {
          * owns exclusively. Both "" for an ordinary group. */
         char *tenant;
         char *parent;           /* the parent group's id */
+        /* ReturnToHost false: Claim.Release leaves prepared devices on
+         * vfio. Stored inverted so that a new group defaults to true. */
+        bool keep_prepared;
 } ResourceGroup;
 
 ResourceGroup *resource_group_new(const char *id, const char *name, ResourceType type);

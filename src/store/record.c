@@ -98,6 +98,9 @@ static char *serialize_group(const ResourceGroup *g) {
                 fputs("tenant=", f), escape(f, g->tenant), fputc('\n', f);
                 fputs("parent=", f), escape(f, strempty(g->parent)), fputc('\n', f);
         }
+        /* Only when not the default, so that older stores and older readers agree. */
+        if (g->keep_prepared)
+                fputs("return-to-host=no\n", f);
         for (size_t i = 0; i < g->n_known; i++) {
                 fputs("known=", f), escape(f, g->known_serials[i]);
                 fputc(',', f), escape(f, g->known_addresses[i]), fputc('\n', f);
@@ -524,7 +527,7 @@ static int parse_known(ResourceGroup *g, const char *raw, char **reason) {
 static int parse_group(const char *id, const char *body, ResourceGroup **ret, char **reason) {
         _cleanup_strv_free_ char **kv = NULL;
         _cleanup_free_ char *name = NULL, *desc = NULL, *class_hint = NULL, *type_name = NULL, *msg = NULL,
-                            *tenant = NULL, *parent = NULL;
+                            *tenant = NULL, *parent = NULL, *return_to_host = NULL;
         _cleanup_(resource_group_freep) ResourceGroup *g = NULL;
         ResourceType type;
         size_t n_rules = 0;
@@ -552,6 +555,8 @@ static int parse_group(const char *id, const char *body, ResourceGroup **ret, ch
                         r = set_once(&tenant, v, k, reason);
                 else if (streq(k, "parent"))
                         r = set_once(&parent, v, k, reason);
+                else if (streq(k, "return-to-host"))
+                        r = set_once(&return_to_host, v, k, reason);
                 else if (streq(k, "rule"))
                         n_rules++;
                 else if (!streq(k, "known"))
@@ -571,6 +576,9 @@ static int parse_group(const char *id, const char *body, ResourceGroup **ret, ch
                 return error_setf(reason, "unknown group type '%s'", text_excerpt(type_name, buf));
         if (!tenant != !parent)
                 return error_setf(reason, "a tenant's group needs both tenant and parent");
+        if (return_to_host && !streq(return_to_host, "yes") && !streq(return_to_host, "no"))
+                return error_setf(reason, "return-to-host is '%s', not yes or no",
+                                  text_excerpt(return_to_host, buf));
         if (tenant && ((r = tenant_validate(tenant, &msg)) < 0 || (r = resource_id_validate(parent, &msg)) < 0))
                 return r == -ENOMEM ? r : error_setf(reason, "%s", strempty(msg));
 
@@ -584,6 +592,7 @@ static int parse_group(const char *id, const char *body, ResourceGroup **ret, ch
         g->class_hint = TAKE_PTR(class_hint);
         if (tenant && resource_group_set_tenant(g, tenant, parent) < 0)
                 return -ENOMEM;
+        g->keep_prepared = streq_ptr(return_to_host, "no");
         g->rules = calloc(n_rules + 1, sizeof(Rule));
         if (!g->rules)
                 return -ENOMEM;

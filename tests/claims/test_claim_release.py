@@ -56,6 +56,21 @@ class ClaimTestCase(BothGpusOnHost, PrepareTestCase):
     def claims(self):
         return self.client.get(hostspec.ROOT_PATH, MANAGER, 'Claims')
 
+    def assertOnDrivers(self, expected, what=''):
+        """As PrepareTestCase's, except that a device held by a claim (in
+        the Devices of one of Manager.Claims) is "claimed" whatever its
+        driver, and names that claim."""
+        held = {d: c for c in self.claims() for d in self.client.get(c, CLAIM, 'Devices')}
+        self.assertTrue(self.faults.settle(), 'the kernel emulator did not settle')
+        self.assertEqual(self.drivers(list(expected)), expected, 'kernel drivers %s' % what)
+        for a, drv in expected.items():
+            props = self.device(a)
+            claim = held.get(self.dev_path(a))
+            self.assertEqual(props['Driver'], drv or '', '%s Driver %s' % (a, what))
+            self.assertEqual(props['State'], 'claimed' if claim else 'prepared' if drv == VFIO else 'host',
+                             '%s State %s' % (a, what))
+            self.assertEqual(props['Claim'], claim or '/', '%s Claim %s' % (a, what))
+
     def state(self):
         """What a refused call must leave alone."""
         return self.drivers(list(ALL)), self.counts(), self.claims()
