@@ -255,79 +255,54 @@ static int add_record(char ***l, const char *key, char *body) {
         return 0;
 }
 
+/* A record whose key is a prefix and a name ("group/<id>"). */
+static int add_named_record(char ***l, const char *prefix, const char *name, char *body) {
+        _cleanup_free_ char *key = NULL;
+
+        if (asprintf(&key, "%s%s", prefix, name) < 0) {
+                free(body);
+                return -ENOMEM;
+        }
+        return add_record(l, key, body);
+}
+
 int record_serialize_state(const StoreState *state, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         char version[16];
-        int r;
+        int r = 0;
 
         snprintf(version, sizeof version, "%d", STORE_SCHEMA_VERSION);
         if (strv_extend(&l, RECORD_KEY_VERSION) < 0 || strv_extend(&l, version) < 0)
                 return -ENOMEM;
-        for (size_t i = 0; i < state->resources->n_groups; i++) {
-                _cleanup_free_ char *key = NULL;
+        for (size_t i = 0; r >= 0 && i < state->resources->n_groups; i++) {
                 const ResourceGroup *g = state->resources->groups[i];
 
-                if (asprintf(&key, KEY_GROUP_PREFIX "%s", g->id) < 0)
-                        return -ENOMEM;
-                r = add_record(&l, key, serialize_group(g));
-                if (r < 0)
-                        return r;
+                r = add_named_record(&l, KEY_GROUP_PREFIX, g->id, serialize_group(g));
         }
-        for (size_t i = 0; i < state->prepared->n_items; i++) {
-                _cleanup_free_ char *key = NULL;
+        for (size_t i = 0; r >= 0 && i < state->prepared->n_items; i++) {
                 const Prepared *p = &state->prepared->items[i];
 
-                if (asprintf(&key, KEY_PREPARED_PREFIX "%s", p->address) < 0)
-                        return -ENOMEM;
-                r = add_record(&l, key, serialize_prepared(p));
-                if (r < 0)
-                        return r;
+                r = add_named_record(&l, KEY_PREPARED_PREFIX, p->address, serialize_prepared(p));
         }
-        for (size_t i = 0; state->sriov && i < state->sriov->n_items; i++) {
-                _cleanup_free_ char *key = NULL;
+        for (size_t i = 0; r >= 0 && state->sriov && i < state->sriov->n_items; i++) {
                 const SriovConfig *c = &state->sriov->items[i];
 
-                if (asprintf(&key, KEY_SRIOV_PREFIX "%s", c->pf_address) < 0)
-                        return -ENOMEM;
-                r = add_record(&l, key, serialize_sriov(c));
-                if (r < 0)
-                        return r;
+                r = add_named_record(&l, KEY_SRIOV_PREFIX, c->pf_address, serialize_sriov(c));
         }
-        for (size_t i = 0; state->mdevs && i < state->mdevs->n_items; i++) {
-                _cleanup_free_ char *key = NULL;
+        for (size_t i = 0; r >= 0 && state->mdevs && i < state->mdevs->n_items; i++) {
                 const MdevRecord *m = &state->mdevs->items[i];
 
-                if (asprintf(&key, KEY_MDEV_PREFIX "%s", m->uuid) < 0)
-                        return -ENOMEM;
-                r = add_record(&l, key, serialize_mdev(m));
-                if (r < 0)
-                        return r;
+                r = add_named_record(&l, KEY_MDEV_PREFIX, m->uuid, serialize_mdev(m));
         }
-        for (size_t i = 0; state->claims && i < state->claims->n_claims; i++) {
-                _cleanup_free_ char *key = NULL;
+        for (size_t i = 0; r >= 0 && state->claims && i < state->claims->n_claims; i++) {
                 const Claim *c = state->claims->claims[i];
 
-                if (asprintf(&key, KEY_CLAIM_PREFIX "%s", c->id) < 0)
-                        return -ENOMEM;
-                r = add_record(&l, key, serialize_claim(c));
-                if (r < 0)
-                        return r;
+                r = add_named_record(&l, KEY_CLAIM_PREFIX, c->id, serialize_claim(c));
         }
-        if (state->reboot->reasons) {
+        if (r >= 0 && state->reboot->reasons)
                 r = add_record(&l, KEY_REBOOT, serialize_reboot(state->reboot));
-                if (r < 0)
-                        return r;
-        }
-        for (size_t i = 0; state->claims && i < state->claims->n_claims; i++) {
-                _cleanup_free_ char *key = NULL;
-                const Claim *c = state->claims->claims[i];
-
-                if (asprintf(&key, KEY_CLAIM_PREFIX "%s", c->id) < 0)
-                        return -ENOMEM;
-                r = add_record(&l, key, serialize_claim(c));
-                if (r < 0)
-                        return r;
-        }
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(l);
         return 0;
 }
