@@ -73,15 +73,35 @@ static int selection(Daemon *d, const ResourceGroup *g, const ClaimRequest *q, c
         return *ret ? 0 : -ENOMEM;
 }
 
+/* "devices" (ao) as addresses, as Claim takes them; NotFound for a path that is no device. */
+static int devices_option(Daemon *d, char **paths, char ***ret, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (char **p = paths; *p; p++) {
+                const Device *dev = bus_device_from_path(d, *p, "org.hostdev1.Device");
+
+                if (!dev)
+                        return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", *p);
+                if (strv_extend(&l, dev->address) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 int bus_method_assign_to_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         Daemon *d = b->daemon;
         const ResourceGroup *parent = bus_resource_group_from_path(b, sd_bus_message_get_path(m));
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         _cleanup_free_ char *msg = NULL, *devices = NULL, *name = NULL, *path = NULL;
+        _cleanup_strv_free_ char **device_paths = NULL, **addresses = NULL;
         ClaimRequest request = CLAIM_REQUEST_INIT;
         bool no_interaction = false;
         const OptionSpec spec[] = {
+                { "devices", OPTION_OBJECTS, &device_paths },
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
         };
         char hex[SD_ID128_STRING_MAX], id[SD_ID128_STRING_MAX + 1];
@@ -101,6 +121,13 @@ int bus_method_assign_to_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
                 return r;
         if ((r = tenant_validate(tenant, &msg)) < 0 || (r = claim_count_validate(count, &msg)) < 0)
                 return map_error(r, msg, error);
+        if (device_paths) {
+                r = devices_option(d, device_paths, &addresses, error);
+                if (r < 0 || sd_bus_error_is_set(error))
+                        return r;
+                request.devices = (const char *const *) addresses;
+                request.n_devices = strv_length(addresses);
+        }
         request.count = count;
         r = selection(d, parent, &request, &devices, &msg);
         if (r < 0)
