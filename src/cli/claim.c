@@ -401,6 +401,10 @@ const size_t n_claim_verbs = ELEMENTSOF(claim_verbs);
 int verb_claim(int argc, char *argv[]) {
         static char *list_argv[] = { (char *) "list", NULL };
 
+        /* "claim --consumer=vm-1" without a group is a claim that misses its group, not a list. */
+        if (argc <= 1 && (arg_consumer || arg_count > 0 || arg_devices || arg_numa >= 0 || arg_numa_strict ||
+                          arg_lease_pid > 0 || arg_no_prepare || arg_format))
+                return dispatch_verb(&claim_group_verb, 1, "", argc, argv);
         if (argc <= 1)
                 return dispatch_verb(claim_verbs, n_claim_verbs, "claim ", 1, list_argv);
         /* A sub-command's name first: a group named so is claimed by its id. */

@@ -131,9 +131,12 @@ class ClaimCliTest(ClaimCliCase):
         # show prints the same, by id and by object path
         self.assertEqual(self.ctl('claim', 'show', kv['Claim'][0]).stdout, r.stdout)
         self.assertEqual(self.ctl('claim', 'show', path).stdout, r.stdout)
-        # the devices name their state
+        # the devices name their state and claim
         rows = {row[0]: row for row in parse_table(self.ctl('list').stdout)[1]}
         self.assertEqual([rows[a][6] for a in members], ['claimed'] * len(members))
+        for a in members:
+            self.assertEqual(parse_key_values(self.ctl('show', a).stdout)['Claim'], ['%s (for vm-1)' % kv['Claim'][0]])
+        self.assertNotIn('Claim', parse_key_values(self.ctl('show', GPU2).stdout))
 
         r = self.ctl('unclaim', kv['Claim'][0])
         self.assertEqual((r.stdout, r.stderr), ('', ''))
@@ -445,6 +448,7 @@ class ClaimUsageTest(clitest.CliTestCase):
     def test_usage_errors(self):
         for args, pattern in [
                 (['claim', 'gpus'], 'claim: missing option --consumer'),
+                (['claim', '--consumer=x'], 'claim: missing argument GROUP'),
                 (['claim', 'gpus', '--consumer=x', '--count=0'], "Option '--count' takes a number from 1 to 4096"),
                 (['claim', 'gpus', '--consumer=x', '--count=4097'], "Option '--count' takes a number"),
                 (['claim', 'gpus', '--consumer=x', '--count=two'], "Option '--count' takes a number"),
