@@ -196,8 +196,7 @@ static bool log_claim_error(sd_bus_message *m, const sd_bus_error *error) {
                 const char *path = sd_bus_message_get_path(m), *slash = path ? strrchr(path, '/') : NULL;
 
                 log_error("No claim %s. 'hostdevctl claims' shows them.", slash ? slash + 1 : strna(path));
-        }
-        else if (sd_bus_error_has_name(error, ERROR_PREFIX "CriticalDevice") ||
+        } else if (sd_bus_error_has_name(error, ERROR_PREFIX "CriticalDevice") ||
                  sd_bus_error_has_name(error, ERROR_PREFIX "GroupNotViable"))
                 /* Claim takes no --override-critical: the daemon's reason is all there is to say. */
                 log_error("%s: %s", command, detail);

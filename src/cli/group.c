@@ -13,7 +13,7 @@ static bool is_tenant_group(const HdResourceGroup *g) {
         return !isempty(g->tenant);
 }
 
-/* The tenant groups taken from g: "NAME (tenant TENANT)" lines. */
+/* The tenant groups taken from g: "NAME (tenant TENANT, N total)" lines. */
 static int add_tenant_groups(KeyValue *kv, const HdHost *h, const HdResourceGroup *g) {
         bool first = true;
         int r;
