@@ -341,15 +341,16 @@ class TenantCliTest(ClaimCliCase):
         it is claimed it cannot go back; then tenant return gives it back."""
         pool = [GPU1, AUDIO1, GPU2, AUDIO2]
         free = groups.expected_available(self.host, pool)
-        r = self.ctl('tenant', 'assign', 'gpus', 'tenant-a', '--device', '01:00.0')
+        # the second GPU, which the daemon would not pick first on its own
+        r = self.ctl('tenant', 'assign', 'gpus', 'tenant-a', '--device', '02:00.0')
         self.assertEqual(r.stderr, '')
         new = [p for p in self.groups() if p != self.pool]
         self.assertEqual(len(new), 1)
         tg = new[0]
         props = self.props(tg)
         self.assertEqual((props['Tenant'], props['Parent']), ('tenant-a', self.pool))
-        self.assertIn(self.dev_path(GPU1), props['Devices'])
-        self.assertTrue(set(props['Devices']) <= {self.dev_path(a) for a in self.iommu_group_of(GPU1)})
+        self.assertIn(self.dev_path(GPU2), props['Devices'])
+        self.assertTrue(set(props['Devices']) <= {self.dev_path(a) for a in self.iommu_group_of(GPU2)})
         self.assertEqual((props['Available'], props['Claimed']), (1, 0))
         self.assertEqual(self.pool_counts(), (len(pool), free - 1, 0))
 
