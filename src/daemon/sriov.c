@@ -13,7 +13,7 @@
 
 /* The PF a record is about: by serial (and function number) when it has
  * one, else by address. */
-static Device *locate_pf(Daemon *d, const SriovConfig *c) {
+Device *daemon_sriov_locate_pf(Daemon *d, const SriovConfig *c) {
         Device *dev;
         size_t i = 0;
 
@@ -54,8 +54,9 @@ static void reapplied(Daemon *d) {
         assert(d->sriov_reapplying > 0);
         if (--d->sriov_reapplying > 0)
                 return;
-        /* VF counts, then mediated devices (a parent may be a VF), then
-         * the bindings: a VM's device may be any of them. */
+        /* VF counts, then their settings, then mediated devices (a parent
+         * may be a VF), then the bindings: a VM's device may be any of them. */
+        daemon_sriov_reapply_vf_settings(d);
         daemon_mdev_recreate(d);
         r = daemon_converge(d);
         if (r < 0)
@@ -74,7 +75,7 @@ static void on_reapplied(void *userdata, const Plan *plan, int r, const char *er
 
 static void reapply_one(Daemon *d, SriovConfig *c) {
         _cleanup_free_ char *err = NULL, *problem = NULL;
-        Device *pf = locate_pf(d, c);
+        Device *pf = daemon_sriov_locate_pf(d, c);
         int r;
 
         if (!pf) {
@@ -119,7 +120,7 @@ int daemon_sriov_reapply(Daemon *d) {
 int daemon_sriov_converge_problems(Daemon *d, char ***problems) {
         for (size_t i = 0; i < d->sriov.n_items; i++) {
                 const SriovConfig *c = &d->sriov.items[i];
-                const Device *pf = locate_pf(d, c);
+                const Device *pf = daemon_sriov_locate_pf(d, c);
                 _cleanup_free_ char *text = NULL;
 
                 if (pf && (pf->pci.num_vfs == c->num_vfs || hashmap_get(d->busy, pf->address)))
@@ -131,5 +132,5 @@ int daemon_sriov_converge_problems(Daemon *d, char ***problems) {
                     strv_extend(problems, text) < 0)
                         return -ENOMEM;
         }
-        return 0;
+        return daemon_sriov_vf_problems(d, problems);
 }

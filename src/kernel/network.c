@@ -8,6 +8,8 @@
 #include <NetworkManager.h>
 
 #include "critical-internal.h"
+#include "network.h"
+#include "shared/text.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
@@ -754,4 +756,20 @@ int network_critical_hits(const Paths *p, sd_bus *bus, CriticalHit **hits, size_
                         return r;
         }
         return 0;
+}
+
+bool nm_manages_interface(sd_bus *bus, const char *ifname) {
+        _cleanup_strv_free_ char **pairs = NULL;
+
+        if (!bus || nm_active_interfaces(bus, &pairs) < 0)
+                return false;
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+                if (streq(pairs[i + 1], ifname))
+                        return true;
+        return false;
+}
+
+int nm_sriov_set_vf(sd_bus *bus, const char *ifname, const VfSettings *s, char **ret_error) {
+        return error_setf(ret_error, "NetworkManager manages %s; hostdev cannot change its VFs through it yet.",
+                          ifname) < 0 ? -EOPNOTSUPP : -EOPNOTSUPP;
 }
