@@ -34,7 +34,7 @@ static int apply_kernel(Daemon *d, const Device *pf, const VfSettings *s, char *
         if (r < 0)
                 return r;
         if (nm_manages_interface(d->system_bus, ifname)) {
-                r = nm_sriov_set_vf(d->system_bus, ifname, s, ret_error);
+                r = nm_sriov_set_vf(d->system_bus, ifname, s, pf->pci.num_vfs, ret_error);
                 if (r >= 0)
                         log_info("%s: VF %u set through NetworkManager's connection on %s.", pf->address, s->index,
                                  ifname);

@@ -16,8 +16,11 @@
 bool nm_manages_interface(sd_bus *bus, const char *ifname);
 
 /* Merges s into the VF s->index of the sriov setting of the connection
- * active on ifname, saves the connection and asks NetworkManager to apply
- * it to the device. Waits for NetworkManager (at most a few seconds).
- * -EOPNOTSUPP when libnm is missing, -ENXIO when no connection is active on
- * ifname, -EIO (with *ret_error) when NetworkManager refused. */
-int nm_sriov_set_vf(sd_bus *bus, const char *ifname, const VfSettings *s, char **ret_error);
+ * active on ifname (a new sriov setting gets total-vfs = num_vfs, since
+ * NetworkManager enforces the count whenever the setting is there), saves
+ * the connection (Update2) and reapplies it to the device. libnm runs in a
+ * thread of its own; this waits for it (at most a few seconds). Errors,
+ * with *ret_error: -EOPNOTSUPP (libnm missing, or a link state, which
+ * NetworkManager's VFs do not have), -ENXIO (no connection active on
+ * ifname), -EIO (NetworkManager refused or did not answer), -ETIMEDOUT. */
+int nm_sriov_set_vf(sd_bus *bus, const char *ifname, const VfSettings *s, unsigned num_vfs, char **ret_error);

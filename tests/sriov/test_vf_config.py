@@ -22,6 +22,7 @@ from gi.repository import GLib  # noqa: E402
 
 import harness  # noqa: E402
 from harness import faults  # noqa: E402
+from harness.critical import MOCK_IFACE, NM_BUS_NAME, MockNetworkManager  # noqa: E402
 from harness.rtnl import default_vf  # noqa: E402
 from preparecase import ERR_ACCESS_DENIED, ERR_INVALID, NOBODY, VFIO  # noqa: E402
 from test_sriov import SRIOV, SriovTestCase  # noqa: E402
@@ -311,6 +312,82 @@ class RestoreOnRelease(VfConfigCase):
         writes = len(self.rtnl_writes())
         self.release(claim)
         self.assertEqual(self.rtnl_writes()[writes:], [])
+
+
+class ThroughNetworkManager(VfConfigCase):
+    """NetworkManager (python-dbusmock's template on the test bus) has an
+    active connection on the PF's netdev: the VF settings go into that
+    connection's sriov setting (libnm: Settings.Connection.Update2, then
+    Device.Reapply), not over rtnetlink, so that NetworkManager does not
+    undo them at its next activation."""
+
+    def setUp(self):
+        super().setUp()
+        self.netdev = self.pf_with['children'][0]['name']
+        self.nm = MockNetworkManager(self.shared, self.workdir)
+        self.addCleanup(self.nm.stop)
+        self.nm.start()
+        active = self.nm.activate(self.netdev, 'uplink')
+        self.device_path = self.nm.devices[self.netdev]
+        self.conn_path = self.nm_get(active)
+        # the template lacks the two methods libnm calls: recorded, Update2 as its Update
+        self.nm_mock(self.conn_path, 'AddMethod', 'org.freedesktop.NetworkManager.Settings.Connection', 'Update2',
+                     'a{sa{sv}}ua{sv}', 'a{sv}',
+                     'self.ConnectionUpdate(self, args[0])\nret = dbus.Dictionary({}, signature="sv")')
+        self.nm_mock(self.device_path, 'AddMethod', 'org.freedesktop.NetworkManager.Device', 'Reapply',
+                     'a{sa{sv}}tu', '', '')
+        # hostdevd asks NetworkManager what it manages at start-up
+        self.restart()
+
+    def nm_get(self, active):
+        return self.nm.client.call(active, 'org.freedesktop.DBus.Properties', 'Get',
+                                   GLib.Variant('(ss)', ('org.freedesktop.NetworkManager.Connection.Active',
+                                                         'Connection')), dest=NM_BUS_NAME)[0]
+
+    def nm_mock(self, path, method, *args):
+        sig = {'AddMethod': '(sssss)', 'GetCalls': '()'}[method]
+        return self.nm.client.call(path, MOCK_IFACE, method, GLib.Variant(sig, args), dest=NM_BUS_NAME)
+
+    def nm_settings(self):
+        return self.nm.client.call(self.conn_path, 'org.freedesktop.NetworkManager.Settings.Connection',
+                                   'GetSettings', None, dest=NM_BUS_NAME)[0]
+
+    def nm_calls(self, path, name):
+        return [c for c in self.nm_mock(path, 'GetCalls')[0] if c[1] == name]
+
+    def test_settings_go_to_the_connection(self):
+        writes = len(self.kernel.log)
+        self.set_vf(1, {'mac': '52:54:00:ab:00:01', 'vlan': 100, 'qos': 2, 'trust': True, 'spoofchk': False,
+                        'max-tx-rate': 500})
+        self.assertTrue(self.faults.settle())
+        self.assertEqual(self.kernel.log[writes:], [], 'rtnetlink used although NetworkManager manages the PF')
+        sriov = self.nm_settings()['sriov']
+        self.assertEqual(sriov['total-vfs'], self.nvfs)
+        vfs = {v['index']: v for v in sriov['vfs']}
+        self.assertEqual(list(vfs), [1])
+        vf = vfs[1]
+        self.assertEqual(vf['mac'].lower(), '52:54:00:ab:00:01')
+        self.assertEqual((vf['trust'], vf['spoof-check'], vf['max-tx-rate']), (True, False, 500))
+        self.assertEqual([(v['id'], v['qos']) for v in vf['vlans']], [(100, 2)])
+        # and applied to the device now, with that profile
+        calls = self.nm_calls(self.device_path, 'Reapply')
+        self.assertEqual(len(calls), 1)
+        self.assertEqual([v['index'] for v in calls[0][2][0]['sriov']['vfs']], [1])
+        # a second VF joins the first in the same setting
+        self.set_vf(0, {'trust': False})
+        self.assertEqual(sorted(v['index'] for v in self.nm_settings()['sriov']['vfs']), [0, 1])
+        self.assertEqual(self.kernel.log[writes:], [])
+
+    def test_link_state_not_supported(self):
+        """NetworkManager's VFs have no link state: NotSupported, nothing
+        changed in NetworkManager or the kernel."""
+        writes = len(self.kernel.log)
+        err = self.call_error(0, self.dev_path(self.pf), SRIOV, 'SetVfConfig',
+                              GLib.Variant('(ua{sv})', (0, vf_options({'link-state': 'disable'}))))
+        self.assertCallError(err, ERR_NOT_SUPPORTED, 'NetworkManager', 'link state')
+        self.assertNotIn('sriov', self.nm_settings())
+        self.assertEqual(self.nm_calls(self.conn_path, 'Update2'), [])
+        self.assertEqual(self.kernel.log[writes:], [])
 
 
 if __name__ == '__main__':
