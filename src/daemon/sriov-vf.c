@@ -101,11 +101,16 @@ static void forget_problems(Daemon *d, const char *pf) {
                 l[j] = NULL;
 }
 
-int daemon_sriov_set_vf_config(Daemon *d, const Device *pf, const VfSettings *s, bool persist, char **ret_error) {
+int daemon_sriov_set_vf_config(Daemon *d, const Device *pf, const VfSettings *settings, bool persist,
+                               char **ret_error) {
         _cleanup_free_ char *busy = NULL;
+        VfSettings copy = *settings, *s = &copy;
         int r;
 
-        assert(d && pf && s);
+        assert(d && pf && settings);
+        /* IFLA_VF_VLAN sets both: a VLAN without a QoS has QoS 0, also in the store. */
+        if (s->vlan >= 0 && s->qos < 0)
+                s->qos = 0;
         if (pf->kind != DEVICE_PCI || !pf->pci.sriov_capable) {
                 (void) error_setf(ret_error, "%s is not an SR-IOV physical function.", pf->address);
                 return -ENODEV;

@@ -43,6 +43,13 @@ int daemon_sriov_record(Daemon *d, const Device *pf, unsigned count, int autopro
         c->num_vfs = count;
         if (autoprobe >= 0)
                 c->autoprobe = autoprobe;
+        /* Settings of VFs that no longer exist go with them (a record
+         * holds settings only for indexes below its count). */
+        for (size_t i = 0; i < c->n_vfs;)
+                if (c->vfs[i].index >= count)
+                        c->vfs[i] = c->vfs[--c->n_vfs];
+                else
+                        i++;
         if (count == 0 && c->n_vfs == 0 && c->autoprobe < 0)
                 (void) sriov_config_remove(&d->sriov, c->pf_address);
         return daemon_save(d);

@@ -206,6 +206,27 @@ class Persistence(VfConfigCase):
         self.assertPublished()
         self.assertTrue(self.manager()['Converged'])
 
+    def test_vlan_alone_resets_qos(self):
+        """A VLAN given without a QoS has QoS 0 in the kernel and in the
+        store alike: the restart finds nothing to write."""
+        self.set_vf(0, {'vlan': 100, 'qos': 3})
+        self.set_vf(0, {'vlan': 5})
+        self.assertKernelVf(0, {'vlan': 5, 'qos': 0})
+        writes = len(self.kernel.log)
+        self.restart()
+        self.assertEqual(self.kernel.log[writes:], [])
+
+    def test_fewer_vfs_drop_their_settings(self):
+        """Settings of a VF that SetNumVfs took away are not kept: the next
+        start loads the store and converges."""
+        self.set_vf(self.nvfs - 1, {'vlan': 8})
+        self.set_num_vfs(self.pf, self.nvfs - 1)
+        self.assertVfs(self.pf, self.nvfs - 1)
+        self.restart()
+        m = self.manager()
+        self.assertTrue(m['Converged'], m['ConvergeProblems'])
+        self.assertPublished()
+
     def test_persist_false_is_not_reapplied(self):
         self.set_vf(0, {'vlan': 11, 'persist': False})
         self.assertKernelVf(0, {'vlan': 11})
