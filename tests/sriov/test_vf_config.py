@@ -13,6 +13,7 @@ enp3s0f0; expectations come from host.json, sysfs and the emulator."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
@@ -22,7 +23,9 @@ from gi.repository import GLib  # noqa: E402
 
 import harness  # noqa: E402
 from harness import faults  # noqa: E402
+from harness.bus import OPERATOR, OPERATOR_UID, Namespace  # noqa: E402
 from harness.critical import MOCK_IFACE, NM_BUS_NAME, MockNetworkManager  # noqa: E402
+from harness.client import CallError  # noqa: E402
 from harness.rtnl import default_vf  # noqa: E402
 from preparecase import ERR_ACCESS_DENIED, ERR_INVALID, NOBODY, VFIO  # noqa: E402
 from test_sriov import SRIOV, SriovTestCase  # noqa: E402
@@ -171,6 +174,35 @@ class BadValues(VfConfigCase):
         self.assertTrue(self.faults.settle())
         self.assertEqual(self.kernel.log[writes:], [])
         self.assertKernelVf(0, default_vf())
+
+    def test_rule_on_vf_detail(self):
+        """A polkit rule can allow one VF of one PF: the check carries
+        `device` (the PF) and `vf` (the index)."""
+        rules = """polkit.addRule(function(action, subject) {
+    if (action.id == "org.hostdev1.configure-sriov" && subject.user == "%s" &&
+        action.lookup("device") == "%s" && action.lookup("vf") == "1")
+        return polkit.Result.YES;
+});
+""" % (OPERATOR, self.pf)
+        name = '55-hostdev-vf-test.rules'
+        Namespace.get().add_rules(name, rules)
+        self.addCleanup(os.unlink, os.path.join(Namespace.get().rules, name))
+        # polkitd reloads its rules on its own time
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.set_vf(1, {'vlan': 21}, caller=OPERATOR_UID)
+                break
+            except CallError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.assertKernelVf(1, {'vlan': 21})
+        writes = len(self.kernel.log)
+        err = self.call_error(OPERATOR_UID, self.dev_path(self.pf), SRIOV, 'SetVfConfig',
+                              GLib.Variant('(ua{sv})', (0, vf_options({'vlan': 21}))))
+        self.assertIn(err.name, (ERR_ACCESS_DENIED, ERR_INTERACTIVE))
+        self.assertEqual(self.kernel.log[writes:], [])
 
     def test_no_netdev(self):
         """A PF whose driver went away has no netdev: NotSupported, naming
