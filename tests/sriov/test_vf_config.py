@@ -121,6 +121,40 @@ class SetAndRead(VfConfigCase):
         rec.wait_for(announced, what='PropertiesChanged of VfConfig with VLAN 77')
 
 
+class Announced(VfConfigCase):
+    """VfConfig in the signals: a new VF count changes it, and a PF that
+    appears is announced with it."""
+
+    def test_count_change_announces_vf_config(self):
+        pf = self.pf_without['address']
+        path = self.dev_path(pf)
+        rec = self.record_signals()
+        self.set_num_vfs(pf, 2)
+
+        def announced(events):
+            return any(e['signal'] == 'PropertiesChanged' and e['path'] == path and e['interface'] == SRIOV
+                       and [v['index'] for v in e['changed'].get('VfConfig', [])] == [0, 1] for e in events)
+        rec.wait_for(announced, what='PropertiesChanged of VfConfig with 2 VFs')
+        self.assertPublished(pf)
+
+    def test_pf_hotplug(self):
+        pf = self.pf_without['address']
+        path = self.dev_path(pf)
+        with self.sim.lock:
+            spec = dict(self.sim.pci[pf])
+        rec = self.record_signals()
+        self.sim.remove_pci_devices([pf])
+        rec.wait_for(lambda ev: any(e['signal'] == 'InterfacesRemoved' and e['path'] == path for e in ev),
+                     what='InterfacesRemoved of the PF')
+        self.sim.add_pci_devices([dict(spec, driver=spec.get('native_driver'))])
+        events = rec.wait_for(lambda ev: any(e['signal'] == 'InterfacesAdded' and e['path'] == path
+                                             for e in ev), what='InterfacesAdded of the PF')
+        added = next(e for e in events if e['signal'] == 'InterfacesAdded' and e['path'] == path)
+        self.assertEqual(list(added['interfaces'][SRIOV]['VfConfig']), [])
+        self.assertTrue(self.daemon.alive())
+        self.assertPublished(pf)
+
+
 class BadValues(VfConfigCase):
     """Refused before anything reaches the kernel: InvalidArgument naming
     the problem, the emulator's write log unchanged, VfConfig unchanged."""
