@@ -249,16 +249,27 @@ int claim_set_init(ClaimSet *s) {
 void claim_set_done(ClaimSet *s) {
         for (size_t i = 0; i < s->n_claims; i++)
                 claim_free(s->claims[i]);
+        for (size_t i = 0; i < s->n_pending; i++)
+                claim_free(s->pending[i]);
         free(s->claims);
+        free(s->pending);
         hashmap_free(s->by_device);
         *s = (ClaimSet) {};
 }
 
-Claim *claim_set_find_id(const ClaimSet *s, const char *id) {
-        for (size_t i = 0; i < s->n_claims; i++)
-                if (streq(s->claims[i]->id, id))
-                        return s->claims[i];
+static Claim *find_in(Claim *const *l, size_t n, const char *id) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i]->id, id))
+                        return l[i];
         return NULL;
+}
+
+Claim *claim_set_find_id(const ClaimSet *s, const char *id) {
+        return find_in(s->claims, s->n_claims, id);
+}
+
+Claim *claim_set_find_reserved(const ClaimSet *s, const char *id) {
+        return find_in(s->pending, s->n_pending, id);
 }
 
 Claim *claim_set_find_device(const ClaimSet *s, const char *address) {
@@ -272,11 +283,35 @@ static void unindex(ClaimSet *s, const Claim *c) {
                                 hashmap_remove(s->by_device, *a);
 }
 
-int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other) {
-        Claim **t;
+static int list_append(Claim ***l, size_t *n, Claim *c) {
+        Claim **t = realloc(*l, (*n + 1) * sizeof(Claim *));
+
+        if (!t)
+                return -ENOMEM;
+        *l = t;
+        (*l)[(*n)++] = c;
+        return 0;
+}
+
+/* Takes c out of l (without freeing it); NULL when it is not there. */
+static Claim *list_take(Claim **l, size_t *n, const char *id) {
+        for (size_t i = 0; i < *n; i++) {
+                Claim *c = l[i];
+
+                if (!streq(c->id, id))
+                        continue;
+                memmove(l + i, l + i + 1, (*n - i - 1) * sizeof(Claim *));
+                (*n)--;
+                return c;
+        }
+        return NULL;
+}
+
+/* Indexes c's devices and appends it to l; nothing changes on failure. */
+static int add_to(ClaimSet *s, Claim ***l, size_t *n, Claim *c, const Claim **ret_other) {
         int r = 0;
 
-        if (claim_set_find_id(s, c->id))
+        if (claim_set_find_id(s, c->id) || claim_set_find_reserved(s, c->id))
                 return -EEXIST;
         /* The invariant of the whole feature: no device in two claims. */
         for (size_t i = 0; i < c->n_members; i++)
@@ -295,32 +330,52 @@ int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other) {
                                 return r;
                         }
                 }
-        t = realloc(s->claims, (s->n_claims + 1) * sizeof(Claim *));
-        if (!t) {
+        r = list_append(l, n, c);
+        if (r < 0)
                 unindex(s, c);
-                return -ENOMEM;
-        }
-        s->claims = t;
-        s->claims[s->n_claims++] = c;
+        return r;
+}
+
+int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other) {
+        return add_to(s, &s->claims, &s->n_claims, c, ret_other);
+}
+
+int claim_set_reserve(ClaimSet *s, Claim *c, const Claim **ret_other) {
+        return add_to(s, &s->pending, &s->n_pending, c, ret_other);
+}
+
+int claim_set_commit(ClaimSet *s, const char *id) {
+        Claim *c = claim_set_find_reserved(s, id);
+        int r;
+
+        if (!c)
+                return -ENOENT;
+        /* Listed first, so that a failure leaves it reserved. */
+        r = list_append(&s->claims, &s->n_claims, c);
+        if (r < 0)
+                return r;
+        (void) list_take(s->pending, &s->n_pending, id);
         return 0;
 }
 
-Claim *claim_set_take(ClaimSet *s, const char *id) {
-        for (size_t i = 0; i < s->n_claims; i++) {
-                Claim *c = s->claims[i];
+Claim *claim_set_cancel(ClaimSet *s, const char *id) {
+        Claim *c = list_take(s->pending, &s->n_pending, id);
 
-                if (!streq(c->id, id))
-                        continue;
+        if (c)
                 unindex(s, c);
-                memmove(s->claims + i, s->claims + i + 1, (s->n_claims - i - 1) * sizeof(Claim *));
-                s->n_claims--;
-                return c;
-        }
-        return NULL;
+        return c;
+}
+
+Claim *claim_set_take(ClaimSet *s, const char *id) {
+        Claim *c = list_take(s->claims, &s->n_claims, id);
+
+        if (c)
+                unindex(s, c);
+        return c;
 }
 
 int claim_set_of_group(const ClaimSet *s, const char *group_id, const Claim ***ret, size_t *ret_n) {
-        const Claim **l = calloc(s->n_claims + 1, sizeof(Claim *));
+        const Claim **l = calloc(s->n_claims + s->n_pending + 1, sizeof(Claim *));
         size_t n = 0;
 
         if (!l)
@@ -328,6 +383,9 @@ int claim_set_of_group(const ClaimSet *s, const char *group_id, const Claim ***r
         for (size_t i = 0; i < s->n_claims; i++)
                 if (streq(s->claims[i]->resource_group, group_id))
                         l[n++] = s->claims[i];
+        for (size_t i = 0; i < s->n_pending; i++)
+                if (streq(s->pending[i]->resource_group, group_id))
+                        l[n++] = s->pending[i];
         *ret = l;
         *ret_n = n;
         return 0;

@@ -101,11 +101,16 @@ int claim_add_member(Claim *c, const char *const *addresses, size_t n);
 const char **claim_addresses(const Claim *c);
 size_t claim_n_devices(const Claim *c);
 
-/* All claims, in creation order; no device is in two claims. */
+/* All claims, in creation order; no device is in two claims. A claim
+ * being prepared is reserved: it holds its devices (nobody else can select
+ * them) but is not listed in claims until it is committed, or is cancelled
+ * and holds nothing again. */
 typedef struct ClaimSet {
         Claim **claims;
         size_t n_claims;
-        Hashmap *by_device;     /* address → Claim */
+        Claim **pending;        /* reserved, in reservation order */
+        size_t n_pending;
+        Hashmap *by_device;     /* address → Claim, reserved ones too */
 } ClaimSet;
 
 int claim_set_init(ClaimSet *s);
@@ -118,7 +123,15 @@ Claim *claim_set_find_device(const ClaimSet *s, const char *address);
 int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other);
 /* Removes the claim and hands it back; NULL when there is none. */
 Claim *claim_set_take(ClaimSet *s, const char *id);
-/* Claims on a resource group, in creation order (caller frees the array). */
+/* Reservation: as claim_set_add, but c only holds its devices (and counts
+ * in claim_set_of_group); commit lists it (-ENOENT when not reserved),
+ * cancel hands it back unlisted (NULL when not reserved). */
+int claim_set_reserve(ClaimSet *s, Claim *c, const Claim **ret_other);
+int claim_set_commit(ClaimSet *s, const char *id);
+Claim *claim_set_cancel(ClaimSet *s, const char *id);
+Claim *claim_set_find_reserved(const ClaimSet *s, const char *id);
+/* Claims on a resource group, in creation order, then the reserved ones
+ * (caller frees the array). */
 int claim_set_of_group(const ClaimSet *s, const char *group_id, const Claim ***ret, size_t *ret_n);
 
 /* Why a member cannot be claimed, in the order they are checked. */

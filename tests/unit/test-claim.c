@@ -777,6 +777,65 @@ static void test_vf_tenant(void) {
         inventory_done(&inv);
 }
 
+/* A claim being prepared is reserved: its members are taken for every
+ * other selection (and for Delete) but it is not listed; commit lists it,
+ * cancel frees its members again. */
+static void test_reserve(void) {
+        ClaimRequest q = CLAIM_REQUEST_INIT;
+        _cleanup_free_ char *e = NULL;
+        Claim *a = NULL, *b = NULL, *c = NULL;
+        const Claim *other = NULL;
+        ClaimSet claims;
+        ResourceSet set = {};
+        Inventory inv;
+
+        vf_host(&inv, 16);
+        CHECK(claim_set_init(&claims) == 0);
+        ResourceGroup *vfs = pool(&set, "vfs", "vfs", RESOURCE_SRIOV_NIC, "vendor-id", 0x8086);
+        q.count = 8;
+        CHECK(claim_make(&set, &inv, &claims, vfs, "ca", "vm-a", &q, 1, NULL, &a, NULL) == 0);
+        CHECK(claim_set_reserve(&claims, a, NULL) == 0);
+        CHECK(claims.n_claims == 0 && claims.n_pending == 1);
+        CHECK(claim_set_find_id(&claims, "ca") == NULL && claim_set_find_reserved(&claims, "ca") == a);
+        CHECK(claim_set_find_device(&claims, a->members[0].addresses[0]) == a);
+        CHECK(n_free(&set, &inv, &claims, vfs) == 8);
+
+        /* The next claim selects other members; a third finds none. */
+        CHECK(claim_make(&set, &inv, &claims, vfs, "cb", "vm-b", &q, 1, NULL, &b, NULL) == 0);
+        CHECK(!streq(a->members[0].addresses[0], b->members[0].addresses[0]));
+        CHECK(claim_set_reserve(&claims, b, NULL) == 0);
+        CHECK(claim_make(&set, &inv, &claims, vfs, "cc", "vm-c", &q, 1, NULL, &c, &e) == -ENOSPC);
+        CHECK(e && strstr(e, "0 free of 16"));
+        /* Nor can a reserved member be added twice, or a reserved id reused. */
+        c = claim_new("cc", "vm-c", "vfs", 1, NULL);
+        CHECK(claim_add_member(c, (const char *const *) a->members[0].addresses, 1) == 0);
+        CHECK(claim_set_add(&claims, c, &other) == -EBUSY && other == a);
+        claim_free(c);
+        c = claim_new("ca", "vm-c", "vfs", 1, NULL);
+        CHECK(claim_set_reserve(&claims, c, NULL) == -EEXIST);
+        claim_free(c);
+
+        /* Delete counts reserved claims. */
+        CHECK(resource_group_delete_check(&set, &claims, vfs, NULL) == -EBUSY);
+
+        CHECK(claim_set_commit(&claims, "ca") == 0);
+        CHECK(claim_set_commit(&claims, "ca") == -ENOENT);
+        CHECK(claims.n_claims == 1 && claims.n_pending == 1 && claim_set_find_id(&claims, "ca") == a);
+        CHECK(claim_set_cancel(&claims, "ca") == NULL);
+        c = claim_set_cancel(&claims, "cb");
+        CHECK(c == b && claims.n_pending == 0);
+        CHECK(n_free(&set, &inv, &claims, vfs) == 8);
+        CHECK(claim_set_find_device(&claims, b->members[0].addresses[0]) == NULL);
+        claim_free(c);
+
+        /* A reservation left at exit is freed with the set. */
+        CHECK(claim_make(&set, &inv, &claims, vfs, "cd", "vm-d", &q, 1, NULL, &c, NULL) == 0);
+        CHECK(claim_set_reserve(&claims, c, NULL) == 0);
+        claim_set_done(&claims);
+        resource_set_done(&set);
+        inventory_done(&inv);
+}
+
 int main(void) {
         test_members();
         test_gpu_pool();
@@ -789,5 +848,6 @@ int main(void) {
         test_vf_tenant();
         test_validation();
         test_leases();
+        test_reserve();
         CHECK_DONE();
 }
