@@ -437,11 +437,19 @@ void member_list_done(MemberList *l) {
         *l = (MemberList) {};
 }
 
+static const ResourceGroup *own_holder(const ResourceSet *s, const ResourceGroup *g, const Device *d);
+
 /* Does g hand out d? The same test as resource_group_devices, with g's
  * rules evaluated once: d is g's when g accepts it and no group before g
  * does (a tenant's group: when it holds d). Rule tests are most of what a
- * claim costs (a pool made of 256 devices has 256 rules). */
-static bool group_has(const ResourceSet *s, const ResourceGroup *g, const Device *d) {
+ * claim costs (a pool made of 256 devices has 256 rules); with kept
+ * memberships only a tenant's group's own rules are tested. */
+static bool group_has(const ResourceSet *s, const ResourceGroup *g, const Device *d, bool kept) {
+        if (kept && resource_group_is_tenant(g))
+                return d->resource_group && streq(d->resource_group->id, g->parent) &&
+                       own_holder(s, d->resource_group, d) == g;
+        if (kept)
+                return d->resource_group == g;
         if (resource_group_is_tenant(g))
                 return resource_group_accepts(g, d) && resource_set_holder(s, d) == g;
         for (size_t i = 0; i < s->n_groups; i++) {
@@ -456,8 +464,8 @@ static bool group_has(const ResourceSet *s, const ResourceGroup *g, const Device
 }
 
 /* g's devices, sorted by address (caller frees the array). */
-static int group_devices(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g, const Device ***ret,
-                         size_t *ret_n) {
+static int group_devices(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g, bool kept,
+                         const Device ***ret, size_t *ret_n) {
         const Device **l = calloc(inventory_n_devices(inv) + 1, sizeof(Device *));
         size_t i = 0, n = 0;
         Device *d;
@@ -465,7 +473,7 @@ static int group_devices(const ResourceSet *s, const Inventory *inv, const Resou
         if (!l)
                 return -ENOMEM;
         while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
-                if (group_has(s, g, d))
+                if (group_has(s, g, d, kept))
                         l[n++] = d;
         qsort(l, n, sizeof(Device *), device_address_compare);
         *ret = l;
@@ -644,7 +652,7 @@ int resource_group_members(const ResourceSet *s, const Inventory *inv, const Cla
         size_t n = 0;
         int r;
 
-        r = group_devices(s, inv, g, &devs, &n);
+        r = group_devices(s, inv, g, claims && claims->memberships_kept, &devs, &n);
         if (r < 0)
                 return r;
         gd = (GroupDevices) { devs, n };

@@ -111,6 +111,9 @@ typedef struct ClaimSet {
         Claim **pending;        /* reserved, in reservation order */
         size_t n_pending;
         Hashmap *by_device;     /* address → Claim, reserved ones too */
+        /* Device.resource_group is up to date (the daemon keeps it after
+         * every change): member lists read it instead of testing rules. */
+        bool memberships_kept;
 } ClaimSet;
 
 int claim_set_init(ClaimSet *s);

@@ -836,6 +836,56 @@ static void test_reserve(void) {
         inventory_done(&inv);
 }
 
+/* Member lists from kept memberships (Device.resource_group, as the
+ * daemon keeps it) equal those from the rules, tenant groups included. */
+static void members_equal(const ResourceSet *set, const Inventory *inv, ClaimSet *claims, const ResourceGroup *g) {
+        _cleanup_(member_list_done) MemberList a = {}, b = {};
+
+        claims->memberships_kept = false;
+        CHECK(resource_group_members(set, inv, claims, g, &a) == 0);
+        claims->memberships_kept = true;
+        CHECK(resource_group_members(set, inv, claims, g, &b) == 0);
+        claims->memberships_kept = false;
+        CHECK(a.n_members == b.n_members && a.n_free == b.n_free);
+        for (size_t i = 0; i < a.n_members && i < b.n_members; i++) {
+                CHECK(a.members[i].n_own == b.members[i].n_own && a.members[i].n_devices == b.members[i].n_devices);
+                CHECK(a.members[i].own[0] == b.members[i].own[0] && a.members[i].block == b.members[i].block);
+                CHECK(a.members[i].tenant_group == b.members[i].tenant_group);
+        }
+}
+
+static void test_kept_memberships(void) {
+        ClaimRequest q = CLAIM_REQUEST_INIT;
+        ResourceGroup *ta = NULL;
+        ClaimSet claims;
+        ResourceSet set = {};
+        Inventory inv;
+        Device *d;
+        size_t i = 0;
+
+        gpu_host(&inv);
+        CHECK(claim_set_init(&claims) == 0);
+        ResourceGroup *gpus = pool(&set, "gpus", "gpus", RESOURCE_PCI, "class", 0x030200);
+        ResourceGroup *nics = pool(&set, "nics", "nics", RESOURCE_PCI, "vendor-id", 0x8086);
+        q.count = 1;
+        CHECK(tenant_assign(&set, &inv, &claims, gpus, "tenant-a", "ta", "gpus (tenant-a)", &q, &ta, NULL) == 0);
+        while (hashmap_iterate(inv.devices, &i, (void **) &d, NULL))
+                d->resource_group = resource_set_owner(&set, d);
+        CHECK(n_free(&set, &inv, &claims, gpus) == 1);
+        members_equal(&set, &inv, &claims, gpus);
+        members_equal(&set, &inv, &claims, ta);
+        members_equal(&set, &inv, &claims, nics);
+        /* Kept memberships are what counts then: a device the daemon has
+         * not (yet) put in the group is no member. */
+        dev(&inv, "0000:02:00.0")->resource_group = NULL;
+        claims.memberships_kept = true;
+        CHECK(n_free(&set, &inv, &claims, gpus) == 0);
+        CHECK(n_free(&set, &inv, &claims, ta) == 1);
+        claim_set_done(&claims);
+        resource_set_done(&set);
+        inventory_done(&inv);
+}
+
 int main(void) {
         test_members();
         test_gpu_pool();
@@ -849,5 +899,6 @@ int main(void) {
         test_validation();
         test_leases();
         test_reserve();
+        test_kept_memberships();
         CHECK_DONE();
 }
