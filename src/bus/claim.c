@@ -50,7 +50,8 @@ static void emit_claim(Bus *b, const Claim *c, bool added) {
 
 void bus_claim_driver_changed(Bus *b, const Device *dev) {
         const Claim *c = claim_set_find_device(&b->daemon->claims, dev->address);
-        _cleanup_free_ char *path = c ? bus_claim_path(c) : NULL;
+        /* A claim still being prepared has no object yet. */
+        _cleanup_free_ char *path = c && claim_set_find_id(&b->daemon->claims, c->id) ? bus_claim_path(c) : NULL;
         char buf[BUS_GROUP_PATH_MAX];
 
         if (dev->iommu_group >= 0)
