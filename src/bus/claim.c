@@ -50,8 +50,7 @@ static void emit_claim(Bus *b, const Claim *c, bool added) {
 
 void bus_claim_driver_changed(Bus *b, const Device *dev) {
         const Claim *c = claim_set_find_device(&b->daemon->claims, dev->address);
-        /* A claim still being prepared has no object yet. */
-        _cleanup_free_ char *path = c && claim_set_find_id(&b->daemon->claims, c->id) ? bus_claim_path(c) : NULL;
+        _cleanup_free_ char *path = c ? bus_claim_path(c) : NULL;
         char buf[BUS_GROUP_PATH_MAX];
 
         if (dev->iommu_group >= 0)
@@ -283,14 +282,13 @@ static ClaimCall *claim_call_free(ClaimCall *p) {
         return NULL;
 }
 
-/* A reserved claim that will not be: its devices are free again. */
+/* A reserved claim that will not be: its members are free again (the
+ * bus never showed it, only the group's Available). */
 static void cancel_claim(Bus *b, const char *id) {
         _cleanup_(claim_freep) Claim *c = claim_set_cancel(&b->daemon->claims, id);
 
-        if (!c)
-                return;
-        emit_claim_devices(b, c);
-        emit_group_counts(b, c->resource_group);
+        if (c)
+                emit_group_counts(b, c->resource_group);
 }
 
 /* Lists the reserved claim id, saves and announces it, answers call. */
@@ -309,7 +307,6 @@ static int record_claim(Bus *b, const char *id, sd_bus_message *call) {
         r = path ? daemon_save(b->daemon) : -ENOMEM;
         if (r < 0) {
                 c = claim_set_take(&b->daemon->claims, id);
-                emit_claim_devices(b, c);
                 emit_group_counts(b, c->resource_group);
                 claim_free(c);
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));

@@ -254,6 +254,7 @@ void claim_set_done(ClaimSet *s) {
         free(s->claims);
         free(s->pending);
         hashmap_free(s->by_device);
+        hashmap_free(s->reserved);
         *s = (ClaimSet) {};
 }
 
@@ -276,11 +277,42 @@ Claim *claim_set_find_device(const ClaimSet *s, const char *address) {
         return s && s->by_device ? hashmap_get(s->by_device, address) : NULL;
 }
 
-static void unindex(ClaimSet *s, const Claim *c) {
+Claim *claim_set_find_holder(const ClaimSet *s, const char *address) {
+        Claim *c = claim_set_find_device(s, address);
+
+        return c ?: (s ? hashmap_get(s->reserved, address) : NULL);
+}
+
+static void unindex(Hashmap *map, const Claim *c) {
         for (size_t i = 0; i < c->n_members; i++)
                 for (char **a = c->members[i].addresses; a && *a; a++)
-                        if (hashmap_get(s->by_device, *a) == c)
-                                hashmap_remove(s->by_device, *a);
+                        if (hashmap_get(map, *a) == c)
+                                hashmap_remove(map, *a);
+}
+
+/* Puts c's devices into map; nothing changes on failure. -EBUSY when a
+ * device is held by another claim, listed or reserved. */
+static int index_claim(ClaimSet *s, Hashmap *map, Claim *c, const Claim **ret_other) {
+        int r;
+
+        /* The invariant of the whole feature: no device in two claims. */
+        for (size_t i = 0; i < c->n_members; i++)
+                for (char **a = c->members[i].addresses; a && *a; a++) {
+                        Claim *other = claim_set_find_holder(s, *a);
+
+                        if (other && other != c) {
+                                if (ret_other)
+                                        *ret_other = other;
+                                unindex(map, c);
+                                return -EBUSY;
+                        }
+                        r = hashmap_get(map, *a) ? 0 : hashmap_put(map, *a, c);
+                        if (r < 0) {
+                                unindex(map, c);
+                                return r;
+                        }
+                }
+        return 0;
 }
 
 static int list_append(Claim ***l, size_t *n, Claim *c) {
@@ -307,41 +339,29 @@ static Claim *list_take(Claim **l, size_t *n, const char *id) {
         return NULL;
 }
 
-/* Indexes c's devices and appends it to l; nothing changes on failure. */
-static int add_to(ClaimSet *s, Claim ***l, size_t *n, Claim *c, const Claim **ret_other) {
-        int r = 0;
+/* Indexes c's devices in map and appends c to l; nothing changes on failure. */
+static int add_to(ClaimSet *s, Hashmap *map, Claim ***l, size_t *n, Claim *c, const Claim **ret_other) {
+        int r;
 
         if (claim_set_find_id(s, c->id) || claim_set_find_reserved(s, c->id))
                 return -EEXIST;
-        /* The invariant of the whole feature: no device in two claims. */
-        for (size_t i = 0; i < c->n_members; i++)
-                for (char **a = c->members[i].addresses; a && *a; a++) {
-                        Claim *other = hashmap_get(s->by_device, *a);
-
-                        if (other && other != c) {
-                                if (ret_other)
-                                        *ret_other = other;
-                                unindex(s, c);
-                                return -EBUSY;
-                        }
-                        r = other ? 0 : hashmap_put(s->by_device, *a, c);
-                        if (r < 0) {
-                                unindex(s, c);
-                                return r;
-                        }
-                }
+        r = index_claim(s, map, c, ret_other);
+        if (r < 0)
+                return r;
         r = list_append(l, n, c);
         if (r < 0)
-                unindex(s, c);
+                unindex(map, c);
         return r;
 }
 
 int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other) {
-        return add_to(s, &s->claims, &s->n_claims, c, ret_other);
+        return add_to(s, s->by_device, &s->claims, &s->n_claims, c, ret_other);
 }
 
 int claim_set_reserve(ClaimSet *s, Claim *c, const Claim **ret_other) {
-        return add_to(s, &s->pending, &s->n_pending, c, ret_other);
+        if (!s->reserved && !(s->reserved = hashmap_new()))
+                return -ENOMEM;
+        return add_to(s, s->reserved, &s->pending, &s->n_pending, c, ret_other);
 }
 
 int claim_set_commit(ClaimSet *s, const char *id) {
@@ -350,10 +370,16 @@ int claim_set_commit(ClaimSet *s, const char *id) {
 
         if (!c)
                 return -ENOENT;
-        /* Listed first, so that a failure leaves it reserved. */
-        r = list_append(&s->claims, &s->n_claims, c);
+        /* Indexed and listed first, so that a failure leaves it reserved. */
+        r = index_claim(s, s->by_device, c, NULL);
         if (r < 0)
                 return r;
+        r = list_append(&s->claims, &s->n_claims, c);
+        if (r < 0) {
+                unindex(s->by_device, c);
+                return r;
+        }
+        unindex(s->reserved, c);
         (void) list_take(s->pending, &s->n_pending, id);
         return 0;
 }
@@ -362,7 +388,7 @@ Claim *claim_set_cancel(ClaimSet *s, const char *id) {
         Claim *c = list_take(s->pending, &s->n_pending, id);
 
         if (c)
-                unindex(s, c);
+                unindex(s->reserved, c);
         return c;
 }
 
@@ -370,7 +396,7 @@ Claim *claim_set_take(ClaimSet *s, const char *id) {
         Claim *c = list_take(s->claims, &s->n_claims, id);
 
         if (c)
-                unindex(s, c);
+                unindex(s->by_device, c);
         return c;
 }
 
@@ -572,7 +598,7 @@ static char *sentence(const char *fmt, ...) {
 
 static int check_claimed(Member *m, const ClaimSet *claims) {
         for (size_t i = 0; i < m->n_devices; i++) {
-                const Claim *c = claim_set_find_device(claims, m->devices[i]->address);
+                const Claim *c = claim_set_find_holder(claims, m->devices[i]->address);
 
                 if (!c)
                         continue;

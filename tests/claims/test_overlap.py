@@ -60,6 +60,9 @@ class Overlap(ClaimTestCase):
         self.assertStillPreparing()
         self.assertEqual(self.client.get(second, CLAIM, 'Devices'), [self.dev_path(GPU2), self.dev_path(AUDIO2)])
         self.expect_error(ERR_INSUFFICIENT, lambda: self.claim('vm-third', 1, {'prepare': False}), '0 free')
+        # The first claim has no object yet: its devices name none.
+        self.assertEqual(self.device(GPU1)['Claim'], '/')
+        self.assertEqual(self.claims(), [second])
         self.assertStillPreparing()
 
         c = first.wait(timeout=60)[0]
