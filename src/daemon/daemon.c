@@ -526,6 +526,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
 
         /* Memberships and recorded bindings before anybody listens. */
         daemon_update_memberships(d);
+        d->claims.memberships_kept = true;
         r = sd_event_add_defer(d->event, &d->critical_source, on_critical, d);
         if (r < 0)
                 return r;
