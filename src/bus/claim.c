@@ -351,8 +351,7 @@ static int new_claim_id(char ret[static SD_ID128_STRING_MAX + 1]) {
         return 0;
 }
 
-/* "devices" as addresses; NotFound for a path that is no device. */
-static int devices_option(Daemon *d, char **paths, char ***ret, sd_bus_error *error) {
+int bus_devices_option(Daemon *d, char **paths, char ***ret, sd_bus_error *error) {
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
 
         if (!l)
@@ -473,7 +472,7 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Lease: there is no process %d.",
                                          (int) lease.pid);
         if (device_paths) {
-                r = devices_option(d, device_paths, &addresses, error);
+                r = bus_devices_option(d, device_paths, &addresses, error);
                 if (r < 0 || sd_bus_error_is_set(error))
                         return r;
                 request.devices = (const char *const *) addresses;

@@ -21,6 +21,9 @@ void bus_claim_driver_changed(Bus *b, const Device *dev);
 Claim *bus_claim_from_path(Bus *b, const char *path);
 int bus_claim_register(Bus *b);
 
+/* The "devices" option (ao) of Claim and AssignToTenant as addresses;
+ * NotFound in error for a path that is no device. */
+int bus_devices_option(Daemon *d, char **paths, char ***ret, sd_bus_error *error);
 /* ResourceGroup.Claim(s consumer, u count, a{sv} options) → o. */
 int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error);
 /* Manager.Claims: ao. */

@@ -68,24 +68,6 @@ static int selection_check(Daemon *d, const ResourceGroup *g, const ClaimRequest
         return r;
 }
 
-/* "devices" (ao) as addresses, as Claim takes them; NotFound for a path that is no device. */
-static int devices_option(Daemon *d, char **paths, char ***ret, sd_bus_error *error) {
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
-
-        if (!l)
-                return -ENOMEM;
-        for (char **p = paths; *p; p++) {
-                const Device *dev = bus_device_from_path(d, *p, "org.hostdev1.Device");
-
-                if (!dev)
-                        return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", *p);
-                if (strv_extend(&l, dev->address) < 0)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 int bus_method_assign_to_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         Daemon *d = b->daemon;
@@ -117,7 +99,7 @@ int bus_method_assign_to_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
         if ((r = tenant_validate(tenant, &msg)) < 0 || (r = claim_count_validate(count, &msg)) < 0)
                 return map_error(r, msg, error);
         if (device_paths) {
-                r = devices_option(d, device_paths, &addresses, error);
+                r = bus_devices_option(d, device_paths, &addresses, error);
                 if (r < 0 || sd_bus_error_is_set(error))
                         return r;
                 request.devices = (const char *const *) addresses;
