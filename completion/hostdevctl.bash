@@ -77,9 +77,16 @@ _hostdevctl() {
         iommu/)
                 COMPREPLY=($(compgen -W 'list show' -- "$cur")) ;;
         sriov/)
-                COMPREPLY=($(compgen -W 'show set-vfs' -- "$cur")) ;;
+                COMPREPLY=($(compgen -W 'show set-vfs set-vf' -- "$cur")) ;;
         sriov/show|sriov/set-vfs)
                 ((n_args == 0)) && COMPREPLY=($(__hostdevctl_devices devices "$cur")) ;;
+        sriov/set-vf)
+                if ((n_args == 0)); then
+                        COMPREPLY=($(__hostdevctl_devices devices "$cur"))
+                elif ((n_args >= 2)); then
+                        COMPREPLY=($(compgen -W 'mac= vlan= qos= trust= spoofchk= link-state= max-tx-rate= min-tx-rate= persist=' -- "$cur"))
+                        compopt -o nospace 2>/dev/null
+                fi ;;
         group/)
                 COMPREPLY=($(compgen -W 'list show create update delete prepare release rule' -- "$cur")) ;;
         device/show|device/prepare)

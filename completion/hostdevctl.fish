@@ -28,8 +28,9 @@ complete -c hostdevctl -f
 complete -c hostdevctl -n "not __fish_seen_subcommand_from $nouns" -a "$nouns"
 complete -c hostdevctl -n '__hostdevctl_noun_only device' -a 'list show prepare release'
 complete -c hostdevctl -n '__hostdevctl_noun_only iommu' -a 'list show'
-complete -c hostdevctl -n '__hostdevctl_noun_only sriov' -a 'show set-vfs'
-complete -c hostdevctl -n '__hostdevctl_verb sriov show set-vfs' -a '(hostdevctl __complete devices 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_noun_only sriov' -a 'show set-vfs set-vf'
+complete -c hostdevctl -n '__hostdevctl_verb sriov show set-vfs set-vf' -a '(hostdevctl __complete devices 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_verb sriov set-vf' -a 'mac= vlan= qos= trust= spoofchk= link-state= max-tx-rate= min-tx-rate= persist='
 complete -c hostdevctl -n '__hostdevctl_noun_only group' -a 'list show create update delete prepare release rule'
 complete -c hostdevctl -n '__hostdevctl_noun_only mdev' -a 'types list create remove import'
 complete -c hostdevctl -n '__hostdevctl_verb device show prepare' -a '(hostdevctl __complete devices 2>/dev/null)'

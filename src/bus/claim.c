@@ -575,6 +575,7 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         emit_claim(b, c, false);
         emit_claim_devices(b, c);
         emit_group_counts(b, c->resource_group);
+        daemon_sriov_claim_released(d, c);
         g = resource_set_find_id(&d->resources, c->resource_group);
         if (c->prepared && g && g->keep_prepared)
                 log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,

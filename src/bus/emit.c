@@ -191,6 +191,7 @@ static const FieldMap device_fields[] = {
         { DEVICE_FIELD_AUTHORIZED,    "org.hostdev1.UsbDevice", { "Authorized" } },
         { DEVICE_FIELD_RESOURCE_GROUP, "org.hostdev1.Device",   { "ResourceGroup" } },
         { DEVICE_FIELD_CRITICAL,      "org.hostdev1.Device",    { "Critical", "CriticalReasons" } },
+        { DEVICE_FIELD_VF_CONFIG,     "org.hostdev1.SriovPhysicalFunction", { "VfConfig" } },
 };
 
 static const FieldMap group_fields[] = {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* "sriov show [PF]" and "sriov set-vfs PF N": SR-IOV physical functions
- * and their VF counts. */
+/* "sriov show [PF]", "sriov set-vfs PF N" and "sriov set-vf PF INDEX
+ * KEY=VALUE…": SR-IOV physical functions, their VF counts and the
+ * settings of their VFs. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -148,11 +149,120 @@ static int verb_sriov_set_vfs(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+/* The keys of set-vf and the D-Bus type of each. */
+static const struct {
+        const char *key;
+        char type;
+} vf_keys[] = {
+        { "mac", 's' },       { "vlan", 'u' },        { "qos", 'u' },         { "trust", 'b' },
+        { "spoofchk", 'b' },  { "link-state", 's' },  { "max-tx-rate", 'u' }, { "min-tx-rate", 'u' },
+        { "persist", 'b' },
+};
+
+static int parse_switch(const char *s) {
+        if (streq(s, "on") || streq(s, "yes") || streq(s, "true") || streq(s, "1"))
+                return 1;
+        if (streq(s, "off") || streq(s, "no") || streq(s, "false") || streq(s, "0"))
+                return 0;
+        return -EINVAL;
+}
+
+static int parse_u32(const char *s, uint32_t *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (!*s || *end || errno || v > UINT32_MAX || s[0] == '-' || s[0] == '+')
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+/* KEY=VALUE → one option of SetVfConfig. Values are checked by hostdevd;
+ * here only their form. */
+static int append_vf_setting(sd_bus_message *m, const char *arg) {
+        _cleanup_free_ char *key = NULL;
+        const char *eq = strchr(arg, '='), *value;
+        uint32_t u;
+        int b;
+
+        if (!eq || eq == arg) {
+                log_error("'%s' is not KEY=VALUE (mac=, vlan=, qos=, trust=, spoofchk=, link-state=, "
+                          "max-tx-rate=, min-tx-rate=, persist=).", arg);
+                return -EINVAL;
+        }
+        key = strndup(arg, (size_t) (eq - arg));
+        if (!key)
+                return -ENOMEM;
+        value = eq + 1;
+        for (size_t i = 0; i < ELEMENTSOF(vf_keys); i++) {
+                if (!streq(key, vf_keys[i].key))
+                        continue;
+                switch (vf_keys[i].type) {
+                case 's':
+                        return sd_bus_message_append(m, "{sv}", key, "s", value);
+                case 'u':
+                        if (parse_u32(value, &u) < 0) {
+                                log_error("%s: '%s' is not a number.", key, value);
+                                return -EINVAL;
+                        }
+                        return sd_bus_message_append(m, "{sv}", key, "u", u);
+                default:
+                        b = parse_switch(value);
+                        if (b < 0) {
+                                log_error("%s: '%s' is not on or off.", key, value);
+                                return -EINVAL;
+                        }
+                        return sd_bus_message_append(m, "{sv}", key, "b", b);
+                }
+        }
+        log_error("Unknown VF setting '%s': use mac, vlan, qos, trust, spoofchk, link-state, max-tx-rate, "
+                  "min-tx-rate or persist.", key);
+        return -EINVAL;
+}
+
+static int verb_sriov_set_vf(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        uint32_t index;
+        int r;
+
+        if (parse_u32(argv[2], &index) < 0) {
+                log_error("'%s' is not a VF index.", argv[2]);
+                return EXIT_USAGE;
+        }
+        if (hd_bus_open(&bus) < 0 || resolve_device(bus, argv[1], &path) < 0)
+                return EXIT_FAILURE;
+        if (hd_new_call(bus, &m, path, HOSTDEV_SRIOV_PF_INTERFACE, "SetVfConfig", arg_ask_password) < 0)
+                return EXIT_FAILURE;
+        r = sd_bus_message_append(m, "u", index);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        for (int i = 3; r >= 0 && i < argc; i++) {
+                r = append_vf_setting(m, argv[i]);
+                if (r == -EINVAL)
+                        return EXIT_USAGE;
+        }
+        if (r >= 0)
+                r = hd_close_options(m, arg_ask_password);
+        if (r < 0)
+                return exit_message_error(r);
+        if (hd_call(bus, m, &reply) < 0)
+                return EXIT_FAILURE;
+        if (!arg_json)
+                printf("VF %" PRIu32 " of %s set.\n", index, argv[1]);
+        return EXIT_SUCCESS;
+}
+
 const Verb sriov_verbs[] = {
         { "show",    "[PF]",   0, 1, 0, verb_sriov_show,
           "Show SR-IOV physical functions and their VF counts" },
         { "set-vfs", "PF N",   2, 2, OPT_NO_AUTOPROBE | OPT_OVERRIDE_CRITICAL, verb_sriov_set_vfs,
           "Set the number of VFs of a PF (through 0); --no-autoprobe keeps new VFs without a driver" },
+        { "set-vf",  "PF INDEX KEY=VALUE", 3, ARGS_MAX, 0, verb_sriov_set_vf,
+          "Set a VF's mac=, vlan=, qos=, trust=, spoofchk=, link-state=, max-tx-rate=, min-tx-rate=" },
 };
 const size_t n_sriov_verbs = ELEMENTSOF(sriov_verbs);
 

@@ -84,6 +84,7 @@ Daemon *daemon_free(Daemon *d) {
         reboot_state_done(&d->reboot);
         sriov_config_set_done(&d->sriov);
         strv_free(d->converge_problems);
+        strv_free(d->sriov_vf_problems);
         free(d->boot_id);
         store_free(d->store);
         while (hashmap_iterate(d->dirty_pfs, &i, &v, NULL))

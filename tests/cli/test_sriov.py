@@ -66,6 +66,27 @@ class SriovCliTest(ResourceCliTestCase):
         self.assertIn(str(total), r.stderr)
         self.assertEqual(self.kernel.sriov_writes(pf), [])
 
+    def test_set_vf(self):
+        """set-vf hands the settings to hostdevd, which applies them over
+        rtnetlink: the kernel emulator holds them; a bad value changes
+        nothing."""
+        pf = next(a for a, d in sorted(self.pfs().items()) if d['sriov']['numvfs'] > 0)
+        r = self.ctl('sriov', 'set-vf', pf, '1', 'mac=52:54:00:12:34:56', 'vlan=100', 'trust=on',
+                     'link-state=disable')
+        self.assertIn('VF 1', r.stdout)
+        got = self.kernel.rtnl.settings(pf, 1)
+        self.assertEqual((got['mac'], got['vlan'], got['trust'], got['link-state']),
+                         ('52:54:00:12:34:56', 100, True, 'disable'))
+        writes = len(self.kernel.log)
+        r = self.ctl('sriov', 'set-vf', pf, '1', 'vlan=5000', expect=1)
+        self.assertIn('4094', r.stderr)
+        r = self.ctl('sriov', 'set-vf', pf, '0', 'color=red', expect=2)
+        self.assertIn('color', r.stderr)
+        r = self.ctl('sriov', 'set-vf', pf, '0', 'trust=maybe', expect=2)
+        self.assertIn('maybe', r.stderr)
+        self.assertTrue(self.kernel.settle())
+        self.assertEqual(self.kernel.log[writes:], [])
+
 
 if __name__ == '__main__':
     clitest.main()

@@ -53,6 +53,8 @@ class Hostdevd:
             'HOSTDEV_RUN_ROOT': run,
             'HOSTDEV_STATE_DIRECTORY': state,
             'DBUS_SYSTEM_BUS_ADDRESS': self.bus_address,
+            # rtnetlink VF settings go to the kernel emulator (rtnl.py), never to the host's links
+            'HOSTDEV_RTNL_SOCKET': os.path.join(self.sim.root, 'rtnetlink.sock'),
         })
         # No verify_asan_link_order=0: a sanitizer runtime that loads after
         # the umockdev preload never sees the calls the preload wraps
