@@ -130,3 +130,53 @@ int bus_claim_vf_bind(Daemon *d, Claim *c, const ClaimVfRequests *list, sd_bus_e
         *c->vf_settings = l;
         return 0;
 }
+
+static const char *apply_error_name(int r) {
+        switch (r) {
+        case -EINVAL:
+                return BUS_ERROR_INVALID_ARGUMENT;
+        case -EBUSY:
+                return BUS_ERROR_BUSY;
+        case -EOPNOTSUPP:
+                return BUS_ERROR_NOT_SUPPORTED;
+        default:
+                return BUS_ERROR_FAILED;
+        }
+}
+
+void bus_claim_vf_undo(Daemon *d, const Claim *c, size_t n) {
+        const ClaimVfList *l = c->vf_settings;
+
+        for (size_t i = 0; l && i < l->n_items && i < n; i++) {
+                const Claim *holder = claim_set_find_device(&d->claims, l->items[i].address);
+
+                /* Taken by another claim meanwhile: its settings now. */
+                if (holder && holder != c)
+                        continue;
+                (void) daemon_sriov_restore_vf(d, l->items[i].address);
+        }
+}
+
+int bus_claim_vf_apply(Daemon *d, const Claim *c, sd_bus_error *error) {
+        const ClaimVfList *l = c->vf_settings;
+
+        for (size_t i = 0; l && i < l->n_items; i++) {
+                _cleanup_free_ char *msg = NULL;
+                VfSettings s;
+                int r;
+
+                /* The index is the VF's own: daemon_sriov_apply_vf finds it. */
+                claim_vf_to_settings(l->items + i, 0, &s);
+                r = daemon_sriov_apply_vf(d, l->items[i].address, &s, false, &msg);
+                if (r >= 0)
+                        continue;
+                /* One request carries MAC and VLAN: the failing VF may be
+                 * half set too. */
+                bus_claim_vf_undo(d, c, i + 1);
+                if (r == -ENOMEM)
+                        return r;
+                return sd_bus_error_setf(error, apply_error_name(r), "Cannot set VF %s: %s Nothing was claimed.",
+                                         l->items[i].address, msg ?: strerror(-r));
+        }
+        return 0;
+}

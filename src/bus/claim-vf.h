@@ -28,3 +28,11 @@ int bus_claim_vf_check(const ResourceGroup *g, unsigned count, const char *mac, 
 
 /* Binds the checked requests to the VFs c picked (c->vf_settings). */
 int bus_claim_vf_bind(Daemon *d, Claim *c, const ClaimVfRequests *list, sd_bus_error *error);
+
+/* Applies c->vf_settings to the VFs (not stored: a claim's settings last
+ * as long as the claim). On failure puts back what is stored for the VFs
+ * set so far and sets error (InvalidArgument, Busy, NotSupported, Failed). */
+int bus_claim_vf_apply(Daemon *d, const Claim *c, sd_bus_error *error);
+/* Puts back what is stored for the first n VFs c set (a claim that is not
+ * made after all), but for a VF another claim holds by now. */
+void bus_claim_vf_undo(Daemon *d, const Claim *c, size_t n);

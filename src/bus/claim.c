@@ -298,6 +298,8 @@ static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
         if (!path)
                 return -ENOMEM;
         r = claim_set_add(&b->daemon->claims, c, &other);
+        if (r < 0)
+                bus_claim_vf_undo(b->daemon, c, SIZE_MAX);
         if (r == -EBUSY)
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "A device was claimed by %s meanwhile.",
                                                   other ? other->id : "another claim");
@@ -306,6 +308,7 @@ static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
         TAKE_PTR(owned);
         r = daemon_save(b->daemon);
         if (r < 0) {
+                bus_claim_vf_undo(b->daemon, c, SIZE_MAX);
                 claim_free(claim_set_take(&b->daemon->claims, c->id));
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
@@ -321,10 +324,11 @@ static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
 static void on_claim_prepared(void *userdata, const Plan *plan, int r, const char *error) {
         ClaimCall *p = userdata;
 
-        if (r < 0)
+        if (r < 0) {
+                bus_claim_vf_undo(p->bus->daemon, p->claim, SIZE_MAX);
                 r = sd_bus_reply_method_errorf(p->call, r == -EBUSY ? BUS_ERROR_BUSY : BUS_ERROR_FAILED, "%s",
                                                error ?: "Failed; every step was rolled back.");
-        else {
+        } else {
                 p->claim->prepared = true;
                 r = record_claim(p->bus, TAKE_PTR(p->claim), p->call);
         }
@@ -508,6 +512,10 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = bus_verify_polkit(b, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        /* A sriov-nic claim's MAC and VLAN, before its VFs go to vfio. */
+        r = bus_claim_vf_apply(d, c, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
 
         if (plan.n_steps == 0) {
                 c->prepared = prepare;
@@ -523,6 +531,7 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         msg = NULL;
         r = daemon_change_start(d, CHANGE_PREPARE, &plan, sd_bus_message_get_sender(m), on_claim_prepared, p, &msg);
         if (r < 0) {
+                bus_claim_vf_undo(d, p->claim, SIZE_MAX);
                 claim_call_free(p);
                 if (r == -ENOMEM)
                         return r;

@@ -263,6 +263,55 @@ int claim_vf_list_set(ClaimVfList *l, const char *address, const uint8_t *mac, i
         return 0;
 }
 
+char *claim_vf_to_string(const ClaimVf *v) {
+        char mac[18], vlan[16] = "", *s;
+
+        if (v->vlan >= 0)
+                snprintf(vlan, sizeof vlan, "%d", v->vlan);
+        return asprintf(&s, "%s,%s,%s", v->address, v->has_mac ? vf_mac_format(v->mac, mac) : "", vlan) < 0 ? NULL : s;
+}
+
+static bool claim_has_device(const Claim *c, const char *address) {
+        for (size_t i = 0; i < c->n_members; i++)
+                for (char **a = c->members[i].addresses; a && *a; a++)
+                        if (streq(*a, address))
+                                return true;
+        return false;
+}
+
+int claim_vf_from_string(Claim *c, const char *s, char **ret_error) {
+        _cleanup_free_ char *address = NULL, *mac_text = NULL;
+        const char *p = strchr(s, ','), *q = p ? strchr(p + 1, ',') : NULL;
+        uint8_t mac[6];
+        int vlan = -1;
+
+        if (!p || !q || strchr(q + 1, ','))
+                return error_setf(ret_error, "a VF setting is not ADDRESS,MAC,VLAN");
+        address = strndup(s, (size_t) (p - s));
+        mac_text = strndup(p + 1, (size_t) (q - p - 1));
+        if (!address || !mac_text)
+                return -ENOMEM;
+        if (!claim_has_device(c, address))
+                return error_setf(ret_error, "a VF setting names a device the claim does not hold");
+        if (claim_vf_list_find(c->vf_settings, address))
+                return error_setf(ret_error, "a VF setting is given twice");
+        if (*mac_text && vf_mac_parse(mac_text, mac, NULL) < 0)
+                return error_setf(ret_error, "a VF setting holds a bad MAC address");
+        if (q[1]) {
+                unsigned v;
+                int end = -1;
+
+                if (sscanf(q + 1, "%u%n", &v, &end) != 1 || q[1 + end] || q[1] == '+' || v > VF_VLAN_MAX)
+                        return error_setf(ret_error, "a VF setting holds a bad VLAN");
+                vlan = (int) v;
+        }
+        if (!*mac_text && vlan < 0)
+                return error_setf(ret_error, "a VF setting sets nothing");
+        if (!c->vf_settings && !(c->vf_settings = calloc(1, sizeof(ClaimVfList))))
+                return -ENOMEM;
+        return claim_vf_list_set(c->vf_settings, address, *mac_text ? mac : NULL, vlan);
+}
+
 void claim_vf_to_settings(const ClaimVf *v, unsigned index, VfSettings *ret) {
         vf_settings_init(ret, index);
         ret->has_mac = v->has_mac;

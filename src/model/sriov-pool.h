@@ -62,6 +62,13 @@ int claim_vf_list_set(ClaimVfList *l, const char *address, const uint8_t *mac, i
 /* The settings as the VF-settings engine takes them (index: the VF's). */
 void claim_vf_to_settings(const ClaimVf *v, unsigned index, VfSettings *ret);
 
+/* A claim's VF as the store keeps it: "ADDRESS,MAC,VLAN", MAC and VLAN
+ * empty when not set. claim_vf_from_string adds one to c->vf_settings:
+ * the address must be one of c's devices, the values valid, each VF once;
+ * -EINVAL with a reason otherwise. */
+char *claim_vf_to_string(const ClaimVf *v);
+int claim_vf_from_string(Claim *c, const char *s, char **ret_error);
+
 /* One member's requested settings, as the Claim options give them. */
 typedef struct ClaimVfRequest {
         bool has_mac;

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'prepare'))
@@ -24,10 +25,13 @@ sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '
 import harness  # noqa: E402
 from clitest import cli_env, run_cli  # noqa: E402
 from gi.repository import GLib  # noqa: E402
+from harness import faults  # noqa: E402
 from harness.groups import expected_members, pf_netdev  # noqa: E402
 from preparecase import ERR_INVALID, VFIO  # noqa: E402
 from test_sriov import ERR_BUSY, SRIOV, SriovTestCase  # noqa: E402
 
+ZERO_MAC = '00:00:00:00:00:00'
+IFLA_VF_VLAN = 2
 RG = 'org.hostdev1.ResourceGroup'
 CLAIM = 'org.hostdev1.Claim'
 
@@ -100,6 +104,21 @@ class Rules(SriovNicTestCase):
         self.set_num_vfs(pf, 3)
         vfs = self.kernel_vfs(pf)
         self.assertEqual(self.props(g)['Devices'], [self.dev_path(vfs[1]), self.dev_path(vfs[2])])
+
+    def test_cli_ranges_unquoted(self):
+        """hostdevctl takes vf-index=1-2,4 without quotes, beside other fields."""
+        pf = self.pf_without['address']
+        self.set_num_vfs(pf, 5)
+        env = cli_env(self.shared.address)
+        r = run_cli(['group', 'create', 'cli-vfs', '--type=sriov-nic',
+                     '--rule=physical-function=%s,vf-index=1-2,4,link-type=ethernet' % pf], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        rules = [{'physical-function': pf, 'vf-index': '1-2,4', 'link-type': 'ethernet'}]
+        g = next(p for p, props in self.groups().items() if props['Name'] == 'cli-vfs')
+        self.assertEqual(self.props(g)['Rules'], rules)
+        vfs = self.kernel_vfs(pf)
+        self.assertEqual(self.props(g)['Devices'], self.expected('sriov-nic', rules))
+        self.assertEqual(self.props(g)['Devices'], [self.dev_path(vfs[i]) for i in (1, 2, 4)])
 
     def test_pf_netdev_serial_link_type(self):
         """Rules on what the PF is: its interface, serial and link type
@@ -203,6 +222,11 @@ class Claims(SriovNicTestCase):
         for a in taken:
             self.assertEqual(self.device(a)['State'], 'claimed')
 
+        # set on the VFs through their PF (the rtnetlink emulator's view)
+        self.assertVf(pf, 0, '52:54:00:aa:00:01', 100)
+        self.assertVf(pf, 1, '52:54:00:aa:00:02', 0)
+        self.assertVf(pf, 2, ZERO_MAC, 0)
+
         handles = self.client.get(claim, CLAIM, 'Handles')
         self.assertEqual([h['address'] for h in handles], taken)
         macs = {taken[0]: '52:54:00:aa:00:01', taken[1]: '52:54:00:aa:00:02'}
@@ -215,6 +239,9 @@ class Claims(SriovNicTestCase):
         self.assertIn("<vlan><tag id='100'/></vlan>", handles[0]['libvirt-interface'])
         self.assertNotIn('<vlan>', handles[1]['libvirt-interface'])
         self.assertValidDomain([h['libvirt-interface'] for h in handles])
+        # the claim keeps its settings over a restart of hostdevd
+        self.restart()
+        self.assertEqual(self.client.get(claim, CLAIM, 'Handles'), handles)
 
         writes = len(self.kernel.log)
         err = self.call_error(0, self.dev_path(pf), SRIOV, 'SetNumVfs',
@@ -226,7 +253,60 @@ class Claims(SriovNicTestCase):
         self.assertVfs(pf, 4)
 
         self.release_claim(claim)
+        # nothing is stored for these VFs: the next VM gets no MAC or VLAN
+        self.assertVf(pf, 0, ZERO_MAC, 0)
+        self.assertVf(pf, 1, ZERO_MAC, 0)
         self.assertVfs(pf, 1, self.set_num_vfs(pf, 1))
+
+    def test_settings_back_after_reboot(self):
+        """A reboot loses every VF setting: at start-up the claim's MAC and
+        VLAN are set again (after the VF count), and a restart in the same
+        boot writes nothing."""
+        pf = self.pf_with['address']
+        g = self.create('boot-vfs', 'sriov-nic', rules=[{'physical-function': pf}])
+        vf = self.kernel_vfs(pf)[0]
+        claim = self.claim(g, 'vm-boot', 1, {'mac': GLib.Variant('s', '52:54:00:aa:00:07'),
+                                             'vlan': GLib.Variant('u', 42),
+                                             'devices': GLib.Variant('ao', [self.dev_path(vf)])})
+        self.assertVf(pf, 0, '52:54:00:aa:00:07', 42)
+        writes = len(self.kernel.log)
+        self.restart()
+        self.assertEqual(self.kernel.log[writes:], [])
+
+        self.stop_daemon()
+        self.assertTrue(self.kernel.settle())
+        self.kernel.rtnl.forget(pf)
+        self.boot_id = faults.reboot(self.sim, self.kernel)
+        self.assertVf(pf, 0, ZERO_MAC, 0)
+        self.daemon.start()
+        self.wait_converged()
+        self.assertVf(pf, 0, '52:54:00:aa:00:07', 42)
+        self.assertEqual(self.client.get('/org/hostdev1', 'org.hostdev1.Manager', 'Claims'), [claim])
+        m = self.manager()
+        self.assertTrue(m['Converged'], m['ConvergeProblems'])
+
+    def test_failed_settings_roll_back(self):
+        """The PF's driver refuses the VLAN of the second VF: the first
+        VF's MAC is put back, nothing is claimed or bound to vfio-pci."""
+        pf = self.pf_without['address']
+        g = self.vf_pool(pf, 3)
+        vfs = self.kernel_vfs(pf)
+        drivers = self.drivers(list(vfs.values()))
+        real = self.kernel.rtnl._vf_attr
+        self.kernel.rtnl._vf_attr = lambda f, p: (1, None) if f == IFLA_VF_VLAN else real(f, p)
+        self.addCleanup(setattr, self.kernel.rtnl, '_vf_attr', real)
+        settings = GLib.Variant('aa{sv}', [
+            {'mac': GLib.Variant('s', '52:54:00:aa:00:01')},
+            {'mac': GLib.Variant('s', '52:54:00:aa:00:02'), 'vlan': GLib.Variant('u', 5)},
+        ])
+        err = self.call_error(0, g, RG, 'Claim', GLib.Variant('(sua{sv})', ('vm-x', 2, {'vf-settings': settings})))
+        self.assertCallError(err, 'org.hostdev1.Error.Failed', vfs[1], 'nothing was claimed')
+        self.assertEqual(self.props(g)['Claimed'], 0)
+        self.assertEqual(self.client.get('/org/hostdev1', 'org.hostdev1.Manager', 'Claims'), [])
+        self.assertTrue(self.faults.settle())
+        self.assertEqual(self.drivers(list(vfs.values())), drivers)
+        self.assertVf(pf, 0, ZERO_MAC, 0)
+        self.assertVf(pf, 1, ZERO_MAC, 0)
 
     def test_single_mac_vlan(self):
         """count 1 with mac and vlan: one interface with both."""
@@ -268,6 +348,20 @@ class Claims(SriovNicTestCase):
                 self.assertEqual(self.props(group)['Claimed'], 0)
                 self.assertTrue(self.faults.settle())
                 self.assertEqual(self.kernel.log[writes:], [])
+
+    def wait_converged(self, timeout=30):
+        """Start-up is done once Converged is true (or problems show)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.manager()
+            if m['Converged'] or m['ConvergeProblems']:
+                return
+            time.sleep(0.05)
+        self.fail('hostdevd did not converge in %ds' % timeout)
+
+    def assertVf(self, pf, index, mac, vlan):
+        got = self.kernel.rtnl.settings(pf, index)
+        self.assertEqual((got['mac'], got['vlan']), (mac, vlan), 'VF %d of %s' % (index, pf))
 
     def assertValidDomain(self, elements):
         if not shutil.which('virt-xml-validate'):

@@ -223,6 +223,29 @@ static void test_requests_and_interface(void) {
                        "bus='0x03' slot='0x02' function='0x1'/></source></interface>");
         free(x);
 
+        /* The store's form, and back. */
+        {
+                _cleanup_(claim_freep) Claim *back = claim_new("c2", "vm-1", "g1", 1, &lease);
+                _cleanup_free_ char *t0 = claim_vf_to_string(l.items), *t1 = claim_vf_to_string(l.items + 1);
+
+                CHECK_STREQ(t0, "0000:03:02.0,52:54:00:12:34:56,100");
+                CHECK_STREQ(t1, "0000:03:02.1,52:54:00:12:34:57,0");
+                CHECK(claim_add_member(back, a0, 1) == 0 && claim_add_member(back, a1, 1) == 0);
+                CHECK(claim_vf_from_string(back, t0, &err) == 0);
+                CHECK(claim_vf_from_string(back, "0000:03:02.1,,7", &err) == 0);
+                CHECK(back->vf_settings && back->vf_settings->n_items == 2);
+                CHECK(back->vf_settings && !back->vf_settings->items[1].has_mac &&
+                      back->vf_settings->items[1].vlan == 7);
+                static const char *const bad[] = { "0000:03:02.0,52:54:00:12:34:56,100" /* twice */,
+                                                   "0000:03:02.5,,1", "0000:03:02.1", "0000:03:02.1,,",
+                                                   "0000:03:02.1,zz,1", "0000:03:02.1,,4095",
+                                                   "0000:03:02.1,,-1", "0000:03:02.1,,1,2" };
+                for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                        CHECK(claim_vf_from_string(back, bad[i], &err) == -EINVAL);
+                        free(err), err = NULL;
+                }
+        }
+
         {
                 _cleanup_(handle_list_done) HandleList h = {};
                 HandleOptions o = { .sysfs_root = "/sys", .dev_root = "/dev", .vf_interfaces = true,
