@@ -272,12 +272,24 @@ static int append_vf(sd_bus_message *reply, const VfSettings *s) {
 
 static int get_vf_config(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Bus *b = sd_bus_slot_get_userdata(sd_bus_get_current_slot(bus));
+        sd_bus_slot *slot = sd_bus_get_current_slot(bus);
+        Bus *b = slot ? sd_bus_slot_get_userdata(slot) : NULL;
+        const Device *pf = userdata;
         _cleanup_free_ VfSettings *vfs = NULL;
         size_t n = 0;
         int r;
 
-        r = daemon_sriov_vf_config(b->daemon, userdata, &vfs, &n);
+        if (b)
+                r = daemon_sriov_vf_config(b->daemon, pf, &vfs, &n);
+        else {
+                /* Outside a call (InterfacesAdded of a PF that just
+                 * appeared, which has no VFs yet): the indexes only. */
+                n = pf->pci.num_vfs;
+                vfs = calloc(n ?: 1, sizeof(VfSettings));
+                r = vfs ? 0 : -ENOMEM;
+                for (size_t i = 0; r >= 0 && i < n; i++)
+                        vf_settings_init(&vfs[i], (unsigned) i);
+        }
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");

@@ -96,7 +96,9 @@ int rtnl_vf_build_set(void *buf, int ifindex, const VfSettings *s, uint32_t seq,
 struct nlmsghdr *rtnl_vf_build_get(void *buf, int ifindex, uint32_t seq) {
         struct nlmsghdr *h = put_link_header(buf, RTM_GETLINK, 0, ifindex, seq);
 
-        mnl_attr_put_u32(h, IFLA_EXT_MASK, RTEXT_FILTER_VF);
+        /* The VFs' settings without their traffic counters (IFLA_VF_STATS),
+         * which would make a PF with many VFs answer in kilobytes more. */
+        mnl_attr_put_u32(h, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS);
         return h;
 }
 

@@ -19,7 +19,8 @@ struct nlmsghdr;
 /* RTM_SETLINK for ifindex carrying one IFLA_VF_INFO with the fields set
  * in s, into buf (RTNL_VF_MSG_SIZE bytes). -EINVAL when nothing is set. */
 int rtnl_vf_build_set(void *buf, int ifindex, const VfSettings *s, uint32_t seq, struct nlmsghdr **ret);
-/* RTM_GETLINK for ifindex asking for the VF list (RTEXT_FILTER_VF). */
+/* RTM_GETLINK for ifindex asking for the VF list (RTEXT_FILTER_VF, without
+ * the VFs' statistics: RTEXT_FILTER_SKIP_STATS). */
 struct nlmsghdr *rtnl_vf_build_get(void *buf, int ifindex, uint32_t seq);
 /* The VFs in an RTM_NEWLINK message, one VfSettings per IFLA_VF_INFO
  * (fields the kernel did not report stay unset). */

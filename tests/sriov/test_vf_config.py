@@ -13,6 +13,7 @@ enp3s0f0; expectations come from host.json, sysfs and the emulator."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
@@ -22,7 +23,9 @@ from gi.repository import GLib  # noqa: E402
 
 import harness  # noqa: E402
 from harness import faults  # noqa: E402
+from harness.bus import OPERATOR, OPERATOR_UID, Namespace  # noqa: E402
 from harness.critical import MOCK_IFACE, NM_BUS_NAME, MockNetworkManager  # noqa: E402
+from harness.client import CallError  # noqa: E402
 from harness.rtnl import default_vf  # noqa: E402
 from preparecase import ERR_ACCESS_DENIED, ERR_INVALID, NOBODY, VFIO  # noqa: E402
 from test_sriov import SRIOV, SriovTestCase  # noqa: E402
@@ -118,6 +121,40 @@ class SetAndRead(VfConfigCase):
         rec.wait_for(announced, what='PropertiesChanged of VfConfig with VLAN 77')
 
 
+class Announced(VfConfigCase):
+    """VfConfig in the signals: a new VF count changes it, and a PF that
+    appears is announced with it."""
+
+    def test_count_change_announces_vf_config(self):
+        pf = self.pf_without['address']
+        path = self.dev_path(pf)
+        rec = self.record_signals()
+        self.set_num_vfs(pf, 2)
+
+        def announced(events):
+            return any(e['signal'] == 'PropertiesChanged' and e['path'] == path and e['interface'] == SRIOV
+                       and [v['index'] for v in e['changed'].get('VfConfig', [])] == [0, 1] for e in events)
+        rec.wait_for(announced, what='PropertiesChanged of VfConfig with 2 VFs')
+        self.assertPublished(pf)
+
+    def test_pf_hotplug(self):
+        pf = self.pf_without['address']
+        path = self.dev_path(pf)
+        with self.sim.lock:
+            spec = dict(self.sim.pci[pf])
+        rec = self.record_signals()
+        self.sim.remove_pci_devices([pf])
+        rec.wait_for(lambda ev: any(e['signal'] == 'InterfacesRemoved' and e['path'] == path for e in ev),
+                     what='InterfacesRemoved of the PF')
+        self.sim.add_pci_devices([dict(spec, driver=spec.get('native_driver'))])
+        events = rec.wait_for(lambda ev: any(e['signal'] == 'InterfacesAdded' and e['path'] == path
+                                             for e in ev), what='InterfacesAdded of the PF')
+        added = next(e for e in events if e['signal'] == 'InterfacesAdded' and e['path'] == path)
+        self.assertEqual(list(added['interfaces'][SRIOV]['VfConfig']), [])
+        self.assertTrue(self.daemon.alive())
+        self.assertPublished(pf)
+
+
 class BadValues(VfConfigCase):
     """Refused before anything reaches the kernel: InvalidArgument naming
     the problem, the emulator's write log unchanged, VfConfig unchanged."""
@@ -171,6 +208,35 @@ class BadValues(VfConfigCase):
         self.assertTrue(self.faults.settle())
         self.assertEqual(self.kernel.log[writes:], [])
         self.assertKernelVf(0, default_vf())
+
+    def test_rule_on_vf_detail(self):
+        """A polkit rule can allow one VF of one PF: the check carries
+        `device` (the PF) and `vf` (the index)."""
+        rules = """polkit.addRule(function(action, subject) {
+    if (action.id == "org.hostdev1.configure-sriov" && subject.user == "%s" &&
+        action.lookup("device") == "%s" && action.lookup("vf") == "1")
+        return polkit.Result.YES;
+});
+""" % (OPERATOR, self.pf)
+        name = '55-hostdev-vf-test.rules'
+        Namespace.get().add_rules(name, rules)
+        self.addCleanup(os.unlink, os.path.join(Namespace.get().rules, name))
+        # polkitd reloads its rules on its own time
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.set_vf(1, {'vlan': 21}, caller=OPERATOR_UID)
+                break
+            except CallError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.assertKernelVf(1, {'vlan': 21})
+        writes = len(self.kernel.log)
+        err = self.call_error(OPERATOR_UID, self.dev_path(self.pf), SRIOV, 'SetVfConfig',
+                              GLib.Variant('(ua{sv})', (0, vf_options({'vlan': 21}))))
+        self.assertIn(err.name, (ERR_ACCESS_DENIED, ERR_INTERACTIVE))
+        self.assertEqual(self.kernel.log[writes:], [])
 
     def test_no_netdev(self):
         """A PF whose driver went away has no netdev: NotSupported, naming
