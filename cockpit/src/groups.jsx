@@ -15,6 +15,7 @@ const FIELDS = {
     "vendor-id": "q", "product-id": "q", "subsystem-vendor-id": "q", "subsystem-id": "q",
     class: "u", "class-mask": "u", "vendor-name": "s", "product-name": "s", address: "s",
     slot: "s", serial: "s", driver: "s", "numa-node": "i", "physical-function": "s", "port-path": "s",
+    "vf-index": "s", "pf-serial": "s", "pf-netdev": "s", "link-type": "s",
 };
 
 /* "10de" for ids and "0x030000" for classes, as people write them. */

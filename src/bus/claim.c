@@ -4,6 +4,7 @@
 
 #include "bus.h"
 #include "claim.h"
+#include "claim-vf.h"
 #include "emit.h"
 #include "lease.h"
 #include "model/handle.h"
@@ -193,6 +194,8 @@ static int append_handle(sd_bus_message *reply, const Handle *h) {
                 r = sd_bus_message_append(reply, "{sv}", "qemu", "s", h->qemu);
         if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}", "libvirt", "s", h->libvirt);
+        if (r >= 0 && h->libvirt_interface)
+                r = sd_bus_message_append(reply, "{sv}", "libvirt-interface", "s", h->libvirt_interface);
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
@@ -204,10 +207,15 @@ static int get_handles(sd_bus *bus, const char *path, const char *interface, con
         const Claim *c = bus_claim_from_path(b, path);
         _cleanup_(handle_list_done) HandleList l = {};
         HandleOptions o = { .sysfs_root = b->daemon->paths.sysfs, .dev_root = b->daemon->paths.dev };
+        const ResourceGroup *g;
         int r;
 
         if (!c)
                 return -ENOENT;
+        g = resource_set_find_id(&b->daemon->resources, c->resource_group);
+        /* VFs of a sriov-nic pool go to a VM as network interfaces too. */
+        o.vf_interfaces = g ? g->type == RESOURCE_SRIOV_NIC : !!c->vf_settings;
+        o.vf_settings = c->vf_settings;
         r = handle_list_add_claim(&l, c, &b->daemon->inventory, &o);
         if (r < 0)
                 return r;
@@ -287,8 +295,10 @@ static ClaimCall *claim_call_free(ClaimCall *p) {
 static void cancel_claim(Bus *b, const char *id) {
         _cleanup_(claim_freep) Claim *c = claim_set_cancel(&b->daemon->claims, id);
 
-        if (c)
-                emit_group_counts(b, c->resource_group);
+        if (!c)
+                return;
+        bus_claim_vf_undo(b->daemon, c, SIZE_MAX);
+        emit_group_counts(b, c->resource_group);
 }
 
 /* Lists the reserved claim id, saves and announces it, answers call. */
@@ -307,6 +317,7 @@ static int record_claim(Bus *b, const char *id, sd_bus_message *call) {
         r = path ? daemon_save(b->daemon) : -ENOMEM;
         if (r < 0) {
                 c = claim_set_take(&b->daemon->claims, id);
+                bus_claim_vf_undo(b->daemon, c, SIZE_MAX);
                 emit_group_counts(b, c->resource_group);
                 claim_free(c);
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
@@ -434,6 +445,10 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ const Device **devs = NULL;
         ClaimRequest request = CLAIM_REQUEST_INIT;
+        _cleanup_(claim_vf_requests_done) ClaimVfRequests vf_settings = {};
+        _cleanup_free_ char *mac = NULL;
+        uint32_t vlan = 0;
+        bool vlan_set = false;
         bool prepare = true, numa_strict = false, persistent = false, persistent_set = false,
              numa_set = false, no_interaction = false;
         int32_t numa = -1;
@@ -450,6 +465,9 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 { "lease", OPTION_STRING, &lease_option },
                 { "persistent", OPTION_BOOLEAN, &persistent, &persistent_set },
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
+                { "mac", OPTION_STRING, &mac },
+                { "vlan", OPTION_UINT32, &vlan, &vlan_set },
+                { "vf-settings", OPTION_VF_SETTINGS, &vf_settings },
         };
         int r;
 
@@ -463,6 +481,9 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
         if (numa_set && numa < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "numa-node must be 0 or more.");
+        r = bus_claim_vf_check(g, count, mac, vlan_set ? (int64_t) vlan : -1, &vf_settings, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
         r = claim_lease_parse(lease_option, sd_bus_message_get_sender(m), &lease, &msg);
         if (r >= 0)
                 r = claim_persistent_check(persistent_set ? persistent : -1, &lease, &msg);
@@ -489,6 +510,9 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                        &lease, &c, &msg);
         if (r < 0)
                 return map_error(r, msg, error);
+        r = bus_claim_vf_bind(d, c, &vf_settings, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
 
         /* What the claim would change, before anybody is asked. */
         if (prepare) {
@@ -516,6 +540,10 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = bus_verify_polkit(b, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        /* A sriov-nic claim's MAC and VLAN, before its VFs go to vfio. */
+        r = bus_claim_vf_apply(d, c, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
 
         /* Authorized: the members selected in this very run are reserved
          * now. The event loop runs one handler at a time, so claims on a
@@ -524,6 +552,8 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
          * members until it is recorded or cancelled. */
         c->prepared = prepare && plan.n_steps == 0;
         r = claim_set_reserve(&d->claims, c, NULL);
+        if (r < 0)
+                bus_claim_vf_undo(d, c, SIZE_MAX);
         if (r < 0)
                 return r == -ENOMEM ? r : map_error(-EBUSY, "A device was claimed meanwhile.", error);
         TAKE_PTR(c);

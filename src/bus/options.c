@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
+#include "claim-vf.h"
 #include "options.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
@@ -158,7 +159,7 @@ static const OptionSpec *find_spec(const OptionSpec *spec, size_t n, const char 
 
 static const char *option_signature(OptionType t) {
         return t == OPTION_STRING ? "s" : t == OPTION_BOOLEAN ? "b" : t == OPTION_INT32 ? "i" :
-               t == OPTION_OBJECTS ? "ao" : "aa{sv}";
+               t == OPTION_OBJECTS ? "ao" : t == OPTION_UINT32 ? "u" : "aa{sv}";
 }
 
 int bus_read_options(sd_bus_message *m, const OptionSpec *spec, size_t n_spec, ResourceType type,
@@ -209,6 +210,11 @@ int bus_read_options(sd_bus_message *m, const OptionSpec *spec, size_t n_spec, R
                                 strv_free(*(char ***) s->ret);
                                 *(char ***) s->ret = l;
                         }
+                } else if (s->type == OPTION_UINT32) {
+                        r = sd_bus_message_read(m, "u", s->ret);
+                } else if (s->type == OPTION_VF_SETTINGS) {
+                        claim_vf_requests_done(s->ret);
+                        r = bus_read_vf_settings(m, s->ret, error);
                 } else {
                         rule_list_done(s->ret);
                         r = bus_read_rules(m, type, s->ret, error);

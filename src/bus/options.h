@@ -16,6 +16,8 @@ typedef enum OptionType {
         OPTION_RULES,           /* "aa{sv}" → RuleList * (needs the group type) */
         OPTION_INT32,           /* "i" → int32_t * */
         OPTION_OBJECTS,         /* "ao" → char *** (NULL-terminated, copied) */
+        OPTION_UINT32,          /* "u" → uint32_t * */
+        OPTION_VF_SETTINGS,     /* "aa{sv}" → ClaimVfRequests * (claim-vf.h) */
 } OptionType;
 
 typedef struct RuleList {

@@ -5,6 +5,7 @@
 #include "claim.h"
 #include "tenant.h"
 #include "emit.h"
+#include "model/sriov-pool.h"
 #include "options.h"
 #include "polkit.h"
 #include "shared/log.h"
@@ -74,6 +75,29 @@ static int get_rules(sd_bus *bus, const char *path, const char *interface, const
         if (!g)
                 return -ENOENT;
         return bus_append_rules(reply, g->rules, g->n_rules);
+}
+
+/* Rules that match no device now, numbered from 1: a typo in a rule
+ * shows as that rather than as a pool that stays empty. */
+static int get_unmatched_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        const ResourceGroup *g = group_from_path(b, path);
+        _cleanup_free_ unsigned *l = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!g)
+                return -ENOENT;
+        r = resource_group_unmatched_rules(g, &b->daemon->inventory, &l, &n);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "u");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(reply, "u", (uint32_t) l[i]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
 }
 
 /* Members as the daemon keeps them (Device.resource_group), sorted by
@@ -161,7 +185,13 @@ static int check_conflicts(Daemon *d, const ResourceGroup *self, ResourceType ty
                            sd_bus_error *error) {
         const Device *dev = NULL;
         const ResourceGroup *owner = NULL;
+        _cleanup_free_ char *msg = NULL;
+        int r;
 
+        /* sriov-nic rules name a PF: one the host has, described consistently. */
+        r = sriov_rules_check(&d->inventory, type, rules, n, &msg);
+        if (r < 0)
+                return r == -ENOMEM ? r : sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", strempty(msg));
         if (resource_set_check_conflicts(&d->resources, &d->inventory, self, type, rules, n, &dev, &owner) == -EBUSY)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY,
                                          "%s belongs to the resource group '%s' already; a device can be "
@@ -484,6 +514,7 @@ const sd_bus_vtable resource_group_vtable[] = {
         SD_BUS_PROPERTY("Type", "s", get_type, 0, CONST),
         SD_BUS_PROPERTY("Class", "s", get_class, 0, CHANGE),
         SD_BUS_PROPERTY("Rules", "aa{sv}", get_rules, 0, CHANGE),
+        SD_BUS_PROPERTY("UnmatchedRules", "au", get_unmatched_rules, 0, 0),
         SD_BUS_PROPERTY("ReturnToHost", "b", get_return_to_host, 0, CHANGE),
         SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, CHANGE),
         SD_BUS_PROPERTY("Total", "u", get_count, 0, CHANGE),

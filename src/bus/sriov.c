@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus.h"
+#include "model/sriov-pool.h"
 #include "options.h"
 #include "polkit.h"
 #include "shared/log.h"
@@ -110,12 +111,9 @@ static void on_num_vfs_done(void *userdata, const Plan *plan, int r, const char 
         sriov_pending_free(p);
 }
 
-/* Why the VF may not go away now, NULL when it may. Claims will hold VFs
- * too: their check belongs here. */
-static const char *vf_in_use(Daemon *d, const char *vf) {
-        if (prepared_find(&d->prepared, vf))
-                return "is prepared for passthrough; release it first";
-        return NULL;
+/* Why the VF may not go away now (a sentence), NULL when it may. */
+static char *vf_in_use(Daemon *d, const char *vf) {
+        return sriov_vf_blocker(&d->claims, !!prepared_find(&d->prepared, vf), vf);
 }
 
 static int check_vfs_free(Daemon *d, const Device *pf, unsigned count, sd_bus_error *error) {
@@ -133,7 +131,7 @@ static int check_vfs_free(Daemon *d, const Device *pf, unsigned count, sd_bus_er
         devs[n++] = pf;
         for (size_t i = 0; pf->pci.vfs && pf->pci.vfs[i]; i++) {
                 const Device *vf = inventory_get(&d->inventory, pf->pci.vfs[i]);
-                const char *why = vf_in_use(d, pf->pci.vfs[i]);
+                _cleanup_free_ char *why = vf_in_use(d, pf->pci.vfs[i]);
 
                 if (why)
                         return sd_bus_error_setf(error, BUS_ERROR_BUSY,

@@ -63,7 +63,51 @@ void json_write_resource_group(JsonWriter *w, const HdHost *h, const HdResourceG
         json_end_object(w);
 }
 
-static int add_resource_group(KeyValue *kv, const HdHost *h, const HdResourceGroup *g) {
+/* ResourceGroup.UnmatchedRules: the numbers of rules that match no
+ * device. An older daemon without it: none known. */
+typedef struct Unmatched {
+        uint32_t *rules;
+        size_t n;
+} Unmatched;
+
+static void unmatched_done(Unmatched *u) {
+        free(u->rules);
+        *u = (Unmatched) {};
+}
+
+static int fetch_unmatched(sd_bus *bus, const char *path, Unmatched *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const void *p;
+        size_t size;
+        int r;
+
+        *ret = (Unmatched) {};
+        r = sd_bus_get_property(bus, HOSTDEV_SERVICE, path, HOSTDEV_RESOURCE_GROUP_INTERFACE, "UnmatchedRules",
+                                &error, &reply, "au");
+        if (r < 0)
+                return 0;
+        r = sd_bus_message_read_array(reply, 'u', &p, &size);
+        if (r < 0 || size == 0)
+                return 0;
+        ret->rules = malloc(size);
+        if (!ret->rules)
+                return -ENOMEM;
+        memcpy(ret->rules, p, size);
+        ret->n = size / sizeof(uint32_t);
+        return 0;
+}
+
+static int add_unmatched(KeyValue *kv, const Unmatched *u) {
+        int r = 0;
+
+        for (size_t i = 0; u && r >= 0 && i < u->n; i++)
+                r = i == 0 ? kv_add(kv, "Warning", "rule %" PRIu32 " matches no device", u->rules[i])
+                           : kv_add_more(kv, "rule %" PRIu32 " matches no device", u->rules[i]);
+        return r;
+}
+
+static int add_resource_group(KeyValue *kv, const HdHost *h, const HdResourceGroup *g, const Unmatched *u) {
         int r;
 
         if ((r = kv_add(kv, "Name", "%s", strdash(g->name))) < 0 ||
@@ -98,6 +142,9 @@ static int add_resource_group(KeyValue *kv, const HdHost *h, const HdResourceGro
                 if (r < 0)
                         return r;
         }
+        r = add_unmatched(kv, u);
+        if (r < 0)
+                return r;
 
         if (strv_isempty(g->devices))
                 return kv_add(kv, "Members", "none");
@@ -113,13 +160,13 @@ static int add_resource_group(KeyValue *kv, const HdHost *h, const HdResourceGro
         return 0;
 }
 
-int print_resource_group(const HdHost *h, const HdResourceGroup *g) {
+static int print_resource_group_unmatched(const HdHost *h, const HdResourceGroup *g, const Unmatched *u) {
         _cleanup_kv_free_ KeyValue *kv = kv_new();
         int r;
 
         if (!kv)
                 return -ENOMEM;
-        r = add_resource_group(kv, h, g);
+        r = add_resource_group(kv, h, g, u);
         if (r < 0)
                 return r;
         kv_print(kv, stdout);
@@ -128,11 +175,22 @@ int print_resource_group(const HdHost *h, const HdResourceGroup *g) {
         return 0;
 }
 
-static int print_one(const HdHost *h, const HdResourceGroup *g) {
-        JsonWriter w;
+int print_resource_group(const HdHost *h, const HdResourceGroup *g) {
+        return print_resource_group_unmatched(h, g, NULL);
+}
 
-        if (!arg_json)
-                return print_resource_group(h, g);
+/* One group; the text form says which rules match nothing. */
+static int print_one(sd_bus *bus, const HdHost *h, const HdResourceGroup *g) {
+        _cleanup_(unmatched_done) Unmatched u = {};
+        JsonWriter w;
+        int r;
+
+        if (!arg_json) {
+                r = fetch_unmatched(bus, g->path, &u);
+                if (r < 0)
+                        return r;
+                return print_resource_group_unmatched(h, g, &u);
+        }
         json_init(&w, stdout, true);
         json_write_resource_group(&w, h, g);
         return json_finish(&w);
@@ -171,7 +229,7 @@ int show_resource_group_path(sd_bus *bus, const char *path) {
 
         if (refetch_group(bus, path, &h, &g) < 0)
                 return EXIT_FAILURE;
-        return output_result(print_one(h, g));
+        return output_result(print_one(bus, h, g));
 }
 
 static int group_list(int argc, char *argv[]) {
@@ -231,7 +289,7 @@ static int group_show(int argc, char *argv[]) {
 
         if (fetch_resource_group(argv[1], &bus, &h, &g) < 0)
                 return EXIT_FAILURE;
-        return output_result(print_one(h, g));
+        return output_result(print_one(bus, h, g));
 }
 
 static bool valid_type(const char *type) {

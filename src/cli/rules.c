@@ -106,6 +106,13 @@ typedef struct ParsedField {
         char *s;
 } ParsedField;
 
+/* Whether s starts with an index or a range ("12", "3-5") up to the next comma or the end. */
+static bool range_follows(const char *s) {
+        size_t n = strcspn(s, ",");
+
+        return n > 0 && strspn(s, "0123456789- \t") >= n && strspn(s, " \t") < n;
+}
+
 /*
  * Reads one "FIELD=VALUE" at *p and moves *p past it and its comma. The
  * value is unquoted into a new string.
@@ -150,7 +157,9 @@ static int next_item(const char **p, const char *spec, char **ret_name, char **r
                         return -EINVAL;
                 }
         } else
-                while (*s && *s != ',')
+                /* A comma before a bare number or range goes on with the
+                 * value: vf-index=0-7,12 needs no quotes. */
+                while (*s && (*s != ',' || range_follows(s + 1)))
                         value[n++] = *s++;
         value[n] = '\0';
         if (*s == ',')

@@ -21,6 +21,10 @@ static const struct {
         [RULE_NUMA_NODE]           = { "numa-node",           'i' },
         [RULE_PHYSICAL_FUNCTION]   = { "physical-function",   's' },
         [RULE_PORT_PATH]           = { "port-path",           's' },
+        [RULE_VF_INDEX]            = { "vf-index",            's' },
+        [RULE_PF_SERIAL]           = { "pf-serial",           's' },
+        [RULE_PF_NETDEV]           = { "pf-netdev",           's' },
+        [RULE_LINK_TYPE]           = { "link-type",           's' },
 };
 
 const char *rule_field_to_string(RuleField f) {

@@ -17,7 +17,11 @@
  *   driver s                             exact
  *   numa-node i                          PCI
  *   physical-function s                  PF address (sriov-nic only)
- *   port-path s                          USB "bus-port.port" glob, e.g. "1-3.*" (usb only) */
+ *   port-path s                          USB "bus-port.port" glob, e.g. "1-3.*" (usb only)
+ *   vf-index s                           VF indexes under their PF, e.g. "0-7,12" (sriov-nic only)
+ *   pf-serial s                          the PF's serial, exact (sriov-nic only)
+ *   pf-netdev s                          the PF's network interface, fnmatch(3) glob (sriov-nic only)
+ *   link-type s                          the PF's link: "ethernet" or "infiniband" (sriov-nic only) */
 typedef enum RuleField {
         RULE_VENDOR_ID,
         RULE_PRODUCT_ID,
@@ -34,6 +38,10 @@ typedef enum RuleField {
         RULE_NUMA_NODE,
         RULE_PHYSICAL_FUNCTION,
         RULE_PORT_PATH,
+        RULE_VF_INDEX,
+        RULE_PF_SERIAL,
+        RULE_PF_NETDEV,
+        RULE_LINK_TYPE,
         _RULE_FIELD_MAX,
         _RULE_FIELD_INVALID = -EINVAL,  /* makes the enum signed */
 } RuleField;

@@ -328,6 +328,8 @@ void daemon_refresh_pf(Daemon *d, const char *address) {
                 if (vf && streq_ptr(vf->pci.physfn, pf->address) && vf->pci.vf_index != (int) i) {
                         vf->pci.vf_index = (int) i;
                         NOTIFY(d, device_changed, vf, DEVICE_FIELD_PHYSFN);
+                        /* vf-index rules of sriov-nic groups see it only now. */
+                        membership_update(d, vf);
                 }
         }
 }

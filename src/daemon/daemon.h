@@ -116,6 +116,9 @@ Device *daemon_sriov_locate_pf(Daemon *d, const SriovConfig *c);
 /* Start-up, once the counts are there (sriov-vf.c): the stored VF settings
  * the kernel does not have yet are applied; failures become problems. */
 void daemon_sriov_reapply_vf_settings(Daemon *d);
+/* The MAC and VLAN of sriov-nic claims' VFs, set again where the VF lost
+ * them (a reboot); problems go to ConvergeProblems (claim-vf.c). */
+void daemon_claims_reapply_vf_settings(Daemon *d);
 /* Those problems, appended as address, problem. */
 int daemon_sriov_vf_problems(Daemon *d, char ***problems);
 /* A claim let its devices go: each VF gets its stored settings back. */

@@ -64,6 +64,7 @@ static void reapplied(Daemon *d) {
         /* VF counts, then their settings, then mediated devices (a parent
          * may be a VF), then the bindings: a VM's device may be any of them. */
         daemon_sriov_reapply_vf_settings(d);
+        daemon_claims_reapply_vf_settings(d);
         daemon_mdev_recreate(d);
         r = daemon_converge(d);
         if (r < 0)

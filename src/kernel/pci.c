@@ -99,6 +99,51 @@ static int read_vfs(int dfd, Device *d) {
         return 0;
 }
 
+/* The first network interface of a PCI function by name (a function may
+ * have several, e.g. an IPoIB child), and its ARPHRD_* type. */
+static int read_netdev(int dfd, char **ret_name, int *ret_type) {
+        _cleanup_closedir_ DIR *dir = NULL;
+        _cleanup_free_ char *first = NULL, *type_attr = NULL;
+        struct dirent *de;
+        int fd;
+
+        fd = openat(dfd, "net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        dir = fdopendir(fd);
+        if (!dir) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        while ((de = readdir(dir)))
+                if (de->d_name[0] != '.' && (!first || strcmp(de->d_name, first) < 0) &&
+                    free_and_strdup(&first, de->d_name) < 0)
+                        return -ENOMEM;
+        if (!first)
+                return -ENOENT;
+        if (asprintf(&type_attr, "%s/type", first) < 0)
+                return -ENOMEM;
+        if (sysfs_read_int(dirfd(dir), type_attr, ret_type) < 0)
+                *ret_type = -1;
+        *ret_name = TAKE_PTR(first);
+        return 0;
+}
+
+/* What sriov-nic rules ask of a VF's PF, read through its physfn link:
+ * the PF's serial (DSN, else VPD), network interface and link type. */
+static int read_pf_info(Kernel *k, int dfd, Device *vf) {
+        _cleanup_close_ int pfd = openat(dfd, "physfn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (pfd < 0)
+                return 0;
+        vf->pci.pf_serial = read_dsn(k, vf->pci.physfn) ?: read_vpd_serial(pfd);
+        if (read_netdev(pfd, &vf->pci.pf_netdev, &vf->pci.pf_link_type) == -ENOMEM)
+                return -ENOMEM;
+        return 0;
+}
+
 static void read_link(int dfd, Device *d) {
         _cleanup_free_ char *speed = NULL;
         uint32_t w;
@@ -167,6 +212,8 @@ static int read_pci(Kernel *k, int dfd, Device *d) {
                         return r;
         }
         (void) sysfs_read_link_basename(dfd, "physfn", &d->pci.physfn);
+        if (d->pci.physfn && read_pf_info(k, dfd, d) < 0)
+                return -ENOMEM;
         d->pci.mdev_parent = faccessat(dfd, "mdev_supported_types", F_OK, 0) >= 0;
 
         r = kernel_pci_update_slot(k, d);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "claim.h"
+#include "sriov-pool.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
 #include "shared/text.h"
@@ -194,6 +195,7 @@ Claim *claim_free(Claim *c) {
                 strv_free(c->members[i].addresses);
         free(c->members);
         claim_lease_done(&c->lease);
+        claim_vf_list_free(c->vf_settings);
         free(c);
         return NULL;
 }

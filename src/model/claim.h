@@ -83,6 +83,7 @@ typedef struct Claim {
         uint64_t since;         /* CLOCK_REALTIME, µs */
         ClaimLease lease;
         bool prepared;          /* its devices were handed to vfio-pci for it */
+        struct ClaimVfList *vf_settings;        /* sriov-nic: MAC and VLAN per VF (sriov-pool.h); NULL: none */
 } Claim;
 
 /* NULL on a malformed id (ids are the daemon's, never a user's) or ENOMEM.

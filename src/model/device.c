@@ -12,6 +12,7 @@ Device *device_new(DeviceKind kind, const char *address) {
         d->numa_node = -1;
         d->iommu_group = -1;
         d->pci.vf_index = -1;
+        d->pci.pf_link_type = -1;
         d->usb.authorized = true;
         d->address = strdup(address);
         if (!d->address)
@@ -31,6 +32,8 @@ Device *device_free(Device *d) {
         strv_free(d->pci.reset_methods);
         strv_free(d->pci.vfs);
         free(d->pci.physfn);
+        free(d->pci.pf_serial);
+        free(d->pci.pf_netdev);
         free(d->usb.port_path);
         free(d->usb.speed);
         free(d->usb.devnode);
@@ -58,7 +61,9 @@ unsigned device_diff(const Device *a, const Device *b) {
                         f |= DEVICE_FIELD_LINK;
                 if (!strv_equal(a->pci.reset_methods, b->pci.reset_methods))
                         f |= DEVICE_FIELD_RESET_METHODS;
-                if (!streq_ptr(a->pci.physfn, b->pci.physfn) || a->pci.vf_index != b->pci.vf_index)
+                if (!streq_ptr(a->pci.physfn, b->pci.physfn) || a->pci.vf_index != b->pci.vf_index ||
+                    !streq_ptr(a->pci.pf_serial, b->pci.pf_serial) || !streq_ptr(a->pci.pf_netdev, b->pci.pf_netdev) ||
+                    a->pci.pf_link_type != b->pci.pf_link_type)
                         f |= DEVICE_FIELD_PHYSFN;
                 if (a->pci.num_vfs != b->pci.num_vfs || !strv_equal(a->pci.vfs, b->pci.vfs) ||
                     a->pci.drivers_autoprobe != b->pci.drivers_autoprobe)

@@ -45,6 +45,12 @@ typedef struct Device {
                 char **vfs;             /* VF addresses by index, NULL-terminated */
                 char *physfn;           /* on a VF, its PF's address */
                 int vf_index;           /* on a VF, its index; -1 otherwise */
+                /* On a VF, its PF as sriov-nic rules see it (read through
+                 * the physfn link with the VF): serial, first network
+                 * interface and that interface's ARPHRD_* type (-1: none). */
+                char *pf_serial;
+                char *pf_netdev;
+                int pf_link_type;
         } pci;
 
         struct {

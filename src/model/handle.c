@@ -105,12 +105,46 @@ char *handle_libvirt_usb(const Device *d) {
         return s;
 }
 
+char *handle_libvirt_interface(const char *address, const uint8_t *mac, int vlan) {
+        _cleanup_free_ char *mac_element = NULL, *vlan_element = NULL;
+        char buf[18];
+        PciAddress a;
+        char *s;
+
+        if (pci_address_split(address, &a) < 0)
+                return NULL;
+        if (mac && asprintf(&mac_element, "<mac address='%s'/>", vf_mac_format(mac, buf)) < 0)
+                return NULL;
+        if (vlan > 0 && asprintf(&vlan_element, "<vlan><tag id='%d'/></vlan>", vlan) < 0)
+                return NULL;
+        if (asprintf(&s,
+                     "<interface type='hostdev' managed='no'><source>"
+                     "<address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>"
+                     "</source>%s%s</interface>",
+                     a.domain, a.bus, a.slot, a.function, strempty(mac_element), strempty(vlan_element)) < 0)
+                return NULL;
+        return s;
+}
+
+/* The <interface> of a VF when asked for; *ret stays NULL otherwise. */
+static int vf_interface(const Device *d, const HandleOptions *o, char **ret) {
+        const ClaimVf *v;
+
+        *ret = NULL;
+        if (!o->vf_interfaces || d->kind != DEVICE_PCI || !d->pci.physfn)
+                return 0;
+        v = claim_vf_list_find(o->vf_settings, d->address);
+        *ret = handle_libvirt_interface(d->address, v && v->has_mac ? v->mac : NULL, v ? v->vlan : -1);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static void handle_done(Handle *h) {
         free(h->address);
         free(h->sysfs);
         free(h->vfio_group);
         free(h->qemu);
         free(h->libvirt);
+        free(h->libvirt_interface);
 }
 
 void handle_list_done(HandleList *l) {
@@ -133,7 +167,8 @@ static int handle_append(HandleList *l, const Device *d, const HandleOptions *o,
                 .qemu = d->kind == DEVICE_PCI ? handle_qemu_pci(d->address, guest) : handle_qemu_usb(d),
                 .libvirt = d->kind == DEVICE_PCI ? handle_libvirt_pci(d->address, guest) : handle_libvirt_usb(d),
         };
-        if (!h.address || !h.sysfs || !h.vfio_group || !h.qemu || !h.libvirt) {
+        if (!h.address || !h.sysfs || !h.vfio_group || !h.qemu || !h.libvirt ||
+            vf_interface(d, o, &h.libvirt_interface) < 0) {
                 handle_done(&h);
                 return -ENOMEM;
         }

@@ -6,6 +6,7 @@
 
 #include "claim.h"
 #include "device.h"
+#include "sriov-pool.h"
 
 /* Handles: what a consumer passes to its hypervisor to use a claimed
  * device. Pure string builders: the roots come from the caller's paths.
@@ -36,6 +37,13 @@
  *   <hostdev mode='subsystem' type='usb' managed='no'><source><vendor id='0x1050'/>
  *   <product id='0x0407'/><address bus='2' device='5'/></source></hostdev>
  *
+ * SR-IOV VF of a sriov-nic claim (HandleOptions.vf_interfaces), besides
+ * the above: libvirt-interface
+ *   <interface type='hostdev' managed='no'><source><address type='pci'
+ *   domain='0x0000' bus='0x03' slot='0x02' function='0x0'/></source>
+ *   <mac address='52:54:00:12:34:56'/><vlan><tag id='100'/></vlan></interface>
+ * with <mac> and <vlan> only when the claim set them (VLAN 0: untagged, none).
+ *
  * Every value in the XML is a number formatted here (addresses are parsed
  * first), so nothing needs XML escaping. managed='no': hostdev, not
  * libvirt, binds the device to vfio-pci. */
@@ -49,6 +57,8 @@ typedef struct HandleOptions {
         const char *qemu_bus;           /* guest bus id for -device bus=; NULL: QEMU's default bus */
         unsigned guest_bus;             /* the libvirt guest address's bus */
         unsigned guest_slot;            /* first guest slot for functions that go together; 0: HANDLE_GUEST_SLOT_FIRST */
+        bool vf_interfaces;             /* VFs get a libvirt <interface> too (sriov-nic claims) */
+        const ClaimVfList *vf_settings; /* their MAC and VLAN; may be NULL */
 } HandleOptions;
 
 /* Where a device appears in the guest; NULL where the hypervisor picks. */
@@ -66,6 +76,7 @@ typedef struct Handle {
         char *vfio_group;       /* <dev_root>/vfio/N; "" for USB or a function without an IOMMU group */
         char *qemu;             /* one -device argument */
         char *libvirt;          /* one <hostdev> element */
+        char *libvirt_interface;        /* one <interface type='hostdev'> element; NULL when none */
 } Handle;
 
 typedef struct HandleList {
@@ -92,3 +103,5 @@ char *handle_qemu_pci(const char *address, const HandleGuestAddress *guest);
 char *handle_libvirt_pci(const char *address, const HandleGuestAddress *guest);
 char *handle_qemu_usb(const Device *d);
 char *handle_libvirt_usb(const Device *d);
+/* mac NULL, vlan <= 0: that element is left out. */
+char *handle_libvirt_interface(const char *address, const uint8_t *mac, int vlan);

@@ -236,6 +236,31 @@ int resource_group_devices(const ResourceSet *s, const Inventory *inv, const Res
         return 0;
 }
 
+int resource_group_unmatched_rules(const ResourceGroup *g, const Inventory *inv, unsigned **ret, size_t *ret_n) {
+        _cleanup_free_ bool *matched = calloc(g->n_rules + 1, sizeof(bool));
+        unsigned *l = calloc(g->n_rules + 1, sizeof(unsigned));
+        size_t i = 0, n = 0;
+        Device *d;
+
+        if (!matched || !l) {
+                free(l);
+                return -ENOMEM;
+        }
+        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL)) {
+                if (!resource_type_accepts(g->type, d))
+                        continue;
+                for (size_t k = 0; k < g->n_rules; k++)
+                        if (!matched[k] && rule_matches(g->rules + k, d))
+                                matched[k] = true;
+        }
+        for (size_t k = 0; k < g->n_rules; k++)
+                if (!matched[k])
+                        l[n++] = (unsigned) k + 1;
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
 /* The group type follows from the devices. */
 static int make_type(const Device *const *devices, size_t n, ResourceType *ret, char **ret_error) {
         size_t n_usb = 0, n_vfs = 0;

@@ -86,6 +86,10 @@ int resource_set_check_conflicts(const ResourceSet *s, const Inventory *inv, con
 int resource_group_devices(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g,
                            const Device ***ret, size_t *ret_n);
 
+/* The rules of g (numbered from 1) that no device of the host matches
+ * (of a kind the group's type accepts), in order; caller frees *ret. */
+int resource_group_unmatched_rules(const ResourceGroup *g, const Inventory *inv, unsigned **ret, size_t *ret_n);
+
 /* "Make resource": rules that find these devices again after their
  * address changes: a serial rule where the device has a serial
  * (vendor-id + product-id + serial, and for PCI the function number as

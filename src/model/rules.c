@@ -6,6 +6,7 @@
 #include "rules.h"
 #include "shared/macro.h"
 #include "shared/text.h"
+#include "sriov-pool.h"
 
 static const char *const type_names[_RESOURCE_TYPE_MAX] = {
         [RESOURCE_PCI] = "pci",
@@ -52,6 +53,10 @@ static const struct {
         [RULE_NUMA_NODE]           = { PCI_TYPES, offsetof(Rule, numa_node) },
         [RULE_PHYSICAL_FUNCTION]   = { T(RESOURCE_SRIOV_NIC) },
         [RULE_PORT_PATH]           = { T(RESOURCE_USB) },
+        [RULE_VF_INDEX]            = { T(RESOURCE_SRIOV_NIC) },
+        [RULE_PF_SERIAL]           = { T(RESOURCE_SRIOV_NIC) },
+        [RULE_PF_NETDEV]           = { T(RESOURCE_SRIOV_NIC) },
+        [RULE_LINK_TYPE]           = { T(RESOURCE_SRIOV_NIC) },
 };
 
 /* Linux numbers NUMA nodes below 1 << CONFIG_NODES_SHIFT (at most 10);
@@ -201,10 +206,23 @@ static int string_value(RuleField f, const char *s, char **ret, char **ret_error
                         return error_setf(ret_error, "Rule field 'physical-function' must be the PCI address "
                                           "of a physical function, such as 0000:03:00.0.");
                 return r;
+        case RULE_VF_INDEX:
+                return vf_ranges_parse(s, ret, ret_error);
+        case RULE_LINK_TYPE:
+                if (link_type_from_string(s) < 0)
+                        return error_setf(ret_error, "Rule field 'link-type' must be ethernet or infiniband.");
+                break;
+        case RULE_PF_NETDEV:
+                /* An interface name, or a glob of one: no '/', no blanks. */
+                if (strpbrk(s, "/ \t:"))
+                        return error_setf(ret_error, "Rule field 'pf-netdev' must be a network interface name "
+                                          "such as enp3s0f0, or a glob such as enp3s0f*.");
+                break;
         default:
-                *ret = strdup(s);
-                return *ret ? 0 : -ENOMEM;
+                break;
         }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int numeric_value(Rule *r, RuleField f, const RuleValue *v, char **ret_error) {
@@ -322,6 +340,14 @@ static bool field_matches(const Rule *r, RuleField f, const Device *d) {
                 return pci && d->numa_node == r->numa_node;
         case RULE_PHYSICAL_FUNCTION:
                 return pci && streq_ptr(d->pci.physfn, s);
+        case RULE_VF_INDEX:
+                return pci && d->pci.physfn && d->pci.vf_index >= 0 && vf_ranges_contain(s, (unsigned) d->pci.vf_index);
+        case RULE_PF_SERIAL:
+                return pci && streq_ptr(d->pci.pf_serial, s);
+        case RULE_PF_NETDEV:
+                return pci && glob_matches(s, d->pci.pf_netdev, 0);
+        case RULE_LINK_TYPE:
+                return pci && d->pci.pf_link_type >= 0 && d->pci.pf_link_type == link_type_from_string(s);
         case RULE_PORT_PATH:
                 /* The USB address is "bus-port.port"; usb.port_path is the
                  * sysfs devpath, without the bus. */

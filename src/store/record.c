@@ -7,6 +7,7 @@
 #include "shared/strv.h"
 #include "shared/text.h"
 #include "record.h"
+#include "model/sriov-pool.h"
 
 #define KEY_GROUP_PREFIX "group/"
 #define KEY_PREPARED_PREFIX "prepared/"
@@ -173,6 +174,14 @@ static char *serialize_claim(const Claim *c) {
                 for (char **a = c->members[i].addresses; a && *a; a++)
                         fputs(a == c->members[i].addresses ? "" : ",", f), escape(f, *a);
                 fputc('\n', f);
+        }
+        /* sriov-nic: the MAC and VLAN it gave its VFs, "vf=ADDRESS,MAC,VLAN". */
+        for (size_t i = 0; c->vf_settings && i < c->vf_settings->n_items; i++) {
+                _cleanup_free_ char *vf = claim_vf_to_string(c->vf_settings->items + i);
+
+                /* Addresses, MACs and numbers: nothing to escape. */
+                if (vf)
+                        fprintf(f, "vf=%s\n", vf);
         }
         if (fclose(f) != 0) {
                 free(buf);
@@ -750,7 +759,7 @@ static int parse_claim(const char *id, const char *body, ClaimSet *set, char **r
                         r = set_once(&lease_text, v, k, reason);
                 else if (streq(k, "prepared"))
                         r = set_once(&prepared, v, k, reason);
-                else if (!streq(k, "member"))
+                else if (!streq(k, "member") && !streq(k, "vf"))
                         r = unknown_field(k, reason);
                 if (r < 0)
                         return r;
@@ -779,6 +788,9 @@ static int parse_claim(const char *id, const char *body, ClaimSet *set, char **r
                         return r;
         if (c->n_members == 0)
                 return error_setf(reason, "a claim needs a member");
+        for (size_t i = 0; kv[i]; i += 2)
+                if (streq(kv[i], "vf") && (r = claim_vf_from_string(c, kv[i + 1], reason)) < 0)
+                        return r;
         if (!set) {
                 r = claim_set_init(&scratch);
                 if (r < 0)

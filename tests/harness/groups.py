@@ -173,6 +173,7 @@ FIELD_TYPES = {
     'class': 'u', 'class-mask': 'u', 'vendor-name': 's', 'product-name': 's',
     'address': 's', 'slot': 's', 'serial': 's', 'driver': 's', 'numa-node': 'i',
     'physical-function': 's', 'port-path': 's',
+    'vf-index': 's', 'pf-serial': 's', 'pf-netdev': 's', 'link-type': 's',
 }
 
 
@@ -239,10 +240,46 @@ def _glob(pattern, value, casefold=False):
     return fnmatch.fnmatchcase(value, pattern)
 
 
-def field_matches(field, value, rule, dev):
+def vf_index_in(ranges, index):
+    """vf-index "0-7,12" holds index."""
+    for part in ranges.split(','):
+        lo, _, hi = part.partition('-')
+        if int(lo) <= index <= int(hi or lo):
+            return True
+    return False
+
+
+def pf_netdev(pf):
+    """(name, ARPHRD type) of a PF's first network interface by name, from
+    its host description entry; (None, None) when it has none."""
+    nets = sorted((c for c in (pf or {}).get('children', []) if c['subsystem'] == 'net'),
+                  key=lambda c: c['name'])
+    if not nets:
+        return None, None
+    t = nets[0].get('attributes', {}).get('type')
+    return nets[0]['name'], int(t) if t is not None else None
+
+
+LINK_TYPES = {'ethernet': 1, 'infiniband': 32}
+
+
+def field_matches(field, value, rule, dev, pfs=None):
     """One field of a rule against a device of a host description, as
-    the contract describes the fields."""
+    the contract describes the fields; pfs: {address: entry} to find a
+    VF's PF for the sriov-nic fields."""
     pci = dev['kind'] == 'pci'
+    if field in ('vf-index', 'pf-serial', 'pf-netdev', 'link-type'):
+        pf = (pfs or {}).get(dev.get('physfn')) if pci else None
+        if pf is None:
+            return False
+        if field == 'vf-index':
+            return dev.get('vf_index') is not None and vf_index_in(value, dev['vf_index'])
+        if field == 'pf-serial':
+            return pf.get('serial') == value
+        name, arphrd = pf_netdev(pf)
+        if field == 'pf-netdev':
+            return _glob(value, name)
+        return arphrd is not None and arphrd == LINK_TYPES[value]
     if field == 'vendor-id':
         return int(dev['vendor_id'], 16) == value
     if field == 'product-id':
@@ -278,15 +315,16 @@ def field_matches(field, value, rule, dev):
     raise KeyError(field)
 
 
-def rule_matches(rule, dev):
-    return all(field_matches(f, v, rule, dev) for f, v in rule.items())
+def rule_matches(rule, dev, pfs=None):
+    return all(field_matches(f, v, rule, dev, pfs) for f, v in rule.items())
 
 
 def expected_members(devices, group_type, rules):
     """Addresses of the devices (host description entries) a group of
     this type and rules takes, sorted as Devices is."""
+    pfs = {d['address']: d for d in devices}
     out = [d['address'] for d in devices
-           if accepts(group_type, d) and any(rule_matches(r, d) for r in rules)]
+           if accepts(group_type, d) and any(rule_matches(r, d, pfs) for r in rules)]
     return sorted(out, key=address_key)
 
 
