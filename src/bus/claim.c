@@ -268,7 +268,8 @@ static int map_error(int r, const char *msg, sd_bus_error *error) {
 typedef struct ClaimCall {
         Bus *bus;
         sd_bus_message *call;
-        Claim *claim;           /* Claim: to add once prepared; Release: taken out already */
+        Claim *claim;           /* Release: taken out already */
+        char *id;               /* Claim: the claim being prepared, in the set already */
 } ClaimCall;
 
 static ClaimCall *claim_call_free(ClaimCall *p) {
@@ -276,19 +277,32 @@ static ClaimCall *claim_call_free(ClaimCall *p) {
                 return NULL;
         sd_bus_message_unref(p->call);
         claim_free(p->claim);
+        free(p->id);
         free(p);
         return NULL;
+}
+
+/* Logs, watches the lease, signals and answers: c is in the set and stored. */
+static int announce_claim(Bus *b, const Claim *c, sd_bus_message *call) {
+        _cleanup_free_ char *path = bus_claim_path(c);
+
+        if (!path)
+                return -ENOMEM;
+        log_info("Claim %s: %zu devices of resource group %s for '%s'.", c->id, claim_n_devices(c),
+                 c->resource_group, c->consumer);
+        (void) bus_lease_watch(b, c);
+        emit_claim(b, c, true);
+        emit_claim_devices(b, c);
+        emit_group_counts(b, c->resource_group);
+        return sd_bus_reply_method_return(call, "o", path);
 }
 
 /* Takes c. */
 static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
         _cleanup_(claim_freep) Claim *owned = c;
-        _cleanup_free_ char *path = bus_claim_path(c);
         const Claim *other = NULL;
         int r;
 
-        if (!path)
-                return -ENOMEM;
         r = claim_set_add(&b->daemon->claims, c, &other);
         if (r == -EBUSY)
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "A device was claimed by %s meanwhile.",
@@ -301,25 +315,23 @@ static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
                 claim_free(claim_set_take(&b->daemon->claims, c->id));
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
-        log_info("Claim %s: %zu devices of resource group %s for '%s'.", c->id, claim_n_devices(c),
-                 c->resource_group, c->consumer);
-        (void) bus_lease_watch(b, c);
-        emit_claim(b, c, true);
-        emit_claim_devices(b, c);
-        emit_group_counts(b, c->resource_group);
-        return sd_bus_reply_method_return(call, "o", path);
+        return announce_claim(b, c, call);
 }
 
 static void on_claim_prepared(void *userdata, const Plan *plan, int r, const char *error) {
         ClaimCall *p = userdata;
+        Daemon *d = p->bus->daemon;
+        const Claim *c = claim_set_find_id(&d->claims, p->id);
 
-        if (r < 0)
+        if (r < 0 || !c) {
+                /* Its devices are back where they were: the claim goes too. */
+                claim_free(claim_set_take(&d->claims, p->id));
+                if (daemon_save(d) < 0)
+                        log_warning("Cannot save the state after claim %s failed.", p->id);
                 r = sd_bus_reply_method_errorf(p->call, r == -EBUSY ? BUS_ERROR_BUSY : BUS_ERROR_FAILED, "%s",
                                                error ?: "Failed; every step was rolled back.");
-        else {
-                p->claim->prepared = true;
-                r = record_claim(p->bus, TAKE_PTR(p->claim), p->call);
-        }
+        } else
+                r = announce_claim(p->bus, c, p->call);
         if (r < 0)
                 log_debug_errno(r, "Cannot answer Claim: %m");
         claim_call_free(p);
@@ -404,6 +416,7 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *lease_option = NULL, *msg = NULL;
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ const Device **devs = NULL;
+        const Claim *other = NULL;
         ClaimRequest request = CLAIM_REQUEST_INIT;
         bool prepare = true, numa_strict = false, persistent = false, persistent_set = false,
              numa_set = false, no_interaction = false;
@@ -497,11 +510,27 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         p = calloc(1, sizeof(ClaimCall));
         if (!p)
                 return -ENOMEM;
-        *p = (ClaimCall) { .bus = b, .call = sd_bus_message_ref(m), .claim = TAKE_PTR(c) };
+        *p = (ClaimCall) { .bus = b, .call = sd_bus_message_ref(m), .id = strdup(c->id) };
+        /* The claim is in the set before the kernel is touched, so that
+         * the change stores it in the same write as its devices' intent: a
+         * crash midway leaves a claim that start-up completes, never
+         * devices prepared for nobody. Signalled once prepared. */
+        c->prepared = true;
+        r = p->id ? claim_set_add(&d->claims, c, &other) : -ENOMEM;
+        if (r < 0) {
+                claim_call_free(p);
+                if (r == -EBUSY)
+                        return sd_bus_error_setf(error, BUS_ERROR_BUSY, "A device was claimed by %s meanwhile.",
+                                                 other ? other->id : "another claim");
+                return r;
+        }
+        TAKE_PTR(c);
         free(msg);
         msg = NULL;
         r = daemon_change_start(d, CHANGE_PREPARE, &plan, sd_bus_message_get_sender(m), on_claim_prepared, p, &msg);
         if (r < 0) {
+                claim_free(claim_set_take(&d->claims, p->id));
+                (void) daemon_save(d);
                 claim_call_free(p);
                 if (r == -ENOMEM)
                         return r;
@@ -527,7 +556,9 @@ static void on_claim_released(void *userdata, const Plan *plan, int r, const cha
 
 /* Takes the claim out of the set, tells everybody, and gives its devices
  * back to their host drivers when it prepared them. call (may be NULL) is
- * answered once that is done. */
+ * answered once that is done. The claim leaves the store in the same
+ * write that records the release of its devices (the change's intent): a
+ * crash between two writes would leave them on vfio-pci, held by nobody. */
 int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *reason) {
         Daemon *d = b->daemon;
         _cleanup_(claim_freep) Claim *c = claim_set_take(&d->claims, id);
@@ -536,25 +567,12 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         _cleanup_free_ char *msg = NULL;
         size_t n = 0;
         const ResourceGroup *g;
-        ClaimCall *p;
+        const Claim *gone;
+        ClaimCall *p = NULL;
         int r;
 
         if (!c)
                 return -ENOENT;
-        r = daemon_save(d);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot save the state after releasing claim %s: %m", c->id);
-                (void) claim_set_add(&d->claims, c, NULL);
-                TAKE_PTR(c);
-                return call ? sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s",
-                                                         strerror(-r)) : r;
-        }
-        log_info("Claim %s of '%s' released: %s.", c->id, c->consumer, reason);
-        bus_lease_forget(b, c->id);
-        emit_claim(b, c, false);
-        emit_claim_devices(b, c);
-        emit_group_counts(b, c->resource_group);
-        daemon_sriov_claim_released(d, c);
         g = resource_set_find_id(&d->resources, c->resource_group);
         if (c->prepared && g && g->keep_prepared)
                 log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,
@@ -566,22 +584,42 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
                 if (r < 0)
                         log_warning("Claim %s: its devices stay on vfio-pci: %s", c->id, strempty(msg));
         }
-        if (plan.n_steps == 0)
-                return call ? sd_bus_reply_method_return(call, NULL) : 0;
-
-        p = calloc(1, sizeof(ClaimCall));
-        if (!p)
-                return -ENOMEM;
-        *p = (ClaimCall) { .bus = b, .call = call ? sd_bus_message_ref(call) : NULL, .claim = TAKE_PTR(c) };
-        free(msg);
-        msg = NULL;
-        r = daemon_change_start(d, CHANGE_RELEASE, &plan, call ? sd_bus_message_get_sender(call) : "hostdevd",
-                                on_claim_released, p, &msg);
-        if (r < 0) {
-                log_warning("Claim %s: its devices stay on vfio-pci: %s", p->claim->id, strempty(msg));
-                claim_call_free(p);
-                return call ? sd_bus_reply_method_return(call, NULL) : 0;
+        if (plan.n_steps > 0) {
+                p = calloc(1, sizeof(ClaimCall));
+                if (!p) {
+                        (void) claim_set_add(&d->claims, TAKE_PTR(c), NULL);
+                        return -ENOMEM;
+                }
+                *p = (ClaimCall) { .bus = b, .call = call ? sd_bus_message_ref(call) : NULL, .claim = c };
+                free(msg);
+                msg = NULL;
+                r = daemon_change_start(d, CHANGE_RELEASE, &plan, call ? sd_bus_message_get_sender(call) : "hostdevd",
+                                        on_claim_released, p, &msg);
+                if (r < 0) {
+                        log_warning("Claim %s: its devices stay on vfio-pci: %s", c->id, strempty(msg));
+                        p->claim = NULL;
+                        p = claim_call_free(p);
+                } else
+                        TAKE_PTR(c);    /* p has it; done comes from the loop, later */
         }
+        if (!p) {
+                r = daemon_save(d);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot save the state after releasing claim %s: %m", c->id);
+                        (void) claim_set_add(&d->claims, TAKE_PTR(c), NULL);
+                        return call ? sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED,
+                                                                 "Cannot save the state: %s", strerror(-r)) : r;
+                }
+        }
+        gone = p ? p->claim : c;
+        log_info("Claim %s of '%s' released: %s.", gone->id, gone->consumer, reason);
+        bus_lease_forget(b, gone->id);
+        emit_claim(b, gone, false);
+        emit_claim_devices(b, gone);
+        emit_group_counts(b, gone->resource_group);
+        daemon_sriov_claim_released(d, gone);
+        if (!p)
+                return call ? sd_bus_reply_method_return(call, NULL) : 0;
         return 1;
 }
 
@@ -590,7 +628,10 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
         Daemon *d = b->daemon;
         const Claim *c = bus_claim_from_path(b, sd_bus_message_get_path(m));
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
+        _cleanup_free_ const Device **devs = NULL;
+        _cleanup_free_ char *msg = NULL;
         bool no_interaction = false;
+        size_t n = 0;
         const OptionSpec spec[] = {
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
         };
@@ -601,6 +642,12 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = bus_read_options(m, spec, ELEMENTSOF(spec), RESOURCE_PCI, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
+        /* Still being prepared: its devices are in the hands of that change. */
+        r = claim_devices(c, &d->inventory, &devs, &n);
+        if (r < 0)
+                return r;
+        if (daemon_change_check_busy(d, NULL, devs, n, &msg) == -EBUSY)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "%s", strempty(msg));
         r = claim_checks(&checks, resource_set_find_id(&d->resources, c->resource_group), c, true);
         if (r < 0)
                 return r;
