@@ -2,13 +2,14 @@
 
 HoldBack replaces one handler of a running KernelEmulator (a key of
 kernel.handlers, e.g. ('pci-dev', 'sriov_numvfs') or ('mdev-type',
-'create')): the first write that match(key, value) accepts (key: the
-device address, uuid or (parent, type) the handler gets) is kept and not acted on,
-and `arrived` is set; every other write is handled at once as before.
-release() lets the kept write take effect then, as a kernel that was slow
-to react would; close() releases it (if still kept) and puts the handler
-back. Nothing runs on a timer: the test decides when the kernel reacts,
-typically after it killed hostdevd."""
+'create')). The first write that match(key, value) accepts (key: the
+address, uuid or (parent, type) the handler gets) is not acted on, and
+`arrived` is set; every other write is handled as before. release() lets
+the kernel act on it then, as a kernel slow to react would: the same
+text is written to the same file again and the emulator handles it on
+its own thread, as any write. close() releases (if still held) and puts
+the handler back. Nothing runs on a timer: the test decides when the
+kernel reacts, typically after it killed hostdevd."""
 
 import threading
 
@@ -20,30 +21,41 @@ class HoldBack:
         self.key = key
         self.match = match
         self.arrived = threading.Event()
-        self.value = None
-        self._orig = kernel.handlers[key]
-        self._kept = None
+        self._acted = threading.Event()
+        self._held = None           # (key, value, path, raw) of the write held back
+        self._replay = None         # the same, once released: handled when it comes again
         self._lock = threading.Lock()
+        self._orig = kernel.handlers[key]
         kernel.handlers[key] = self._on_write
 
-    def _on_write(self, key, value, *rest):
+    def _on_write(self, key, value, path, raw=None, *rest):
         with self._lock:
-            if self._kept is None and not self.arrived.is_set() and self.match(key, value):
-                self._kept = (key, value) + rest
-                self.value = value
+            if self._held is None and self._replay is None and not self.arrived.is_set() \
+                    and self.match(key, value):
+                self._held = (key, value, path, raw)
                 self.arrived.set()
                 return
-        self._orig(key, value, *rest)
+            replayed = self._replay is not None and self._replay[:3] == (key, value, path)
+            if replayed:
+                self._replay = None
+        try:
+            self._orig(key, value, path, raw, *rest)
+        finally:
+            if replayed:
+                self._acted.set()
 
-    def release(self):
-        """The kept write takes effect now (under the testbed's lock, as
-        the emulator's own reactions do); then the emulator settles."""
+    def release(self, timeout=10):
+        """The kernel acts on the write held back; True once it did and
+        the emulator settled (also when nothing was held)."""
         with self._lock:
-            kept, self._kept = self._kept, None
-        if kept is not None:
-            with self.kernel.host.lock:
-                self._orig(*kept)
-        return self.kernel.settle()
+            held, self._held = self._held, None
+            self._replay = held
+        if held is None:
+            return self.kernel.settle()
+        _key, value, path, raw = held
+        with open(path, 'w') as f:
+            f.write(raw if raw is not None else value + '\n')
+        return self._acted.wait(timeout) and self.kernel.settle()
 
     def close(self):
         self.release()
