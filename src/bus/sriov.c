@@ -62,6 +62,8 @@ typedef struct SriovPending {
         bool had_record;        /* the PF's record before the call: put back on a failure */
         unsigned old_num_vfs;
         int old_autoprobe;
+        VfSettings *old_vfs;    /* a smaller count drops the settings of the VFs above it */
+        size_t old_n_vfs;
         struct SriovPending *next, *prev;
 } SriovPending;
 
@@ -73,6 +75,7 @@ static void sriov_pending_free(SriovPending *p) {
         if (p->next)
                 p->next->prev = p->prev;
         sd_bus_message_unref(p->call);
+        free(p->old_vfs);
         free(p);
 }
 
@@ -102,6 +105,13 @@ static int record_intent(Daemon *d, const Device *pf, unsigned count, SriovPendi
         p->had_record = c;
         p->old_num_vfs = c ? c->num_vfs : 0;
         p->old_autoprobe = c ? c->autoprobe : -1;
+        if (c && c->n_vfs > 0) {
+                p->old_vfs = malloc(c->n_vfs * sizeof(VfSettings));
+                if (!p->old_vfs)
+                        return -ENOMEM;
+                memcpy(p->old_vfs, c->vfs, c->n_vfs * sizeof(VfSettings));
+                p->old_n_vfs = c->n_vfs;
+        }
         return daemon_sriov_record(d, pf, count, p->autoprobe);
 }
 
@@ -117,6 +127,9 @@ static void restore_record(Daemon *d, const char *address, const SriovPending *p
                 return;
         c->num_vfs = p->old_num_vfs;
         c->autoprobe = p->old_autoprobe;
+        for (size_t i = 0; i < p->old_n_vfs; i++)
+                if (sriov_config_set_vf(c, &p->old_vfs[i]) < 0)
+                        log_oom();
         if (!p->had_record && c->n_vfs == 0)
                 (void) sriov_config_remove(&d->sriov, c->pf_address);
         if (daemon_save(d) < 0)
@@ -127,12 +140,11 @@ static void on_num_vfs_done(void *userdata, const Plan *plan, int r, const char 
         SriovPending *p = userdata;
         const Device *pf = inventory_get(&p->bus->daemon->inventory, plan->steps[0].address);
 
-        if (r < 0)
+        if (r < 0) {
                 restore_record(p->bus->daemon, plan->steps[0].address, p);
-        if (r < 0)
                 r = sd_bus_reply_method_errorf(p->call, BUS_ERROR_FAILED, "%s",
                                                error ?: "Setting the number of VFs failed.");
-        else {
+        } else {
                 log_info("%s: %s VFs (was %s).", plan->steps[0].address, plan->steps[0].to, plan->steps[0].from);
                 /* Reapplied at start-up from now on. */
                 if (pf && daemon_sriov_record(p->bus->daemon, pf, pf->pci.num_vfs, p->autoprobe) < 0)
