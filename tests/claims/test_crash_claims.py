@@ -12,8 +12,10 @@ its audio function 01:00.1, which move to vfio-pci in that order. The
 kernel is made slow for the second (its driver takes two seconds to let
 go, or vfio-pci two seconds to take it), and hostdevd is killed once that
 write has reached the kernel: the GPU is on vfio-pci then, its audio
-function on its way. Expectations come from host.json, sysfs and the
-store, never from hostdevd's answers."""
+function on its way. Variants: a reboot before the restart, a claim
+leased to a caller that is gone too, a kill while a failed prepare is
+rolled back, and a kill during Claim.Release. Expectations come from
+host.json, sysfs and the store, never from hostdevd's answers."""
 
 import os
 import sys
@@ -215,6 +217,31 @@ class ClaimCrash(ClaimCrashTestCase):
             self.release_claim(self.claims()[0])
             self.assertOnDrivers(self.host_drivers)
         self.assertEqual(self.stored_claims(), {})
+
+
+class ClaimCrashWhileRollingBack(ClaimCrashTestCase):
+    """vfio-pci refuses 01:00.1, so the claim's prepare fails and is rolled
+    back, last step first: 01:00.1 goes back to snd_hda_intel (slowly),
+    then 01:00.0 to nouveau. hostdevd is killed while the first undo step
+    waits for the kernel."""
+
+    bind_timeout_msec = 3000
+
+    def test_kill_during_the_rollback(self):
+        """After the restart (vfio-pci takes 01:00.1 again) the claim is
+        whole or gone."""
+        self.faults.refuse(AUDIO1, VFIO)
+        self.faults.slow_probe[AUDIO1] = SLOW
+        call = self.start_claim('vm-1', ('probe', AUDIO1))
+        first, _what = self.kill_at
+        self.wait_until(lambda: first.is_set() or call.done, timeout=30, what='the probe of %s' % AUDIO1)
+        # the next probe of 01:00.1 is the rollback's
+        self.kill_at = self.faults.event('probe', AUDIO1, fresh=True), ('probe', AUDIO1)
+        self.kill_when(call)
+        self.assertEqual(self.drivers([GPU1, AUDIO1]), {GPU1: VFIO, AUDIO1: self.host_drivers[AUDIO1]})
+        self.faults.clear()
+        self.daemon.start()
+        self.assertWholeOrNothing('vm-1', 'after the restart')
 
 
 if __name__ == '__main__':
