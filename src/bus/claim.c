@@ -291,14 +291,32 @@ static ClaimCall *claim_call_free(ClaimCall *p) {
 }
 
 /* A reserved claim that will not be: its members are free again (the
- * bus never showed it, only the group's Available). */
+ * bus never showed it, only the group's Available). A reserved claim is
+ * stored with the intent of its prepare, so it leaves the store too. */
 static void cancel_claim(Bus *b, const char *id) {
         _cleanup_(claim_freep) Claim *c = claim_set_cancel(&b->daemon->claims, id);
 
         if (!c)
                 return;
+        if (daemon_save(b->daemon) < 0)
+                log_warning("Cannot save the state after claim %s failed.", id);
         bus_claim_vf_undo(b->daemon, c, SIZE_MAX);
         emit_group_counts(b, c->resource_group);
+}
+
+/* Logs, watches the lease, signals and answers: c is listed and stored. */
+static int announce_claim(Bus *b, const Claim *c, sd_bus_message *call) {
+        _cleanup_free_ char *path = bus_claim_path(c);
+
+        if (!path)
+                return -ENOMEM;
+        log_info("Claim %s: %zu devices of resource group %s for '%s'.", c->id, claim_n_devices(c),
+                 c->resource_group, c->consumer);
+        (void) bus_lease_watch(b, c);
+        emit_claim(b, c, true);
+        emit_claim_devices(b, c);
+        emit_group_counts(b, c->resource_group);
+        return sd_bus_reply_method_return(call, "o", path);
 }
 
 /* Lists the reserved claim id, saves and announces it, answers call. */
@@ -322,13 +340,7 @@ static int record_claim(Bus *b, const char *id, sd_bus_message *call) {
                 claim_free(c);
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
-        log_info("Claim %s: %zu devices of resource group %s for '%s'.", c->id, claim_n_devices(c),
-                 c->resource_group, c->consumer);
-        (void) bus_lease_watch(b, c);
-        emit_claim(b, c, true);
-        emit_claim_devices(b, c);
-        emit_group_counts(b, c->resource_group);
-        return sd_bus_reply_method_return(call, "o", path);
+        return announce_claim(b, c, call);
 }
 
 static void on_claim_prepared(void *userdata, const Plan *plan, int r, const char *error) {
@@ -341,10 +353,8 @@ static void on_claim_prepared(void *userdata, const Plan *plan, int r, const cha
                 cancel_claim(p->bus, p->reserved);
                 r = sd_bus_reply_method_errorf(p->call, r == -EBUSY ? BUS_ERROR_BUSY : BUS_ERROR_FAILED, "%s",
                                                error ?: "Failed; every step was rolled back.");
-        } else {
-                c->prepared = true;
+        } else
                 r = record_claim(p->bus, p->reserved, p->call);
-        }
         if (r < 0)
                 log_debug_errno(r, "Cannot answer Claim: %m");
         claim_call_free(p);
@@ -550,7 +560,7 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
          * group are served one after the other, each selecting from what
          * the ones before it left; a claim still being prepared holds its
          * members until it is recorded or cancelled. */
-        c->prepared = prepare && plan.n_steps == 0;
+        c->prepared = prepare;
         r = claim_set_reserve(&d->claims, c, NULL);
         if (r < 0)
                 bus_claim_vf_undo(d, c, SIZE_MAX);
@@ -601,7 +611,9 @@ static void on_claim_released(void *userdata, const Plan *plan, int r, const cha
 
 /* Takes the claim out of the set, tells everybody, and gives its devices
  * back to their host drivers when it prepared them. call (may be NULL) is
- * answered once that is done. */
+ * answered once that is done. The claim leaves the store in the same
+ * write that records the release of its devices (the change's intent): a
+ * crash between two writes would leave them on vfio-pci, held by nobody. */
 int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *reason) {
         Daemon *d = b->daemon;
         _cleanup_(claim_freep) Claim *c = claim_set_take(&d->claims, id);
@@ -610,25 +622,12 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         _cleanup_free_ char *msg = NULL;
         size_t n = 0;
         const ResourceGroup *g;
-        ClaimCall *p;
+        const Claim *gone;
+        ClaimCall *p = NULL;
         int r;
 
         if (!c)
                 return -ENOENT;
-        r = daemon_save(d);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot save the state after releasing claim %s: %m", c->id);
-                (void) claim_set_add(&d->claims, c, NULL);
-                TAKE_PTR(c);
-                return call ? sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s",
-                                                         strerror(-r)) : r;
-        }
-        log_info("Claim %s of '%s' released: %s.", c->id, c->consumer, reason);
-        bus_lease_forget(b, c->id);
-        emit_claim(b, c, false);
-        emit_claim_devices(b, c);
-        emit_group_counts(b, c->resource_group);
-        daemon_sriov_claim_released(d, c);
         g = resource_set_find_id(&d->resources, c->resource_group);
         if (c->prepared && g && g->keep_prepared)
                 log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,
@@ -640,22 +639,42 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
                 if (r < 0)
                         log_warning("Claim %s: its devices stay on vfio-pci: %s", c->id, strempty(msg));
         }
-        if (plan.n_steps == 0)
-                return call ? sd_bus_reply_method_return(call, NULL) : 0;
-
-        p = calloc(1, sizeof(ClaimCall));
-        if (!p)
-                return -ENOMEM;
-        *p = (ClaimCall) { .bus = b, .call = call ? sd_bus_message_ref(call) : NULL, .claim = TAKE_PTR(c) };
-        free(msg);
-        msg = NULL;
-        r = daemon_change_start(d, CHANGE_RELEASE, &plan, call ? sd_bus_message_get_sender(call) : "hostdevd",
-                                on_claim_released, p, &msg);
-        if (r < 0) {
-                log_warning("Claim %s: its devices stay on vfio-pci: %s", p->claim->id, strempty(msg));
-                claim_call_free(p);
-                return call ? sd_bus_reply_method_return(call, NULL) : 0;
+        if (plan.n_steps > 0) {
+                p = calloc(1, sizeof(ClaimCall));
+                if (!p) {
+                        (void) claim_set_add(&d->claims, TAKE_PTR(c), NULL);
+                        return -ENOMEM;
+                }
+                *p = (ClaimCall) { .bus = b, .call = call ? sd_bus_message_ref(call) : NULL, .claim = c };
+                free(msg);
+                msg = NULL;
+                r = daemon_change_start(d, CHANGE_RELEASE, &plan, call ? sd_bus_message_get_sender(call) : "hostdevd",
+                                        on_claim_released, p, &msg);
+                if (r < 0) {
+                        log_warning("Claim %s: its devices stay on vfio-pci: %s", c->id, strempty(msg));
+                        p->claim = NULL;
+                        p = claim_call_free(p);
+                } else
+                        TAKE_PTR(c);    /* p has it; done comes from the loop, later */
         }
+        if (!p) {
+                r = daemon_save(d);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot save the state after releasing claim %s: %m", c->id);
+                        (void) claim_set_add(&d->claims, TAKE_PTR(c), NULL);
+                        return call ? sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED,
+                                                                 "Cannot save the state: %s", strerror(-r)) : r;
+                }
+        }
+        gone = p ? p->claim : c;
+        log_info("Claim %s of '%s' released: %s.", gone->id, gone->consumer, reason);
+        bus_lease_forget(b, gone->id);
+        emit_claim(b, gone, false);
+        emit_claim_devices(b, gone);
+        emit_group_counts(b, gone->resource_group);
+        daemon_sriov_claim_released(d, gone);
+        if (!p)
+                return call ? sd_bus_reply_method_return(call, NULL) : 0;
         return 1;
 }
 
@@ -664,7 +683,10 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
         Daemon *d = b->daemon;
         const Claim *c = bus_claim_from_path(b, sd_bus_message_get_path(m));
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
+        _cleanup_free_ const Device **devs = NULL;
+        _cleanup_free_ char *msg = NULL;
         bool no_interaction = false;
+        size_t n = 0;
         const OptionSpec spec[] = {
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
         };
@@ -675,6 +697,12 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = bus_read_options(m, spec, ELEMENTSOF(spec), RESOURCE_PCI, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
+        /* Still being prepared: its devices are in the hands of that change. */
+        r = claim_devices(c, &d->inventory, &devs, &n);
+        if (r < 0)
+                return r;
+        if (daemon_change_check_busy(d, NULL, devs, n, &msg) == -EBUSY)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "%s", strempty(msg));
         r = claim_checks(&checks, resource_set_find_id(&d->resources, c->resource_group), c, 0, true);
         if (r < 0)
                 return r;

@@ -100,6 +100,9 @@ static int arm(LeaseWatch *w, const ClaimLease *l) {
                 r = sd_bus_track_new(b->bus, &w->track, on_track, w);
                 if (r >= 0)
                         r = sd_bus_track_add_name(w->track, l->peer);
+                /* Not on the bus: gone before hostdevd (re)started. */
+                if (r == -ENXIO)
+                        return 1;
                 return r < 0 ? r : 0;
         }
         if (asprintf(&w->reason, "its lease holder, process %d, exited", (int) l->pid) < 0)

@@ -60,6 +60,11 @@ typedef struct SriovPending {
         Bus *bus;
         sd_bus_message *call;
         int autoprobe;          /* as asked; < 0 not given */
+        bool had_record;        /* the PF's record before the call: put back on a failure */
+        unsigned old_num_vfs;
+        int old_autoprobe;
+        VfSettings *old_vfs;    /* a smaller count drops the settings of the VFs above it */
+        size_t old_n_vfs;
         struct SriovPending *next, *prev;
 } SriovPending;
 
@@ -71,6 +76,7 @@ static void sriov_pending_free(SriovPending *p) {
         if (p->next)
                 p->next->prev = p->prev;
         sd_bus_message_unref(p->call);
+        free(p->old_vfs);
         free(p);
 }
 
@@ -91,14 +97,55 @@ static int reply_vfs(sd_bus_message *m, const Device *pf) {
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* The count asked for is stored before the kernel is touched: killed
+ * midway (between the write of 0 and the new count, say), hostdevd
+ * reapplies it at start-up as it does after a reboot. */
+static int record_intent(Daemon *d, const Device *pf, unsigned count, SriovPending *p) {
+        const SriovConfig *c = sriov_config_find(&d->sriov, pf->address, pf->serial);
+
+        p->had_record = c;
+        p->old_num_vfs = c ? c->num_vfs : 0;
+        p->old_autoprobe = c ? c->autoprobe : -1;
+        if (c && c->n_vfs > 0) {
+                p->old_vfs = malloc(c->n_vfs * sizeof(VfSettings));
+                if (!p->old_vfs)
+                        return -ENOMEM;
+                memcpy(p->old_vfs, c->vfs, c->n_vfs * sizeof(VfSettings));
+                p->old_n_vfs = c->n_vfs;
+        }
+        return daemon_sriov_record(d, pf, count, p->autoprobe);
+}
+
+/* A failure puts the record back as it was. */
+static void restore_record(Daemon *d, const char *address, const SriovPending *p) {
+        const Device *pf = inventory_get(&d->inventory, address);
+        const char *serial = pf ? pf->serial : NULL;
+        SriovConfig *c = sriov_config_find(&d->sriov, address, serial);
+
+        if (!c && p->had_record && sriov_config_get(&d->sriov, address, serial, &c) < 0)
+                c = NULL;
+        if (!c)
+                return;
+        c->num_vfs = p->old_num_vfs;
+        c->autoprobe = p->old_autoprobe;
+        for (size_t i = 0; i < p->old_n_vfs; i++)
+                if (sriov_config_set_vf(c, &p->old_vfs[i]) < 0)
+                        log_oom();
+        if (!p->had_record && c->n_vfs == 0)
+                (void) sriov_config_remove(&d->sriov, c->pf_address);
+        if (daemon_save(d) < 0)
+                log_warning("%s: cannot store the VF count back as it was.", address);
+}
+
 static void on_num_vfs_done(void *userdata, const Plan *plan, int r, const char *error) {
         SriovPending *p = userdata;
         const Device *pf = inventory_get(&p->bus->daemon->inventory, plan->steps[0].address);
 
-        if (r < 0)
+        if (r < 0) {
+                restore_record(p->bus->daemon, plan->steps[0].address, p);
                 r = sd_bus_reply_method_errorf(p->call, BUS_ERROR_FAILED, "%s",
                                                error ?: "Setting the number of VFs failed.");
-        else {
+        } else {
                 log_info("%s: %s VFs (was %s).", plan->steps[0].address, plan->steps[0].to, plan->steps[0].from);
                 /* Reapplied at start-up from now on. */
                 if (pf && daemon_sriov_record(p->bus->daemon, pf, pf->pci.num_vfs, p->autoprobe) < 0)
@@ -228,9 +275,17 @@ static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *e
         b->sriov_pending = p;
         free(msg);
         msg = NULL;
+        r = record_intent(d, pf, count, p);
+        if (r < 0) {
+                restore_record(d, pf->address, p);
+                sriov_pending_free(p);
+                return r == -ENOMEM ? r : sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot store the VF count: %s",
+                                                            strerror(-r));
+        }
         r = daemon_sriov_set_num_vfs(d, pf, count, autoprobe_set ? autoprobe : -1, sd_bus_message_get_sender(m),
                                      on_num_vfs_done, p, &msg);
         if (r < 0) {
+                restore_record(d, pf->address, p);
                 sriov_pending_free(p);
                 if (r == -ENOMEM)
                         return r;

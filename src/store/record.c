@@ -308,6 +308,14 @@ int record_serialize_state(const StoreState *state, char ***ret) {
 
                 r = add_named_record(&l, KEY_CLAIM_PREFIX, c->id, serialize_claim(c));
         }
+        /* A claim still being prepared is stored with its devices' intent:
+         * after a crash start-up completes it like any other, so no device
+         * is ever prepared for nobody. */
+        for (size_t i = 0; r >= 0 && state->claims && i < state->claims->n_pending; i++) {
+                const Claim *c = state->claims->pending[i];
+
+                r = add_named_record(&l, KEY_CLAIM_PREFIX, c->id, serialize_claim(c));
+        }
         if (r >= 0 && state->reboot->reasons)
                 r = add_record(&l, KEY_REBOOT, serialize_reboot(state->reboot));
         if (r < 0)
