@@ -2,6 +2,7 @@
 #include "kernel.h"
 #include "shared/macro.h"
 #include "sysfs.h"
+#include "usb-class.h"
 
 /* "DEVNAME=bus/usb/001/002" from the uevent file → "/dev/bus/usb/001/002". */
 static char *read_devnode(int dfd) {
@@ -49,6 +50,7 @@ static int read_usb(Kernel *k, int dfd, Device *d) {
                 d->serial = (free(d->serial), NULL);
         (void) sysfs_read_link_basename(dfd, "driver", &d->driver);
         d->usb.devnode = read_devnode(dfd);
+        kernel_usb_read_classes(dfd, d);
 
         names_usb(k->names, d->vendor_id, d->product_id, &d->vendor_name, &d->product_name);
         /* usb.ids lacks many devices; their own descriptor strings are the next best. */

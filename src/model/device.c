@@ -89,6 +89,17 @@ bool driver_is_vfio(const char *driver) {
                           endswith(driver, "-vfio-pci"));
 }
 
+bool device_is_usb_hub(const Device *d) {
+        /* A hub says so in bDeviceClass; root hubs are not devices here at all. */
+        return d->kind == DEVICE_USB && d->usb.device_class == 0x09;
+}
+
+bool device_usb_has_class(const Device *d, unsigned cls) {
+        if (d->kind != DEVICE_USB || cls > 0xff)
+                return false;
+        return d->usb.device_class == cls || (d->usb.interface_classes[cls / 64] >> (cls % 64) & 1);
+}
+
 bool device_is_bridge(const Device *d) {
         /* Base class 0x06 (bridge), subclass 0x04 (PCI-to-PCI). */
         return d->kind == DEVICE_PCI && (d->pci.class >> 8) == 0x0604;

@@ -54,6 +54,8 @@ typedef struct Device {
                 char *speed;
                 char *devnode;
                 bool authorized;
+                uint8_t device_class;           /* bDeviceClass; 0: given per interface */
+                uint64_t interface_classes[4];  /* bInterfaceClass bits, 256 of them */
         } usb;
 } Device;
 
@@ -96,6 +98,10 @@ const char *device_state_to_string(DeviceState s);
  * as mlx5-vfio-pci. */
 bool driver_is_vfio(const char *driver);
 bool device_is_bridge(const Device *d);
+/* A USB hub (class 0x09): hubs and root hubs are never resource group members. */
+bool device_is_usb_hub(const Device *d);
+/* Has the USB device this class, as bDeviceClass or as a bInterfaceClass? */
+bool device_usb_has_class(const Device *d, unsigned cls);
 
 /* NULL when the device does not keep its IOMMU group from being viable,
  * else a sentence saying why (caller frees). */
