@@ -349,7 +349,7 @@ int claim_devices(const Claim *c, const Inventory *inv, const Device ***ret, siz
         for (size_t i = 0; addresses[i]; i++) {
                 const Device *d = inventory_get(inv, addresses[i]);
 
-                if (d)
+                if (d && claim_holds_device(c, d))
                         l[n++] = d;
         }
         *ret = l;
@@ -458,7 +458,7 @@ static char *sentence(const char *fmt, ...) {
 
 static int check_claimed(Member *m, const ClaimSet *claims) {
         for (size_t i = 0; i < m->n_devices; i++) {
-                const Claim *c = claim_set_find_device(claims, m->devices[i]->address);
+                const Claim *c = claim_set_find_holder(claims, m->devices[i]);
 
                 if (!c)
                         continue;

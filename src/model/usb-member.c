@@ -100,6 +100,23 @@ const Device *claim_member_device(const ClaimMember *m, const Inventory *inv) {
         return d;
 }
 
+bool claim_holds_device(const Claim *c, const Device *d) {
+        for (size_t i = 0; i < c->n_members; i++) {
+                const ClaimMember *m = c->members + i;
+
+                for (char **a = m->addresses; a && *a; a++)
+                        if (streq(*a, d->address))
+                                return !m->identity || usb_identity_matches(m->identity, *a, d);
+        }
+        return false;
+}
+
+Claim *claim_set_find_holder(const ClaimSet *s, const Device *d) {
+        Claim *c = claim_set_find_device(s, d->address);
+
+        return c && claim_holds_device(c, d) ? c : NULL;
+}
+
 int claim_missing(const Claim *c, const Inventory *inv, const ClaimMember ***ret, size_t *ret_n) {
         const ClaimMember **l = calloc(c->n_members + 1, sizeof(ClaimMember *));
         size_t n = 0;

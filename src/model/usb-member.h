@@ -39,6 +39,11 @@ int claim_note_identities(Claim *c, const Inventory *inv);
 /* The device of a single-device member as it is now, NULL when it is
  * missing: gone, or another device at its address. */
 const Device *claim_member_device(const ClaimMember *m, const Inventory *inv);
+/* Is d, at an address c lists, the device c holds there? Not when it is
+ * another device at a missing USB member's port. */
+bool claim_holds_device(const Claim *c, const Device *d);
+/* The claim holding d (claim_set_find_device, less such a stranger). */
+Claim *claim_set_find_holder(const ClaimSet *s, const Device *d);
 /* Members of c whose device is missing, in member order (caller frees the
  * array; NULL-terminated). */
 int claim_missing(const Claim *c, const Inventory *inv, const ClaimMember ***ret, size_t *ret_n);

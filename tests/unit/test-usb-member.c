@@ -85,6 +85,8 @@ static void test_replug(void) {
         /* Another device at the old port is not the member. */
         CHECK(inventory_add(&inv, usb("2-1", 0x046d, 0xc52b, NULL, 2, 3), NULL) == 0);
         CHECK(!claim_member_device(c->members, &inv));
+        CHECK(!claim_set_find_holder(&set, inventory_get(&inv, "2-1")));
+        CHECK(claim_set_find_holder(&set, inventory_get(&inv, "1-3.2")) == c2);
         CHECK(handle_list_add_claim(&l, c, &inv, &o) == 0 && l.n_handles == 0);
         device_free(inventory_take(&inv, "2-1"));
 

@@ -296,6 +296,8 @@ class UsbClaims(GroupsTestCase):
         self.plug(other)
         self.assertEqual(self.client.get(c, CLAIM, 'Missing'), [self.dev_path(PLAIN_DONGLE)])
         self.assertEqual(self.client.get(c, CLAIM, 'Handles'), [])
+        kb = self.client.get_all(self.dev_path(PLAIN_DONGLE), DEVICE)
+        self.assertEqual((kb['State'], kb['Claim']), ('host', '/'))
         self.unplug(PLAIN_DONGLE)
 
         back = moved(first, PLAIN_DONGLE, HUB, devnum + 1)
