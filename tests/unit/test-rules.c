@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "check.h"
+#include "shared/strv.h"
 #include "model/rules.h"
 #include "shared/macro.h"
 
@@ -391,8 +392,7 @@ static void test_type_accepts(void) {
 static void test_usb_class(void) {
         Device *d = key();
 
-        d->usb.interface_classes[0x0b / 64] |= UINT64_C(1) << (0x0b % 64);
-        d->usb.interface_classes[0x03 / 64] |= UINT64_C(1) << (0x03 % 64);
+        d->usb.interfaces = strv_split_whitespace("2-1:1.0 0b/00/00 usbfs 2-1:1.1 03/01/01 usbhid");
         CHECK(match1(RESOURCE_USB, d, "class", u(0x0b)));
         CHECK(match1(RESOURCE_USB, d, "class", u(0x03)));
         CHECK(!match1(RESOURCE_USB, d, "class", u(0x08)));
@@ -402,6 +402,11 @@ static void test_usb_class(void) {
         d->usb.device_class = 0x09;
         CHECK(!resource_type_accepts(RESOURCE_USB, d));
         CHECK(device_is_usb_hub(d));
+        /* A hub interface makes a hub too. */
+        d->usb.device_class = 0x00;
+        strv_free(d->usb.interfaces);
+        d->usb.interfaces = strv_split_whitespace("2-1:1.0 09/00/00 hub");
+        CHECK(device_is_usb_hub(d) && !resource_type_accepts(RESOURCE_USB, d));
         device_free(d);
 }
 

@@ -38,8 +38,9 @@ class EmulatorTest(UsbTestCase):
         itf = usb_spec(self.host, STICK)['interfaces'][0]
         self.write_sysfs('/sys/bus/usb/drivers/%s/unbind' % itf['driver'], itf['name'])
         self.assertTrue(self.kernel.settle())
-        self.sim.set_usb_authorized(STICK, False)
-        self.sim.set_usb_authorized(STICK, True)
+        for value in ('0', '1'):
+            self.write_sysfs('/sys/bus/usb/devices/%s/authorized' % STICK, value)
+            self.assertTrue(self.kernel.settle())
         self.assertEqual(self.interface_driver(itf['name']), itf['driver'])
         self.assertTrue(all(self.block_present(b) for b in block_names(itf)))
 
