@@ -275,6 +275,56 @@ class UsbClaims(GroupsTestCase):
         self.restart_daemon()
         self.assertClaimHolds(c, third)
 
+    def test_prepared_claim_replug(self):
+        """prepare=true: the stick's usb-storage interface lets go when it
+        is claimed, and again when the stick comes back at another port
+        (the kernel binds usb-storage to the new interface first); Release
+        gives the interface back to usb-storage."""
+        group, _ = self.make_resource([STICK], 'sticks')
+        first = self.spec(STICK)
+        itf = first['interfaces'][0]
+        self.assertEqual(self.sim.usb_driver_of(itf['name']), itf['driver'])
+        c = self.claim(group, [STICK], prepare=True)
+        self.wait_until(lambda: self.sim.usb_driver_of(itf['name']) is None, what='the interface to let go')
+        self.assertClaimHolds(c, first)
+        signals = ClaimSignals(self)
+
+        self.unplug(STICK)
+        self.wait_until(lambda: signals.of('ClaimDegraded'), what='ClaimDegraded')
+        bus = first['busnum']
+        devnum = 1 + max(s['devnum'] for s in self.sim.usb.values() if s['busnum'] == bus)
+        second = moved(first, '%d-3' % bus, 'usb%d' % bus, devnum)
+        self.plug(second)
+        self.wait_until(lambda: signals.of('DeviceMoved'), what='DeviceMoved')
+        new_itf = second['interfaces'][0]['name']
+        self.wait_until(lambda: self.sim.usb_driver_of(new_itf) is None, what='the new interface to let go')
+        self.assertClaimHolds(c, second)
+
+        self.call(ROOT, c, CLAIM, 'Release', GLib.Variant('(a{sv})', ({},)), timeout=60)
+        self.wait_until(lambda: self.sim.usb_driver_of(new_itf) == itf['driver'],
+                        what='%s back on %s' % (new_itf, itf['driver']))
+        dev = self.client.get_all(self.dev_path(second['address']), DEVICE)
+        self.assertEqual((dev['State'], dev['Claim']), ('host', '/'))
+
+    def test_release_while_unplugged(self):
+        """A prepared claim released while its stick is unplugged: when the
+        stick comes back, usb-storage keeps it."""
+        group, _ = self.make_resource([STICK], 'sticks')
+        first = self.spec(STICK)
+        itf = first['interfaces'][0]
+        c = self.claim(group, [STICK], prepare=True)
+        self.wait_until(lambda: self.sim.usb_driver_of(itf['name']) is None, what='the interface to let go')
+        self.unplug(STICK)
+        self.call(ROOT, c, CLAIM, 'Release', GLib.Variant('(a{sv})', ({},)), timeout=60)
+        self.assertEqual(self.claims(), [])
+        back = moved(first, STICK, first['parent'], first['devnum'] + 1)
+        rec = self.record_signals()
+        self.plug(back)
+        rec.quiet(period=1.0)   # whatever hostdevd would do to it, it has done
+        dev = self.client.get_all(self.dev_path(STICK), DEVICE)
+        self.assertEqual((dev['State'], dev['Claim']), ('host', '/'))
+        self.assertEqual(self.sim.usb_driver_of(itf['name']), itf['driver'])
+
     def test_replug_same_port(self):
         """The dongle without a serial comes back at its port with a new
         device number: new Handles, nothing moved. Another device at that
