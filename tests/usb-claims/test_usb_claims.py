@@ -242,6 +242,10 @@ class UsbClaims(GroupsTestCase):
         self.assertEqual(props['Devices'], [self.dev_path(DONGLE)])
         self.assertEqual(props['Handles'], [])
         self.assertEqual(self.props(group)['Available'], 0)
+        # Claiming the missing dongle: it is not there to claim.
+        err = self.claim_error(group, [self.dev_path(DONGLE)])
+        self.assertEqual(err.name, ERR_NOT_FOUND, err.message)
+        self.assertEqual(self.claims(), [c])
 
         self.restart_daemon()
         self.assertEqual(self.claims(), [c])
@@ -262,11 +266,17 @@ class UsbClaims(GroupsTestCase):
         self.wait_until(lambda: signals.of('ClaimDegraded'), what='ClaimDegraded')
         devnum = 1 + max(s['devnum'] for s in self.sim.usb.values() if s['busnum'] == 1)
         third = moved(first, '1-3.3', HUB, max(devnum, second['devnum'] + 1))
+        rec = self.record_signals()
         self.plug(third)
         # (The restart may have told of the move to 1-2 too, at start-up.)
         to_third = lambda: [m for m in signals.of('DeviceMoved') if m[1][2] == self.dev_path('1-3.3')]
         self.wait_until(to_third, what='DeviceMoved')
         self.assertEqual(to_third(), [(c, (c, self.dev_path('1-2'), self.dev_path('1-3.3')))])
+        # Devices and Missing changed, Handles invalidated: one PropertiesChanged says so.
+        rec.wait_for(lambda ev: any(e['changed'].get('Devices') == [self.dev_path('1-3.3')]
+                                    and e['changed'].get('Missing') == [] and 'Handles' in e['invalidated']
+                                    for e in rec.of('PropertiesChanged', c, CLAIM)),
+                     what='PropertiesChanged of Devices, Missing and Handles')
         self.assertEqual(self.claims(), [c])
         self.assertClaimHolds(c, third)
         self.assertNotEqual(third['devnum'], first['devnum'])
