@@ -40,32 +40,59 @@ void bus_claim_usb_forget_missing(Bus *b, const Claim *c) {
                         log_warning("Claim %s: cannot drop the record of %s.", c->id, missing[i]->addresses[0]);
 }
 
-/* The object path a member's device has, or had before it went away. */
-static char *member_path(const ClaimMember *m) {
+static char *address_path(const char *address) {
         _cleanup_free_ char *canonical = NULL;
         DeviceKind kind;
 
-        if (!m->addresses || !m->addresses[0] || address_parse(m->addresses[0], &kind, &canonical) < 0)
+        if (address_parse(address, &kind, &canonical) < 0)
                 return NULL;
         return bus_device_path_of(kind, canonical);
+}
+
+/* The missing devices of c: the addresses they had (*ret) and how people
+ * know them (*ret_names: a USB identity with a serial, else the address). */
+static int missing_devices(Bus *b, const Claim *c, char ***ret, char ***ret_names) {
+        _cleanup_free_ const ClaimMember **missing = NULL;
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *)), **names = calloc(1, sizeof(char *));
+        size_t n = 0;
+        int r;
+
+        if (!l || !names)
+                return -ENOMEM;
+        r = claim_missing(c, &b->daemon->inventory, &missing, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                for (char **a = missing[i]->addresses; a && *a; a++) {
+                        _cleanup_free_ char *name = NULL;
+
+                        /* A USB member is one device; of a PCI member, the functions that are gone. */
+                        if (!missing[i]->identity && inventory_get(&b->daemon->inventory, *a))
+                                continue;
+                        name = usb_identity_display(missing[i]->identity, *a);
+                        if (!name || strv_extend(&l, *a) < 0 || strv_extend(&names, name) < 0)
+                                return -ENOMEM;
+                }
+        *ret = TAKE_PTR(l);
+        *ret_names = TAKE_PTR(names);
+        return 0;
 }
 
 int bus_claim_get_missing(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         const Claim *c = bus_claim_from_path(b, path);
-        _cleanup_free_ const ClaimMember **missing = NULL;
-        size_t n = 0;
+        _cleanup_strv_free_ char **addresses = NULL, **names = NULL;
         int r;
 
         if (!c)
                 return -ENOENT;
-        r = claim_missing(c, &b->daemon->inventory, &missing, &n);
+        r = missing_devices(b, c, &addresses, &names);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "o");
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                _cleanup_free_ char *p = member_path(missing[i]);
+        for (char **a = addresses; r >= 0 && *a; a++) {
+                _cleanup_free_ char *p = address_path(*a);
 
                 r = p ? sd_bus_message_append(reply, "o", p) : -ENOMEM;
         }
@@ -77,24 +104,16 @@ int bus_claim_get_missing(sd_bus *bus, const char *path, const char *interface, 
 /* ClaimDegraded(o claim, as missing): how people know the missing devices. */
 static int emit_degraded(Bus *b, const Claim *c, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_free_ const ClaimMember **missing = NULL;
-        _cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
-        size_t n = 0;
+        _cleanup_strv_free_ char **addresses = NULL, **names = NULL;
+        _cleanup_free_ char *joined = NULL;
         int r;
 
-        if (!names)
-                return -ENOMEM;
-        r = claim_missing(c, &b->daemon->inventory, &missing, &n);
+        r = missing_devices(b, c, &addresses, &names);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *s = usb_identity_display(missing[i]->identity, missing[i]->addresses[0]);
-
-                if (!s || strv_extend(&names, s) < 0)
-                        return -ENOMEM;
-        }
-        log_warning("Claim %s of '%s' is missing %zu device(s): %s.", c->id, c->consumer, n,
-                    names[0] ? names[0] : "-");
+        joined = strv_join(names, ", ");
+        log_warning("Claim %s of '%s' is missing %zu device(s): %s.", c->id, c->consumer, strv_length(names),
+                    strempty(joined));
         r = sd_bus_message_new_signal(b->bus, &m, path, "org.hostdev1.Claim", "ClaimDegraded");
         if (r >= 0)
                 r = sd_bus_message_append(m, "o", path);
@@ -131,7 +150,8 @@ void bus_claim_usb_removed(Bus *b, const Device *dev) {
         const ClaimMember *m = c ? member_at(c, dev->address) : NULL;
         _cleanup_free_ char *path = NULL;
 
-        if (!m || dev->kind != DEVICE_USB)
+        /* PCI functions too: a hot-removed function is missing as well. */
+        if (!m)
                 return;
         /* Another device at the member's port went; the member was missing already. */
         if (m->identity && !usb_identity_matches(m->identity, dev->address, dev))
@@ -156,7 +176,7 @@ static void emit_moved(Bus *b, const char *path, const char *old_path, const cha
 /* Member i of c is at dev's address now. Returns 1 when it moved. */
 static int move_member(Bus *b, Claim *c, size_t i, const Device *dev) {
         Daemon *d = b->daemon;
-        _cleanup_free_ char *old = strdup(c->members[i].addresses[0]), *old_path = member_path(c->members + i),
+        _cleanup_free_ char *old = strdup(c->members[i].addresses[0]), *old_path = address_path(c->members[i].addresses[0]),
                             *path = bus_claim_path(c);
         char buf[BUS_DEVICE_PATH_MAX];
         int r;
@@ -188,20 +208,18 @@ void bus_claim_usb_added(Bus *b, const Device *dev) {
         size_t i = 0;
         _cleanup_free_ char *path = NULL;
 
-        if (dev->kind != DEVICE_USB)
-                return;
         c = claim_set_find_device(&d->claims, dev->address);
         if (c) {
                 const ClaimMember *m = member_at(c, dev->address);
 
-                /* Back at its port (a new device number): new handles. */
+                /* Back at its address (USB: a new device number): new handles. */
                 if (!m || (m->identity && !usb_identity_matches(m->identity, dev->address, dev)))
                         return;
                 path = bus_claim_path(c);
                 if (path)
                         (void) sd_bus_emit_properties_changed(b->bus, path, "org.hostdev1.Claim", "Missing",
                                                               "Handles", NULL);
-                log_info("Claim %s: %s is back, device number %u.", c->id, dev->address, dev->usb.devnum);
+                log_info("Claim %s: %s is back.", c->id, dev->address);
                 emit_counts(b, c, dev);
                 return;
         }

@@ -24,10 +24,11 @@ void bus_claim_usb_forget_missing(Bus *b, const Claim *c);
 /* Claim.Missing: ao. */
 int bus_claim_get_missing(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error);
-/* A device is gone (dev: its last reading): a claim holding it is degraded. */
+/* A device is gone (dev: its last reading): a claim holding it is
+ * degraded. PCI functions too: the claim keeps their addresses. */
 void bus_claim_usb_removed(Bus *b, const Device *dev);
-/* A device showed up: a claim missing it takes it back, at its old port
- * or, by its serial, at a new one. */
+/* A device showed up: a claim missing it takes it back, at its old
+ * address or (USB, by its serial) at a new port. */
 void bus_claim_usb_added(Bus *b, const Device *dev);
 /* Start-up: claimed USB devices that came back elsewhere while hostdevd
  * was not running move, and claims still missing one say so. */

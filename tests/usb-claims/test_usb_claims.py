@@ -93,7 +93,8 @@ class UsbClaims(GroupsTestCase):
         return self.described.usb_device(address)
 
     def dev_path(self, address):
-        return hostspec.usb_path(address)
+        # devices the tests plug in are not in the description
+        return hostspec.pci_path(address) if ':' in address else hostspec.usb_path(address)
 
     # --- calls ---------------------------------------------------------------
     def claim(self, group, devices, consumer='vm-1', prepare=False):
@@ -337,6 +338,30 @@ class UsbClaims(GroupsTestCase):
         dev = self.client.get_all(self.dev_path(STICK), DEVICE)
         self.assertEqual((dev['State'], dev['Claim']), ('host', '/'))
         self.assertEqual(self.sim.usb_driver_of(itf['name']), itf['driver'])
+
+    def test_pci_function_removed(self):
+        """A claimed GPU and its audio function are hot-removed: the claim
+        keeps them, lists them in Missing and says ClaimDegraded; they come
+        back at their addresses and have handles again."""
+        gpu, audio = '0000:01:00.0', '0000:01:00.1'
+        specs = [dict(self.described.pci_device(a)) for a in (gpu, audio)]
+        group, _ = self.make_resource([gpu], 'gpus')
+        options = {'prepare': GLib.Variant('b', False)}
+        c = self.call(ROOT, group, RG_IFACE, 'Claim', GLib.Variant('(sua{sv})', ('vm-1', 1, options)))[0]
+        paths = [hostspec.pci_path(a) for a in (gpu, audio)]
+        self.assertEqual(self.client.get(c, CLAIM, 'Devices'), paths)
+        signals = ClaimSignals(self)
+
+        self.sim.remove_pci_devices([gpu, audio])
+        self.wait_until(lambda: self.client.get(c, CLAIM, 'Missing') == paths, what='both functions missing')
+        self.wait_until(lambda: signals.of('ClaimDegraded'), what='ClaimDegraded')
+        self.assertIn((c, (c, [gpu, audio])), signals.of('ClaimDegraded'))
+        self.assertEqual(self.client.get(c, CLAIM, 'Handles'), [])
+        self.assertEqual(self.client.get(c, CLAIM, 'Devices'), paths)
+
+        self.sim.add_pci_devices(specs)
+        self.wait_until(lambda: self.client.get(c, CLAIM, 'Missing') == [], what='Missing to empty')
+        self.assertEqual([h['address'] for h in self.client.get(c, CLAIM, 'Handles')], [gpu, audio])
 
     def test_replug_same_port(self):
         """The dongle without a serial comes back at its port with a new
