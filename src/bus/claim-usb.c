@@ -176,8 +176,8 @@ static void emit_moved(Bus *b, const char *path, const char *old_path, const cha
 /* Member i of c is at dev's address now. Returns 1 when it moved. */
 static int move_member(Bus *b, Claim *c, size_t i, const Device *dev) {
         Daemon *d = b->daemon;
-        _cleanup_free_ char *old = strdup(c->members[i].addresses[0]), *old_path = address_path(c->members[i].addresses[0]),
-                            *path = bus_claim_path(c);
+        const char *at = c->members[i].addresses[0];
+        _cleanup_free_ char *old = strdup(at), *old_path = address_path(at), *path = bus_claim_path(c);
         char buf[BUS_DEVICE_PATH_MAX];
         int r;
 
