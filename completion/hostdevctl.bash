@@ -26,7 +26,7 @@ __hostdevctl_devices() {
 
 _hostdevctl() {
         local cur prev i word noun= verb= sub= n_args=0
-        local commands='list show prepare release device iommu group sriov mdev claim claims unclaim tenant
+        local commands='list show prepare release device iommu group sriov mdev usb claim claims unclaim tenant
                         status monitor help'
         local options='--help --version --json --no-legend --no-ask-password --dry-run
                        --override-critical --type= --rule= --description= --class= --name=

@@ -5,6 +5,7 @@
 #include "bus.h"
 #include "claim.h"
 #include "claim-vf.h"
+#include "claim-usb.h"
 #include "emit.h"
 #include "lease.h"
 #include "model/handle.h"
@@ -460,7 +461,7 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         uint32_t vlan = 0;
         bool vlan_set = false;
         bool prepare = true, numa_strict = false, persistent = false, persistent_set = false,
-             numa_set = false, no_interaction = false;
+             numa_set = false, no_interaction = false, usb = false, records = false;
         int32_t numa = -1;
         const char *consumer;
         char id[SD_ID128_STRING_MAX + 1];
@@ -531,12 +532,12 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                         return r;
                 free(msg);
                 msg = NULL;
-                r = plan_prepare(&d->inventory, devs, n_devs, &plan, &msg);
+                r = bus_claim_plan(b, devs, n_devs, true, &plan, &usb, &records, &msg);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", msg ?: "Cannot plan this.");
-                if (plan.n_steps > 0 && !d->iommu_enabled)
+                if (plan.n_steps > 0 && !usb && !d->iommu_enabled)
                         return sd_bus_error_setf(error, "org.hostdev1.Error.NotSupported", "%s", d->iommu_message);
                 free(msg);
                 msg = NULL;
@@ -567,7 +568,7 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r < 0)
                 return r == -ENOMEM ? r : map_error(-EBUSY, "A device was claimed meanwhile.", error);
         TAKE_PTR(c);
-        if (plan.n_steps == 0) {
+        if (plan.n_steps == 0 && !records) {
                 r = record_claim(b, id, m);
                 return r < 0 ? r : 1;
         }
@@ -583,7 +584,8 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         emit_group_counts(b, g->id);
         free(msg);
         msg = NULL;
-        r = daemon_change_start(d, CHANGE_PREPARE, &plan, sd_bus_message_get_sender(m), on_claim_prepared, p, &msg);
+        r = bus_claim_change_start(b, devs, n_devs, usb, true, &plan, sd_bus_message_get_sender(m), on_claim_prepared,
+                                   p, &msg);
         if (r < 0) {
                 claim_call_free(p);
                 cancel_claim(b, id);
@@ -623,6 +625,7 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         size_t n = 0;
         const ResourceGroup *g;
         const Claim *gone;
+        bool usb = false, records = false;
         ClaimCall *p = NULL;
         int r;
 
@@ -633,13 +636,14 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
                 log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,
                          g->name);
         else if (c->prepared) {
+                bus_claim_usb_forget_missing(b, c);
                 r = claim_devices(c, &d->inventory, &devs, &n);
                 if (r >= 0 && n > 0)
-                        r = plan_release(&d->inventory, &d->prepared, devs, n, &plan, &msg);
+                        r = bus_claim_plan(b, devs, n, false, &plan, &usb, &records, &msg);
                 if (r < 0)
                         log_warning("Claim %s: its devices stay on vfio-pci: %s", c->id, strempty(msg));
         }
-        if (plan.n_steps > 0) {
+        if (plan.n_steps > 0 || records) {
                 p = calloc(1, sizeof(ClaimCall));
                 if (!p) {
                         (void) claim_set_add(&d->claims, TAKE_PTR(c), NULL);
@@ -648,8 +652,9 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
                 *p = (ClaimCall) { .bus = b, .call = call ? sd_bus_message_ref(call) : NULL, .claim = c };
                 free(msg);
                 msg = NULL;
-                r = daemon_change_start(d, CHANGE_RELEASE, &plan, call ? sd_bus_message_get_sender(call) : "hostdevd",
-                                        on_claim_released, p, &msg);
+                r = bus_claim_change_start(b, devs, n, usb, false, &plan,
+                                           call ? sd_bus_message_get_sender(call) : "hostdevd", on_claim_released, p,
+                                           &msg);
                 if (r < 0) {
                         log_warning("Claim %s: its devices stay on vfio-pci: %s", c->id, strempty(msg));
                         p->claim = NULL;
@@ -718,12 +723,15 @@ const sd_bus_vtable claim_vtable[] = {
         SD_BUS_PROPERTY("Id", "s", get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Consumer", "s", get_consumer, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ResourceGroup", "o", get_resource_group, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Handles", "aa{sv}", get_handles, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("Since", "t", get_since, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Lease", "s", get_lease, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Missing", "ao", bus_claim_get_missing, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_release,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ClaimDegraded", SD_BUS_ARGS("o", claim, "as", missing), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("DeviceMoved", SD_BUS_ARGS("o", claim, "o", old_device, "o", new_device), 0),
         SD_BUS_VTABLE_END,
 };
 

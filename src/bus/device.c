@@ -3,6 +3,7 @@
 #include "claim.h"
 #include "shared/strv.h"
 #include "model/resource.h"
+#include "model/usb-member.h"
 #include "shared/macro.h"
 
 /* Getters append with sd_bus_message_append_basic(), not a format string:
@@ -38,7 +39,7 @@ static const ClaimSet *device_claims;
 static int get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const Device *d = userdata;
-        const char *s = device_claims && claim_set_find_device(device_claims, d->address)
+        const char *s = device_claims && claim_set_find_device_holder(device_claims, d)
                 ? "claimed" : device_state_to_string(device_state(d));
 
         return sd_bus_message_append_basic(reply, 's', s);
@@ -47,7 +48,7 @@ static int get_state(sd_bus *bus, const char *path, const char *interface, const
 static int get_claim(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const Device *d = userdata;
-        const Claim *c = device_claims ? claim_set_find_device(device_claims, d->address) : NULL;
+        const Claim *c = device_claims ? claim_set_find_device_holder(device_claims, d) : NULL;
         _cleanup_free_ char *p = c ? bus_claim_path(c) : NULL;
 
         if (c && !p)
@@ -113,6 +114,19 @@ static int get_reset_methods(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append_strv(reply, d->pci.reset_methods);
 }
 
+static int get_interfaces(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (char **i = d->usb.interfaces; r >= 0 && i && i[0] && i[1] && i[2]; i += 3)
+                r = sd_bus_message_append(reply, "(sss)", i[0], i[1], i[2]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 static int append_pci_path(sd_bus_message *reply, const char *address) {
         _cleanup_free_ char *p = address ? bus_device_path_of(DEVICE_PCI, address) : NULL;
 
@@ -176,6 +190,7 @@ const sd_bus_vtable usb_device_vtable[] = {
         SD_BUS_PROPERTY("Speed", "s", get_speed, 0, CONST),
         SD_BUS_PROPERTY("DevNode", "s", get_devnode, 0, CONST),
         SD_BUS_PROPERTY("Authorized", "b", get_authorized, 0, CHANGE),
+        SD_BUS_PROPERTY("Interfaces", "a(sss)", get_interfaces, 0, CHANGE),
         SD_BUS_VTABLE_END,
 };
 

@@ -107,6 +107,8 @@ static const Verb verbs[] = {
           "List claims (as \"claim list\")" },
         { "unclaim",       "CLAIM",              1, 1,        0, verb_unclaim,
           "Release a claim (as \"claim release\")" },
+        { "usb",           NULL,                 0, 0,        0, verb_usb,
+          "Show the USB devices by port, with drivers and claims" },
         { "status",        NULL,                 0, 0,        OPT_ALL, verb_status,
           "Show IOMMU, reboot and critical-device state" },
         { "monitor",       NULL,                 0, 0,        0, verb_monitor,

@@ -7,6 +7,7 @@
 #include "shared/macro.h"
 #include "shared/strv.h"
 #include "shared/text.h"
+#include "usb-member.h"
 
 /* Sets *ret_error (when not NULL) and returns code; -ENOMEM when the
  * message cannot be made. */
@@ -191,8 +192,10 @@ Claim *claim_free(Claim *c) {
         free(c->id);
         free(c->consumer);
         free(c->resource_group);
-        for (size_t i = 0; i < c->n_members; i++)
+        for (size_t i = 0; i < c->n_members; i++) {
                 strv_free(c->members[i].addresses);
+                free(c->members[i].identity);
+        }
         free(c->members);
         claim_lease_done(&c->lease);
         claim_vf_list_free(c->vf_settings);
@@ -432,7 +435,7 @@ int claim_devices(const Claim *c, const Inventory *inv, const Device ***ret, siz
         for (size_t i = 0; addresses[i]; i++) {
                 const Device *d = inventory_get(inv, addresses[i]);
 
-                if (d)
+                if (d && claim_holds_device(c, d))
                         l[n++] = d;
         }
         *ret = l;
@@ -602,6 +605,9 @@ static int check_claimed(Member *m, const ClaimSet *claims) {
         for (size_t i = 0; i < m->n_devices; i++) {
                 const Claim *c = claim_set_find_holder(claims, m->devices[i]->address);
 
+                /* Another device at a missing USB member's port is not the claim's. */
+                if (c && !claim_holds_device(c, m->devices[i]))
+                        c = NULL;
                 if (!c)
                         continue;
                 m->claim = c;
@@ -927,6 +933,8 @@ int claim_make(const ResourceSet *s, const Inventory *inv, const ClaimSet *claim
         if (!c)
                 return claim_id_valid(id) ? -ENOMEM : -EINVAL;
         r = claim_from_members(c, picked, n);
+        if (r >= 0)
+                r = claim_note_identities(c, inv);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);

@@ -37,6 +37,7 @@ Device *device_free(Device *d) {
         free(d->usb.port_path);
         free(d->usb.speed);
         free(d->usb.devnode);
+        strv_free(d->usb.interfaces);
         strv_free(d->critical);
         free(d);
         return NULL;
@@ -74,7 +75,9 @@ unsigned device_diff(const Device *a, const Device *b) {
                     a->pci.subsystem_id != b->pci.subsystem_id || !streq_ptr(a->pci.slot, b->pci.slot))
                         f |= DEVICE_FIELD_IDENTITY;
         } else {
-                if (a->usb.authorized != b->usb.authorized)
+                /* Interfaces come and go with authorization, and their
+                         * drivers with Prepare and Release. */
+                if (a->usb.authorized != b->usb.authorized || !strv_equal(a->usb.interfaces, b->usb.interfaces))
                         f |= DEVICE_FIELD_AUTHORIZED;
                 if (a->usb.busnum != b->usb.busnum || a->usb.devnum != b->usb.devnum ||
                     !streq_ptr(a->usb.speed, b->usb.speed) || !streq_ptr(a->usb.devnode, b->usb.devnode))
@@ -94,6 +97,32 @@ bool driver_is_vfio(const char *driver) {
                           endswith(driver, "-vfio-pci"));
 }
 
+/* "cc/ss/pp" of an interface (see Device.usb.interfaces): its class. */
+static int interface_class(const char *triple) {
+        unsigned c;
+        int end = -1;
+
+        if (!triple || sscanf(triple, "%2x%n", &c, &end) != 1 || end != 2 || triple[2] != '/')
+                return -1;
+        return (int) c;
+}
+
+bool device_is_usb_hub(const Device *d) {
+        /* Root hubs are no devices here at all. */
+        return device_usb_has_class(d, 0x09);
+}
+
+bool device_usb_has_class(const Device *d, unsigned cls) {
+        if (d->kind != DEVICE_USB || cls > 0xff)
+                return false;
+        if (d->usb.device_class == cls)
+                return true;
+        for (char **i = d->usb.interfaces; i && i[0] && i[1] && i[2]; i += 3)
+                if (interface_class(i[1]) == (int) cls)
+                        return true;
+        return false;
+}
+
 bool device_is_bridge(const Device *d) {
         /* Base class 0x06 (bridge), subclass 0x04 (PCI-to-PCI). */
         return d->kind == DEVICE_PCI && (d->pci.class >> 8) == 0x0604;
@@ -105,6 +134,8 @@ static const char *const state_names[_DEVICE_STATE_MAX] = {
 };
 
 DeviceState device_state(const Device *d) {
+        if (d->kind == DEVICE_USB)
+                return d->usb.prepared ? DEVICE_STATE_PREPARED : DEVICE_STATE_HOST;
         return driver_is_vfio(d->driver) ? DEVICE_STATE_PREPARED : DEVICE_STATE_HOST;
 }
 

@@ -60,6 +60,11 @@ typedef struct Device {
                 char *speed;
                 char *devnode;
                 bool authorized;
+                uint8_t device_class;   /* bDeviceClass: 0x09 for a hub */
+                /* Each interface as name, "class/subclass/protocol" in hex,
+                 * driver ("" none): "2-1:1.0", "08/06/50", "usb-storage", … */
+                char **interfaces;
+                bool prepared;          /* interfaces detached by Prepare; kept by the daemon */
         } usb;
 } Device;
 
@@ -103,6 +108,10 @@ const char *device_state_to_string(DeviceState s);
  * as mlx5-vfio-pci. */
 bool driver_is_vfio(const char *driver);
 bool device_is_bridge(const Device *d);
+/* A USB hub (class 0x09): hubs and root hubs are never resource group members. */
+bool device_is_usb_hub(const Device *d);
+/* Has the USB device this class, as bDeviceClass or as a bInterfaceClass? */
+bool device_usb_has_class(const Device *d, unsigned cls);
 
 /* NULL when the device does not keep its IOMMU group from being viable,
  * else a sentence saying why (caller frees). */

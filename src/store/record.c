@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "common/address.h"
+#include "model/usb-member.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
 #include "shared/text.h"
@@ -15,6 +16,7 @@
 #define KEY_SRIOV_PREFIX "sriov/"
 #define KEY_MDEV_PREFIX "mdev/"
 #define KEY_CLAIM_PREFIX "claim/"
+#define KEY_USB_PREPARED_PREFIX "usb-prepared/"
 /* Stored VF counts stay within what PCI can address. */
 #define SRIOV_NUM_VFS_MAX 65535
 /* Every record but the version ends with "check=XXXXXXXX\n": the CRC-32
@@ -132,6 +134,28 @@ static char *serialize_prepared(const Prepared *p) {
         return buf;
 }
 
+/* A prepared USB device: one "interface=<name>/<driver it had>" line per
+ * interface ("2-1:1.0/usb-storage"; "2-1:1.0/" when it had none). */
+static char *serialize_usb_prepared(const UsbPrepared *p) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        if (p->serial)
+                fputs("serial=", f), escape(f, p->serial), fputc('\n', f);
+        fprintf(f, "ids=%04x:%04x\n", p->vendor_id, p->product_id);
+        for (char **i = p->interfaces; i && i[0] && i[1]; i += 2) {
+                fputs("interface=", f), escape(f, i[0]), fputc('/', f), escape(f, i[1]), fputc('\n', f);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 static char *serialize_reboot(const RebootState *r) {
         char *buf = NULL;
         size_t size = 0;
@@ -152,7 +176,8 @@ static char *serialize_reboot(const RebootState *r) {
 }
 
 /* consumer, group, since, lease, prepared, then one "member=" line per
- * member: its addresses, comma-separated. */
+ * member: its addresses, comma-separated; then "identity=ADDRESS,IDENTITY"
+ * for each USB member (usb-member.h), which stores before it lack. */
 static char *serialize_claim(const Claim *c) {
         _cleanup_free_ char *lease = claim_lease_to_string(&c->lease);
         char *buf = NULL;
@@ -183,6 +208,11 @@ static char *serialize_claim(const Claim *c) {
                 if (vf)
                         fprintf(f, "vf=%s\n", vf);
         }
+        for (size_t i = 0; i < c->n_members; i++)
+                if (c->members[i].identity && strv_length(c->members[i].addresses) == 1) {
+                        fputs("identity=", f), escape(f, c->members[i].addresses[0]);
+                        fputc(',', f), escape(f, c->members[i].identity), fputc('\n', f);
+                }
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;
@@ -315,6 +345,11 @@ int record_serialize_state(const StoreState *state, char ***ret) {
                 const Claim *c = state->claims->pending[i];
 
                 r = add_named_record(&l, KEY_CLAIM_PREFIX, c->id, serialize_claim(c));
+        }
+        for (size_t i = 0; r >= 0 && state->usb_prepared && i < state->usb_prepared->n_items; i++) {
+                const UsbPrepared *p = &state->usb_prepared->items[i];
+
+                r = add_named_record(&l, KEY_USB_PREPARED_PREFIX, p->address, serialize_usb_prepared(p));
         }
         if (r >= 0 && state->reboot->reasons)
                 r = add_record(&l, KEY_REBOOT, serialize_reboot(state->reboot));
@@ -660,6 +695,72 @@ static int parse_prepared(const char *address, const char *body, PreparedSet *se
         return 0;
 }
 
+static int parse_usb_interface(const char *value, char ***interfaces, char **reason) {
+        _cleanup_free_ char *v = NULL;
+        char *slash;
+        int r;
+
+        r = unescape(value, strlen(value), &v, reason);
+        if (r < 0)
+                return r;
+        slash = strchr(v, '/');
+        if (!slash)
+                return error_setf(reason, "an interface is not '<name>/<driver>'");
+        *slash = 0;
+        if (usb_interface_parse(v, NULL) < 0)
+                return error_setf(reason, "an interface name is not a USB interface such as 2-1:1.0");
+        if (!driver_ok(slash + 1))
+                return error_setf(reason, "an interface's driver is not a driver name");
+        if (strv_extend(interfaces, v) < 0 || strv_extend(interfaces, slash + 1) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int parse_usb_prepared(const char *address, const char *body, UsbPreparedSet *set, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL, **interfaces = NULL;
+        _cleanup_free_ char *canonical = NULL, *serial = NULL, *ids = NULL;
+        unsigned v = 0, p = 0;
+        int r;
+
+        r = usb_address_parse(address, &canonical);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(canonical, address))
+                return error_setf(reason, "the key does not end in a USB port path");
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                const char *k = kv[i];
+
+                if (streq(k, "serial"))
+                        r = set_once(&serial, kv[i + 1], k, reason);
+                else if (streq(k, "ids"))
+                        r = set_once(&ids, kv[i + 1], k, reason);
+                else if (streq(k, "interface"))
+                        r = parse_usb_interface(kv[i + 1], &interfaces, reason);
+                else
+                        r = unknown_field(k, reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!ids)
+                return error_setf(reason, "a prepared USB device needs the field ids");
+        if (serial && !serial_ok(serial))
+                return error_setf(reason, "the serial is empty or too long");
+        if (strlen(ids) != 9 || ids[4] != ':' || !hex_ok(ids, 4) || !hex_ok(ids + 5, 4) ||
+            sscanf(ids, "%4x:%4x", &v, &p) != 2)
+                return error_setf(reason, "ids is not 'vvvv:pppp'");
+        if (!set)
+                return 0;
+        r = usb_prepared_add_record(set, &(UsbPrepared) { .address = canonical, .serial = serial,
+                                                          .vendor_id = (uint16_t) v, .product_id = (uint16_t) p,
+                                                          .interfaces = interfaces });
+        if (r == -EEXIST)
+                return error_setf(reason, "the device is recorded twice");
+        return r;
+}
+
 static int parse_reboot(const char *body, RebootState *reboot, char **reason) {
         _cleanup_strv_free_ char **kv = NULL;
         _cleanup_free_ char *boot_id = NULL;
@@ -735,6 +836,34 @@ static int parse_member(Claim *c, const char *raw, char **reason) {
         return claim_add_member(c, (const char *const *) l, strv_length(l));
 }
 
+/* "ADDRESS,IDENTITY": the identity of the USB member at ADDRESS. */
+static int parse_identity(Claim *c, const char *raw, char **reason) {
+        _cleanup_free_ char *address = NULL, *identity = NULL;
+        size_t n = strcspn(raw, ",");
+        int r;
+
+        if (!raw[n])
+                return error_setf(reason, "an identity names no member");
+        r = unescape(raw, n, &address, reason);
+        if (r >= 0)
+                r = unescape(raw + n + 1, strlen(raw + n + 1), &identity, reason);
+        if (r < 0)
+                return r;
+        if (!usb_identity_valid(identity))
+                return error_setf(reason, "an identity is not vendor:product[:serial]");
+        for (size_t i = 0; i < c->n_members; i++) {
+                ClaimMember *m = c->members + i;
+
+                if (strv_length(m->addresses) != 1 || !streq(m->addresses[0], address))
+                        continue;
+                if (m->identity || usb_address_parse(address, NULL) < 0)
+                        return error_setf(reason, "an identity is given twice or for no USB device");
+                m->identity = TAKE_PTR(identity);
+                return 0;
+        }
+        return error_setf(reason, "an identity names no member");
+}
+
 /* A claim as ResourceGroup.Claim makes it: its id, consumer and lease
  * through the model's validators, members of device addresses, no device
  * in two claims. */
@@ -767,7 +896,7 @@ static int parse_claim(const char *id, const char *body, ClaimSet *set, char **r
                         r = set_once(&lease_text, v, k, reason);
                 else if (streq(k, "prepared"))
                         r = set_once(&prepared, v, k, reason);
-                else if (!streq(k, "member") && !streq(k, "vf"))
+                else if (!streq(k, "member") && !streq(k, "vf") && !streq(k, "identity"))
                         r = unknown_field(k, reason);
                 if (r < 0)
                         return r;
@@ -797,7 +926,8 @@ static int parse_claim(const char *id, const char *body, ClaimSet *set, char **r
         if (c->n_members == 0)
                 return error_setf(reason, "a claim needs a member");
         for (size_t i = 0; kv[i]; i += 2)
-                if (streq(kv[i], "vf") && (r = claim_vf_from_string(c, kv[i + 1], reason)) < 0)
+                if ((streq(kv[i], "vf") && (r = claim_vf_from_string(c, kv[i + 1], reason)) < 0) ||
+                    (streq(kv[i], "identity") && (r = parse_identity(c, kv[i + 1], reason)) < 0))
                         return r;
         if (!set) {
                 r = claim_set_init(&scratch);
@@ -1048,5 +1178,7 @@ int record_parse(int version, const char *key, const char *val, size_t len, cons
                 return parse_mdev(address, body, st->mdevs, reason);
         if ((address = startswith(key, KEY_CLAIM_PREFIX)))
                 return parse_claim(address, body, st->claims, reason);
+        if ((address = startswith(key, KEY_USB_PREPARED_PREFIX)))
+                return parse_usb_prepared(address, body, st->usb_prepared, reason);
         return error_setf(reason, "no such record is ever written");
 }

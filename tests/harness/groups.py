@@ -228,7 +228,8 @@ def accepts(group_type, dev):
     if group_type == 'sriov-nic':
         return dev['kind'] == 'pci' and bool(dev.get('physfn'))
     if group_type == 'usb':
-        return dev['kind'] == 'usb' and not dev['root_hub']
+        # Hubs (class 09) and root hubs are never members.
+        return dev['kind'] == 'usb' and not dev['root_hub'] and dev['device_class'] != '09'
     return False
 
 
@@ -290,7 +291,10 @@ def field_matches(field, value, rule, dev, pfs=None):
         return pci and int(dev['subsystem_id'], 16) == value
     if field == 'class':
         mask = rule.get('class-mask', 0xffffff)
-        return pci and (int(dev['class'], 16) & mask) == (value & mask)
+        if not pci:
+            return value in [int(dev['device_class'], 16)] + [int(i['cls'], 16)
+                                                             for i in dev['interfaces']]
+        return (int(dev['class'], 16) & mask) == (value & mask)
     if field == 'class-mask':
         return True
     if field == 'vendor-name':
@@ -332,7 +336,8 @@ def expected_available(host, addresses):
     """Free members among the devices at `addresses` when nothing is
     claimed, from the host description: a member is a PCI function's IOMMU
     group (companions count once), or a USB device; a group with a
-    function the host needs (its bridges aside) has no free member."""
+    function the host needs (its bridges aside) has no free member, nor is
+    a USB device the host needs (the only keyboard) one."""
     from . import critical
     taken = set(addresses)
     reasons = critical.expected_reasons(host, critical.storage_reasons(host))
@@ -340,7 +345,7 @@ def expected_available(host, addresses):
                if d['address'] in reasons and not d['class'].startswith('06')}
     groups = {('iommu', d['iommu_group']) if d.get('iommu_group') is not None else ('dev', d['address'])
               for d in host.pci if d['address'] in taken and d.get('iommu_group') not in blocked}
-    return len(groups) + sum(1 for d in host.usb if d['address'] in taken)
+    return len(groups) + sum(1 for d in host.usb if d['address'] in taken and d['address'] not in reasons)
 
 
 def address_key(address):

@@ -309,7 +309,7 @@ def usb_inventory(ctx):
         m.eq(d['IommuGroup'], '/', name + ' IommuGroup')
         m.eq(u.get('BusNumber'), info['busnum'], name + ' BusNumber')
         m.eq(u.get('DeviceNumber'), info['devnum'], name + ' DeviceNumber')
-        m.eq(u.get('PortPath'), info['devpath'], name + ' PortPath')
+        m.eq(u.get('PortPath'), name, name + ' PortPath')
         m.eq(u.get('Speed'), info['speed'], name + ' Speed')
         m.eq(u.get('DevNode'), '/dev/' + info['devname'], name + ' DevNode')
         m.eq(u.get('Authorized'), info['authorized'], name + ' Authorized')
