@@ -85,21 +85,47 @@ static void emit_group_counts(Bus *b, const char *group_id) {
         daemon_schedule_flush(b->daemon);
 }
 
+/* The last group counted, for the event loop iteration it was counted in. */
+typedef struct GroupCounts {
+        const Bus *bus;
+        const ResourceGroup *group;
+        uint64_t iteration;
+        size_t n_claims;
+        unsigned total, available, claimed;
+} GroupCounts;
+
 int bus_group_claim_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, unsigned *ret_available,
                            unsigned *ret_claimed) {
+        /* A group's PropertiesChanged (or GetAll) asks for Available and
+         * then Claimed, each of which needs the whole member list. Within
+         * one iteration of the event loop (one event source dispatched)
+         * the counts are kept: members change in handlers and on_flush
+         * before the signals go out, never between two getters of one
+         * message, and the claim count guards against a handler that
+         * counts, claims and counts again. */
+        static GroupCounts last = {};
         Daemon *d = b->daemon;
         _cleanup_(member_list_done) MemberList l = {};
+        uint64_t iteration = 0;
         int r;
 
-        r = resource_group_members(&d->resources, &d->inventory, &d->claims, g, &l);
-        if (r < 0)
-                return r;
+        if (sd_event_get_iteration(d->event, &iteration) < 0 || last.bus != b || last.group != g ||
+            last.iteration != iteration || last.n_claims != d->claims.n_claims) {
+                r = resource_group_members(&d->resources, &d->inventory, &d->claims, g, &l);
+                if (r < 0)
+                        return r;
+                last = (GroupCounts) {
+                        .bus = b, .group = g, .iteration = iteration, .n_claims = d->claims.n_claims,
+                        .total = (unsigned) l.n_members, .available = (unsigned) l.n_free,
+                        .claimed = (unsigned) member_list_count(&l, MEMBER_CLAIMED),
+                };
+        }
         if (ret_total)
-                *ret_total = (unsigned) l.n_members;
+                *ret_total = last.total;
         if (ret_available)
-                *ret_available = (unsigned) l.n_free;
+                *ret_available = last.available;
         if (ret_claimed)
-                *ret_claimed = (unsigned) member_list_count(&l, MEMBER_CLAIMED);
+                *ret_claimed = last.claimed;
         return 0;
 }
 

@@ -291,9 +291,11 @@ static void device_update(Daemon *d, const char *address, Device *dev) {
         unsigned fields;
 
         if (!dev) {
+                d->devices_changed = d->devices_changed || old;
                 device_removed(d, address);
                 return;
         }
+        d->devices_changed = true;
         if (!old) {
                 device_added(d, dev);
                 return;
@@ -324,13 +326,16 @@ void daemon_refresh_pf(Daemon *d, const char *address) {
         old_vfs = TAKE_PTR(pf->pci.vfs);
         if (kernel_refresh_sriov(d->kernel, pf) < 0)
                 return;
-        if (old_num != pf->pci.num_vfs || !strv_equal(old_vfs, pf->pci.vfs))
+        if (old_num != pf->pci.num_vfs || !strv_equal(old_vfs, pf->pci.vfs)) {
+                d->devices_changed = true;
                 NOTIFY(d, device_changed, pf, DEVICE_FIELD_SRIOV);
+        }
         for (size_t i = 0; pf->pci.vfs && pf->pci.vfs[i]; i++) {
                 Device *vf = inventory_get(&d->inventory, pf->pci.vfs[i]);
 
                 if (vf && streq_ptr(vf->pci.physfn, pf->address) && vf->pci.vf_index != (int) i) {
                         vf->pci.vf_index = (int) i;
+                        d->devices_changed = true;
                         NOTIFY(d, device_changed, vf, DEVICE_FIELD_PHYSFN);
                         /* vf-index rules of sriov-nic groups see it only now. */
                         membership_update(d, vf);
@@ -432,8 +437,12 @@ static int on_flush(sd_event_source *s, void *userdata) {
                 return log_oom();
         if (d->store_dirty)
                 (void) daemon_save(d);
-        /* Devices came, went or changed drivers: who is critical may too. */
-        critical_update(d, false);
+        /* Devices came, went or changed drivers: who is critical may too.
+         * A flush for anything else (a claim, a group's counts) skips it. */
+        if (d->devices_changed) {
+                d->devices_changed = false;
+                critical_update(d, false);
+        }
         refine_changes(d);
         NOTIFY0(d, flush);
         /* While start-up converges, its own bookkeeping says. */

@@ -67,6 +67,7 @@ struct Daemon {
         void *ready_userdata;
         struct Store *store;
         bool store_dirty;       /* membership notes to write at the next flush */
+        bool devices_changed;   /* since the last flush: who is critical may have changed */
         CriticalWatch *critical_watch;
         sd_event_source *critical_source;       /* recompute once the watch saw a change */
         CriticalHit *critical_hits;             /* what the kernel said last */

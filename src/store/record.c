@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 
 #include "common/address.h"
 #include "model/usb-member.h"
@@ -28,15 +29,32 @@
 #define TEXT_MAX 4096
 #define DRIVER_MAX 255
 
+/* A byte at a time from a table: every save checks every record, and a
+ * pool's group record holds one rule per member. */
+static const uint32_t *crc32_table(void) {
+        static uint32_t table[256];
+        static bool done;
+
+        if (!done) {
+                for (uint32_t i = 0; i < 256; i++) {
+                        uint32_t c = i;
+
+                        for (int k = 0; k < 8; k++)
+                                c = (c >> 1) ^ (0xedb88320u & -(c & 1u));
+                        table[i] = c;
+                }
+                done = true;
+        }
+        return table;
+}
+
 static uint32_t crc32_update(uint32_t crc, const void *data, size_t n) {
+        const uint32_t *table = crc32_table();
         const unsigned char *p = data;
 
         crc = ~crc;
-        for (size_t i = 0; i < n; i++) {
-                crc ^= p[i];
-                for (int k = 0; k < 8; k++)
-                        crc = (crc >> 1) ^ (0xedb88320u & -(crc & 1u));
-        }
+        for (size_t i = 0; i < n; i++)
+                crc = (crc >> 8) ^ table[(crc ^ p[i]) & 0xff];
         return ~crc;
 }
 
@@ -61,6 +79,20 @@ static int escape(FILE *f, const char *s) {
         return 0;
 }
 
+/* What fprintf("%" PRIi32) writes, without parsing a format for each of
+ * the thousands of numbers in a large group's rules. */
+static void put_decimal(FILE *f, bool negative, uint64_t v) {
+        char buf[24], *p = buf + sizeof buf;
+
+        *--p = 0;
+        do
+                *--p = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        if (negative)
+                *--p = '-';
+        fputs(p, f);
+}
+
 static int serialize_rule(FILE *f, const Rule *r) {
         bool first = true;
 
@@ -71,14 +103,17 @@ static int serialize_rule(FILE *f, const Rule *r) {
                 if (!rule_has(r, k))
                         continue;
                 v = rule_get(r, k);
-                fprintf(f, "%s%s:", first ? "" : ",", rule_field_to_string(k));
+                if (!first)
+                        fputc(',', f);
+                fputs(rule_field_to_string(k), f);
+                fputc(':', f);
                 first = false;
                 if (v.type == 's')
                         escape(f, v.s);
                 else if (v.type == 'i')
-                        fprintf(f, "%" PRIi32, v.i);
+                        put_decimal(f, v.i < 0, v.i < 0 ? -(uint64_t) v.i : (uint64_t) v.i);
                 else
-                        fprintf(f, "%" PRIu32, v.u);
+                        put_decimal(f, false, v.u);
         }
         fputc('\n', f);
         return 0;
@@ -91,6 +126,8 @@ static char *serialize_group(const ResourceGroup *g) {
 
         if (!f)
                 return NULL;
+        /* One character at a time, and only this thread sees the stream. */
+        (void) __fsetlocking(f, FSETLOCKING_BYCALLER);
         fputs("name=", f), escape(f, g->name), fputc('\n', f);
         fputs("description=", f), escape(f, strempty(g->description)), fputc('\n', f);
         fputs("class=", f), escape(f, strempty(g->class_hint)), fputc('\n', f);
