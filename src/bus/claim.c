@@ -90,7 +90,7 @@ typedef struct GroupCounts {
         const Bus *bus;
         const ResourceGroup *group;
         uint64_t iteration;
-        size_t n_claims;
+        size_t n_claims, n_pending, n_devices;
         unsigned total, available, claimed;
 } GroupCounts;
 
@@ -102,7 +102,8 @@ int bus_group_claim_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, 
          * the counts are kept: members change in handlers and on_flush
          * before the signals go out, never between two getters of one
          * message, and the claim count guards against a handler that
-         * counts, claims and counts again. */
+         * counts, claims (or reserves, or sees a device go) and counts
+         * again. */
         static GroupCounts last = {};
         Daemon *d = b->daemon;
         _cleanup_(member_list_done) MemberList l = {};
@@ -110,12 +111,14 @@ int bus_group_claim_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, 
         int r;
 
         if (sd_event_get_iteration(d->event, &iteration) < 0 || last.bus != b || last.group != g ||
-            last.iteration != iteration || last.n_claims != d->claims.n_claims) {
+            last.iteration != iteration || last.n_claims != d->claims.n_claims ||
+            last.n_pending != d->claims.n_pending || last.n_devices != inventory_n_devices(&d->inventory)) {
                 r = resource_group_members(&d->resources, &d->inventory, &d->claims, g, &l);
                 if (r < 0)
                         return r;
                 last = (GroupCounts) {
                         .bus = b, .group = g, .iteration = iteration, .n_claims = d->claims.n_claims,
+                        .n_pending = d->claims.n_pending, .n_devices = inventory_n_devices(&d->inventory),
                         .total = (unsigned) l.n_members, .available = (unsigned) l.n_free,
                         .claimed = (unsigned) member_list_count(&l, MEMBER_CLAIMED),
                 };
