@@ -151,11 +151,19 @@ typedef void (*MdevDone)(void *userdata, const char *uuid, int r, const char *er
  * in flight), -EIO (the write was refused), each with *ret_error. */
 int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
                        MdevDone done, void *userdata, char **ret_error);
+/* NVIDIA vGPU on an SR-IOV GPU's VFs: sets the type on vf (NULL: the
+ * first free VF that lists it) of the PF pf and waits until the driver
+ * shows it; the instance's key (see mdev_key) is the VF's address. claim
+ * (may be NULL) is recorded as the claim that made it. Errors as
+ * daemon_mdev_create; -ENOSPC when no free VF lists the type now. */
+int daemon_vgpu_create(Daemon *d, const char *pf, const char *type, const char *vf, const char *requester,
+                       const char *claim, MdevDone done, void *userdata, char **ret_error);
 /* Takes an mdevctl definition into the store: from now on hostdev keeps
  * it (Source "hostdev"); one not started is created as at start-up.
  * -ENOENT, -EALREADY (not an mdevctl definition), -EIO. */
 int daemon_mdev_import(Daemon *d, const char *uuid, char **ret_error);
-/* Writes remove and waits until it is gone: -ENOENT, -EBUSY, -EPERM (not
- * ours: an mdevctl definition), -EIO. */
+/* Writes remove (a vGPU on a VF: type 0) and waits until it is gone:
+ * -ENOENT, -EBUSY (a change in flight, or claimed), -EPERM (not ours: an
+ * mdevctl definition), -EIO. */
 int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevDone done, void *userdata,
                        char **ret_error);
