@@ -89,6 +89,8 @@ int bus_group_claim_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, 
         _cleanup_(member_list_done) MemberList l = {};
         int r;
 
+        if (g->type == RESOURCE_VGPU)
+                return bus_vgpu_counts(b, g, ret_total, ret_available, ret_claimed);
         r = resource_group_members(&d->resources, &d->inventory, &d->claims, g, &l);
         if (r < 0)
                 return r;
@@ -145,7 +147,12 @@ static int get_resource_group(sd_bus *bus, const char *path, const char *interfa
 
 static char *address_path(const char *address) {
         _cleanup_free_ char *canonical = NULL;
+        char p[BUS_MDEV_PATH_MAX];
         DeviceKind kind;
+
+        /* A vgpu claim's mediated device. */
+        if (mdev_uuid_valid(address))
+                return strdup(bus_mdev_path(address, p));
 
         if (address_parse(address, &kind, &canonical) < 0)
                 return NULL;
@@ -208,6 +215,8 @@ static int get_handles(sd_bus *bus, const char *path, const char *interface, con
 
         if (!c)
                 return -ENOENT;
+        if (bus_claim_is_vgpu(b, c))
+                return bus_vgpu_append_handles(b, c, reply);
         r = handle_list_add_claim(&l, c, &b->daemon->inventory, &o);
         if (r < 0)
                 return r;
@@ -281,7 +290,7 @@ static ClaimCall *claim_call_free(ClaimCall *p) {
 }
 
 /* Takes c. */
-static int record_claim(Bus *b, Claim *c, sd_bus_message *call) {
+int bus_claim_record(Bus *b, Claim *c, sd_bus_message *call) {
         _cleanup_(claim_freep) Claim *owned = c;
         _cleanup_free_ char *path = bus_claim_path(c);
         const Claim *other = NULL;
@@ -318,7 +327,7 @@ static void on_claim_prepared(void *userdata, const Plan *plan, int r, const cha
                                                error ?: "Failed; every step was rolled back.");
         else {
                 p->claim->prepared = true;
-                r = record_claim(p->bus, TAKE_PTR(p->claim), p->call);
+                r = bus_claim_record(p->bus, TAKE_PTR(p->claim), p->call);
         }
         if (r < 0)
                 log_debug_errno(r, "Cannot answer Claim: %m");
@@ -426,6 +435,8 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
         if (!g)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
+        if (g->type == RESOURCE_VGPU)
+                return bus_vgpu_claim(b, m, g, error);
         r = sd_bus_message_read(m, "su", &consumer, &count);
         if (r < 0)
                 return r;
@@ -490,7 +501,7 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
         if (plan.n_steps == 0) {
                 c->prepared = prepare;
-                r = record_claim(b, TAKE_PTR(c), m);
+                r = bus_claim_record(b, TAKE_PTR(c), m);
                 return r < 0 ? r : 1;
         }
 
@@ -555,6 +566,8 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         emit_claim_devices(b, c);
         emit_group_counts(b, c->resource_group);
         g = resource_set_find_id(&d->resources, c->resource_group);
+        if (g && g->type == RESOURCE_VGPU)
+                return bus_vgpu_drop(b, TAKE_PTR(c), call);
         if (c->prepared && g && g->keep_prepared)
                 log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,
                          g->name);

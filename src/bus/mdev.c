@@ -2,6 +2,7 @@
 #include <systemd/sd-id128.h>
 
 #include "bus.h"
+#include "claim.h"
 #include "common/address.h"
 #include "emit.h"
 #include "object-manager.h"
@@ -523,6 +524,7 @@ void bus_mdev_added(Bus *b, const Mdev *m) {
         char p[BUS_MDEV_PATH_MAX];
 
         (void) emitter_added(b->emitter, bus_mdev_path(mdev_key(m), p));
+        bus_vgpu_groups_changed(b);
 }
 
 void bus_mdev_removed(Bus *b, const Mdev *m) {
@@ -531,6 +533,7 @@ void bus_mdev_removed(Bus *b, const Mdev *m) {
 
         bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.Mdev"));
         (void) emitter_removed(b->emitter, bus_mdev_path(mdev_key(m), p), ifaces);
+        bus_vgpu_groups_changed(b);
 }
 
 void bus_mdev_changed(Bus *b, const Mdev *m) {
@@ -547,4 +550,20 @@ void bus_mdev_parent_changed(Bus *b, const MdevParent *p) {
         if (dev)
                 (void) sd_bus_emit_properties_changed(b->bus, bus_device_path(dev, path), "org.hostdev1.MdevParent",
                                                       "SupportedTypes", NULL);
+        bus_vgpu_groups_changed(b);
+}
+
+void bus_mdev_parent_added(Bus *b, const char *address, bool added) {
+        const Device *dev = inventory_get(&b->daemon->inventory, address);
+        char path[BUS_DEVICE_PATH_MAX];
+
+        if (!dev)
+                return;
+        if (added)
+                (void) sd_bus_emit_interfaces_added(b->bus, bus_device_path(dev, path), "org.hostdev1.MdevParent",
+                                                    NULL);
+        else
+                (void) sd_bus_emit_interfaces_removed(b->bus, bus_device_path(dev, path),
+                                                      "org.hostdev1.MdevParent", NULL);
+        bus_vgpu_groups_changed(b);
 }

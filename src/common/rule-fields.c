@@ -21,6 +21,8 @@ static const struct {
         [RULE_NUMA_NODE]           = { "numa-node",           'i' },
         [RULE_PHYSICAL_FUNCTION]   = { "physical-function",   's' },
         [RULE_PORT_PATH]           = { "port-path",           's' },
+        [RULE_MDEV_TYPE]           = { "mdev-type",           's' },
+        [RULE_MDEV_TYPE_NAME]      = { "mdev-type-name",      's' },
 };
 
 const char *rule_field_to_string(RuleField f) {

@@ -17,7 +17,10 @@
  *   driver s                             exact
  *   numa-node i                          PCI
  *   physical-function s                  PF address (sriov-nic only)
- *   port-path s                          USB "bus-port.port" glob, e.g. "1-3.*" (usb only) */
+ *   port-path s                          USB "bus-port.port" glob, e.g. "1-3.*" (usb only)
+ *   mdev-type s                          mediated device / vGPU type id glob, e.g. "nvidia-25?" (vgpu only)
+ *   mdev-type-name s                     its name, a case-insensitive glob, e.g. "*-12Q" (vgpu only)
+ * In a vgpu group the other fields describe the parent device. */
 typedef enum RuleField {
         RULE_VENDOR_ID,
         RULE_PRODUCT_ID,
@@ -34,6 +37,8 @@ typedef enum RuleField {
         RULE_NUMA_NODE,
         RULE_PHYSICAL_FUNCTION,
         RULE_PORT_PATH,
+        RULE_MDEV_TYPE,
+        RULE_MDEV_TYPE_NAME,
         _RULE_FIELD_MAX,
         _RULE_FIELD_INVALID = -EINVAL,  /* makes the enum signed */
 } RuleField;

@@ -165,8 +165,9 @@ static Device *parent_device(Daemon *d, const char *address) {
         return dev && dev->kind == DEVICE_PCI && dev->pci.mdev_parent ? dev : NULL;
 }
 
-int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
-                       MdevDone done, void *userdata, char **ret_error) {
+int daemon_mdev_create_claimed(Daemon *d, const char *parent, const char *type, const char *uuid,
+                               const char *requester, const char *claim, MdevDone done, void *userdata,
+                               char **ret_error) {
         MdevParent *p = mdev_set_parent(&d->mdevs, parent);
         Device *dev = parent_device(d, parent);
         const Mdev *existing;
@@ -179,7 +180,7 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
                 return -ENODEV;
         }
         if (p->vf_based)
-                return daemon_vgpu_create(d, parent, type, mdev_key_is_vf(uuid) ? uuid : NULL, requester, NULL, done,
+                return daemon_vgpu_create(d, parent, type, mdev_key_is_vf(uuid) ? uuid : NULL, requester, claim, done,
                                           userdata, ret_error);
         t = mdev_parent_type(p, type);
         if (!t) {
@@ -209,6 +210,8 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
         o->keep_record = mdev_record_find(&d->mdev_records, uuid);
         if (!o->keep_record) {
                 r = mdev_record_add(&d->mdev_records, uuid, type, parent, dev->serial);
+                if (r >= 0 && claim)
+                        r = mdev_record_set_claim(mdev_record_find(&d->mdev_records, uuid), claim);
                 if (r >= 0 && (r = daemon_save(d)) < 0)
                         (void) mdev_record_remove(&d->mdev_records, uuid);
                 if (r < 0) {
@@ -235,6 +238,11 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
         if (r < 0)
                 log_debug_errno(r, "Cannot check %s at once: %m", uuid);
         return 0;
+}
+
+int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
+                       MdevDone done, void *userdata, char **ret_error) {
+        return daemon_mdev_create_claimed(d, parent, type, uuid, requester, NULL, done, userdata, ret_error);
 }
 
 int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevDone done, void *userdata,
@@ -472,8 +480,9 @@ static int vgpu_read_vfs(Daemon *d, const char *pf, VgpuVf **ret, size_t *ret_n)
         return 0;
 }
 
-/* The PF's vGPU parent and the VFs that are vGPUs, gone. */
-static void vgpu_drop(Daemon *d, const char *pf) {
+/* The PF's vGPU parent and the VFs that are vGPUs, gone; announced
+ * when the PF itself stays. */
+static void vgpu_drop(Daemon *d, const char *pf, bool announce) {
         MdevParent *p = mdev_set_parent(&d->mdevs, pf);
         Mdev *m;
         size_t i = 0;
@@ -489,6 +498,8 @@ static void vgpu_drop(Daemon *d, const char *pf) {
                 i = 0;
         }
         mdev_parent_free(mdev_set_take_parent(&d->mdevs, pf));
+        if (announce)
+                NOTIFY(d, mdev_parent_removed, pf);
         daemon_schedule_flush(d);
 }
 
@@ -550,12 +561,12 @@ static int vgpu_update(Daemon *d, const char *pf, const char *event_vf) {
         int r;
 
         if (!dev || dev->kind != DEVICE_PCI || !dev->pci.sriov_capable || (old && !old->vf_based)) {
-                vgpu_drop(d, pf);
+                vgpu_drop(d, pf, false);
                 return 0;
         }
         r = vgpu_read_vfs(d, pf, &vfs, &n);
         if (r >= 0 && n == 0) {
-                vgpu_drop(d, pf);
+                vgpu_drop(d, pf, true);
                 vfs_free(vfs, n);
                 return 0;
         }
@@ -575,6 +586,8 @@ static int vgpu_update(Daemon *d, const char *pf, const char *event_vf) {
                 log_oom();
         } else if (old)
                 NOTIFY(d, mdev_parent_changed, p);
+        else
+                NOTIFY(d, mdev_parent_added, p);
         vgpu_sync_mdevs(d, pf, vfs, n);
         vfs_free(vfs, n);
         daemon_schedule_flush(d);
@@ -826,6 +839,7 @@ int daemon_mdev_init(Daemon *d) {
 }
 
 void daemon_mdev_done(Daemon *d) {
+        daemon_vgpu_done(d);
         while (d->mdev_ops)
                 op_free(d->mdev_ops);
         mdev_set_done(&d->mdevs);

@@ -82,6 +82,10 @@ typedef struct DaemonListener {
         void (*mdev_changed)(void *userdata, const Mdev *m);
         /* A parent's types or their available instances changed. */
         void (*mdev_parent_changed)(void *userdata, const MdevParent *p);
+        /* A device that stays became a parent (an SR-IOV GPU whose VFs now
+         * offer vGPU types), or stopped being one. */
+        void (*mdev_parent_added)(void *userdata, const MdevParent *p);
+        void (*mdev_parent_removed)(void *userdata, const char *address);
         /* The burst is over. */
         void (*flush)(void *userdata);
 } DaemonListener;
@@ -151,6 +155,11 @@ typedef void (*MdevDone)(void *userdata, const char *uuid, int r, const char *er
  * in flight), -EIO (the write was refused), each with *ret_error. */
 int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
                        MdevDone done, void *userdata, char **ret_error);
+/* daemon_mdev_create for a claim: the record names the claim (see
+ * daemon_vgpu_release). */
+int daemon_mdev_create_claimed(Daemon *d, const char *parent, const char *type, const char *uuid,
+                               const char *requester, const char *claim, MdevDone done, void *userdata,
+                               char **ret_error);
 /* NVIDIA vGPU on an SR-IOV GPU's VFs: sets the type on vf (NULL: the
  * first free VF that lists it) of the PF pf and waits until the driver
  * shows it; the instance's key (see mdev_key) is the VF's address. claim
@@ -158,6 +167,23 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
  * daemon_mdev_create; -ENOSPC when no free VF lists the type now. */
 int daemon_vgpu_create(Daemon *d, const char *pf, const char *type, const char *vf, const char *requester,
                        const char *claim, MdevDone done, void *userdata, char **ret_error);
+/* vgpu resource groups (vgpu.c). Carries a claim's plan out: keeps the
+ * free instances take, creates n_create instances of type, one after the
+ * other, each on the first parent (by address) the group takes that has
+ * room then (a parent whose room turns out to be gone, as an NVIDIA GPU's
+ * VFs may show more than the GPU holds, is skipped), each recorded as
+ * the claim's, and calls done
+ * with every key, in order (NULL-terminated, the callee's). All or
+ * nothing: when a create fails, those made are removed again before done
+ * gets r < 0 (-ENOSPC when the parent had no room after all, else -EIO)
+ * and error. -EBUSY when a claim of the same group is under way. */
+typedef void (*VgpuClaimDone)(void *userdata, int r, const char *error, char *const *keys);
+int daemon_vgpu_claim(Daemon *d, const char *group_id, const char *type, char *const *take, unsigned n_create,
+                      const char *claim, const char *requester, VgpuClaimDone done, void *userdata,
+                      char **ret_error);
+/* Removes the instances recorded as made by claim; done (may be NULL)
+ * once all are gone or failed. Returns how many it started. */
+int daemon_vgpu_release(Daemon *d, const char *claim, void (*done)(void *userdata), void *userdata);
 /* Takes an mdevctl definition into the store: from now on hostdev keeps
  * it (Source "hostdev"); one not started is created as at start-up.
  * -ENOENT, -EALREADY (not an mdevctl definition), -EIO. */

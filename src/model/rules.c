@@ -52,6 +52,8 @@ static const struct {
         [RULE_NUMA_NODE]           = { PCI_TYPES, offsetof(Rule, numa_node) },
         [RULE_PHYSICAL_FUNCTION]   = { T(RESOURCE_SRIOV_NIC) },
         [RULE_PORT_PATH]           = { T(RESOURCE_USB) },
+        [RULE_MDEV_TYPE]           = { T(RESOURCE_VGPU) },
+        [RULE_MDEV_TYPE_NAME]      = { T(RESOURCE_VGPU) },
 };
 
 /* Linux numbers NUMA nodes below 1 << CONFIG_NODES_SHIFT (at most 10);
@@ -319,6 +321,10 @@ static bool field_matches(const Rule *r, RuleField f, const Device *d) {
                 /* The USB address is "bus-port.port"; usb.port_path is the
                  * sysfs devpath, without the bus. */
                 return !pci && glob_matches(s, d->address, 0);
+        case RULE_MDEV_TYPE:
+        case RULE_MDEV_TYPE_NAME:
+                /* Of the type, not the device: see vgpu_rule_matches(). */
+                return true;
         default:
                 return false;
         }

@@ -709,7 +709,9 @@ static int parse_member(Claim *c, const char *raw, char **reason) {
                 r = address_parse(a, &kind, &canonical);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0 || !streq(canonical, a))
+                /* A vgpu claim's member may be a mediated device's UUID. */
+                if ((r < 0 || !streq(canonical, a)) &&
+                    !(mdev_uuid_valid(a) && !a[strspn(a, "0123456789abcdef-")]))
                         return error_setf(reason, "a member holds something that is no device address");
                 if (strv_extend(&l, a) < 0)
                         return -ENOMEM;

@@ -190,6 +190,7 @@ class KernelEmulator:
                     self._idle.notify_all()
 
     _PCI_ADDR = re.compile(r'[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]')
+    _UUID = re.compile(r'[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}')
 
     def _read_fifo(self, fd):
         kind, key, path, _wfd = self._fifos[fd]
@@ -207,6 +208,9 @@ class KernelEmulator:
         # shape, so they split even when writers add no newline.
         if kind == 'pci-bus' or (kind == 'pci-drv' and name in ('bind', 'unbind')):
             values = self._PCI_ADDR.findall(data) or [data]
+        elif kind == 'mdev-type':
+            # UUIDs have a fixed shape too: quick creates arrive as one read
+            values = self._UUID.findall(data) or [data]
         else:
             values = [v for v in data.splitlines() if v.strip()] or [data]
         return [(next(self._seq), handler, key, path, v) for v in values]

@@ -7,6 +7,7 @@ org.hostdev1.MdevParent, whose CreateMdev picks a free VF and writes the
 type, and the result is an org.hostdev1.Mdev object whose handle is the
 VF. Expectations come from the fixture and from the emulated sysfs."""
 
+import copy
 import os
 import sys
 
@@ -48,7 +49,8 @@ class VgpuCase(HostdevTestCase):
     def setUp(self):
         self.start_daemon = False
         super().setUp()
-        self.sim.add_pci_devices(vgpu_spec(self.host)['pci'])
+        # a copy: the emulator changes the specs it is given (sriov numvfs)
+        self.sim.add_pci_devices(copy.deepcopy(vgpu_spec(self.host)['pci']))
         self.nv = NvidiaVgpuEmulator(self.sim, self.kernel)
         self.daemon.start()
         self.gpus = gpus(self.host)
@@ -120,16 +122,23 @@ class Vgpu(VgpuCase):
 
     def test_types_follow_the_vfs(self):
         """The PF offers what its free VFs list, each type with the number
-        of free VFs listing it; a GPU without VFs is no parent."""
+        of free VFs listing it; a GPU without VFs is no parent, and the
+        interface comes and goes with InterfacesAdded/Removed."""
         self.assertTrue(self.follows_sysfs(self.pf))
         spec = next(d for d in vgpu_spec(self.host)['pci'] if d['address'] == self.pf)
         shown = self.supported(self.pf)
         for t in spec['nvidia_vgpu']['types']:
             self.assertEqual(shown[str(t['id'])], (t['name'], self.num_vfs))
-        self.client.call(hostspec.pci_path(self.gpus[1]), SRIOV, 'SetNumVfs', GLib.Variant('(ua{sv})', (0, {})),
-                         timeout=60)
-        self.wait_until(lambda: PARENT_IFACE not in self.client.managed_objects().get(
-            hostspec.pci_path(self.gpus[1]), {}), what='no MdevParent without VFs')
+        rec = self.record_signals()
+        other = hostspec.pci_path(self.gpus[1])
+        self.client.call(other, SRIOV, 'SetNumVfs', GLib.Variant('(ua{sv})', (0, {})), timeout=60)
+        self.wait_until(lambda: PARENT_IFACE not in self.client.managed_objects().get(other, {}),
+                        what='no MdevParent without VFs')
+        rec.wait_for(lambda _ev: rec.seen(removed(other)), what='InterfacesRemoved of MdevParent')
+        self.assertEqual(rec.first(removed(other))['interfaces'], [PARENT_IFACE])
+        self.enable_vfs(self.gpus[1], 2)
+        rec.wait_for(lambda _ev: rec.seen(added(other)), what='InterfacesAdded of MdevParent')
+        self.assertIn(PARENT_IFACE, rec.first(added(other))['interfaces'])
 
     def test_create_and_remove(self):
         """CreateMdev on the PF sets the type on the first free VF; the
@@ -211,6 +220,28 @@ class Vgpu(VgpuCase):
         self.wait_until(lambda: path in self.client.managed_objects(), what='its object')
         self.wait_until(lambda: self.client.get(hostspec.ROOT_PATH, 'org.hostdev1.Manager', 'Converged'),
                         what='Converged')
+
+
+class Cli(VgpuCase):
+    """hostdevctl mdev with a vGPU on a VF: the VF's address stands where
+    a UUID would."""
+    num_vfs = 2
+
+    def ctl(self, *args, expect=0):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'cli'))
+        from clitest import cli_env, run_cli
+        r = run_cli(('--no-ask-password',) + args, cli_env(self.shared.address))
+        self.assertEqual(r.returncode, expect, 'hostdevctl %s:\n%s%s' % (' '.join(args), r.stdout, r.stderr))
+        return r
+
+    def test_create_list_remove(self):
+        vf = self.nv.vfs(self.pf)[0]
+        self.assertEqual(self.ctl('mdev', 'create', self.pf, '1137').stdout.strip(), vf)
+        self.assertEqual(self.vgpus(), {vf: 1137})
+        rows = [line.split() for line in self.ctl('mdev', 'list', '--no-legend').stdout.splitlines()]
+        self.assertEqual(rows, [[vf, self.pf, '1137', 'hostdev', 'active']])
+        self.ctl('mdev', 'remove', vf)
+        self.assertEqual(self.vgpus(), {})
 
 
 if __name__ == '__main__':
