@@ -121,6 +121,41 @@ static int get_supported_types(sd_bus *bus, const char *path, const char *interf
         return sd_bus_message_close_container(reply);
 }
 
+/* Per VF: its object, its vGPU type ("" when none), the types it lists now. */
+static int get_vf_types(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        Device *dev = parent_from_path(b, path);
+        const MdevParent *p = dev ? mdev_set_parent(&b->daemon->mdevs, dev->address) : NULL;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(osas)");
+        for (size_t i = 0; r >= 0 && p && i < p->n_vfs; i++) {
+                const VgpuVf *v = &p->vfs[i];
+                const Device *vf = inventory_get(&b->daemon->inventory, v->address);
+                char vp[BUS_DEVICE_PATH_MAX], type[16] = "";
+
+                if (!vf)
+                        continue;
+                if (v->current)
+                        snprintf(type, sizeof type, "%u", v->current);
+                r = sd_bus_message_open_container(reply, 'r', "osas");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "os", bus_device_path(vf, vp), type);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'a', "s");
+                for (size_t j = 0; r >= 0 && j < v->n_creatable; j++)
+                        r = sd_bus_message_append(reply, "s", v->creatable[j].id);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 static int reply_mdev_error(sd_bus_error *error, int r, const char *msg) {
         const char *name;
 
@@ -451,6 +486,7 @@ static int method_import(sd_bus_message *m, void *userdata, sd_bus_error *error)
 const sd_bus_vtable mdev_parent_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("SupportedTypes", "a(sssu)", get_supported_types, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VirtualFunctionTypes", "a(osas)", get_vf_types, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("CreateMdev", SD_BUS_ARGS("s", type, "a{sv}", options), SD_BUS_RESULT("o", mdev),
                                 method_create_mdev, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
@@ -549,7 +585,7 @@ void bus_mdev_parent_changed(Bus *b, const MdevParent *p) {
 
         if (dev)
                 (void) sd_bus_emit_properties_changed(b->bus, bus_device_path(dev, path), "org.hostdev1.MdevParent",
-                                                      "SupportedTypes", NULL);
+                                                      "SupportedTypes", "VirtualFunctionTypes", NULL);
         bus_vgpu_groups_changed(b);
 }
 

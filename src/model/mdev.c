@@ -69,6 +69,9 @@ MdevParent *mdev_parent_free(MdevParent *p) {
                 return NULL;
         for (size_t i = 0; i < p->n_types; i++)
                 mdev_type_done(&p->types[i]);
+        for (size_t i = 0; i < p->n_vfs; i++)
+                vgpu_vf_done(&p->vfs[i]);
+        free(p->vfs);
         free(p->types);
         free(p->address);
         free(p);
@@ -93,8 +96,23 @@ const MdevType *mdev_parent_type(const MdevParent *p, const char *id) {
         return NULL;
 }
 
+static bool vfs_equal(const MdevParent *a, const MdevParent *b) {
+        if (a->n_vfs != b->n_vfs)
+                return false;
+        for (size_t i = 0; i < a->n_vfs; i++) {
+                const VgpuVf *x = &a->vfs[i], *y = &b->vfs[i];
+
+                if (!streq(x->address, y->address) || x->current != y->current || x->n_creatable != y->n_creatable)
+                        return false;
+                for (size_t j = 0; j < x->n_creatable; j++)
+                        if (!streq(x->creatable[j].id, y->creatable[j].id))
+                                return false;
+        }
+        return true;
+}
+
 bool mdev_parent_equal(const MdevParent *a, const MdevParent *b) {
-        if (!a || !b || a->n_types != b->n_types || a->vf_based != b->vf_based)
+        if (!a || !b || a->n_types != b->n_types || a->vf_based != b->vf_based || !vfs_equal(a, b))
                 return a == b;
         for (size_t i = 0; i < a->n_types; i++) {
                 const MdevType *x = &a->types[i], *y = &b->types[i];
@@ -331,6 +349,21 @@ int vgpu_parent_from_vfs(const char *pf, const VgpuVf *vfs, size_t n, const Mdev
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; vfs[i].current == 0 && j < vfs[i].n_creatable; j++)
                         types_find(p->types, p->n_types, vfs[i].creatable[j].id)->available++;
+        /* The VFs as read, for the per-VF view. */
+        p->vfs = calloc(n ?: 1, sizeof(VgpuVf));
+        if (!p->vfs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                VgpuVf *v = &p->vfs[p->n_vfs++];
+
+                *v = (VgpuVf) { strdup(vfs[i].address), vfs[i].iommu_group, vfs[i].current };
+                if (!v->address)
+                        return -ENOMEM;
+                for (size_t j = 0; j < vfs[i].n_creatable; j++)
+                        if (types_add(&v->creatable, &v->n_creatable, vfs[i].creatable[j].id,
+                                      vfs[i].creatable[j].name) < 0)
+                                return -ENOMEM;
+        }
         if (p->n_types > 1)
                 qsort(p->types, p->n_types, sizeof(MdevType), type_num_cmp);
         *ret = TAKE_PTR(p);

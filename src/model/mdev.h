@@ -21,14 +21,19 @@ typedef struct MdevType {
         unsigned available;     /* available_instances */
 } MdevType;
 
+struct VgpuVf;
+
 typedef struct MdevParent {
         char *address;          /* the parent device's address */
         MdevType *types;
         size_t n_types;
         /* An SR-IOV GPU whose VFs take vGPU types (NVIDIA, vGPU host
          * driver 550+): the types its VFs offer, each with the number of
-         * free VFs that list it now as its available instances. */
+         * free VFs that list it now as its available instances; vfs: each
+         * VF as last read, by VF index. */
         bool vf_based;
+        struct VgpuVf *vfs;
+        size_t n_vfs;
 } MdevParent;
 
 typedef enum MdevSource {
@@ -117,13 +122,14 @@ int mdev_record_remove(MdevRecordSet *s, const char *uuid);
 int mdev_record_set_claim(MdevRecord *r, const char *claim);
 
 /* A VF of an NVIDIA vGPU GPU as sysfs shows it. */
-typedef struct VgpuVf {
+typedef struct VgpuVf VgpuVf;
+struct VgpuVf {
         char *address;
         int iommu_group;
         unsigned current;       /* nvidia/current_vgpu_type; 0: none */
         MdevType *creatable;    /* nvidia/creatable_vgpu_types: id (decimal) and name */
         size_t n_creatable;
-} VgpuVf;
+};
 
 void vgpu_vf_done(VgpuVf *v);
 /* Parses creatable_vgpu_types: "ID : name" lines; a header or any line

@@ -83,9 +83,16 @@ class VgpuCase(HostdevTestCase):
     def supported(self, pf):
         return {t[0]: (t[1], t[3]) for t in self.client.get(hostspec.pci_path(pf), PARENT_IFACE, 'SupportedTypes')}
 
+    def sysfs_vf_types(self, pf):
+        """VirtualFunctionTypes as the VFs' sysfs files say."""
+        return [(hostspec.pci_path(vf), str(self.nv.read_current(vf) or ''),
+                 [str(t) for t in self.nv.read_creatable(vf)]) for vf in self.nv.vfs(pf)]
+
     def follows_sysfs(self, pf):
         offer, shown = self.sysfs_offer(pf), self.supported(pf)
-        return set(offer) <= set(shown) and all(shown[t][1] == offer.get(t, 0) for t in shown)
+        per_vf = [tuple(v) for v in self.client.get(hostspec.pci_path(pf), PARENT_IFACE, 'VirtualFunctionTypes')]
+        return set(offer) <= set(shown) and all(shown[t][1] == offer.get(t, 0) for t in shown) and \
+            per_vf == [(p, c, list(ts)) for p, c, ts in self.sysfs_vf_types(pf)]
 
     def create(self, type_id, pf=None, options=None, caller=None):
         params = GLib.Variant('(sa{sv})', (type_id, options or {}))
