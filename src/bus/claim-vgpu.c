@@ -144,7 +144,8 @@ int bus_vgpu_append_handles(Bus *b, const Claim *c, sd_bus_message *reply) {
                 return -ENOMEM;
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (size_t i = 0; r >= 0 && keys[i]; i++)
-                r = mdev_key_is_vf(keys[i]) ? append_vf_handle(b, reply, keys[i]) : append_mdev_handle(b, reply, keys[i]);
+                r = mdev_key_is_vf(keys[i]) ? append_vf_handle(b, reply, keys[i])
+                                            : append_mdev_handle(b, reply, keys[i]);
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
@@ -172,8 +173,9 @@ static void on_claimed(void *userdata, int r, const char *error, char *const *ke
         for (size_t i = 0; r >= 0 && keys && keys[i]; i++)
                 r = claim_add_member(c, (const char *const *) &keys[i], 1);
         if (r < 0)
-                r = sd_bus_reply_method_errorf(p->call, r == -ENOSPC ? BUS_ERROR_INSUFFICIENT_DEVICES : BUS_ERROR_FAILED,
-                                               "%s", error ?: "Failed; every instance made was removed again.");
+                r = sd_bus_reply_method_errorf(p->call,
+                                               r == -ENOSPC ? BUS_ERROR_INSUFFICIENT_DEVICES : BUS_ERROR_FAILED, "%s",
+                                               error ?: "Failed; every instance made was removed again.");
         else {
                 p->claim = NULL;
                 r = bus_claim_record(b, c, p->call);
@@ -254,8 +256,8 @@ int bus_vgpu_claim(Bus *b, sd_bus_message *m, const ResourceGroup *g, sd_bus_err
                 return map_error(r, msg, error);
         if (!offer.type)
                 return sd_bus_error_setf(error, BUS_ERROR_INSUFFICIENT_DEVICES,
-                                         "Resource group %s offers nothing: no parent it takes has a type its rules name.",
-                                         g->name);
+                                         "Resource group %s offers nothing: no parent it takes has a type "
+                                         "its rules name.", g->name);
         r = vgpu_offer_take(&offer, count, &msg);
         if (r < 0)
                 return map_error(r, msg, error);

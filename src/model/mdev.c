@@ -293,7 +293,8 @@ int vgpu_parse_creatable(const char *text, MdevType **ret, size_t *ret_n) {
                 _cleanup_free_ char *name = NULL;
 
                 /* "1136 : NVIDIA L40-12Q"; the header "ID : vGPU Name" is skipped. */
-                if (digits > 0 && digits < sizeof id && colon && strspn(line + digits, " \t") == (size_t) (colon - line) - digits) {
+                if (digits > 0 && digits < sizeof id && colon &&
+                    strspn(line + digits, " \t") == (size_t) (colon - line) - digits) {
                         const char *b = colon + 1, *e = end;
 
                         memcpy(id, line, digits);
