@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import hostspec  # noqa: E402
+from harness import bus, hostspec  # noqa: E402
 from harness.case import HostdevTestCase  # noqa: E402
 from harness.client import CallError  # noqa: E402
 from harness.groups import NOBODY, call_as, rules_variant  # noqa: E402
@@ -52,6 +52,23 @@ DOMAIN = """<domain type='kvm'>
   </devices>
 </domain>
 """
+
+
+# A client that claims 2 instances with lease=peer, prints the claim and
+# waits to be killed.
+HOLDER = r'''
+import sys
+from gi.repository import Gio, GLib
+address, group = sys.argv[1:]
+conn = Gio.DBusConnection.new_for_address_sync(
+    address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+    Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+reply = conn.call_sync('org.hostdev1', group, 'org.hostdev1.ResourceGroup', 'Claim',
+                       GLib.Variant('(sua{sv})', ('vm-lease', 2, {'lease': GLib.Variant('s', 'peer')})), None,
+                       Gio.DBusCallFlags.NONE, 30000, None)
+print(reply.unpack()[0], flush=True)
+sys.stdin.read()
+'''
 
 
 def mdev_path(uuid):
@@ -190,6 +207,21 @@ class MdevPool(PoolMixin, HostdevTestCase):
         self.refused('unknown option', lambda: self.claim(1, options={'numa-node': GLib.Variant('i', 0)}),
                      (ERR_INVALID,))
         self.refused('nobody', lambda: self.claim(1, caller=NOBODY), (ERR_ACCESS_DENIED, ERR_INTERACTIVE))
+
+    def test_peer_lease(self):
+        """A claim with lease=peer whose holder is killed is released, and
+        the instances it made are removed."""
+        p = subprocess.Popen(['/usr/bin/python3', '-c', HOLDER, self.shared.address, self.group],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env=bus.clean_env({}))
+        self.addCleanup(lambda: (p.kill(), p.wait()))
+        claim = p.stdout.readline().strip()
+        self.assertEqual(len(self.kernel_state()), 2)
+        self.assertTrue(self.client.get(claim, CLAIM, 'Lease').startswith('peer:'))
+        p.kill()
+        p.wait()
+        self.wait_until(lambda: self.kernel_state() == [], what='the instances removed with the claim')
+        self.assertNotIn(claim, self.client.managed_objects())
 
     def test_restart_recreates(self):
         """A claim's instances lost while hostdevd was down are made again
