@@ -285,13 +285,10 @@ int bus_vgpu_claim(Bus *b, sd_bus_message *m, const ResourceGroup *g, sd_bus_err
         if (!p)
                 return -ENOMEM;
         *p = (VgpuCall) { .bus = b, .call = sd_bus_message_ref(m), .claim = TAKE_PTR(c) };
-        free(msg);
-        msg = NULL;
-        r = daemon_vgpu_claim(d, g->id, offer.type, offer.take, (unsigned) strv_length(offer.parents), id,
-                              sd_bus_message_get_sender(m), on_claimed, p, &msg);
+        r = daemon_vgpu_claim(d, g->id, offer.type, count, id, sd_bus_message_get_sender(m), on_claimed, p);
         if (r < 0) {
                 vgpu_call_free(p);
-                return map_error(r, msg, error);
+                return r;
         }
         return 1;
 }

@@ -167,20 +167,19 @@ int daemon_mdev_create_claimed(Daemon *d, const char *parent, const char *type, 
  * daemon_mdev_create; -ENOSPC when no free VF lists the type now. */
 int daemon_vgpu_create(Daemon *d, const char *pf, const char *type, const char *vf, const char *requester,
                        const char *claim, MdevDone done, void *userdata, char **ret_error);
-/* vgpu resource groups (vgpu.c). Carries a claim's plan out: keeps the
- * free instances take, creates n_create instances of type, one after the
- * other, each on the first parent (by address) the group takes that has
- * room then (a parent whose room turns out to be gone, as an NVIDIA GPU's
- * VFs may show more than the GPU holds, is skipped), each recorded as
- * the claim's, and calls done
- * with every key, in order (NULL-terminated, the callee's). All or
- * nothing: when a create fails, those made are removed again before done
- * gets r < 0 (-ENOSPC when the parent had no room after all, else -EIO)
- * and error. -EBUSY when a claim of the same group is under way. */
+/* vgpu resource groups (vgpu.c). Claims on one group are carried out one
+ * at a time, in the order asked. A claim of count instances of type takes
+ * the free instances the group offers then (model/vgpu.h), and creates
+ * the rest one after the other, each on the first parent (by address) the
+ * group takes that has room then (a parent whose room turns out to be
+ * gone, as an NVIDIA GPU's VFs may show more than the GPU holds, is
+ * skipped), each recorded as the claim's; then done gets every key, in
+ * order (NULL-terminated, the callee's). All or nothing: when too few are
+ * free or a create fails, those made are removed again before done gets
+ * r < 0 (-ENOSPC: not enough room, else -EIO) and error. */
 typedef void (*VgpuClaimDone)(void *userdata, int r, const char *error, char *const *keys);
-int daemon_vgpu_claim(Daemon *d, const char *group_id, const char *type, char *const *take, unsigned n_create,
-                      const char *claim, const char *requester, VgpuClaimDone done, void *userdata,
-                      char **ret_error);
+int daemon_vgpu_claim(Daemon *d, const char *group_id, const char *type, unsigned count, const char *claim,
+                      const char *requester, VgpuClaimDone done, void *userdata);
 /* Removes the instances recorded as made by claim; done (may be NULL)
  * once all are gone or failed. Returns how many it started. */
 int daemon_vgpu_release(Daemon *d, const char *claim, void (*done)(void *userdata), void *userdata);

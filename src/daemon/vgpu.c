@@ -15,7 +15,10 @@
 typedef struct VgpuClaimOp {
         Daemon *d;
         char *group, *type, *claim, *requester;
+        unsigned count;         /* instances wanted */
         unsigned left;          /* instances still to create */
+        bool started;
+        bool scheduled;         /* claims on one group go one at a time: this one's turn came */
         char **keys;            /* taken and made, in order */
         char **made;            /* made: removed again on failure */
         char **full;            /* parents whose room turned out to be gone */
@@ -27,6 +30,30 @@ typedef struct VgpuClaimOp {
         unsigned pending;       /* removes of the roll-back in flight */
         struct VgpuClaimOp *next, *prev;
 } VgpuClaimOp;
+
+/* The next step, from the loop: never from within a change's callback,
+ * so that the next change starts afresh. */
+static int schedule(VgpuClaimOp *o) {
+        o->scheduled = true;
+        return sd_event_source_set_enabled(o->step, SD_EVENT_ONESHOT);
+}
+
+/* The oldest claim waiting on group, if any (the list is newest first). */
+static VgpuClaimOp *next_waiting(Daemon *d, const char *group) {
+        VgpuClaimOp *found = NULL;
+
+        for (VgpuClaimOp *o = d->vgpu_claims; o; o = o->next)
+                if (!o->scheduled && streq(o->group, group))
+                        found = o;
+        return found;
+}
+
+static bool group_busy(Daemon *d, const char *group) {
+        for (VgpuClaimOp *o = d->vgpu_claims; o; o = o->next)
+                if (o->scheduled && streq(o->group, group))
+                        return true;
+        return false;
+}
 
 static void op_free(VgpuClaimOp *o) {
         if (!o)
@@ -59,11 +86,19 @@ static void finish(VgpuClaimOp *o) {
         void *userdata = o->userdata;
         _cleanup_strv_free_ char **keys = o->error_r < 0 ? NULL : TAKE_PTR(o->keys);
         _cleanup_free_ char *error = TAKE_PTR(o->error);
+        _cleanup_free_ char *group = TAKE_PTR(o->group);
+        Daemon *d = o->d;
+        VgpuClaimOp *next;
         int r = o->error_r;
 
         op_free(o);
+        /* The next claim on the group starts from the loop, once this one is recorded. */
+        next = next_waiting(d, group);
+        if (next && schedule(next) < 0)
+                log_warning("vGPU claim on %s: cannot start the next one.", group);
         done(userdata, r, error, keys);
 }
+
 
 static void on_rolled_back(void *userdata, const char *key, int r, const char *error) {
         VgpuClaimOp *o = userdata;
@@ -91,8 +126,6 @@ static void fail(VgpuClaimOp *o, int r, const char *error) {
                 finish(o);
 }
 
-static int schedule(VgpuClaimOp *o);
-
 static void on_made(void *userdata, const char *key, int r, const char *error) {
         VgpuClaimOp *o = userdata;
 
@@ -116,6 +149,36 @@ static bool strv_has(char *const *l, const char *s) {
         return false;
 }
 
+/* First step: what to take and make, as the group stands now (a claim
+ * before this one may have taken what was free when this one was asked). */
+static int start(VgpuClaimOp *o) {
+        Daemon *d = o->d;
+        const ResourceGroup *g = resource_set_find_id(&d->resources, o->group);
+        _cleanup_(vgpu_offer_done) VgpuOffer offer = {};
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        o->started = true;
+        if (!g) {
+                fail(o, -EIO, "The resource group is gone.");
+                return -EIO;
+        }
+        r = vgpu_group_offer(g, &d->inventory, &d->mdevs, &d->claims, o->type, &offer, &err);
+        if (r >= 0)
+                r = vgpu_offer_take(&offer, o->count, &err);
+        if (r < 0) {
+                fail(o, r, err);
+                return r;
+        }
+        for (char **k = offer.take; k && *k; k++)
+                if (strv_extend(&o->keys, *k) < 0) {
+                        fail(o, -ENOMEM, NULL);
+                        return -ENOMEM;
+                }
+        o->left = o->count - (unsigned) strv_length(o->keys);
+        return 0;
+}
+
 /* One more instance, on the first parent with room now. */
 static void step(VgpuClaimOp *o) {
         Daemon *d = o->d;
@@ -124,6 +187,8 @@ static void step(VgpuClaimOp *o) {
         _cleanup_free_ char *err = NULL;
         int r;
 
+        if (!o->started && start(o) < 0)
+                return;
         if (o->left == 0) {
                 finish(o);
                 return;
@@ -173,32 +238,20 @@ static void step(VgpuClaimOp *o) {
 }
 
 static int on_step(sd_event_source *s, void *userdata) {
-        VgpuClaimOp *o = userdata;
-
-        o->step = sd_event_source_disable_unref(o->step);
-        step(o);
+        step(userdata);
         return 0;
 }
 
-/* Not from within a change's callback: the next change starts afresh. */
-static int schedule(VgpuClaimOp *o) {
-        return sd_event_add_defer(o->d->event, &o->step, on_step, o);
-}
-
-int daemon_vgpu_claim(Daemon *d, const char *group_id, const char *type, char *const *take, unsigned n_create,
-                      const char *claim, const char *requester, VgpuClaimDone done, void *userdata,
-                      char **ret_error) {
+int daemon_vgpu_claim(Daemon *d, const char *group_id, const char *type, unsigned count, const char *claim,
+                      const char *requester, VgpuClaimDone done, void *userdata) {
         VgpuClaimOp *o;
+        bool busy = group_busy(d, group_id) || next_waiting(d, group_id);
         int r;
 
-        for (o = d->vgpu_claims; o; o = o->next)
-                if (streq(o->group, group_id))
-                        return error_setf(ret_error, "Another claim on this resource group is being made; try again."),
-                               -EBUSY;
         o = calloc(1, sizeof(VgpuClaimOp));
         if (!o)
                 return -ENOMEM;
-        *o = (VgpuClaimOp) { .d = d, .left = n_create, .done = done, .userdata = userdata, .next = d->vgpu_claims };
+        *o = (VgpuClaimOp) { .d = d, .count = count, .done = done, .userdata = userdata, .next = d->vgpu_claims };
         if (o->next)
                 o->next->prev = o;
         d->vgpu_claims = o;
@@ -211,12 +264,10 @@ int daemon_vgpu_claim(Daemon *d, const char *group_id, const char *type, char *c
                 op_free(o);
                 return -ENOMEM;
         }
-        for (char *const *k = take; k && *k; k++)
-                if (strv_extend(&o->keys, *k) < 0) {
-                        op_free(o);
-                        return -ENOMEM;
-                }
-        r = schedule(o);
+        r = sd_event_add_defer(d->event, &o->step, on_step, o);
+        /* Behind another claim on the group: started when that one is done. */
+        if (r >= 0)
+                r = busy ? sd_event_source_set_enabled(o->step, SD_EVENT_OFF) : schedule(o);
         if (r < 0) {
                 op_free(o);
                 return r;

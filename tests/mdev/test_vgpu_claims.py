@@ -22,7 +22,7 @@ import harness  # noqa: E402
 from harness import bus, hostspec  # noqa: E402
 from harness.case import HostdevTestCase  # noqa: E402
 from harness.client import CallError  # noqa: E402
-from harness.groups import NOBODY, call_as, rules_variant  # noqa: E402
+from harness.groups import NOBODY, PendingCall, call_as, rules_variant  # noqa: E402
 from harness.kernel import MdevEmulator  # noqa: E402
 from test_vgpu import VgpuCase, vf_mdev_path, vgpu_spec  # noqa: E402
 
@@ -207,6 +207,24 @@ class MdevPool(PoolMixin, HostdevTestCase):
         self.refused('unknown option', lambda: self.claim(1, options={'numa-node': GLib.Variant('i', 0)}),
                      (ERR_INVALID,))
         self.refused('nobody', lambda: self.claim(1, caller=NOBODY), (ERR_ACCESS_DENIED, ERR_INTERACTIVE))
+
+    def test_concurrent_claims(self):
+        """Three claims asked at once (4, 4 and 1 of 8): they are carried
+        out one after the other; the first two get 4 distinct instances
+        each, the third finds none left and changes nothing."""
+        calls = [PendingCall(self.client, self.group, RG, 'Claim', GLib.Variant('(sua{sv})', (vm, n, {})))
+                 for vm, n in (('vm-1', 4), ('vm-2', 4), ('vm-3', 1))]
+        claims = [c.wait()[0] for c in calls[:2]]
+        with self.assertRaises(CallError) as cm:
+            calls[2].wait()
+        self.assertEqual(cm.exception.name, ERR_INSUFFICIENT)
+        held = [set(self.client.get(c, CLAIM, 'Devices')) for c in claims]
+        self.assertEqual([len(h) for h in held], [4, 4])
+        self.assertFalse(held[0] & held[1])
+        self.assertEqual(sorted(held[0] | held[1]), sorted(mdev_path(u) for u in self.kernel_state()))
+        for c in claims:
+            self.release(c)
+        self.assertEqual(self.kernel_state(), [])
 
     def test_peer_lease(self):
         """A claim with lease=peer whose holder is killed is released, and
