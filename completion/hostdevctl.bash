@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Commands and options from fixed lists; addresses, IOMMU group numbers
-# and resource group names from the running hostdevd through
+# resource group names and claim ids from the running hostdevd through
 # "hostdevctl __complete KIND", which prints nothing, quickly, when the
 # daemon is not there.
 
@@ -26,10 +26,12 @@ __hostdevctl_devices() {
 
 _hostdevctl() {
         local cur prev i word noun= verb= sub= n_args=0
-        local commands='list show prepare release device iommu group sriov mdev status monitor help'
+        local commands='list show prepare release device iommu group sriov mdev claim claims unclaim tenant
+                        status monitor help'
         local options='--help --version --json --no-legend --no-ask-password --dry-run
                        --override-critical --type= --rule= --description= --class= --name=
-                       --include-companions --all --no-autoprobe --uuid='
+                       --include-companions --all --no-autoprobe --uuid= --consumer= --count=
+                       --device= --numa= --numa-strict --lease-pid= --no-prepare --format='
 
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -44,7 +46,7 @@ _hostdevctl() {
                 [[ $word == -* ]] && continue
                 if [[ -z $noun ]]; then
                         case $word in
-                        device|iommu|group|sriov|mdev) noun=$word ;;
+                        device|iommu|group|sriov|mdev|claim|tenant) noun=$word ;;
                         *) noun=device; verb=$word ;;
                         esac
                 elif [[ -z $verb ]]; then
@@ -59,6 +61,15 @@ _hostdevctl() {
         COMPREPLY=()
         if [[ $cur == --type=* ]]; then
                 COMPREPLY=($(compgen -P --type= -W 'pci usb sriov-nic vgpu' -- "${cur#--type=}"))
+                return 0
+        fi
+        if [[ $cur == --format=* ]]; then
+                COMPREPLY=($(compgen -P --format= -W 'text libvirt qemu json' -- "${cur#--format=}"))
+                return 0
+        fi
+        if [[ $cur == --device=* ]]; then
+                COMPREPLY=($(__hostdevctl_devices devices "${cur#--device=}"))
+                COMPREPLY=("${COMPREPLY[@]/#/--device=}")
                 return 0
         fi
         if [[ $cur == -* ]]; then
@@ -77,9 +88,16 @@ _hostdevctl() {
         iommu/)
                 COMPREPLY=($(compgen -W 'list show' -- "$cur")) ;;
         sriov/)
-                COMPREPLY=($(compgen -W 'show set-vfs' -- "$cur")) ;;
+                COMPREPLY=($(compgen -W 'show set-vfs set-vf' -- "$cur")) ;;
         sriov/show|sriov/set-vfs)
                 ((n_args == 0)) && COMPREPLY=($(__hostdevctl_devices devices "$cur")) ;;
+        sriov/set-vf)
+                if ((n_args == 0)); then
+                        COMPREPLY=($(__hostdevctl_devices devices "$cur"))
+                elif ((n_args >= 2)); then
+                        COMPREPLY=($(compgen -W 'mac= vlan= qos= trust= spoofchk= link-state= max-tx-rate= min-tx-rate= persist=' -- "$cur"))
+                        compopt -o nospace 2>/dev/null
+                fi ;;
         group/)
                 COMPREPLY=($(compgen -W 'list show create update delete prepare release rule' -- "$cur")) ;;
         device/show|device/prepare)
@@ -93,6 +111,14 @@ _hostdevctl() {
         group/create)
                 # NAME is new; the devices follow it.
                 ((n_args >= 1)) && COMPREPLY=($(__hostdevctl_devices devices "$cur")) ;;
+        claim/)
+                COMPREPLY=($(compgen -W "list show release $(__hostdevctl_live groups)" -- "$cur")) ;;
+        claim/show|claim/release|device/unclaim)
+                ((n_args == 0)) && COMPREPLY=($(compgen -W "$(__hostdevctl_live claims)" -- "$cur")) ;;
+        tenant/)
+                COMPREPLY=($(compgen -W 'assign return' -- "$cur")) ;;
+        tenant/assign|tenant/return)
+                ((n_args == 0)) && COMPREPLY=($(compgen -W "$(__hostdevctl_live groups)" -- "$cur")) ;;
         group/rule)
                 if [[ -z $sub ]]; then
                         COMPREPLY=($(compgen -W 'add remove' -- "$cur"))

@@ -1,7 +1,7 @@
 # fish completion for hostdevctl(1)
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-set -l nouns list show prepare release device iommu group sriov mdev status monitor help
+set -l nouns list show prepare release device iommu group sriov mdev claim claims unclaim tenant status monitor help
 
 function __hostdevctl_words
         commandline -opc | string match -v -- '-*'
@@ -28,14 +28,20 @@ complete -c hostdevctl -f
 complete -c hostdevctl -n "not __fish_seen_subcommand_from $nouns" -a "$nouns"
 complete -c hostdevctl -n '__hostdevctl_noun_only device' -a 'list show prepare release'
 complete -c hostdevctl -n '__hostdevctl_noun_only iommu' -a 'list show'
-complete -c hostdevctl -n '__hostdevctl_noun_only sriov' -a 'show set-vfs'
-complete -c hostdevctl -n '__hostdevctl_verb sriov show set-vfs' -a '(hostdevctl __complete devices 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_noun_only sriov' -a 'show set-vfs set-vf'
+complete -c hostdevctl -n '__hostdevctl_verb sriov show set-vfs set-vf' -a '(hostdevctl __complete devices 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_verb sriov set-vf' -a 'mac= vlan= qos= trust= spoofchk= link-state= max-tx-rate= min-tx-rate= persist='
 complete -c hostdevctl -n '__hostdevctl_noun_only group' -a 'list show create update delete prepare release rule'
 complete -c hostdevctl -n '__hostdevctl_noun_only mdev' -a 'types list create remove import'
 complete -c hostdevctl -n '__hostdevctl_verb device show prepare' -a '(hostdevctl __complete devices 2>/dev/null)'
 complete -c hostdevctl -n '__hostdevctl_verb device release' -a '(hostdevctl __complete prepared-devices 2>/dev/null)'
 complete -c hostdevctl -n '__hostdevctl_verb iommu show' -a '(hostdevctl __complete iommu-groups 2>/dev/null)'
 complete -c hostdevctl -n '__hostdevctl_verb group show update delete prepare release' -a '(hostdevctl __complete groups 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_noun_only claim' -a 'list show release (hostdevctl __complete groups 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_verb claim show release' -a '(hostdevctl __complete claims 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_noun_only unclaim' -a '(hostdevctl __complete claims 2>/dev/null)'
+complete -c hostdevctl -n '__hostdevctl_noun_only tenant' -a 'assign return'
+complete -c hostdevctl -n '__hostdevctl_verb tenant assign return' -a '(hostdevctl __complete groups 2>/dev/null)'
 
 complete -c hostdevctl -s h -l help -d 'Show help'
 complete -c hostdevctl -l version -d 'Show package version'
@@ -53,3 +59,11 @@ complete -c hostdevctl -l include-companions -d 'Add the IOMMU group companions'
 complete -c hostdevctl -l uuid -x -d 'UUID of the mediated device to create'
 complete -c hostdevctl -l all -d 'status: also the bridges'
 complete -c hostdevctl -l no-autoprobe -d 'sriov set-vfs: new VFs get no driver'
+complete -c hostdevctl -l consumer -x -d 'claim: who takes the devices'
+complete -c hostdevctl -l count -x -d 'claim, tenant assign: how many members'
+complete -c hostdevctl -l device -x -a '(hostdevctl __complete devices 2>/dev/null)' -d 'claim, tenant assign: this member'
+complete -c hostdevctl -l numa -x -d 'claim: NUMA node first'
+complete -c hostdevctl -l numa-strict -d 'claim: only the --numa node'
+complete -c hostdevctl -l lease-pid -x -d 'claim: release when PID exits'
+complete -c hostdevctl -l no-prepare -d 'claim: leave the drivers alone'
+complete -c hostdevctl -l format -x -a 'text libvirt qemu json' -d 'claim, claim show: output format'

@@ -220,7 +220,7 @@ int bus_vgpu_claim(Bus *b, sd_bus_message *m, const ResourceGroup *g, sd_bus_err
                 { "prepare", OPTION_BOOLEAN, &prepare },
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
         };
-        char hex[SD_ID128_STRING_MAX], id[SD_ID128_STRING_MAX + 1];
+        char hex[SD_ID128_STRING_MAX], id[SD_ID128_STRING_MAX + 1], count_text[16];
         const char *consumer;
         sd_id128_t rnd;
         uint32_t count;
@@ -266,7 +266,9 @@ int bus_vgpu_claim(Bus *b, sd_bus_message *m, const ResourceGroup *g, sd_bus_err
         if (asprintf(&msg, "Authentication is required to claim %u instances of type '%s' from '%s' for '%s'.", count,
                      offer.type, g->name, consumer) < 0)
                 return -ENOMEM;
-        extra = polkit_details_new("tenant", strempty(g->tenant), "consumer", consumer, "mdev-type", offer.type, NULL);
+        snprintf(count_text, sizeof count_text, "%" PRIu32, count);
+        extra = polkit_details_new("tenant", strempty(g->tenant), "consumer", consumer, "count", count_text,
+                                   "mdev-type", offer.type, NULL);
         if (!extra)
                 return -ENOMEM;
         r = polkit_checks_for_group(&checks, g, extra, msg);

@@ -277,37 +277,47 @@ static int map_error(int r, const char *msg, sd_bus_error *error) {
 typedef struct ClaimCall {
         Bus *bus;
         sd_bus_message *call;
-        Claim *claim;           /* Claim: to add once prepared; Release: taken out already */
+        char *reserved;         /* Claim: the id of the claim reserved in the set */
+        Claim *claim;           /* Release: taken out already */
 } ClaimCall;
 
 static ClaimCall *claim_call_free(ClaimCall *p) {
         if (!p)
                 return NULL;
         sd_bus_message_unref(p->call);
+        free(p->reserved);
         claim_free(p->claim);
         free(p);
         return NULL;
 }
 
-/* Takes c. */
-int bus_claim_record(Bus *b, Claim *c, sd_bus_message *call) {
-        _cleanup_(claim_freep) Claim *owned = c;
-        _cleanup_free_ char *path = bus_claim_path(c);
-        const Claim *other = NULL;
+/* A reserved claim that will not be: its members are free again (the
+ * bus never showed it, only the group's Available). */
+static void cancel_claim(Bus *b, const char *id) {
+        _cleanup_(claim_freep) Claim *c = claim_set_cancel(&b->daemon->claims, id);
+
+        if (c)
+                emit_group_counts(b, c->resource_group);
+}
+
+/* Lists the reserved claim id, saves and announces it, answers call. */
+static int record_claim(Bus *b, const char *id, sd_bus_message *call) {
+        _cleanup_free_ char *path = NULL;
+        Claim *c;
         int r;
 
-        if (!path)
-                return -ENOMEM;
-        r = claim_set_add(&b->daemon->claims, c, &other);
-        if (r == -EBUSY)
-                return sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "A device was claimed by %s meanwhile.",
-                                                  other ? other->id : "another claim");
-        if (r < 0)
-                return sd_bus_reply_method_errno(call, r, NULL);
-        TAKE_PTR(owned);
-        r = daemon_save(b->daemon);
+        r = claim_set_commit(&b->daemon->claims, id);
         if (r < 0) {
-                claim_free(claim_set_take(&b->daemon->claims, c->id));
+                cancel_claim(b, id);
+                return sd_bus_reply_method_errno(call, r, NULL);
+        }
+        c = claim_set_find_id(&b->daemon->claims, id);
+        path = bus_claim_path(c);
+        r = path ? daemon_save(b->daemon) : -ENOMEM;
+        if (r < 0) {
+                c = claim_set_take(&b->daemon->claims, id);
+                emit_group_counts(b, c->resource_group);
+                claim_free(c);
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
         log_info("Claim %s: %zu devices of resource group %s for '%s'.", c->id, claim_n_devices(c),
@@ -319,15 +329,36 @@ int bus_claim_record(Bus *b, Claim *c, sd_bus_message *call) {
         return sd_bus_reply_method_return(call, "o", path);
 }
 
+int bus_claim_record(Bus *b, Claim *c, sd_bus_message *call) {
+        _cleanup_(claim_freep) Claim *owned = c;
+        const Claim *other = NULL;
+        char id[64];
+        int r;
+
+        r = claim_set_reserve(&b->daemon->claims, c, &other);
+        if (r == -EBUSY)
+                return sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "A device was claimed by %s meanwhile.",
+                                                  other ? other->id : "another claim");
+        if (r < 0)
+                return sd_bus_reply_method_errno(call, r, NULL);
+        TAKE_PTR(owned);
+        snprintf(id, sizeof id, "%s", c->id);
+        return record_claim(b, id, call);
+}
+
 static void on_claim_prepared(void *userdata, const Plan *plan, int r, const char *error) {
         ClaimCall *p = userdata;
+        Claim *c = claim_set_find_reserved(&p->bus->daemon->claims, p->reserved);
 
-        if (r < 0)
+        if (r >= 0 && !c)
+                r = -ENOENT;
+        if (r < 0) {
+                cancel_claim(p->bus, p->reserved);
                 r = sd_bus_reply_method_errorf(p->call, r == -EBUSY ? BUS_ERROR_BUSY : BUS_ERROR_FAILED, "%s",
                                                error ?: "Failed; every step was rolled back.");
-        else {
-                p->claim->prepared = true;
-                r = bus_claim_record(p->bus, TAKE_PTR(p->claim), p->call);
+        } else {
+                c->prepared = true;
+                r = record_claim(p->bus, p->reserved, p->call);
         }
         if (r < 0)
                 log_debug_errno(r, "Cannot answer Claim: %m");
@@ -364,23 +395,39 @@ static int devices_option(Daemon *d, char **paths, char ***ret, sd_bus_error *er
         return 0;
 }
 
-static int claim_checks(PolkitChecks *checks, const ResourceGroup *g, const Claim *c, bool release) {
+/* A claim by count is asked about as such ("count", no "devices"): which
+ * free members it gets is decided once it is authorized, so that what
+ * other claims take while polkit decides cannot change the question. A
+ * release, or a claim naming its members, is asked about its devices.
+ * count is 0 for those. */
+static int claim_checks(PolkitChecks *checks, const ResourceGroup *g, const Claim *c, unsigned count,
+                        bool release) {
         _cleanup_free_ const char **addresses = claim_addresses(c);
         _cleanup_free_ char *msg = NULL, *devices = NULL;
-        char **extra;
+        char **extra, n[16];
+        int r;
 
         if (!addresses)
                 return -ENOMEM;
-        devices = strv_join((char **) addresses, ",");
-        if (!devices)
+        devices = count > 0 ? NULL : strv_join((char **) addresses, ",");
+        if (count == 0 && !devices)
                 return -ENOMEM;
-        if (asprintf(&msg, release ? "Authentication is required to release the devices '%s' claimed for '%s'."
-                                   : "Authentication is required to claim the devices '%s' for '%s'.",
-                     devices, c->consumer) < 0)
+        if (release)
+                r = asprintf(&msg, "Authentication is required to release the devices '%s' claimed for '%s'.",
+                             devices, c->consumer);
+        else if (count > 0)
+                r = asprintf(&msg, "Authentication is required to claim %u %s of the resource group '%s' for '%s'.",
+                             count, count == 1 ? "member" : "members", g->name, c->consumer);
+        else
+                r = asprintf(&msg, "Authentication is required to claim the devices '%s' for '%s'.", devices,
+                             c->consumer);
+        if (r < 0)
                 return -ENOMEM;
+        snprintf(n, sizeof n, "%u", count);
         extra = polkit_details_new("tenant", g ? strempty(g->tenant) : "", NULL);
         if (!extra || polkit_details_add(&extra, "consumer", c->consumer) < 0 ||
-            polkit_details_add(&extra, "devices", devices) < 0) {
+            polkit_details_add(&extra, "devices", devices) < 0 ||
+            polkit_details_add(&extra, "count", count > 0 ? n : NULL) < 0) {
                 strv_free(extra);
                 return -ENOMEM;
         }
@@ -492,28 +539,43 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                         return sd_bus_error_setf(error, BUS_ERROR_BUSY, "%s", strempty(msg));
         }
 
-        r = claim_checks(&checks, g, c, false);
+        r = claim_checks(&checks, g, c, device_paths ? 0 : count, false);
         if (r < 0)
                 return r;
         r = bus_verify_polkit(b, m, &checks, no_interaction, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
+        /* Authorized: the members selected in this very run are reserved
+         * now. The event loop runs one handler at a time, so claims on a
+         * group are served one after the other, each selecting from what
+         * the ones before it left; a claim still being prepared holds its
+         * members until it is recorded or cancelled. */
+        c->prepared = prepare && plan.n_steps == 0;
+        r = claim_set_reserve(&d->claims, c, NULL);
+        if (r < 0)
+                return r == -ENOMEM ? r : map_error(-EBUSY, "A device was claimed meanwhile.", error);
+        TAKE_PTR(c);
         if (plan.n_steps == 0) {
-                c->prepared = prepare;
-                r = bus_claim_record(b, TAKE_PTR(c), m);
+                r = record_claim(b, id, m);
                 return r < 0 ? r : 1;
         }
 
         p = calloc(1, sizeof(ClaimCall));
-        if (!p)
+        if (!p || !(p->reserved = strdup(id))) {
+                free(p);
+                cancel_claim(b, id);
                 return -ENOMEM;
-        *p = (ClaimCall) { .bus = b, .call = sd_bus_message_ref(m), .claim = TAKE_PTR(c) };
+        }
+        p->bus = b;
+        p->call = sd_bus_message_ref(m);
+        emit_group_counts(b, g->id);
         free(msg);
         msg = NULL;
         r = daemon_change_start(d, CHANGE_PREPARE, &plan, sd_bus_message_get_sender(m), on_claim_prepared, p, &msg);
         if (r < 0) {
                 claim_call_free(p);
+                cancel_claim(b, id);
                 if (r == -ENOMEM)
                         return r;
                 return sd_bus_error_setf(error, r == -EBUSY ? BUS_ERROR_BUSY : BUS_ERROR_FAILED, "%s",
@@ -565,6 +627,7 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         emit_claim(b, c, false);
         emit_claim_devices(b, c);
         emit_group_counts(b, c->resource_group);
+        daemon_sriov_claim_released(d, c);
         g = resource_set_find_id(&d->resources, c->resource_group);
         if (g && g->type == RESOURCE_VGPU)
                 return bus_vgpu_drop(b, TAKE_PTR(c), call);
@@ -613,7 +676,7 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = bus_read_options(m, spec, ELEMENTSOF(spec), RESOURCE_PCI, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
-        r = claim_checks(&checks, resource_set_find_id(&d->resources, c->resource_group), c, true);
+        r = claim_checks(&checks, resource_set_find_id(&d->resources, c->resource_group), c, 0, true);
         if (r < 0)
                 return r;
         r = bus_verify_polkit(b, m, &checks, no_interaction, error);

@@ -33,8 +33,8 @@ int bus_group_claim_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, 
  * logged. -ENOENT when there is no such claim. */
 int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *reason);
 
-/* Adds c (taken) to the claims, saves, announces it and answers call
- * with its path (or an error). */
+/* Reserves and lists c (taken) at once, saves, announces it and answers
+ * call with its path (or an error): a claim whose members are ready. */
 int bus_claim_record(Bus *b, Claim *c, sd_bus_message *call);
 
 /* vgpu resource groups (claim-vgpu.c), called from the claim flow. */

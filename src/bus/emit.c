@@ -191,6 +191,8 @@ static const FieldMap device_fields[] = {
         { DEVICE_FIELD_AUTHORIZED,    "org.hostdev1.UsbDevice", { "Authorized" } },
         { DEVICE_FIELD_RESOURCE_GROUP, "org.hostdev1.Device",   { "ResourceGroup" } },
         { DEVICE_FIELD_CRITICAL,      "org.hostdev1.Device",    { "Critical", "CriticalReasons" } },
+        { DEVICE_FIELD_VF_CONFIG,     "org.hostdev1.SriovPhysicalFunction", { "VfConfig" } },
+        { DEVICE_FIELD_SRIOV,         "org.hostdev1.SriovPhysicalFunction", { "VfConfig" } },
 };
 
 static const FieldMap group_fields[] = {
@@ -229,8 +231,15 @@ static int emit_changed(Emitter *e, const Entry *x) {
                         if (!(x->fields & map[j].field) || !streq(map[j].interface, map[i].interface))
                                 continue;
                         done[j] = true;
-                        for (size_t p = 0; p < ELEMENTSOF(map[j].properties) && map[j].properties[p]; p++)
-                                names[k++] = map[j].properties[p];
+                        for (size_t p = 0; p < ELEMENTSOF(map[j].properties) && map[j].properties[p]; p++) {
+                                bool seen = false;
+
+                                /* A property two fields announce is listed once. */
+                                for (size_t q = 0; q < k; q++)
+                                        seen = seen || streq(names[q], map[j].properties[p]);
+                                if (!seen)
+                                        names[k++] = map[j].properties[p];
+                        }
                 }
                 names[k] = NULL;
                 r = sd_bus_emit_properties_changed_strv(e->bus, x->path, map[i].interface, (char **) names);

@@ -27,6 +27,7 @@ static const struct {
         { "org.hostdev1.ResourceGroup", "Prepare", ACTION_PREPARE },
         { "org.hostdev1.ResourceGroup", "Release", ACTION_PREPARE },
         { "org.hostdev1.SriovPhysicalFunction", "SetNumVfs", ACTION_CONFIGURE_SRIOV },
+        { "org.hostdev1.SriovPhysicalFunction", "SetVfConfig", ACTION_CONFIGURE_SRIOV },
         { "org.hostdev1.MdevParent", "CreateMdev", ACTION_MANAGE_MDEV },
         { "org.hostdev1.Mdev", "Remove", ACTION_MANAGE_MDEV },
         { "org.hostdev1.Mdev", "Import", ACTION_MANAGE_MDEV },

@@ -242,6 +242,214 @@ static int method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *e
         return 1;
 }
 
+/* VfConfig: one a{sv} per VF, the kernel's values completed with the
+ * stored ones. */
+static int append_vf(sd_bus_message *reply, const VfSettings *s) {
+        char mac[18];
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "index", "u", (uint32_t) s->index);
+        if (r >= 0 && s->has_mac)
+                r = sd_bus_message_append(reply, "{sv}", "mac", "s", vf_mac_format(s->mac, mac));
+        if (r >= 0 && s->vlan >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "vlan", "u", (uint32_t) s->vlan);
+        if (r >= 0 && s->qos >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "qos", "u", (uint32_t) s->qos);
+        if (r >= 0 && s->trust >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "trust", "b", s->trust);
+        if (r >= 0 && s->spoofchk >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "spoofchk", "b", s->spoofchk);
+        if (r >= 0 && s->link_state != VF_LINK_UNSET)
+                r = sd_bus_message_append(reply, "{sv}", "link-state", "s", vf_link_state_to_string(s->link_state));
+        if (r >= 0 && s->max_tx_rate >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "max-tx-rate", "u", (uint32_t) s->max_tx_rate);
+        if (r >= 0 && s->min_tx_rate >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "min-tx-rate", "u", (uint32_t) s->min_tx_rate);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static int get_vf_config(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        sd_bus_slot *slot = sd_bus_get_current_slot(bus);
+        Bus *b = slot ? sd_bus_slot_get_userdata(slot) : NULL;
+        const Device *pf = userdata;
+        _cleanup_free_ VfSettings *vfs = NULL;
+        size_t n = 0;
+        int r;
+
+        if (b)
+                r = daemon_sriov_vf_config(b->daemon, pf, &vfs, &n);
+        else {
+                /* Outside a call (InterfacesAdded of a PF that just
+                 * appeared, which has no VFs yet): the indexes only. */
+                n = pf->pci.num_vfs;
+                vfs = calloc(n ?: 1, sizeof(VfSettings));
+                r = vfs ? 0 : -ENOMEM;
+                for (size_t i = 0; r >= 0 && i < n; i++)
+                        vf_settings_init(&vfs[i], (unsigned) i);
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = append_vf(reply, &vfs[i]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+/* SetVfConfig's options: the settings, persist and no_interaction. */
+static int read_vf_options(sd_bus_message *m, VfSettings *s, bool *persist, bool *no_interaction,
+                           sd_bus_error *error) {
+        char ebuf[48];
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                _cleanup_free_ char *err = NULL;
+                const char *key, *contents, *str;
+                uint32_t u;
+                int bv;
+
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+#define WANT(sig)                                                                                              \
+        if (!streq(contents, sig))                                                                             \
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,                                    \
+                                         "Option '%s' must be of type '%s', not '%s'.", key, sig, contents);
+                if ((streq(key, "mac") || streq(key, "link-state"))) {
+                        WANT("s");
+                        r = sd_bus_message_read(m, "v", "s", &str);
+                        if (r < 0)
+                                return r;
+                        if (streq(key, "mac") && vf_mac_parse(str, s->mac, &err) < 0)
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", strempty(err));
+                        if (streq(key, "mac"))
+                                s->has_mac = true;
+                        else if ((s->link_state = vf_link_state_from_string(str)) == VF_LINK_UNSET)
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                         "link-state '%s' is not auto, enable or disable.",
+                                                         bus_excerpt(str, ebuf));
+                } else if ((streq(key, "vlan") || streq(key, "qos") || streq(key, "max-tx-rate") ||
+                           streq(key, "min-tx-rate"))) {
+                        WANT("u");
+                        r = sd_bus_message_read(m, "v", "u", &u);
+                        if (r < 0)
+                                return r;
+                        if (streq(key, "vlan"))
+                                s->vlan = u > VF_VLAN_MAX ? VF_VLAN_MAX + 1 : (int) u;
+                        else if (streq(key, "qos"))
+                                s->qos = u > VF_QOS_MAX ? VF_QOS_MAX + 1 : (int) u;
+                        else if (streq(key, "max-tx-rate"))
+                                s->max_tx_rate = u;
+                        else
+                                s->min_tx_rate = u;
+                } else if ((streq(key, "trust") || streq(key, "spoofchk") || streq(key, "persist") ||
+                           streq(key, "auth.no_user_interaction"))) {
+                        WANT("b");
+                        r = sd_bus_message_read(m, "v", "b", &bv);
+                        if (r < 0)
+                                return r;
+                        if (streq(key, "trust"))
+                                s->trust = !!bv;
+                        else if (streq(key, "spoofchk"))
+                                s->spoofchk = !!bv;
+                        else if (streq(key, "persist"))
+                                *persist = bv;
+                        else
+                                *no_interaction = bv;
+                } else
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Unknown option '%s'.",
+                                                 bus_excerpt(key, ebuf));
+#undef WANT
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int checks_for_vf(PolkitChecks *c, const Device *pf, unsigned index) {
+        _cleanup_strv_free_ char **details = NULL;
+        _cleanup_free_ char *msg = NULL;
+        char num[16];
+
+        snprintf(num, sizeof num, "%u", index);
+        if (asprintf(&msg, "Authentication is required to change the settings of SR-IOV virtual function %u "
+                     "of %s.", index, pf->address) < 0 ||
+            polkit_details_for_device(&details, pf) < 0 || polkit_details_add(&details, "vf", num) < 0 ||
+            polkit_details_add(&details, "polkit.message", msg) < 0)
+                return -ENOMEM;
+        return polkit_checks_add(c, NULL, TAKE_PTR(details));
+}
+
+static const char *vf_error_name(int r) {
+        switch (r) {
+        case -EINVAL:
+                return BUS_ERROR_INVALID_ARGUMENT;
+        case -EOPNOTSUPP:
+                return BUS_ERROR_NOT_SUPPORTED;
+        case -EBUSY:
+                return BUS_ERROR_BUSY;
+        default:
+                return BUS_ERROR_FAILED;
+        }
+}
+
+static int method_set_vf_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Bus *b = sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(m)));
+        const Device *pf = userdata;
+        _cleanup_(polkit_checks_done) PolkitChecks checks = {};
+        _cleanup_free_ char *msg = NULL;
+        bool persist = true, no_interaction = false;
+        VfSettings s;
+        uint32_t index;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &index);
+        if (r < 0)
+                return r;
+        vf_settings_init(&s, index);
+        r = read_vf_options(m, &s, &persist, &no_interaction, error);
+        if (r < 0 || sd_bus_error_is_set(error))
+                return r;
+        /* Checked before polkit: bad input is refused the same for everyone. */
+        if (vf_settings_empty(&s))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "Nothing to set: give mac, vlan, qos, trust, spoofchk, link-state, "
+                                         "max-tx-rate or min-tx-rate.");
+        if (vf_settings_validate(&s, pf->pci.num_vfs, &msg) < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", strempty(msg));
+
+        r = checks_for_vf(&checks, pf, index);
+        if (r < 0)
+                return r;
+        r = bus_verify_polkit(b, m, &checks, no_interaction, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        free(msg);
+        msg = NULL;
+        r = daemon_sriov_set_vf_config(b->daemon, pf, &s, persist, &msg);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return sd_bus_error_setf(error, vf_error_name(r), "%s", msg ?: "Cannot set the VF.");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 #define CONST SD_BUS_VTABLE_PROPERTY_CONST
 #define CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
@@ -251,8 +459,11 @@ const sd_bus_vtable sriov_vtable[] = {
         SD_BUS_PROPERTY("NumVfs", "u", get_num_vfs, 0, CHANGE),
         SD_BUS_PROPERTY("VirtualFunctions", "ao", get_virtual_functions, 0, CHANGE),
         SD_BUS_PROPERTY("DriversAutoprobe", "b", get_drivers_autoprobe, 0, CHANGE),
+        SD_BUS_PROPERTY("VfConfig", "aa{sv}", get_vf_config, 0, CHANGE),
         SD_BUS_METHOD_WITH_ARGS("SetNumVfs", SD_BUS_ARGS("u", count, "a{sv}", options),
                                 SD_BUS_RESULT("ao", virtual_functions), method_set_num_vfs,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetVfConfig", SD_BUS_ARGS("u", index, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_set_vf_config, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -40,37 +40,50 @@ static void emit_group(Bus *b, const ResourceGroup *g, int kind) {
                 (void) emitter_changed(b->emitter, path, OBJECT_RESOURCE_GROUP, RG_FIELD_DEVICES);
 }
 
-static int tenant_checks(PolkitChecks *c, const ResourceGroup *g, const char *tenant, const char *devices,
+/* count: AssignToTenant's, 0 for ReturnToParent. Like a claim by count,
+ * an assignment is asked about by "count": the members are picked once it
+ * is authorized, from what is free then. */
+static int tenant_checks(PolkitChecks *c, const ResourceGroup *g, const char *tenant, unsigned count,
                          const char *message) {
-        char **extra = polkit_details_new("tenant", tenant, NULL);
+        char **extra = polkit_details_new("tenant", tenant, NULL), n[16];
 
-        if (!extra || (devices && polkit_details_add(&extra, "devices", devices) < 0)) {
+        snprintf(n, sizeof n, "%u", count);
+        if (!extra || polkit_details_add(&extra, "count", count > 0 ? n : NULL) < 0) {
                 strv_free(extra);
                 return -ENOMEM;
         }
         return polkit_checks_for_group(c, g, extra, message);
 }
 
-/* The own devices of the members a request picks, comma-separated. */
-static int selection(Daemon *d, const ResourceGroup *g, const ClaimRequest *q, char **ret, char **ret_error) {
+/* Are there enough free members now? Refused input never reaches polkit. */
+static int selection_check(Daemon *d, const ResourceGroup *g, const ClaimRequest *q, char **ret_error) {
         _cleanup_(member_list_done) MemberList l = {};
         _cleanup_free_ const Member **picked = NULL;
-        _cleanup_strv_free_ char **addresses = calloc(1, sizeof(char *));
         size_t n = 0;
         int r;
 
-        if (!addresses)
-                return -ENOMEM;
         r = resource_group_members(&d->resources, &d->inventory, &d->claims, g, &l);
         if (r >= 0)
                 r = claim_select(&l, &d->inventory, q, &picked, &n, ret_error);
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                for (size_t j = 0; r >= 0 && j < picked[i]->n_own; j++)
-                        r = strv_extend(&addresses, picked[i]->own[j]->address);
-        if (r < 0)
-                return r;
-        *ret = strv_join(addresses, ",");
-        return *ret ? 0 : -ENOMEM;
+        return r;
+}
+
+/* "devices" (ao) as addresses, as Claim takes them; NotFound for a path that is no device. */
+static int devices_option(Daemon *d, char **paths, char ***ret, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (char **p = paths; *p; p++) {
+                const Device *dev = bus_device_from_path(d, *p, "org.hostdev1.Device");
+
+                if (!dev)
+                        return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "No device at %s.", *p);
+                if (strv_extend(&l, dev->address) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 int bus_method_assign_to_tenant(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -78,10 +91,12 @@ int bus_method_assign_to_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
         Daemon *d = b->daemon;
         const ResourceGroup *parent = bus_resource_group_from_path(b, sd_bus_message_get_path(m));
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
-        _cleanup_free_ char *msg = NULL, *devices = NULL, *name = NULL, *path = NULL;
+        _cleanup_free_ char *msg = NULL, *name = NULL, *path = NULL;
+        _cleanup_strv_free_ char **device_paths = NULL, **addresses = NULL;
         ClaimRequest request = CLAIM_REQUEST_INIT;
         bool no_interaction = false;
         const OptionSpec spec[] = {
+                { "devices", OPTION_OBJECTS, &device_paths },
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
         };
         char hex[SD_ID128_STRING_MAX], id[SD_ID128_STRING_MAX + 1];
@@ -101,15 +116,22 @@ int bus_method_assign_to_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
                 return r;
         if ((r = tenant_validate(tenant, &msg)) < 0 || (r = claim_count_validate(count, &msg)) < 0)
                 return map_error(r, msg, error);
+        if (device_paths) {
+                r = devices_option(d, device_paths, &addresses, error);
+                if (r < 0 || sd_bus_error_is_set(error))
+                        return r;
+                request.devices = (const char *const *) addresses;
+                request.n_devices = strv_length(addresses);
+        }
         request.count = count;
-        r = selection(d, parent, &request, &devices, &msg);
+        r = selection_check(d, parent, &request, &msg);
         if (r < 0)
                 return map_error(r, msg, error);
         free(msg);
         if (asprintf(&msg, "Authentication is required to assign %u devices of '%s' to the tenant '%s'.", count,
                      parent->name, tenant) < 0)
                 return -ENOMEM;
-        r = tenant_checks(&checks, parent, tenant, devices, msg);
+        r = tenant_checks(&checks, parent, tenant, count, msg);
         if (r < 0)
                 return r;
         r = bus_verify_polkit(b, m, &checks, no_interaction, error);
@@ -169,7 +191,7 @@ int bus_method_return_to_parent(sd_bus_message *m, void *userdata, sd_bus_error 
         if (asprintf(&msg, "Authentication is required to take the devices of '%s' back from the tenant '%s'.",
                      g->name, g->tenant) < 0)
                 return -ENOMEM;
-        r = tenant_checks(&checks, g, g->tenant, NULL, msg);
+        r = tenant_checks(&checks, g, g->tenant, 0, msg);
         if (r < 0)
                 return r;
         r = bus_verify_polkit(b, m, &checks, no_interaction, error);

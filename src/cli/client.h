@@ -17,6 +17,7 @@
 #define HOSTDEV_USB_INTERFACE "org.hostdev1.UsbDevice"
 #define HOSTDEV_GROUP_INTERFACE "org.hostdev1.IommuGroup"
 #define HOSTDEV_RESOURCE_GROUP_INTERFACE "org.hostdev1.ResourceGroup"
+#define HOSTDEV_CLAIM_INTERFACE "org.hostdev1.Claim"
 
 /* How long a call that changes something may take: polkit may ask the user. */
 #define HD_MUTATING_TIMEOUT_USEC (300ULL * 1000000ULL)

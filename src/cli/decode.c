@@ -42,6 +42,10 @@ static int parse_u32(sd_bus_message *m, void *field) {
         return sd_bus_message_read_basic(m, 'u', field);
 }
 
+static int parse_u64(sd_bus_message *m, void *field) {
+        return sd_bus_message_read_basic(m, 't', field);
+}
+
 static int parse_i32(sd_bus_message *m, void *field) {
         return sd_bus_message_read_basic(m, 'i', field);
 }
@@ -254,6 +258,79 @@ static int parse_blockers(sd_bus_message *m, void *field) {
         return sd_bus_message_exit_container(m);
 }
 
+/* One a{sv} of Claim.Handles; keys the daemon may add later are skipped. */
+static int parse_handle(sd_bus_message *m, HdHandle *x) {
+        static const struct { const char *key; size_t offset; } keys[] = {
+                { "device",     offsetof(HdHandle, device)     },
+                { "address",    offsetof(HdHandle, address)    },
+                { "sysfs",      offsetof(HdHandle, sysfs)      },
+                { "vfio-group", offsetof(HdHandle, vfio_group) },
+                { "qemu",       offsetof(HdHandle, qemu)       },
+                { "libvirt",    offsetof(HdHandle, libvirt)    },
+        };
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *contents;
+                size_t i;
+
+                r = sd_bus_message_read_basic(m, 's', &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                for (i = 0; i < ELEMENTSOF(keys); i++)
+                        if (streq(keys[i].key, key))
+                                break;
+                if (i < ELEMENTSOF(keys) && (streq(contents, "s") || streq(contents, "o"))) {
+                        r = sd_bus_message_enter_container(m, 'v', contents);
+                        if (r >= 0)
+                                r = parse_string(m, (uint8_t *) x + keys[i].offset);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                } else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+/* Handles, aa{sv}: the field is the claim itself. */
+static int parse_handles(sd_bus_message *m, void *field) {
+        HdClaim *c = field;
+        int r;
+
+        hd_claim_free_handles(c);
+        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                HdHandle *n = realloc(c->handles, (c->n_handles + 1) * sizeof(HdHandle));
+
+                if (!n)
+                        return -ENOMEM;
+                c->handles = n;
+                n[c->n_handles] = (HdHandle) {};
+                /* Counted before parsing, so that a half-read handle is freed too. */
+                r = parse_handle(m, n + c->n_handles++);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 #define FIELD(type, f) offsetof(type, f)
 
 static const PropMap manager_map[] = {
@@ -282,6 +359,7 @@ static const PropMap device_map[] = {
         { "IommuGroup",  "o", FIELD(HdDevice, iommu_group),  parse_string },
         { "ResourceGroup", "o", FIELD(HdDevice, resource_group), parse_string },
         { "State",       "s", FIELD(HdDevice, state),        parse_string },
+        { "Claim",       "o", FIELD(HdDevice, claim),        parse_string },
         { "Critical",        "b",     0, parse_device_critical         },
         { "CriticalReasons", "a(ss)", 0, parse_device_critical_reasons },
         {}
@@ -329,6 +407,20 @@ static const PropMap resource_group_map[] = {
         { "Devices",     "ao",     FIELD(HdResourceGroup, devices),     parse_strv   },
         { "Total",       "u",      FIELD(HdResourceGroup, total),       parse_u32    },
         { "Available",   "u",      FIELD(HdResourceGroup, available),   parse_u32    },
+        { "Claimed",     "u",      FIELD(HdResourceGroup, claimed),     parse_u32    },
+        { "Tenant",      "s",      FIELD(HdResourceGroup, tenant),      parse_string },
+        { "Parent",      "o",      FIELD(HdResourceGroup, parent),      parse_string },
+        {}
+};
+
+static const PropMap claim_map[] = {
+        { "Id",            "s",      FIELD(HdClaim, id),             parse_string  },
+        { "Consumer",      "s",      FIELD(HdClaim, consumer),       parse_string  },
+        { "ResourceGroup", "o",      FIELD(HdClaim, resource_group), parse_string  },
+        { "Devices",       "ao",     FIELD(HdClaim, devices),        parse_strv    },
+        { "Handles",       "aa{sv}", 0,                              parse_handles },
+        { "Since",         "t",      FIELD(HdClaim, since),          parse_u64     },
+        { "Lease",         "s",      FIELD(HdClaim, lease),          parse_string  },
         {}
 };
 
@@ -396,6 +488,7 @@ static int read_object(sd_bus_message *m, HdHost *h, const char *path) {
         HdDevice *d = NULL;
         HdGroup *g = NULL;
         HdResourceGroup *rg = NULL;
+        HdClaim *c = NULL;
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
@@ -453,6 +546,16 @@ static int read_object(sd_bus_message *m, HdHost *h, const char *path) {
                         }
                         base = rg;
                         map = resource_group_map;
+                } else if (streq(iface, HOSTDEV_CLAIM_INTERFACE)) {
+                        if (!c) {
+                                c = hd_claim_new(path);
+                                if (!c) {
+                                        r = -ENOMEM;
+                                        goto fail;
+                                }
+                        }
+                        base = c;
+                        map = claim_map;
                 } else if (streq(iface, HOSTDEV_MANAGER_INTERFACE)) {
                         base = h;
                         map = manager_map;
@@ -490,6 +593,12 @@ static int read_object(sd_bus_message *m, HdHost *h, const char *path) {
                         goto fail;
                 rg = NULL;
         }
+        if (c) {
+                r = hd_host_add_claim(h, c);
+                if (r < 0)
+                        goto fail;
+                c = NULL;
+        }
 
         return sd_bus_message_exit_container(m);
 
@@ -497,6 +606,7 @@ fail:
         hd_device_free(d);
         hd_group_free(g);
         hd_resource_group_free(rg);
+        hd_claim_free(c);
         return r;
 }
 

@@ -9,6 +9,8 @@
 #define ACTION_PREPARE "org.hostdev1.prepare-devices"
 #define ACTION_MANAGE_GROUPS "org.hostdev1.manage-resource-groups"
 #define ACTION_OVERRIDE_CRITICAL "org.hostdev1.override-critical"
+#define ACTION_CLAIM "org.hostdev1.claim-devices"
+#define ACTION_ASSIGN_TENANT "org.hostdev1.assign-tenant"
 
 static char command[64] = "hostdevctl";
 
@@ -33,6 +35,10 @@ const char *method_action(const char *interface, const char *member) {
                 { HOSTDEV_RESOURCE_GROUP_INTERFACE, "Update",              ACTION_MANAGE_GROUPS },
                 { HOSTDEV_RESOURCE_GROUP_INTERFACE, "SetRules",            ACTION_MANAGE_GROUPS },
                 { HOSTDEV_RESOURCE_GROUP_INTERFACE, "Delete",              ACTION_MANAGE_GROUPS },
+                { HOSTDEV_RESOURCE_GROUP_INTERFACE, "Claim",               ACTION_CLAIM         },
+                { HOSTDEV_CLAIM_INTERFACE,          "Release",             ACTION_CLAIM         },
+                { HOSTDEV_RESOURCE_GROUP_INTERFACE, "AssignToTenant",      ACTION_ASSIGN_TENANT },
+                { HOSTDEV_RESOURCE_GROUP_INTERFACE, "ReturnToParent",      ACTION_ASSIGN_TENANT },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -164,6 +170,41 @@ static const char *call_group_name(sd_bus_message *m) {
         return name;
 }
 
+/* Claim, Claim.Release, AssignToTenant, ReturnToParent: the calls about claims and tenants. */
+static bool is_claim_call(sd_bus_message *m) {
+        const char *member = sd_bus_message_get_member(m);
+
+        return streq_ptr(sd_bus_message_get_interface(m), HOSTDEV_CLAIM_INTERFACE) ||
+               streq_ptr(member, "Claim") || streq_ptr(member, "AssignToTenant") ||
+               streq_ptr(member, "ReturnToParent");
+}
+
+/* The errors of claims and tenants; false when the error is none of theirs. */
+static bool log_claim_error(sd_bus_message *m, const sd_bus_error *error) {
+        const char *detail = error->message ? error->message : error->name;
+
+        if (!is_claim_call(m))
+                return false;
+        if (sd_bus_error_has_name(error, ERROR_PREFIX "InsufficientDevices"))
+                log_error("%s: not enough free members. %s 'hostdevctl claims' shows what is claimed.", command,
+                          detail);
+        else if (sd_bus_error_has_name(error, ERROR_PREFIX "Busy"))
+                log_error("Cannot %s now: %s", command, detail);
+        else if (sd_bus_error_has_name(error, ERROR_PREFIX "NotFound") &&
+                 streq_ptr(sd_bus_message_get_interface(m), HOSTDEV_CLAIM_INTERFACE)) {
+                /* Released meanwhile: the claim's id is the last element of its path. */
+                const char *path = sd_bus_message_get_path(m), *slash = path ? strrchr(path, '/') : NULL;
+
+                log_error("No claim %s. 'hostdevctl claims' shows them.", slash ? slash + 1 : strna(path));
+        } else if (sd_bus_error_has_name(error, ERROR_PREFIX "CriticalDevice") ||
+                 sd_bus_error_has_name(error, ERROR_PREFIX "GroupNotViable"))
+                /* Claim takes no --override-critical: the daemon's reason is all there is to say. */
+                log_error("%s: %s", command, detail);
+        else
+                return false;
+        return true;
+}
+
 void log_call_error(sd_bus *bus, sd_bus_message *m, const sd_bus_error *error, int r) {
         char actions[160];
 
@@ -182,6 +223,8 @@ void log_call_error(sd_bus *bus, sd_bus_message *m, const sd_bus_error *error, i
         else if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
                 log_error("Not authorized to %s: polkit refused %s. "
                           "An administrator can allow it with a polkit rule.", command, actions);
+        else if (log_claim_error(m, error))
+                return;
         else if (sd_bus_error_has_name(error, ERROR_PREFIX "CriticalDevice"))
                 log_critical(bus, m);
         else if (sd_bus_error_has_name(error, ERROR_PREFIX "Exists"))

@@ -9,6 +9,31 @@
 
 static const char * const group_types[] = { "pci", "usb", "sriov-nic", "vgpu" };
 
+static bool is_tenant_group(const HdResourceGroup *g) {
+        return !isempty(g->tenant);
+}
+
+/* The tenant groups taken from g: "NAME (tenant TENANT, N total)" lines. */
+static int add_tenant_groups(KeyValue *kv, const HdHost *h, const HdResourceGroup *g) {
+        bool first = true;
+        int r;
+
+        for (size_t i = 0; i < h->n_resource_groups; i++) {
+                const HdResourceGroup *t = h->resource_groups[i];
+
+                if (!is_tenant_group(t) || !streq_ptr(t->parent, g->path))
+                        continue;
+                r = first ? kv_add(kv, "Tenant Groups", "%s (tenant %s, %" PRIu32 " total)", strdash(t->name),
+                                   t->tenant, t->total)
+                          : kv_add_more(kv, "%s (tenant %s, %" PRIu32 " total)", strdash(t->name), t->tenant,
+                                        t->total);
+                if (r < 0)
+                        return r;
+                first = false;
+        }
+        return 0;
+}
+
 void json_write_resource_group(JsonWriter *w, const HdHost *h, const HdResourceGroup *g) {
         json_begin_object(w);
         json_kv_string(w, "name", g->name);
@@ -19,6 +44,13 @@ void json_write_resource_group(JsonWriter *w, const HdHost *h, const HdResourceG
         json_kv_string_or_null(w, "class", g->class_hint);
         json_kv_uint(w, "total", g->total);
         json_kv_uint(w, "available", g->available);
+        json_kv_uint(w, "claimed", g->claimed);
+        json_kv_string_or_null(w, "tenant", g->tenant);
+        json_key(w, "parent");
+        if (is_tenant_group(g))
+                json_string(w, hd_host_resource_group_name(h, g->parent));
+        else
+                json_null(w);
 
         json_key(w, "rules");
         json_begin_array(w);
@@ -44,6 +76,14 @@ static int add_resource_group(KeyValue *kv, const HdHost *h, const HdResourceGro
         if (!isempty(g->class_hint) && (r = kv_add(kv, "Class", "%s", g->class_hint)) < 0)
                 return r;
         if ((r = kv_add(kv, "Devices", "%" PRIu32 " total, %" PRIu32 " available", g->total, g->available)) < 0)
+                return r;
+        if ((r = kv_add(kv, "Claimed", "%" PRIu32, g->claimed)) < 0)
+                return r;
+        if (is_tenant_group(g) &&
+            ((r = kv_add(kv, "Tenant", "%s", g->tenant)) < 0 ||
+             (r = kv_add(kv, "Parent", "%s", hd_host_resource_group_name(h, g->parent))) < 0))
+                return r;
+        if ((r = add_tenant_groups(kv, h, g)) < 0)
                 return r;
 
         if (g->n_rules == 0 && (r = kv_add(kv, "Rules", "none")) < 0)
@@ -99,7 +139,7 @@ static int print_one(const HdHost *h, const HdResourceGroup *g) {
 }
 
 /* Connects and fetches everything, and finds the group the user named. */
-static int fetch_group(const char *what, sd_bus **ret_bus, HdHost **ret_host, HdResourceGroup **ret_group) {
+int fetch_resource_group(const char *what, sd_bus **ret_bus, HdHost **ret_host, HdResourceGroup **ret_group) {
         HdResourceGroup *g;
 
         if (hd_bus_open(ret_bus) < 0 || hd_host_fetch(*ret_bus, ret_host) < 0)
@@ -125,8 +165,7 @@ static int refetch_group(sd_bus *bus, const char *path, HdHost **ret_host, const
         return 0;
 }
 
-/* After a change: prints the group at path. Returns an exit status. */
-static int show_path(sd_bus *bus, const char *path) {
+int show_resource_group_path(sd_bus *bus, const char *path) {
         _cleanup_host_free_ HdHost *h = NULL;
         const HdResourceGroup *g;
 
@@ -136,7 +175,9 @@ static int show_path(sd_bus *bus, const char *path) {
 }
 
 static int group_list(int argc, char *argv[]) {
-        static const char * const headers[] = { "NAME", "TYPE", "TOTAL", "AVAILABLE", "CLASS", "RULES" };
+        static const char * const headers[] = {
+                "NAME", "TYPE", "TOTAL", "AVAILABLE", "CLAIMED", "TENANT", "CLASS", "RULES",
+        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_host_free_ HdHost *h = NULL;
         _cleanup_table_free_ Table *t = NULL;
@@ -160,14 +201,16 @@ static int group_list(int argc, char *argv[]) {
         table_set_shrinkable(t, 0, true);
         for (size_t i = 0; i < h->n_resource_groups; i++) {
                 const HdResourceGroup *g = h->resource_groups[i];
-                char total[16], available[16], rules[24];
+                char total[16], available[16], claimed[16], rules[24];
                 int r;
 
                 snprintf(total, sizeof(total), "%" PRIu32, g->total);
                 snprintf(available, sizeof(available), "%" PRIu32, g->available);
+                snprintf(claimed, sizeof(claimed), "%" PRIu32, g->claimed);
                 snprintf(rules, sizeof(rules), "%zu", g->n_rules);
                 r = table_add_row(t, (const char * const[]) {
-                        g->name, g->type, total, available, strdash(g->class_hint), rules,
+                        g->name, g->type, total, available, claimed, strdash(g->tenant), strdash(g->class_hint),
+                        rules,
                 });
                 if (r < 0)
                         return output_result(r);
@@ -186,7 +229,7 @@ static int group_show(int argc, char *argv[]) {
         _cleanup_host_free_ HdHost *h = NULL;
         HdResourceGroup *g;
 
-        if (fetch_group(argv[1], &bus, &h, &g) < 0)
+        if (fetch_resource_group(argv[1], &bus, &h, &g) < 0)
                 return EXIT_FAILURE;
         return output_result(print_one(h, g));
 }
@@ -279,7 +322,7 @@ static int group_create(int argc, char *argv[]) {
         if (r < 0 || !(path = strdup(p)))
                 return exit_message_error(r < 0 ? r : -ENOMEM);
 
-        return show_path(bus, path);
+        return show_resource_group_path(bus, path);
 }
 
 /* A method of the group taking only options: Delete, or Update with the options given. */
@@ -290,7 +333,7 @@ static int group_call_options(const char *what, const char *method) {
         HdResourceGroup *g;
         int r;
 
-        if (fetch_group(what, &bus, &h, &g) < 0)
+        if (fetch_resource_group(what, &bus, &h, &g) < 0)
                 return EXIT_FAILURE;
         if (hd_new_call(bus, &m, g->path, HOSTDEV_RESOURCE_GROUP_INTERFACE, method, arg_ask_password) < 0)
                 return EXIT_FAILURE;
@@ -335,7 +378,7 @@ static int change_rules(const char *what, const char *add, size_t remove_index) 
         size_t i = 0;
         int r;
 
-        if (fetch_group(what, &bus, &h, &g) < 0)
+        if (fetch_resource_group(what, &bus, &h, &g) < 0)
                 return EXIT_FAILURE;
 
         r = sd_bus_get_property(bus, HOSTDEV_SERVICE, g->path, HOSTDEV_RESOURCE_GROUP_INTERFACE, "Rules",
@@ -412,7 +455,7 @@ static int group_prepare_or_release(const char *what, const char *method) {
         _cleanup_host_free_ HdHost *h = NULL;
         HdResourceGroup *g;
 
-        if (fetch_group(what, &bus, &h, &g) < 0)
+        if (fetch_resource_group(what, &bus, &h, &g) < 0)
                 return EXIT_FAILURE;
         if (hd_new_call(bus, &m, g->path, HOSTDEV_RESOURCE_GROUP_INTERFACE, method, arg_ask_password) < 0)
                 return EXIT_FAILURE;

@@ -45,6 +45,7 @@ HdDevice *hd_device_free(HdDevice *d) {
         free(d->iommu_group);
         free(d->resource_group);
         free(d->state);
+        free(d->claim);
         strv_free(d->critical_reasons);
         free(d->class_name);
         free(d->slot);
@@ -80,8 +81,51 @@ HdResourceGroup *hd_resource_group_free(HdResourceGroup *g) {
         free(g->class_hint);
         hd_rules_free(g->rules, g->n_rules);
         strv_free(g->devices);
+        free(g->tenant);
+        free(g->parent);
         free(g);
         return NULL;
+}
+
+void hd_claim_free_handles(HdClaim *c) {
+        for (size_t i = 0; i < c->n_handles; i++) {
+                HdHandle *x = c->handles + i;
+
+                free(x->device);
+                free(x->address);
+                free(x->sysfs);
+                free(x->vfio_group);
+                free(x->qemu);
+                free(x->libvirt);
+        }
+        free(c->handles);
+        c->handles = NULL;
+        c->n_handles = 0;
+}
+
+HdClaim *hd_claim_free(HdClaim *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->id);
+        free(c->consumer);
+        free(c->resource_group);
+        strv_free(c->devices);
+        hd_claim_free_handles(c);
+        free(c->lease);
+        free(c);
+        return NULL;
+}
+
+HdClaim *hd_claim_new(const char *path) {
+        HdClaim *c = calloc(1, sizeof(HdClaim));
+
+        if (!c)
+                return NULL;
+        c->path = strdup(path);
+        if (!c->path)
+                return hd_claim_free(c);
+        return c;
 }
 
 HdHost *hd_host_free(HdHost *h) {
@@ -93,6 +137,9 @@ HdHost *hd_host_free(HdHost *h) {
                 hd_group_free(h->groups[i]);
         for (size_t i = 0; i < h->n_resource_groups; i++)
                 hd_resource_group_free(h->resource_groups[i]);
+        for (size_t i = 0; i < h->n_claims; i++)
+                hd_claim_free(h->claims[i]);
+        free(h->claims);
         free(h->devices);
         free(h->groups);
         free(h->resource_groups);
@@ -193,6 +240,15 @@ static int resource_group_compare(const void *a, const void *b) {
         return c != 0 ? c : strcmp(x->path, y->path);
 }
 
+/* Oldest first, as Manager.Claims lists them; the id breaks ties. */
+static int claim_compare(const void *a, const void *b) {
+        const HdClaim *x = *(HdClaim * const *) a, *y = *(HdClaim * const *) b;
+
+        if (x->since != y->since)
+                return x->since < y->since ? -1 : 1;
+        return strcmp(x->path, y->path);
+}
+
 int hd_host_add_device(HdHost *h, HdDevice *d) {
         return append(&h->devices, &h->n_devices, d);
 }
@@ -205,6 +261,10 @@ int hd_host_add_resource_group(HdHost *h, HdResourceGroup *g) {
         return append(&h->resource_groups, &h->n_resource_groups, g);
 }
 
+int hd_host_add_claim(HdHost *h, HdClaim *c) {
+        return append(&h->claims, &h->n_claims, c);
+}
+
 void hd_host_sort(HdHost *h) {
         if (h->n_devices > 0)
                 qsort(h->devices, h->n_devices, sizeof(HdDevice *), device_compare);
@@ -213,6 +273,8 @@ void hd_host_sort(HdHost *h) {
         if (h->n_resource_groups > 0)
                 qsort(h->resource_groups, h->n_resource_groups, sizeof(HdResourceGroup *),
                       resource_group_compare);
+        if (h->n_claims > 0)
+                qsort(h->claims, h->n_claims, sizeof(HdClaim *), claim_compare);
 }
 
 HdDevice *hd_host_find_device(const HdHost *h, const char *path) {
@@ -262,6 +324,28 @@ HdResourceGroup *hd_host_lookup_resource_group(const HdHost *h, const char *what
                 if (streq_ptr(h->resource_groups[i]->id, what))
                         return h->resource_groups[i];
         return what[0] == '/' ? hd_host_find_resource_group(h, what) : NULL;
+}
+
+HdClaim *hd_host_find_claim(const HdHost *h, const char *path) {
+        if (!path)
+                return NULL;
+        for (size_t i = 0; i < h->n_claims; i++)
+                if (streq(h->claims[i]->path, path))
+                        return h->claims[i];
+        return NULL;
+}
+
+HdClaim *hd_host_lookup_claim(const HdHost *h, const char *what) {
+        for (size_t i = 0; i < h->n_claims; i++)
+                if (streq_ptr(h->claims[i]->id, what))
+                        return h->claims[i];
+        return hd_host_find_claim(h, what);
+}
+
+const char *hd_host_resource_group_name(const HdHost *h, const char *path) {
+        const HdResourceGroup *g = hd_host_find_resource_group(h, path);
+
+        return g && !isempty(g->name) ? g->name : path;
 }
 
 const char *hd_device_resource_group_name(const HdHost *h, const HdDevice *d) {

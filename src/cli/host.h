@@ -32,6 +32,7 @@ typedef struct HdDevice {
         char *iommu_group;              /* object path, "/" when none */
         char *resource_group;           /* object path, "/" when none */
         char *state;
+        char *claim;                    /* object path of the claim holding it, "/" when none */
         /* Critical, CriticalReasons: has_critical is false when the daemon publishes neither. */
         bool has_critical;
         bool critical;
@@ -106,7 +107,32 @@ typedef struct HdResourceGroup {
         char **devices;                 /* object paths, sorted by address */
         uint32_t total;
         uint32_t available;
+        uint32_t claimed;
+        char *tenant;                   /* "" for an ordinary group */
+        char *parent;                   /* object path, "/" for an ordinary group */
 } HdResourceGroup;
+
+/* One dictionary of Claim.Handles: what a hypervisor needs for one device. */
+typedef struct HdHandle {
+        char *device;                   /* object path */
+        char *address;
+        char *sysfs;
+        char *vfio_group;               /* "" for USB */
+        char *qemu;                     /* one -device argument */
+        char *libvirt;                  /* one <hostdev> element */
+} HdHandle;
+
+typedef struct HdClaim {
+        char *path;
+        char *id;
+        char *consumer;
+        char *resource_group;           /* object path, "/" when the group is gone */
+        char **devices;                 /* object paths, sorted by address */
+        HdHandle *handles;
+        size_t n_handles;
+        uint64_t since;                 /* µs since the epoch */
+        char *lease;                    /* "" when none */
+} HdClaim;
 
 /* Everything the daemon publishes, devices and groups sorted (see hd_host_sort). */
 typedef struct HdHost {
@@ -127,6 +153,8 @@ typedef struct HdHost {
         size_t n_groups;
         HdResourceGroup **resource_groups;      /* sorted by name */
         size_t n_resource_groups;
+        HdClaim **claims;                       /* oldest first */
+        size_t n_claims;
 } HdHost;
 
 HdHost *hd_host_free(HdHost *h);
@@ -144,13 +172,17 @@ void hd_group_free_blockers(HdGroup *g);
 HdResourceGroup *hd_resource_group_new(const char *path);
 HdResourceGroup *hd_resource_group_free(HdResourceGroup *g);
 void hd_rules_free(HdRule *rules, size_t n);
+HdClaim *hd_claim_new(const char *path);
+HdClaim *hd_claim_free(HdClaim *c);
+void hd_claim_free_handles(HdClaim *c);
 
 /* Appends an item the host then owns; -ENOMEM leaves it with the caller. */
 int hd_host_add_device(HdHost *h, HdDevice *d);
 int hd_host_add_group(HdHost *h, HdGroup *g);
 int hd_host_add_resource_group(HdHost *h, HdResourceGroup *g);
+int hd_host_add_claim(HdHost *h, HdClaim *c);
 /* Devices by kind (PCI, USB, others) and address as people read them,
- * IOMMU groups by number, resource groups by name. */
+ * IOMMU groups by number, resource groups by name, claims by age. */
 void hd_host_sort(HdHost *h);
 
 HdDevice *hd_host_find_device(const HdHost *h, const char *path);
@@ -160,6 +192,11 @@ HdGroup *hd_host_find_group(const HdHost *h, const char *path);
 HdResourceGroup *hd_host_find_resource_group(const HdHost *h, const char *path);
 /* By name first, then by id, then by object path; NULL when none matches. */
 HdResourceGroup *hd_host_lookup_resource_group(const HdHost *h, const char *what);
+/* A claim by object path, or by id or object path as a user types it; NULL when none. */
+HdClaim *hd_host_find_claim(const HdHost *h, const char *path);
+HdClaim *hd_host_lookup_claim(const HdHost *h, const char *what);
+/* The name of a resource group by object path, else the path itself ("/" stays "/"). */
+const char *hd_host_resource_group_name(const HdHost *h, const char *path);
 /* The name of the device's resource group, or NULL when it has none. */
 const char *hd_device_resource_group_name(const HdHost *h, const HdDevice *d);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "errors.h"
@@ -21,6 +22,14 @@ char *arg_description = NULL;
 char *arg_class = NULL;
 char *arg_uuid = NULL;
 char **arg_rules = NULL;
+unsigned arg_count = 0;
+char *arg_consumer = NULL;
+int arg_numa = -1;
+bool arg_numa_strict = false;
+char **arg_devices = NULL;
+unsigned arg_lease_pid = 0;
+bool arg_no_prepare = false;
+char *arg_format = NULL;
 
 /* The OPT_* options given, to refuse those a command does not take. */
 static unsigned arg_given = 0;
@@ -92,6 +101,12 @@ static const Verb verbs[] = {
         { "group",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_group,           NULL },
         { "sriov",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_sriov,           NULL },
         { "mdev",          "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_mdev,            NULL },
+        { "claim",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_claim,           NULL },
+        { "tenant",        "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_tenant,          NULL },
+        { "claims",        NULL,                 0, 0,        0, verb_claims,
+          "List claims (as \"claim list\")" },
+        { "unclaim",       "CLAIM",              1, 1,        0, verb_unclaim,
+          "Release a claim (as \"claim release\")" },
         { "status",        NULL,                 0, 0,        OPT_ALL, verb_status,
           "Show IOMMU, reboot and critical-device state" },
         { "monitor",       NULL,                 0, 0,        0, verb_monitor,
@@ -134,6 +149,10 @@ static void help(void) {
         help_verbs("sriov ", sriov_verbs, n_sriov_verbs);
         printf("\nMediated device commands:\n");
         help_verbs("mdev ", mdev_verbs, n_mdev_verbs);
+        printf("\nClaim and tenant commands:\n");
+        help_verbs("", &claim_group_verb, 1);
+        help_verbs("claim ", claim_verbs, n_claim_verbs);
+        help_verbs("tenant ", tenant_verbs, n_tenant_verbs);
         printf("\nOptions:\n"
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"
@@ -155,6 +174,15 @@ static void help(void) {
                "                         companions\n"
                "     --all               status: also the bridges the host needs\n"
                "     --uuid=UUID         mdev create: the new device's UUID\n"
+               "     --consumer=ID       claim: who takes the devices (a VM name or UUID)\n"
+               "     --count=N           claim, tenant assign: how many members (default 1)\n"
+               "     --device=DEVICE     claim, tenant assign: this member exactly; may be\n"
+               "                         repeated\n"
+               "     --numa=NODE         claim: members on this NUMA node first\n"
+               "     --numa-strict       claim: only members on the --numa node\n"
+               "     --lease-pid=PID     claim: release the claim when process PID exits\n"
+               "     --no-prepare        claim: leave the devices on their drivers\n"
+               "     --format=FORMAT     claim, claim show: text, libvirt, qemu or json\n"
                "\nSee the hostdevctl(1) man page for details.\n");
 }
 
@@ -178,6 +206,14 @@ enum {
         ARG_ALL,
         ARG_NO_AUTOPROBE,
         ARG_UUID,
+        ARG_COUNT,
+        ARG_CONSUMER,
+        ARG_NUMA,
+        ARG_NUMA_STRICT,
+        ARG_DEVICE,
+        ARG_LEASE_PID,
+        ARG_NO_PREPARE,
+        ARG_FORMAT,
 };
 
 static const struct option options[] = {
@@ -197,6 +233,14 @@ static const struct option options[] = {
         { "all",                no_argument,       NULL, ARG_ALL                },
         { "no-autoprobe",       no_argument,       NULL, ARG_NO_AUTOPROBE       },
         { "uuid",               required_argument, NULL, ARG_UUID               },
+        { "count",              required_argument, NULL, ARG_COUNT              },
+        { "consumer",           required_argument, NULL, ARG_CONSUMER           },
+        { "numa",               required_argument, NULL, ARG_NUMA               },
+        { "numa-strict",        no_argument,       NULL, ARG_NUMA_STRICT        },
+        { "device",             required_argument, NULL, ARG_DEVICE             },
+        { "lease-pid",          required_argument, NULL, ARG_LEASE_PID          },
+        { "no-prepare",         no_argument,       NULL, ARG_NO_PREPARE         },
+        { "format",             required_argument, NULL, ARG_FORMAT             },
         {}
 };
 
@@ -214,6 +258,14 @@ static const char *option_name(unsigned bit) {
                 { OPT_ALL,                "--all"                },
                 { OPT_NO_AUTOPROBE,       "--no-autoprobe"       },
                 { OPT_UUID,               "--uuid"               },
+                { OPT_COUNT,              "--count"              },
+                { OPT_CONSUMER,           "--consumer"           },
+                { OPT_NUMA,               "--numa"               },
+                { OPT_NUMA_STRICT,        "--numa-strict"        },
+                { OPT_DEVICE,             "--device"             },
+                { OPT_LEASE_PID,          "--lease-pid"          },
+                { OPT_NO_PREPARE,         "--no-prepare"         },
+                { OPT_FORMAT,             "--format"             },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -235,23 +287,58 @@ static int set_string(char **p, const char *value, unsigned bit) {
         return 0;
 }
 
-static int add_rule(const char *value) {
-        size_t n = strv_length(arg_rules);
-        char **l = realloc(arg_rules, (n + 2) * sizeof(char *));
+static int add_repeated(char ***list, const char *value, unsigned bit) {
+        size_t n = strv_length(*list);
+        char **l = realloc(*list, (n + 2) * sizeof(char *));
 
         if (!l) {
                 log_oom();
                 return -ENOMEM;
         }
-        arg_rules = l;
+        *list = l;
         l[n] = strdup(value);
         l[n + 1] = NULL;
         if (!l[n]) {
                 log_oom();
                 return -ENOMEM;
         }
-        arg_given |= OPT_RULE;
+        arg_given |= bit;
         return 0;
+}
+
+static int add_rule(const char *value) {
+        return add_repeated(&arg_rules, value, OPT_RULE);
+}
+
+/* A decimal number from min to max, digits only; a usage error names the option. */
+static int set_number(unsigned *p, const char *value, unsigned bit, unsigned min, unsigned max) {
+        unsigned long n;
+        char *end;
+
+        if (arg_given & bit) {
+                log_error("Option '%s' given twice.", option_name(bit));
+                return -EINVAL;
+        }
+        errno = 0;
+        n = strtoul(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || errno != 0 || *end != '\0' || n < min || n > max) {
+                log_error("Option '%s' takes a number from %u to %u, not '%s'.", option_name(bit), min, max,
+                          value);
+                return -EINVAL;
+        }
+        *p = (unsigned) n;
+        arg_given |= bit;
+        return 0;
+}
+
+static int set_format(const char *value) {
+        static const char * const formats[] = { "text", "libvirt", "qemu", "json" };
+
+        for (size_t i = 0; i < ELEMENTSOF(formats); i++)
+                if (streq(value, formats[i]))
+                        return set_string(&arg_format, value, OPT_FORMAT);
+        log_error("Unknown format '%s': expected text, libvirt, qemu or json.", value);
+        return -EINVAL;
 }
 
 /* Returns 1 to continue, 0 to exit successfully, negative on a usage error. */
@@ -315,6 +402,37 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_UUID:
                         r = set_string(&arg_uuid, optarg, OPT_UUID);
+                        break;
+                case ARG_COUNT:
+                        /* The daemon's bounds (ResourceGroup.Claim). */
+                        r = set_number(&arg_count, optarg, OPT_COUNT, 1, 4096);
+                        break;
+                case ARG_CONSUMER:
+                        r = set_string(&arg_consumer, optarg, OPT_CONSUMER);
+                        break;
+                case ARG_NUMA: {
+                        unsigned n = 0;
+
+                        r = set_number(&n, optarg, OPT_NUMA, 0, INT32_MAX);
+                        arg_numa = (int) n;
+                        break;
+                }
+                case ARG_NUMA_STRICT:
+                        arg_numa_strict = true;
+                        arg_given |= OPT_NUMA_STRICT;
+                        break;
+                case ARG_DEVICE:
+                        r = add_repeated(&arg_devices, optarg, OPT_DEVICE);
+                        break;
+                case ARG_LEASE_PID:
+                        r = set_number(&arg_lease_pid, optarg, OPT_LEASE_PID, 1, INT32_MAX);
+                        break;
+                case ARG_NO_PREPARE:
+                        arg_no_prepare = true;
+                        arg_given |= OPT_NO_PREPARE;
+                        break;
+                case ARG_FORMAT:
+                        r = set_format(optarg);
                         break;
                 case '?': {
                         const char *a = argv[optind - 1];
@@ -419,5 +537,8 @@ int main(int argc, char *argv[]) {
         free(arg_class);
         free(arg_uuid);
         strv_free(arg_rules);
+        free(arg_consumer);
+        strv_free(arg_devices);
+        free(arg_format);
         return r;
 }

@@ -25,6 +25,15 @@ extern char *arg_description;
 extern char *arg_class;
 extern char **arg_rules;                /* one entry per --rule */
 extern char *arg_uuid;                  /* mdev create --uuid */
+/* claim, tenant assign */
+extern unsigned arg_count;              /* --count; 0 when not given */
+extern char *arg_consumer;              /* --consumer */
+extern int arg_numa;                    /* --numa; -1 when not given */
+extern bool arg_numa_strict;
+extern char **arg_devices;              /* one entry per --device */
+extern unsigned arg_lease_pid;          /* --lease-pid; 0 when not given */
+extern bool arg_no_prepare;
+extern char *arg_format;                /* --format: text, libvirt, qemu or json; NULL when not given */
 
 /* The options only some commands take; a Verb lists those it accepts. */
 enum {
@@ -39,6 +48,14 @@ enum {
         OPT_ALL                = 1 << 8,
         OPT_NO_AUTOPROBE       = 1 << 9,
         OPT_UUID               = 1 << 10,
+        OPT_COUNT              = 1 << 11,
+        OPT_CONSUMER           = 1 << 12,
+        OPT_NUMA               = 1 << 13,
+        OPT_NUMA_STRICT        = 1 << 14,
+        OPT_DEVICE             = 1 << 15,
+        OPT_LEASE_PID          = 1 << 16,
+        OPT_NO_PREPARE         = 1 << 17,
+        OPT_FORMAT             = 1 << 18,
 };
 
 /* Verbs: argv[0] is the verb's name; they return an exit status. */
@@ -76,6 +93,17 @@ extern const size_t n_sriov_verbs;
 int verb_mdev(int argc, char *argv[]);
 extern const Verb mdev_verbs[];
 extern const size_t n_mdev_verbs;
+/* "claim GROUP", "claim list|show|release", "claims", "unclaim" (claim.c). */
+int verb_claim(int argc, char *argv[]);
+int verb_claims(int argc, char *argv[]);
+int verb_unclaim(int argc, char *argv[]);
+extern const Verb claim_verbs[];
+extern const size_t n_claim_verbs;
+extern const Verb claim_group_verb;
+/* "tenant assign|return" (tenant.c). */
+int verb_tenant(int argc, char *argv[]);
+extern const Verb tenant_verbs[];
+extern const size_t n_tenant_verbs;
 
 /* The sub-commands of "device", "iommu", "group" and "group rule", for dispatch and the help text. */
 extern const Verb device_verbs[];
@@ -130,6 +158,14 @@ char *group_member_line(const HdHost *h, const char *path);
 void json_write_resource_group(JsonWriter *w, const HdHost *h, const HdResourceGroup *g);
 /* One resource group as `group show` prints it. */
 int print_resource_group(const HdHost *h, const HdResourceGroup *g);
+
+/* Connects and fetches everything, and finds the resource group the user
+ * named (name, id or object path); logs when there is none. */
+int fetch_resource_group(const char *what, sd_bus **ret_bus, HdHost **ret_host, HdResourceGroup **ret_group);
+/* After a change: prints the resource group at path as "group show" does. Returns an exit status. */
+int show_resource_group_path(sd_bus *bus, const char *path);
+/* The devices of --device as object paths, resolved on bus; logs on failure. */
+int resolve_device_options(sd_bus *bus, char ***ret_paths);
 
 /* Tells the user about a missing IOMMU, on stderr. */
 void note_iommu(const HdHost *h);

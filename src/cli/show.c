@@ -126,6 +126,15 @@ static int show_critical(KeyValue *kv, const HdDevice *d) {
         return kv_add(kv, "Critical", "yes (%s)", joined);
 }
 
+/* "Claim: ID (for CONSUMER)" of a claimed device; nothing when the device is in no claim. */
+static int show_claim(KeyValue *kv, const HdHost *h, const HdDevice *d) {
+        const HdClaim *c = isempty(d->claim) || streq(d->claim, "/") ? NULL : hd_host_find_claim(h, d->claim);
+
+        if (!c)
+                return 0;
+        return kv_add(kv, "Claim", "%s (for %s)", strdash(c->id), strdash(c->consumer));
+}
+
 static int show_text(const HdHost *h, const HdDevice *d) {
         _cleanup_kv_free_ KeyValue *kv = kv_new();
         char vbuf[8], pbuf[8];
@@ -156,6 +165,8 @@ static int show_text(const HdHost *h, const HdDevice *d) {
         if ((r = show_critical(kv, d)) < 0)
                 return r;
         if ((r = kv_add(kv, "Resource Group", "%s", hd_device_resource_group_name(h, d) ?: "none")) < 0)
+                return r;
+        if ((r = show_claim(kv, h, d)) < 0)
                 return r;
         if (d->numa_node >= 0 && (r = kv_add(kv, "NUMA Node", "%" PRIi32, d->numa_node)) < 0)
                 return r;

@@ -84,6 +84,7 @@ Daemon *daemon_free(Daemon *d) {
         reboot_state_done(&d->reboot);
         sriov_config_set_done(&d->sriov);
         strv_free(d->converge_problems);
+        strv_free(d->sriov_vf_problems);
         free(d->boot_id);
         store_free(d->store);
         while (hashmap_iterate(d->dirty_pfs, &i, &v, NULL))
@@ -525,6 +526,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
 
         /* Memberships and recorded bindings before anybody listens. */
         daemon_update_memberships(d);
+        d->claims.memberships_kept = true;
         r = sd_event_add_defer(d->event, &d->critical_source, on_critical, d);
         if (r < 0)
                 return r;

@@ -47,6 +47,7 @@ struct Daemon {
         PreparedSet prepared;
         SriovConfigSet sriov;           /* stored VF counts and settings (sriov.c) */
         unsigned sriov_reapplying;      /* start-up: VF counts still on their way */
+        char **sriov_vf_problems;       /* address, problem: VF settings start-up could not reapply */
         ClaimSet claims;        /* consumers' claims on resource group members */
         RebootState reboot;
         char *boot_id;
@@ -111,6 +112,15 @@ int daemon_sriov_reapply(Daemon *d);
  * one to reapply at start-up; a count of 0 with nothing else stored drops
  * the record. Saved at once. */
 int daemon_sriov_record(Daemon *d, const Device *pf, unsigned count, int autoprobe);
+/* The PF a stored record is about (by serial and function, else address). */
+Device *daemon_sriov_locate_pf(Daemon *d, const SriovConfig *c);
+/* Start-up, once the counts are there (sriov-vf.c): the stored VF settings
+ * the kernel does not have yet are applied; failures become problems. */
+void daemon_sriov_reapply_vf_settings(Daemon *d);
+/* Those problems, appended as address, problem. */
+int daemon_sriov_vf_problems(Daemon *d, char ***problems);
+/* A claim let its devices go: each VF gets its stored settings back. */
+void daemon_sriov_claim_released(Daemon *d, const Claim *c);
 /* The stored VF counts the kernel does not have now, as address, problem. */
 int daemon_sriov_converge_problems(Daemon *d, char ***problems);
 /* Adds a start-up problem for Converged/ConvergeProblems. */

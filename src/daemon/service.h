@@ -8,6 +8,7 @@
 #include "model/mdev.h"
 #include "model/plan.h"
 #include "model/resource.h"
+#include "model/vf.h"
 
 /* The service API of the daemon core: what a front end (src/bus) reads,
  * asks for and hears about. The core knows nothing of D-Bus: it speaks of
@@ -133,6 +134,29 @@ int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requ
  * caller checked the request (count ≤ TotalVfs, no VF in use). */
 int daemon_sriov_set_num_vfs(Daemon *d, const Device *pf, unsigned count, int autoprobe, const char *requester,
                              ChangeDone done, void *userdata, char **ret_error);
+
+/* SR-IOV VF settings (sriov-vf.c). Applied at once through the PF's
+ * network interface: NetworkManager's sriov setting of the PF's connection
+ * when NetworkManager manages it, else rtnetlink (IFLA_VF_*). s is checked
+ * first (vf_settings_validate, the VF index below the PF's NumVfs); nothing
+ * is written when it is refused. persist stores the settings by PF
+ * identity (merged into what is stored for that VF): they are reapplied at
+ * start-up after the VF count, before bindings and claims. Errors, each
+ * with *ret_error: -EINVAL (bad settings, nothing to set), -ENODEV (not a
+ * PF / not a VF of a known PF), -EOPNOTSUPP (neither rtnetlink nor
+ * NetworkManager can reach the VFs: no netdev, or the driver lacks the
+ * setting), -EBUSY (a change holds the PF), -EIO (refused or failed). */
+int daemon_sriov_set_vf_config(Daemon *d, const Device *pf, const VfSettings *s, bool persist, char **ret_error);
+/* The same for the VF at vf_address (its own PCI address), through its PF;
+ * s->index is ignored (the VF's own index is used). */
+int daemon_sriov_apply_vf(Daemon *d, const char *vf_address, const VfSettings *s, bool persist, char **ret_error);
+/* Puts back what is stored for the VF (claim release): the stored MAC, else
+ * none (cleared), the stored VLAN/QoS else 0, trust as stored else off, and
+ * the other stored fields. Not persisted. 0, or -errno (logged). */
+int daemon_sriov_restore_vf(Daemon *d, const char *vf_address);
+/* One VfSettings per VF of pf (index 0 … NumVfs-1): the kernel's values,
+ * completed with the stored ones where the kernel tells nothing. */
+int daemon_sriov_vf_config(Daemon *d, const Device *pf, VfSettings **ret, size_t *ret_n);
 
 /* Writes groups to the store; 0 once durable. */
 int daemon_save(Daemon *d);

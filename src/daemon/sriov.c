@@ -13,7 +13,7 @@
 
 /* The PF a record is about: by serial (and function number) when it has
  * one, else by address. */
-static Device *locate_pf(Daemon *d, const SriovConfig *c) {
+Device *daemon_sriov_locate_pf(Daemon *d, const SriovConfig *c) {
         Device *dev;
         size_t i = 0;
 
@@ -43,6 +43,13 @@ int daemon_sriov_record(Daemon *d, const Device *pf, unsigned count, int autopro
         c->num_vfs = count;
         if (autoprobe >= 0)
                 c->autoprobe = autoprobe;
+        /* Settings of VFs that no longer exist go with them (a record
+         * holds settings only for indexes below its count). */
+        for (size_t i = 0; i < c->n_vfs;)
+                if (c->vfs[i].index >= count)
+                        c->vfs[i] = c->vfs[--c->n_vfs];
+                else
+                        i++;
         if (count == 0 && c->n_vfs == 0 && c->autoprobe < 0)
                 (void) sriov_config_remove(&d->sriov, c->pf_address);
         return daemon_save(d);
@@ -54,8 +61,9 @@ static void reapplied(Daemon *d) {
         assert(d->sriov_reapplying > 0);
         if (--d->sriov_reapplying > 0)
                 return;
-        /* VF counts, then mediated devices (a parent may be a VF), then
-         * the bindings: a VM's device may be any of them. */
+        /* VF counts, then their settings, then mediated devices (a parent
+         * may be a VF), then the bindings: a VM's device may be any of them. */
+        daemon_sriov_reapply_vf_settings(d);
         daemon_mdev_recreate(d);
         r = daemon_converge(d);
         if (r < 0)
@@ -74,7 +82,7 @@ static void on_reapplied(void *userdata, const Plan *plan, int r, const char *er
 
 static void reapply_one(Daemon *d, SriovConfig *c) {
         _cleanup_free_ char *err = NULL, *problem = NULL;
-        Device *pf = locate_pf(d, c);
+        Device *pf = daemon_sriov_locate_pf(d, c);
         int r;
 
         if (!pf) {
@@ -119,7 +127,7 @@ int daemon_sriov_reapply(Daemon *d) {
 int daemon_sriov_converge_problems(Daemon *d, char ***problems) {
         for (size_t i = 0; i < d->sriov.n_items; i++) {
                 const SriovConfig *c = &d->sriov.items[i];
-                const Device *pf = locate_pf(d, c);
+                const Device *pf = daemon_sriov_locate_pf(d, c);
                 _cleanup_free_ char *text = NULL;
 
                 if (pf && (pf->pci.num_vfs == c->num_vfs || hashmap_get(d->busy, pf->address)))
@@ -131,5 +139,5 @@ int daemon_sriov_converge_problems(Daemon *d, char ***problems) {
                     strv_extend(problems, text) < 0)
                         return -ENOMEM;
         }
-        return 0;
+        return daemon_sriov_vf_problems(d, problems);
 }

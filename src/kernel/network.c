@@ -8,6 +8,8 @@
 #include <NetworkManager.h>
 
 #include "critical-internal.h"
+#include "network.h"
+#include "shared/text.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
@@ -233,6 +235,39 @@ static struct {
         typeof(&g_source_destroy) source_destroy;
         typeof(&g_source_unref) source_unref;
         typeof(&g_error_free) error_free;
+        /* SR-IOV VF settings through a connection's sriov setting. */
+        typeof(&nm_client_get_device_by_iface) client_get_device_by_iface;
+        typeof(&nm_device_get_active_connection) device_get_active_connection;
+        typeof(&nm_active_connection_get_connection) active_connection_get_connection;
+        typeof(&nm_simple_connection_new_clone) simple_connection_new_clone;
+        typeof(&nm_connection_get_setting_by_name) connection_get_setting_by_name;
+        typeof(&nm_connection_add_setting) connection_add_setting;
+        typeof(&nm_connection_to_dbus) connection_to_dbus;
+        typeof(&nm_setting_sriov_new) setting_sriov_new;
+        typeof(&nm_setting_sriov_get_total_vfs) setting_sriov_get_total_vfs;
+        typeof(&nm_setting_sriov_get_num_vfs) setting_sriov_get_num_vfs;
+        typeof(&nm_setting_sriov_get_vf) setting_sriov_get_vf;
+        typeof(&nm_setting_sriov_add_vf) setting_sriov_add_vf;
+        typeof(&nm_setting_sriov_remove_vf_by_index) setting_sriov_remove_vf_by_index;
+        typeof(&nm_sriov_vf_new) sriov_vf_new;
+        typeof(&nm_sriov_vf_dup) sriov_vf_dup;
+        typeof(&nm_sriov_vf_unref) sriov_vf_unref;
+        typeof(&nm_sriov_vf_get_index) sriov_vf_get_index;
+        typeof(&nm_sriov_vf_set_attribute) sriov_vf_set_attribute;
+        typeof(&nm_sriov_vf_get_vlan_ids) sriov_vf_get_vlan_ids;
+        typeof(&nm_sriov_vf_add_vlan) sriov_vf_add_vlan;
+        typeof(&nm_sriov_vf_remove_vlan) sriov_vf_remove_vlan;
+        typeof(&nm_sriov_vf_set_vlan_qos) sriov_vf_set_vlan_qos;
+        typeof(&nm_remote_connection_update2) remote_connection_update2;
+        typeof(&nm_remote_connection_update2_finish) remote_connection_update2_finish;
+        typeof(&nm_device_reapply_async) device_reapply_async;
+        typeof(&nm_device_reapply_finish) device_reapply_finish;
+        typeof(&g_object_ref) object_ref;
+        typeof(&g_object_set) object_set;
+        typeof(&g_variant_new_string) variant_new_string;
+        typeof(&g_variant_new_boolean) variant_new_boolean;
+        typeof(&g_variant_new_uint32) variant_new_uint32;
+        typeof(&g_variant_unref) variant_unref;
 } nm;
 
 static int nm_load(void) {
@@ -267,6 +302,38 @@ static int nm_load(void) {
                 SYM(source_destroy, g_source_destroy),
                 SYM(source_unref, g_source_unref),
                 SYM(error_free, g_error_free),
+                SYM(client_get_device_by_iface, nm_client_get_device_by_iface),
+                SYM(device_get_active_connection, nm_device_get_active_connection),
+                SYM(active_connection_get_connection, nm_active_connection_get_connection),
+                SYM(simple_connection_new_clone, nm_simple_connection_new_clone),
+                SYM(connection_get_setting_by_name, nm_connection_get_setting_by_name),
+                SYM(connection_add_setting, nm_connection_add_setting),
+                SYM(connection_to_dbus, nm_connection_to_dbus),
+                SYM(setting_sriov_new, nm_setting_sriov_new),
+                SYM(setting_sriov_get_total_vfs, nm_setting_sriov_get_total_vfs),
+                SYM(setting_sriov_get_num_vfs, nm_setting_sriov_get_num_vfs),
+                SYM(setting_sriov_get_vf, nm_setting_sriov_get_vf),
+                SYM(setting_sriov_add_vf, nm_setting_sriov_add_vf),
+                SYM(setting_sriov_remove_vf_by_index, nm_setting_sriov_remove_vf_by_index),
+                SYM(sriov_vf_new, nm_sriov_vf_new),
+                SYM(sriov_vf_dup, nm_sriov_vf_dup),
+                SYM(sriov_vf_unref, nm_sriov_vf_unref),
+                SYM(sriov_vf_get_index, nm_sriov_vf_get_index),
+                SYM(sriov_vf_set_attribute, nm_sriov_vf_set_attribute),
+                SYM(sriov_vf_get_vlan_ids, nm_sriov_vf_get_vlan_ids),
+                SYM(sriov_vf_add_vlan, nm_sriov_vf_add_vlan),
+                SYM(sriov_vf_remove_vlan, nm_sriov_vf_remove_vlan),
+                SYM(sriov_vf_set_vlan_qos, nm_sriov_vf_set_vlan_qos),
+                SYM(remote_connection_update2, nm_remote_connection_update2),
+                SYM(remote_connection_update2_finish, nm_remote_connection_update2_finish),
+                SYM(device_reapply_async, nm_device_reapply_async),
+                SYM(device_reapply_finish, nm_device_reapply_finish),
+                SYM(object_ref, g_object_ref),
+                SYM(object_set, g_object_set),
+                SYM(variant_new_string, g_variant_new_string),
+                SYM(variant_new_boolean, g_variant_new_boolean),
+                SYM(variant_new_uint32, g_variant_new_uint32),
+                SYM(variant_unref, g_variant_unref),
 #undef SYM
         };
 
@@ -389,57 +456,69 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-/* One NMClient for one answer: created, read and dropped here. */
-static int nm_ask(char ***ret_pairs) {
-        _cleanup_strv_free_ char **pairs = NULL;
-        NmInit s = {};
+/* One NMClient for one job (an answer, a change): created in a private
+ * context, used and dropped, all within NM_TIMEOUT_MS. */
+typedef struct NmSession {
+        NmInit s;
         GMainContext *ctx;
         GSource *timeout;
-        int r = 0;
+} NmSession;
 
+/* n->s.client is NULL when NetworkManager did not answer (n->s.error). */
+static void nm_session_open(NmSession *n) {
+        *n = (NmSession) {};
         /* A private context, iterated only here: NMClient's callbacks and
          * signals never run behind our back, and the daemon's event loop
          * stays sd-event's. */
-        ctx = nm.main_context_new();
-        nm.main_context_push_thread_default(ctx);
-        s.cancellable = nm.cancellable_new();
-        timeout = nm.timeout_source_new(NM_TIMEOUT_MS);
-        nm.source_set_callback(timeout, on_timeout, &s, NULL);
-        nm.source_attach(timeout, ctx);
+        n->ctx = nm.main_context_new();
+        nm.main_context_push_thread_default(n->ctx);
+        n->s.cancellable = nm.cancellable_new();
+        n->timeout = nm.timeout_source_new(NM_TIMEOUT_MS);
+        nm.source_set_callback(n->timeout, on_timeout, &n->s, NULL);
+        nm.source_attach(n->timeout, n->ctx);
 
-        nm.client_new_async(s.cancellable, on_client_ready, &s);
-        while (!s.done)
-                nm.main_context_iteration(ctx, TRUE);
+        nm.client_new_async(n->s.cancellable, on_client_ready, &n->s);
+        while (!n->s.done)
+                nm.main_context_iteration(n->ctx, TRUE);
+}
 
-        if (!s.client) {
-                log_warning("NetworkManager did not answer%s (%s); asking again in %u s.",
-                            s.timed_out ? " in time" : "", s.error ? s.error->message : "unknown error",
-                            NM_QUIET_SEC);
-                if (s.error)
-                        nm.error_free(s.error);
-                r = -ETIMEDOUT;
-        } else {
-                GObject *watcher = nm.client_get_context_busy_watcher(s.client);
-
-                if (nm.client_get_nm_running(s.client))
-                        r = collect(s.client, &pairs);
+static void nm_session_close(NmSession *n) {
+        if (n->s.client) {
+                GObject *watcher = nm.client_get_context_busy_watcher(n->s.client);
 
                 /* The client lets go of its D-Bus calls and matches only
                  * while its context runs; its busy watcher dies last. */
-                nm.object_weak_ref(watcher, on_watcher_gone, &s);
-                nm.object_unref(s.client);
-                while (!s.watcher_gone && !s.timed_out)
-                        nm.main_context_iteration(ctx, TRUE);
+                nm.object_weak_ref(watcher, on_watcher_gone, &n->s);
+                nm.object_unref(n->s.client);
+                while (!n->s.watcher_gone && !n->s.timed_out)
+                        nm.main_context_iteration(n->ctx, TRUE);
                 /* Gave up waiting: s must not be written once we return. */
-                if (!s.watcher_gone)
-                        nm.object_weak_unref(watcher, on_watcher_gone, &s);
+                if (!n->s.watcher_gone)
+                        nm.object_weak_unref(watcher, on_watcher_gone, &n->s);
         }
+        if (n->s.error)
+                nm.error_free(n->s.error);
+        nm.source_destroy(n->timeout);
+        nm.source_unref(n->timeout);
+        nm.object_unref(n->s.cancellable);
+        nm.main_context_pop_thread_default(n->ctx);
+        nm.main_context_unref(n->ctx);
+}
 
-        nm.source_destroy(timeout);
-        nm.source_unref(timeout);
-        nm.object_unref(s.cancellable);
-        nm.main_context_pop_thread_default(ctx);
-        nm.main_context_unref(ctx);
+static int nm_ask(char ***ret_pairs) {
+        _cleanup_strv_free_ char **pairs = NULL;
+        NmSession n;
+        int r = 0;
+
+        nm_session_open(&n);
+        if (!n.s.client) {
+                log_warning("NetworkManager did not answer%s (%s); asking again in %u s.",
+                            n.s.timed_out ? " in time" : "", n.s.error ? n.s.error->message : "unknown error",
+                            NM_QUIET_SEC);
+                r = -ETIMEDOUT;
+        } else if (nm.client_get_nm_running(n.s.client))
+                r = collect(n.s.client, &pairs);
+        nm_session_close(&n);
         if (r >= 0)
                 *ret_pairs = TAKE_PTR(pairs);
         return r;
@@ -754,4 +833,251 @@ int network_critical_hits(const Paths *p, sd_bus *bus, CriticalHit **hits, size_
                         return r;
         }
         return 0;
+}
+
+bool nm_manages_interface(sd_bus *bus, const char *ifname) {
+        _cleanup_strv_free_ char **pairs = NULL;
+
+        if (!bus || nm_active_interfaces(bus, &pairs) < 0)
+                return false;
+        for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+                if (streq(pairs[i + 1], ifname))
+                        return true;
+        return false;
+}
+
+/* ---- SR-IOV VF settings through NetworkManager ---- */
+
+typedef struct NmWait {
+        GAsyncResult *result;
+        bool done;
+} NmWait;
+
+static void on_async_done(GObject *source, GAsyncResult *result, gpointer userdata) {
+        NmWait *w = userdata;
+
+        w->result = nm.object_ref(result);
+        w->done = true;
+}
+
+/* Iterates the session's context until the call answered; the session's
+ * timeout cancels it, which answers too. */
+static GAsyncResult *nm_wait(NmSession *n, NmWait *w) {
+        while (!w->done)
+                nm.main_context_iteration(n->ctx, TRUE);
+        return w->result;
+}
+
+/* The VF's entry: a copy of the one in the setting, else a new one. */
+static NMSriovVF *vf_entry(NMSettingSriov *setting, unsigned index) {
+        for (guint i = 0; i < nm.setting_sriov_get_num_vfs(setting); i++) {
+                NMSriovVF *vf = nm.setting_sriov_get_vf(setting, i);
+
+                if (nm.sriov_vf_get_index(vf) == index)
+                        return nm.sriov_vf_dup(vf);
+        }
+        return nm.sriov_vf_new(index);
+}
+
+static void vf_set_vlan(NMSriovVF *vf, const VfSettings *s) {
+        guint n = 0;
+        const guint *ids = nm.sriov_vf_get_vlan_ids(vf, &n);
+        _cleanup_free_ guint *old = n ? malloc(n * sizeof(guint)) : NULL;
+
+        /* One VLAN per VF here, as IFLA_VF_VLAN sets: the others go. */
+        if (old)
+                memcpy(old, ids, n * sizeof(guint));
+        for (guint i = 0; old && i < n; i++)
+                if (old[i] != (guint) s->vlan)
+                        nm.sriov_vf_remove_vlan(vf, old[i]);
+        if (s->vlan > 0) {
+                (void) nm.sriov_vf_add_vlan(vf, (guint) s->vlan);
+                nm.sriov_vf_set_vlan_qos(vf, (guint) s->vlan, s->qos > 0 ? (guint32) s->qos : 0);
+        }
+}
+
+static void vf_apply(NMSriovVF *vf, const VfSettings *s) {
+        static const uint8_t zero[6] = {};
+
+        if (s->has_mac) {
+                char mac[18];
+
+                /* No MAC in the profile: the driver's own. */
+                nm.sriov_vf_set_attribute(vf, NM_SRIOV_VF_ATTRIBUTE_MAC,
+                                          memcmp(s->mac, zero, 6) == 0 ? NULL
+                                                                       : nm.variant_new_string(vf_mac_format(s->mac, mac)));
+        }
+        if (s->vlan >= 0)
+                vf_set_vlan(vf, s);
+        if (s->trust >= 0)
+                nm.sriov_vf_set_attribute(vf, NM_SRIOV_VF_ATTRIBUTE_TRUST, nm.variant_new_boolean(s->trust));
+        if (s->spoofchk >= 0)
+                nm.sriov_vf_set_attribute(vf, NM_SRIOV_VF_ATTRIBUTE_SPOOF_CHECK, nm.variant_new_boolean(s->spoofchk));
+        if (s->max_tx_rate >= 0)
+                nm.sriov_vf_set_attribute(vf, NM_SRIOV_VF_ATTRIBUTE_MAX_TX_RATE,
+                                          nm.variant_new_uint32((guint32) s->max_tx_rate));
+        if (s->min_tx_rate >= 0)
+                nm.sriov_vf_set_attribute(vf, NM_SRIOV_VF_ATTRIBUTE_MIN_TX_RATE,
+                                          nm.variant_new_uint32((guint32) s->min_tx_rate));
+}
+
+/* The profile with the VF's settings merged into its sriov setting. A new
+ * sriov setting carries the current VF count: NetworkManager enforces
+ * total-vfs (0 too) whenever the setting is there. */
+static NMConnection *with_vf(NMRemoteConnection *remote, const VfSettings *s, unsigned num_vfs) {
+        NMConnection *c = nm.simple_connection_new_clone((NMConnection *) remote);
+        NMSettingSriov *setting = (NMSettingSriov *) nm.connection_get_setting_by_name(c, NM_SETTING_SRIOV_SETTING_NAME);
+        NMSriovVF *vf;
+
+        if (!setting) {
+                setting = (NMSettingSriov *) nm.setting_sriov_new();
+                nm.object_set(setting, NM_SETTING_SRIOV_TOTAL_VFS, (guint) num_vfs, NULL);
+                nm.connection_add_setting(c, (NMSetting *) setting);
+        } else if (nm.setting_sriov_get_total_vfs(setting) <= s->index)
+                nm.object_set(setting, NM_SETTING_SRIOV_TOTAL_VFS, (guint) num_vfs, NULL);
+        vf = vf_entry(setting, s->index);
+        vf_apply(vf, s);
+        (void) nm.setting_sriov_remove_vf_by_index(setting, s->index);
+        nm.setting_sriov_add_vf(setting, vf);
+        nm.sriov_vf_unref(vf);
+        return c;
+}
+
+typedef struct NmVfJob {
+        char *ifname;
+        VfSettings settings;
+        unsigned num_vfs;
+        int fd;                 /* the answer: int r, then the message */
+} NmVfJob;
+
+static int vf_job_run(NmVfJob *j, char **ret_error) {
+        NmSession n;
+        NMDevice *dev;
+        NMActiveConnection *ac;
+        NMRemoteConnection *remote;
+        NMConnection *c = NULL;
+        NmWait update = {}, reapply = {};
+        GVariant *result;
+        int r = 0;
+
+        nm_session_open(&n);
+        if (!n.s.client) {
+                (void) error_setf(ret_error, "NetworkManager manages %s but did not answer: %s", j->ifname,
+                                  n.s.error ? n.s.error->message : "timed out");
+                r = -EIO;
+                goto finish;
+        }
+        dev = nm.client_get_device_by_iface(n.s.client, j->ifname);
+        ac = dev ? nm.device_get_active_connection(dev) : NULL;
+        remote = ac ? nm.active_connection_get_connection(ac) : NULL;
+        if (!remote) {
+                (void) error_setf(ret_error, "NetworkManager has no active connection on %s.", j->ifname);
+                r = -ENXIO;
+                goto finish;
+        }
+        c = with_vf(remote, &j->settings, j->num_vfs);
+        /* Flags 0: the profile keeps its persistence (on disk or in memory). */
+        nm.remote_connection_update2(remote, nm.connection_to_dbus(c, NM_CONNECTION_SERIALIZE_ALL), 0, NULL,
+                                     n.s.cancellable, on_async_done, &update);
+        result = nm.remote_connection_update2_finish(remote, nm_wait(&n, &update), &n.s.error);
+        if (!result) {
+                (void) error_setf(ret_error, "NetworkManager refused the sriov setting of %s: %s", j->ifname,
+                                  n.s.error ? n.s.error->message : "unknown error");
+                r = -EIO;
+                goto finish;
+        }
+        nm.variant_unref(result);
+        /* The profile is saved; the device gets it now, not at the next activation. */
+        nm.device_reapply_async(dev, c, 0, 0, n.s.cancellable, on_async_done, &reapply);
+        if (!nm.device_reapply_finish(dev, nm_wait(&n, &reapply), &n.s.error)) {
+                (void) error_setf(ret_error, "NetworkManager saved the VF settings of %s but could not apply them "
+                                  "now: %s", j->ifname, n.s.error ? n.s.error->message : "unknown error");
+                r = -EIO;
+        }
+finish:
+        if (update.result)
+                nm.object_unref(update.result);
+        if (reapply.result)
+                nm.object_unref(reapply.result);
+        if (c)
+                nm.object_unref(c);
+        nm_session_close(&n);
+        return r;
+}
+
+static void *vf_job_thread(void *userdata) {
+        NmVfJob *j = userdata;
+        _cleanup_free_ char *error = NULL, *buf = NULL;
+        int r = vf_job_run(j, &error);
+        size_t l = error ? strlen(error) : 0;
+
+        buf = malloc(sizeof r + l);
+        if (buf) {
+                memcpy(buf, &r, sizeof r);
+                if (l)
+                        memcpy(buf + sizeof r, error, l);
+                (void) send(j->fd, buf, sizeof r + l, MSG_NOSIGNAL);
+        }
+        close(j->fd);
+        free(j->ifname);
+        free(j);
+        return NULL;
+}
+
+int nm_sriov_set_vf(sd_bus *bus, const char *ifname, const VfSettings *s, unsigned num_vfs, char **ret_error) {
+        _cleanup_free_ char *buf = NULL;
+        struct pollfd pfd = { .events = POLLIN };
+        pthread_attr_t attr;
+        pthread_t thread;
+        NmVfJob *j;
+        int fds[2], r;
+        ssize_t l;
+
+        if (nm_load() < 0) {
+                (void) error_setf(ret_error, "NetworkManager manages %s, but libnm cannot be loaded.", ifname);
+                return -EOPNOTSUPP;
+        }
+        if (s->link_state != VF_LINK_UNSET) {
+                (void) error_setf(ret_error, "NetworkManager manages %s; its sriov setting has no VF link state.",
+                                  ifname);
+                return -EOPNOTSUPP;
+        }
+        j = calloc(1, sizeof(NmVfJob));
+        if (!j || !(j->ifname = strdup(ifname))) {
+                free(j);
+                return -ENOMEM;
+        }
+        j->settings = *s;
+        j->num_vfs = num_vfs;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
+                free(j->ifname);
+                free(j);
+                return -errno;
+        }
+        j->fd = fds[1];
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = pthread_create(&thread, &attr, vf_job_thread, j);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                close(fds[0]);
+                close(fds[1]);
+                free(j->ifname);
+                free(j);
+                return -r;
+        }
+        /* The job gives up after NM_TIMEOUT_MS itself; this is a safety net. */
+        pfd.fd = fds[0];
+        buf = malloc(NM_ANSWER_MAX);
+        r = -ETIMEDOUT;
+        if (buf && poll(&pfd, 1, 2 * NM_TIMEOUT_MS) > 0 &&
+            (l = recv(fds[0], buf, NM_ANSWER_MAX - 1, 0)) >= (ssize_t) sizeof r) {
+                memcpy(&r, buf, sizeof r);
+                buf[l] = 0;
+                if (r < 0 && (size_t) l > sizeof r)
+                        (void) error_setf(ret_error, "%s", buf + sizeof r);
+        } else
+                (void) error_setf(ret_error, "NetworkManager did not answer about %s in time.", ifname);
+        close(fds[0]);
+        return r;
 }

@@ -6,10 +6,20 @@
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "kernel/sriov-netlink.h"
+#include "kernel/sysfs.h"
 #include "shared/macro.h"
+
+/* How long a peer socket (tests) may take to answer. */
+#define RTNL_PEER_TIMEOUT_SEC 5
 
 /* A link with many VFs is answered in one message larger than a page. */
 #define RTNL_VF_RECV_SIZE (64 * 1024)
@@ -86,7 +96,9 @@ int rtnl_vf_build_set(void *buf, int ifindex, const VfSettings *s, uint32_t seq,
 struct nlmsghdr *rtnl_vf_build_get(void *buf, int ifindex, uint32_t seq) {
         struct nlmsghdr *h = put_link_header(buf, RTM_GETLINK, 0, ifindex, seq);
 
-        mnl_attr_put_u32(h, IFLA_EXT_MASK, RTEXT_FILTER_VF);
+        /* The VFs' settings without their traffic counters (IFLA_VF_STATS),
+         * which would make a PF with many VFs answer in kilobytes more. */
+        mnl_attr_put_u32(h, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS);
         return h;
 }
 
@@ -218,33 +230,96 @@ static int on_reply(const struct nlmsghdr *h, void *userdata) {
         return r->error < 0 ? MNL_CB_ERROR : MNL_CB_STOP;
 }
 
-/* Sends h and reads until the ACK (or the link) comes back. */
-static int request(struct nlmsghdr *h, Reply *reply) {
-        _cleanup_free_ uint8_t *buf = malloc(RTNL_VF_RECV_SIZE);
+/* The socket requests go over: the kernel's rtnetlink, or, when via
+ * names a socket (HOSTDEV_RTNL_SOCKET, tests only), a SOCK_SEQPACKET peer
+ * that speaks the same messages. */
+typedef struct Channel {
         struct mnl_socket *nl;
+        int fd;
         unsigned portid;
+} Channel;
+
+static int channel_open(Channel *c, const char *via) {
+        *c = (Channel) { .fd = -EBADF };
+        if (via) {
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                struct timeval tv = { .tv_sec = RTNL_PEER_TIMEOUT_SEC };
+
+                if (strlen(via) >= sizeof sa.sun_path)
+                        return -ENAMETOOLONG;
+                strcpy(sa.sun_path, via);
+                c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+                if (c->fd < 0)
+                        return -errno;
+                if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+                    connect(c->fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                        int k = -errno;
+                        close(c->fd);
+                        c->fd = -EBADF;
+                        return k;
+                }
+                return 0;
+        }
+        c->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+        if (!c->nl)
+                return -errno;
+        if (mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int k = -errno;
+                mnl_socket_close(c->nl);
+                c->nl = NULL;
+                return k;
+        }
+        c->portid = mnl_socket_get_portid(c->nl);
+        return 0;
+}
+
+static void channel_close(Channel *c) {
+        if (c->nl)
+                mnl_socket_close(c->nl);
+        if (c->fd >= 0)
+                close(c->fd);
+}
+
+static ssize_t channel_send(Channel *c, const struct nlmsghdr *h) {
+        if (c->nl)
+                return mnl_socket_sendto(c->nl, h, h->nlmsg_len);
+        return send(c->fd, h, h->nlmsg_len, MSG_NOSIGNAL);
+}
+
+static ssize_t channel_recv(Channel *c, void *buf, size_t size) {
+        if (c->nl)
+                return mnl_socket_recvfrom(c->nl, buf, size);
+        return recv(c->fd, buf, size, 0);
+}
+
+/* Sends h and reads until the ACK (or the link) comes back. */
+static int request(const char *via, struct nlmsghdr *h, Reply *reply) {
+        _cleanup_free_ uint8_t *buf = malloc(RTNL_VF_RECV_SIZE);
+        Channel c;
         int k;
 
         if (!buf)
                 return -ENOMEM;
-        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 || mnl_socket_sendto(nl, h, h->nlmsg_len) < 0) {
+        k = channel_open(&c, via);
+        if (k < 0)
+                return k;
+        if (channel_send(&c, h) < 0) {
                 k = -errno;
-                goto finish;
+                channel_close(&c);
+                return k;
         }
-        portid = mnl_socket_get_portid(nl);
         for (;;) {
-                ssize_t n = mnl_socket_recvfrom(nl, buf, RTNL_VF_RECV_SIZE);
+                ssize_t n = channel_recv(&c, buf, RTNL_VF_RECV_SIZE);
 
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        k = -errno;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        /* EAGAIN: the peer did not answer in time; 0: it went away. */
+                        k = n == 0 || errno == EAGAIN ? -ETIMEDOUT : -errno;
                         break;
                 }
-                k = mnl_cb_run(buf, (size_t) n, h->nlmsg_seq, portid, reply ? on_reply : NULL, reply);
+                errno = 0;
+                k = mnl_cb_run(buf, (size_t) n, h->nlmsg_seq, c.portid, reply ? on_reply : NULL, reply);
                 if (k == MNL_CB_OK)
                         continue;
                 if (k == MNL_CB_STOP)
@@ -255,12 +330,11 @@ static int request(struct nlmsghdr *h, Reply *reply) {
                         k = errno > 0 ? -errno : -EBADMSG;
                 break;
         }
-finish:
-        mnl_socket_close(nl);
+        channel_close(&c);
         return k;
 }
 
-int rtnl_vf_apply(int ifindex, const VfSettings *s) {
+int rtnl_vf_apply(const char *via, int ifindex, const VfSettings *s) {
         _cleanup_free_ uint8_t *buf = calloc(1, RTNL_VF_MSG_SIZE);
         struct nlmsghdr *h;
         int k;
@@ -270,17 +344,17 @@ int rtnl_vf_apply(int ifindex, const VfSettings *s) {
         k = rtnl_vf_build_set(buf, ifindex, s, 1, &h);
         if (k < 0)
                 return k;
-        return request(h, NULL);
+        return request(via, h, NULL);
 }
 
-int rtnl_vf_read(int ifindex, VfSettings **ret, size_t *ret_n) {
+int rtnl_vf_read(const char *via, int ifindex, VfSettings **ret, size_t *ret_n) {
         _cleanup_free_ uint8_t *buf = calloc(1, RTNL_VF_MSG_SIZE);
         Reply reply = {};
         int k;
 
         if (!buf)
                 return -ENOMEM;
-        k = request(rtnl_vf_build_get(buf, ifindex, 1), &reply);
+        k = request(via, rtnl_vf_build_get(buf, ifindex, 1), &reply);
         if (k < 0) {
                 free(reply.vfs);
                 return k;
@@ -288,4 +362,52 @@ int rtnl_vf_read(int ifindex, VfSettings **ret, size_t *ret_n) {
         *ret = reply.vfs;
         *ret_n = reply.n;
         return 0;
+}
+
+int rtnl_vf_channel(const Paths *p, const char **ret_via) {
+        /* A simulated sysfs names interfaces by the ifindex of its files:
+         * they must never reach the host's own links. */
+        if (p->rtnl_socket) {
+                *ret_via = p->rtnl_socket;
+                return 0;
+        }
+        if (!streq(p->sysfs, "/sys"))
+                return -EOPNOTSUPP;
+        *ret_via = NULL;
+        return 0;
+}
+
+int sriov_pf_netdev(const Paths *p, const char *pf, char **ret_name, int *ret_ifindex) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (asprintf(&dir, "%s/bus/pci/devices/%s/net", p->sysfs, pf) < 0)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? -ENODEV : -errno;
+        while ((de = readdir(d))) {
+                uint32_t v;
+                int fd;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (sysfs_read_u32(fd, "ifindex", 10, &v) < 0 || v == 0 || v > INT32_MAX) {
+                        close(fd);
+                        continue;
+                }
+                close(fd);
+                if (ret_name) {
+                        *ret_name = strdup(de->d_name);
+                        if (!*ret_name)
+                                return -ENOMEM;
+                }
+                *ret_ifindex = (int) v;
+                return 0;
+        }
+        return -ENODEV;
 }

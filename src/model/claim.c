@@ -249,78 +249,159 @@ int claim_set_init(ClaimSet *s) {
 void claim_set_done(ClaimSet *s) {
         for (size_t i = 0; i < s->n_claims; i++)
                 claim_free(s->claims[i]);
+        for (size_t i = 0; i < s->n_pending; i++)
+                claim_free(s->pending[i]);
         free(s->claims);
+        free(s->pending);
         hashmap_free(s->by_device);
+        hashmap_free(s->reserved);
         *s = (ClaimSet) {};
 }
 
-Claim *claim_set_find_id(const ClaimSet *s, const char *id) {
-        for (size_t i = 0; i < s->n_claims; i++)
-                if (streq(s->claims[i]->id, id))
-                        return s->claims[i];
+static Claim *find_in(Claim *const *l, size_t n, const char *id) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i]->id, id))
+                        return l[i];
         return NULL;
+}
+
+Claim *claim_set_find_id(const ClaimSet *s, const char *id) {
+        return find_in(s->claims, s->n_claims, id);
+}
+
+Claim *claim_set_find_reserved(const ClaimSet *s, const char *id) {
+        return find_in(s->pending, s->n_pending, id);
 }
 
 Claim *claim_set_find_device(const ClaimSet *s, const char *address) {
         return s && s->by_device ? hashmap_get(s->by_device, address) : NULL;
 }
 
-static void unindex(ClaimSet *s, const Claim *c) {
-        for (size_t i = 0; i < c->n_members; i++)
-                for (char **a = c->members[i].addresses; a && *a; a++)
-                        if (hashmap_get(s->by_device, *a) == c)
-                                hashmap_remove(s->by_device, *a);
+Claim *claim_set_find_holder(const ClaimSet *s, const char *address) {
+        Claim *c = claim_set_find_device(s, address);
+
+        return c ?: (s ? hashmap_get(s->reserved, address) : NULL);
 }
 
-int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other) {
-        Claim **t;
-        int r = 0;
+static void unindex(Hashmap *map, const Claim *c) {
+        for (size_t i = 0; i < c->n_members; i++)
+                for (char **a = c->members[i].addresses; a && *a; a++)
+                        if (hashmap_get(map, *a) == c)
+                                hashmap_remove(map, *a);
+}
 
-        if (claim_set_find_id(s, c->id))
-                return -EEXIST;
+/* Puts c's devices into map; nothing changes on failure. -EBUSY when a
+ * device is held by another claim, listed or reserved. */
+static int index_claim(ClaimSet *s, Hashmap *map, Claim *c, const Claim **ret_other) {
+        int r;
+
         /* The invariant of the whole feature: no device in two claims. */
         for (size_t i = 0; i < c->n_members; i++)
                 for (char **a = c->members[i].addresses; a && *a; a++) {
-                        Claim *other = hashmap_get(s->by_device, *a);
+                        Claim *other = claim_set_find_holder(s, *a);
 
                         if (other && other != c) {
                                 if (ret_other)
                                         *ret_other = other;
-                                unindex(s, c);
+                                unindex(map, c);
                                 return -EBUSY;
                         }
-                        r = other ? 0 : hashmap_put(s->by_device, *a, c);
+                        r = hashmap_get(map, *a) ? 0 : hashmap_put(map, *a, c);
                         if (r < 0) {
-                                unindex(s, c);
+                                unindex(map, c);
                                 return r;
                         }
                 }
-        t = realloc(s->claims, (s->n_claims + 1) * sizeof(Claim *));
-        if (!t) {
-                unindex(s, c);
-                return -ENOMEM;
-        }
-        s->claims = t;
-        s->claims[s->n_claims++] = c;
         return 0;
 }
 
-Claim *claim_set_take(ClaimSet *s, const char *id) {
-        for (size_t i = 0; i < s->n_claims; i++) {
-                Claim *c = s->claims[i];
+static int list_append(Claim ***l, size_t *n, Claim *c) {
+        Claim **t = realloc(*l, (*n + 1) * sizeof(Claim *));
+
+        if (!t)
+                return -ENOMEM;
+        *l = t;
+        (*l)[(*n)++] = c;
+        return 0;
+}
+
+/* Takes c out of l (without freeing it); NULL when it is not there. */
+static Claim *list_take(Claim **l, size_t *n, const char *id) {
+        for (size_t i = 0; i < *n; i++) {
+                Claim *c = l[i];
 
                 if (!streq(c->id, id))
                         continue;
-                unindex(s, c);
-                memmove(s->claims + i, s->claims + i + 1, (s->n_claims - i - 1) * sizeof(Claim *));
-                s->n_claims--;
+                memmove(l + i, l + i + 1, (*n - i - 1) * sizeof(Claim *));
+                (*n)--;
                 return c;
         }
         return NULL;
 }
 
+/* Indexes c's devices in map and appends c to l; nothing changes on failure. */
+static int add_to(ClaimSet *s, Hashmap *map, Claim ***l, size_t *n, Claim *c, const Claim **ret_other) {
+        int r;
+
+        if (claim_set_find_id(s, c->id) || claim_set_find_reserved(s, c->id))
+                return -EEXIST;
+        r = index_claim(s, map, c, ret_other);
+        if (r < 0)
+                return r;
+        r = list_append(l, n, c);
+        if (r < 0)
+                unindex(map, c);
+        return r;
+}
+
+int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other) {
+        return add_to(s, s->by_device, &s->claims, &s->n_claims, c, ret_other);
+}
+
+int claim_set_reserve(ClaimSet *s, Claim *c, const Claim **ret_other) {
+        if (!s->reserved && !(s->reserved = hashmap_new()))
+                return -ENOMEM;
+        return add_to(s, s->reserved, &s->pending, &s->n_pending, c, ret_other);
+}
+
+int claim_set_commit(ClaimSet *s, const char *id) {
+        Claim *c = claim_set_find_reserved(s, id);
+        int r;
+
+        if (!c)
+                return -ENOENT;
+        /* Indexed and listed first, so that a failure leaves it reserved. */
+        r = index_claim(s, s->by_device, c, NULL);
+        if (r < 0)
+                return r;
+        r = list_append(&s->claims, &s->n_claims, c);
+        if (r < 0) {
+                unindex(s->by_device, c);
+                return r;
+        }
+        unindex(s->reserved, c);
+        (void) list_take(s->pending, &s->n_pending, id);
+        return 0;
+}
+
+Claim *claim_set_cancel(ClaimSet *s, const char *id) {
+        Claim *c = list_take(s->pending, &s->n_pending, id);
+
+        if (c)
+                unindex(s->reserved, c);
+        return c;
+}
+
+Claim *claim_set_take(ClaimSet *s, const char *id) {
+        Claim *c = list_take(s->claims, &s->n_claims, id);
+
+        if (c)
+                unindex(s->by_device, c);
+        return c;
+}
+
 int claim_set_of_group(const ClaimSet *s, const char *group_id, const Claim ***ret, size_t *ret_n) {
-        const Claim **l = calloc(s->n_claims + 1, sizeof(Claim *));
+        const Claim **l = calloc(s->n_claims + s->n_pending + 1, sizeof(Claim *));
         size_t n = 0;
 
         if (!l)
@@ -328,6 +409,9 @@ int claim_set_of_group(const ClaimSet *s, const char *group_id, const Claim ***r
         for (size_t i = 0; i < s->n_claims; i++)
                 if (streq(s->claims[i]->resource_group, group_id))
                         l[n++] = s->claims[i];
+        for (size_t i = 0; i < s->n_pending; i++)
+                if (streq(s->pending[i]->resource_group, group_id))
+                        l[n++] = s->pending[i];
         *ret = l;
         *ret_n = n;
         return 0;
@@ -379,11 +463,71 @@ void member_list_done(MemberList *l) {
         *l = (MemberList) {};
 }
 
-/* Does g hand out d? The same test as resource_group_devices. */
-static bool group_has(const ResourceSet *s, const ResourceGroup *g, const Device *d) {
-        if (!resource_group_accepts(g, d))
-                return false;
-        return resource_group_is_tenant(g) ? resource_set_holder(s, d) == g : resource_set_owner(s, d) == g;
+static const ResourceGroup *own_holder(const ResourceSet *s, const ResourceGroup *g, const Device *d);
+
+/* Does g hand out d? The same test as resource_group_devices, with g's
+ * rules evaluated once: d is g's when g accepts it and no group before g
+ * does (a tenant's group: when it holds d). Rule tests are most of what a
+ * claim costs (a pool made of 256 devices has 256 rules); with kept
+ * memberships only a tenant's group's own rules are tested. */
+static bool group_has(const ResourceSet *s, const ResourceGroup *g, const Device *d, bool kept) {
+        if (kept && resource_group_is_tenant(g))
+                return d->resource_group && streq(d->resource_group->id, g->parent) &&
+                       own_holder(s, d->resource_group, d) == g;
+        if (kept)
+                return d->resource_group == g;
+        if (resource_group_is_tenant(g))
+                return resource_group_accepts(g, d) && resource_set_holder(s, d) == g;
+        for (size_t i = 0; i < s->n_groups; i++) {
+                const ResourceGroup *x = s->groups[i];
+
+                if (x == g)
+                        return resource_group_accepts(g, d);
+                if (!resource_group_is_tenant(x) && resource_group_accepts(x, d))
+                        return false;
+        }
+        return false;
+}
+
+/* g's devices, sorted by address (caller frees the array). */
+static int group_devices(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g, bool kept,
+                         const Device ***ret, size_t *ret_n) {
+        const Device **l = calloc(inventory_n_devices(inv) + 1, sizeof(Device *));
+        size_t i = 0, n = 0;
+        Device *d;
+
+        if (!l)
+                return -ENOMEM;
+        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
+                if (group_has(s, g, d, kept))
+                        l[n++] = d;
+        qsort(l, n, sizeof(Device *), device_address_compare);
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+/* The devices of the group a member list is made for, by address. */
+typedef struct GroupDevices {
+        const Device **devices;
+        size_t n;
+} GroupDevices;
+
+static bool group_devices_has(const GroupDevices *gd, const Device *d) {
+        return bsearch(&d, gd->devices, gd->n, sizeof(Device *), device_address_compare) != NULL;
+}
+
+/* Who holds d, one of g's own devices: a tenant's group of g, else g. */
+static const ResourceGroup *own_holder(const ResourceSet *s, const ResourceGroup *g, const Device *d) {
+        if (resource_group_is_tenant(g))
+                return g;
+        for (size_t i = 0; i < s->n_groups; i++) {
+                const ResourceGroup *x = s->groups[i];
+
+                if (resource_group_is_tenant(x) && streq(x->parent, g->id) && resource_group_accepts(x, d))
+                        return x;
+        }
+        return g;
 }
 
 static const IommuGroup *pci_group(const Inventory *inv, const Device *d) {
@@ -403,8 +547,7 @@ static int append(const Device ***l, size_t *n, const Device *d) {
 
 /* The member d names: the group's devices in d's IOMMU group and the
  * group's other non-bridge functions. */
-static int member_fill(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g, const Device *d,
-                       Member *m) {
+static int member_fill(const GroupDevices *gd, const Inventory *inv, const Device *d, Member *m) {
         const IommuGroup *ig = pci_group(inv, d);
         int r = 0;
 
@@ -419,7 +562,7 @@ static int member_fill(const ResourceSet *s, const Inventory *inv, const Resourc
         for (size_t i = 0; ig && r >= 0 && i < ig->n_members; i++) {
                 const Device *x = ig->members[i];
 
-                if (group_has(s, g, x))
+                if (group_devices_has(gd, x))
                         r = append(&m->own, &m->n_own, x);
                 if (r >= 0 && !device_is_bridge(x))
                         r = append(&m->devices, &m->n_devices, x);
@@ -455,7 +598,7 @@ static char *sentence(const char *fmt, ...) {
 
 static int check_claimed(Member *m, const ClaimSet *claims) {
         for (size_t i = 0; i < m->n_devices; i++) {
-                const Claim *c = claim_set_find_device(claims, m->devices[i]->address);
+                const Claim *c = claim_set_find_holder(claims, m->devices[i]->address);
 
                 if (!c)
                         continue;
@@ -466,9 +609,10 @@ static int check_claimed(Member *m, const ClaimSet *claims) {
         return 0;
 }
 
-static int check_tenant(Member *m, const ResourceSet *s, const ResourceGroup *g) {
+static int check_tenant(Member *m, const ResourceSet *s, const ResourceGroup *g, const GroupDevices *gd) {
         for (size_t i = 0; i < m->n_devices; i++) {
-                const ResourceGroup *h = resource_set_holder(s, m->devices[i]);
+                const Device *d = m->devices[i];
+                const ResourceGroup *h = group_devices_has(gd, d) ? own_holder(s, g, d) : resource_set_holder(s, d);
 
                 if (!h || h == g || !resource_group_is_tenant(h))
                         continue;
@@ -512,10 +656,10 @@ static int check_viable(Member *m, const Inventory *inv) {
 }
 
 static int member_check(Member *m, const ResourceSet *s, const Inventory *inv, const ClaimSet *claims,
-                        const ResourceGroup *g) {
+                        const ResourceGroup *g, const GroupDevices *gd) {
         /* A tenant's device is not the parent's to offer, claimed or not
          * (and the parent need not know the tenant's consumers). */
-        int r = check_tenant(m, s, g);
+        int r = check_tenant(m, s, g, gd);
 
         if (r >= 0 && m->block == MEMBER_FREE)
                 r = check_claimed(m, claims);
@@ -530,19 +674,21 @@ int resource_group_members(const ResourceSet *s, const Inventory *inv, const Cla
                            const ResourceGroup *g, MemberList *ret) {
         _cleanup_free_ const Device **devs = NULL;
         MemberList l = { .group = g };
+        GroupDevices gd;
         size_t n = 0;
         int r;
 
-        r = resource_group_devices(s, inv, g, &devs, &n);
+        r = group_devices(s, inv, g, claims && claims->memberships_kept, &devs, &n);
         if (r < 0)
                 return r;
+        gd = (GroupDevices) { devs, n };
         l.members = calloc(n + 1, sizeof(Member));
         if (!l.members)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 Member *m = l.members + l.n_members;
 
-                r = member_fill(s, inv, g, devs[i], m);
+                r = member_fill(&gd, inv, devs[i], m);
                 if (r < 0)
                         break;
                 /* A member is named once, by its lowest own device. */
@@ -551,7 +697,7 @@ int resource_group_members(const ResourceSet *s, const Inventory *inv, const Cla
                         continue;
                 }
                 l.n_members++;
-                r = member_check(m, s, inv, claims, g);
+                r = member_check(m, s, inv, claims, g, &gd);
                 if (r < 0)
                         break;
                 if (m->block == MEMBER_FREE)

@@ -101,24 +101,46 @@ int claim_add_member(Claim *c, const char *const *addresses, size_t n);
 const char **claim_addresses(const Claim *c);
 size_t claim_n_devices(const Claim *c);
 
-/* All claims, in creation order; no device is in two claims. */
+/* All claims, in creation order; no device is in two claims. A claim
+ * being prepared is reserved: it holds its devices (nobody else can select
+ * them) but is not listed in claims until it is committed, or is cancelled
+ * and holds nothing again. */
 typedef struct ClaimSet {
         Claim **claims;
         size_t n_claims;
-        Hashmap *by_device;     /* address → Claim */
+        Claim **pending;        /* reserved, in reservation order */
+        size_t n_pending;
+        Hashmap *by_device;     /* address → Claim, listed ones */
+        Hashmap *reserved;      /* address → Claim, reserved ones (NULL until one is) */
+        /* Device.resource_group is up to date (the daemon keeps it after
+         * every change): member lists read it instead of testing rules. */
+        bool memberships_kept;
 } ClaimSet;
 
 int claim_set_init(ClaimSet *s);
 void claim_set_done(ClaimSet *s);
 Claim *claim_set_find_id(const ClaimSet *s, const char *id);
+/* The listed claim holding a device: what the bus shows (Device.Claim). */
 Claim *claim_set_find_device(const ClaimSet *s, const char *address);
+/* The claim holding a device, listed or reserved: what selection avoids. */
+Claim *claim_set_find_holder(const ClaimSet *s, const char *address);
 /* Takes ownership on success. -EEXIST when the id is taken, -EBUSY when a
  * device of it is in another claim (*ret_other names that claim); nothing
  * changes then. */
 int claim_set_add(ClaimSet *s, Claim *c, const Claim **ret_other);
 /* Removes the claim and hands it back; NULL when there is none. */
 Claim *claim_set_take(ClaimSet *s, const char *id);
-/* Claims on a resource group, in creation order (caller frees the array). */
+/* Reservation: as claim_set_add, but c only holds its devices for
+ * selection (claim_set_find_holder) and counts in claim_set_of_group;
+ * claim_set_find_device and claim_set_find_id do not see it. Commit lists
+ * it (-ENOENT when not reserved), cancel hands it back unlisted (NULL
+ * when not reserved). */
+int claim_set_reserve(ClaimSet *s, Claim *c, const Claim **ret_other);
+int claim_set_commit(ClaimSet *s, const char *id);
+Claim *claim_set_cancel(ClaimSet *s, const char *id);
+Claim *claim_set_find_reserved(const ClaimSet *s, const char *id);
+/* Claims on a resource group, in creation order, then the reserved ones
+ * (caller frees the array). */
 int claim_set_of_group(const ClaimSet *s, const char *group_id, const Claim ***ret, size_t *ret_n);
 
 /* Why a member cannot be claimed, in the order they are checked. */

@@ -76,6 +76,7 @@ typedef enum DeviceField {
         DEVICE_FIELD_IDENTITY       = 1u << 8,
         DEVICE_FIELD_RESOURCE_GROUP = 1u << 9,
         DEVICE_FIELD_CRITICAL       = 1u << 10,  /* ids, serial, class, …: only a new device changes them */
+        DEVICE_FIELD_VF_CONFIG      = 1u << 20,  /* a PF's VfConfig: announced by the core, never diffed */
 } DeviceField;
 
 unsigned device_diff(const Device *a, const Device *b);

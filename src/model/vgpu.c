@@ -82,7 +82,7 @@ static int offer_of(const ResourceGroup *g, const Inventory *inv, const MdevSet 
                 const MdevType *t;
 
                 if (!m->active || m->source != MDEV_SOURCE_HOSTDEV || !streq(m->type, type) ||
-                    claim_set_find_device(claims, mdev_key(m)))
+                    claim_set_find_holder(claims, mdev_key(m)))
                         continue;
                 t = instance_type(mdevs, m, &parent, inv);
                 if (t && vgpu_group_takes(g, parent, t) && strv_extend(&take, mdev_key(m)) < 0)

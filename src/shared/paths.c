@@ -40,6 +40,10 @@ int paths_init_from_env(Paths *p) {
                 paths_done(p);
                 return -ENOMEM;
         }
+        if (!isempty(getenv("HOSTDEV_RTNL_SOCKET")) && !(p->rtnl_socket = strdup(getenv("HOSTDEV_RTNL_SOCKET")))) {
+                paths_done(p);
+                return -ENOMEM;
+        }
         return 0;
 }
 
@@ -52,6 +56,7 @@ void paths_done(Paths *p) {
         free(p->state_dir);
         free(p->pci_ids);
         free(p->usb_ids);
+        free(p->rtnl_socket);
         *p = (Paths) {};
 }
 

@@ -13,6 +13,7 @@ typedef struct Paths {
         char *state_dir;   /* HOSTDEV_STATE_DIRECTORY, /var/lib/hostdev */
         char *pci_ids;     /* HOSTDEV_PCI_IDS, /usr/share/misc/pci.ids */
         char *usb_ids;     /* HOSTDEV_USB_IDS, /usr/share/misc/usb.ids */
+        char *rtnl_socket; /* HOSTDEV_RTNL_SOCKET, NULL: the kernel's rtnetlink (tests: an emulator) */
 } Paths;
 
 int paths_init_from_env(Paths *p);

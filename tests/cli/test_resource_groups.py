@@ -13,14 +13,14 @@ from harness import groups
 from harness.client import run_as
 from harness.groups import ERR_ACCESS_DENIED, MANAGER, NOBODY, create_args
 
-GROUP_COLUMNS = ['NAME', 'TYPE', 'TOTAL', 'AVAILABLE', 'CLASS', 'RULES']
+GROUP_COLUMNS = ['NAME', 'TYPE', 'TOTAL', 'AVAILABLE', 'CLAIMED', 'TENANT', 'CLASS', 'RULES']
 RULE_FIELDS = ['vendor-id', 'product-id', 'subsystem-vendor-id', 'subsystem-id', 'class',
                'class-mask', 'vendor-name', 'product-name', 'address', 'slot', 'serial', 'driver',
                'numa-node', 'physical-function', 'port-path']
 GPUS = ['0000:01:00.0', '0000:02:00.0']
 MANAGE_GROUPS = clitest.polkit_action('manage-resource-groups')
 GROUP_KEYS = {'name', 'id', 'object_path', 'type', 'description', 'class', 'total', 'available',
-              'rules', 'devices'}
+              'claimed', 'tenant', 'parent', 'rules', 'devices'}
 
 
 class GroupCommandsTest(ResourceCliTestCase):
@@ -65,7 +65,7 @@ class GroupCommandsTest(ResourceCliTestCase):
 
         header, rows = parse_table(self.ctl('group', 'list').stdout)
         self.assertEqual(header, GROUP_COLUMNS)
-        self.assertEqual(rows, [['media', 'pci', str(len(members)), str(available), 'media', '2']])
+        self.assertEqual(rows, [['media', 'pci', str(len(members)), str(available), '0', '-', 'media', '2']])
         # "group" alone lists
         self.assertEqual(self.ctl('group').stdout, self.ctl('group', 'list').stdout)
 
@@ -87,6 +87,7 @@ class GroupCommandsTest(ResourceCliTestCase):
             'name': 'capture', 'id': props['Id'], 'object_path': path, 'type': 'pci',
             'description': None, 'class': None, 'total': 2,
             'available': groups.expected_available(self.host, members),
+            'claimed': 0, 'tenant': None, 'parent': None,
             'rules': [{'driver': 'bttv'}, {'vendor-name': 'Brook*', 'numa-node': dev['numa_node']}],
         })
         for got, address in zip(devices, members):

@@ -66,6 +66,45 @@ class SriovCliTest(ResourceCliTestCase):
         self.assertIn(str(total), r.stderr)
         self.assertEqual(self.kernel.sriov_writes(pf), [])
 
+    def test_set_vf(self):
+        """set-vf hands the settings to hostdevd, which applies them over
+        rtnetlink: the kernel emulator holds them; a bad value changes
+        nothing."""
+        pf = next(a for a, d in sorted(self.pfs().items()) if d['sriov']['numvfs'] > 0)
+        r = self.ctl('sriov', 'set-vf', pf, '1', 'mac=52:54:00:12:34:56', 'vlan=100', 'trust=on',
+                     'link-state=disable')
+        self.assertIn('VF 1', r.stdout)
+        got = self.kernel.rtnl.settings(pf, 1)
+        self.assertEqual((got['mac'], got['vlan'], got['trust'], got['link-state']),
+                         ('52:54:00:12:34:56', 100, True, 'disable'))
+        # sriov show PF lists the VFs' settings, as the kernel has them
+        n = self.pfs()[pf]['sriov']['numvfs']
+        r = self.ctl('--json', 'sriov', 'show', pf)
+        vfs = json.loads(r.stdout)[0]['vf_config']
+        self.assertEqual([v['index'] for v in vfs], list(range(n)))
+        for v in vfs:
+            k = self.kernel.rtnl.settings(pf, v['index'])
+            self.assertEqual((v['mac'], v['vlan'], v['qos'], v['trust'], v['spoofchk'], v['link_state']),
+                             (k['mac'], k['vlan'], k['qos'], k['trust'], k['spoofchk'], k['link-state']))
+        r = self.ctl('sriov', 'show', pf)
+        tables = r.stdout.split('\n\n')
+        self.assertEqual(len(tables), 2, r.stdout)
+        header, cells = parse_table(tables[1])
+        self.assertEqual(header[:3], ['VF', 'MAC', 'VLAN'])
+        rows = {int(c[0]): dict(zip(header, c)) for c in cells}
+        self.assertEqual(sorted(rows), list(range(n)))
+        self.assertEqual((rows[1]['MAC'], rows[1]['VLAN'], rows[1]['TRUST'], rows[1]['LINK']),
+                         ('52:54:00:12:34:56', '100', 'on', 'disable'))
+        writes = len(self.kernel.log)
+        r = self.ctl('sriov', 'set-vf', pf, '1', 'vlan=5000', expect=1)
+        self.assertIn('4094', r.stderr)
+        r = self.ctl('sriov', 'set-vf', pf, '0', 'color=red', expect=2)
+        self.assertIn('color', r.stderr)
+        r = self.ctl('sriov', 'set-vf', pf, '0', 'trust=maybe', expect=2)
+        self.assertIn('maybe', r.stderr)
+        self.assertTrue(self.kernel.settle())
+        self.assertEqual(self.kernel.log[writes:], [])
+
 
 if __name__ == '__main__':
     clitest.main()

@@ -11,6 +11,11 @@ Two identities exist inside that namespace, through bind-mounted copies of
   nobody (65534)            an ordinary user with no rights
   hostdev-operator (64000)  a member of group "hostdev", which the example
                             rules let prepare and claim devices
+  tenant-a (64001)          a member of group "tenant-a" only, which the
+                            tests' rules let claim from the tenant tenant-a's
+                            resource groups (tests/harness/polkit)
+  tenant-b (64002)          likewise for group and tenant "tenant-b", which
+                            no rule names
 """
 
 import atexit
@@ -30,6 +35,8 @@ NOBODY = 65534
 OPERATOR_UID = 64000
 OPERATOR_GID = 64000
 OPERATOR = 'hostdev-operator'
+# name -> uid (= gid of the user's own group)
+TENANTS = {'tenant-a': 64001, 'tenant-b': 64002}
 
 _BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -182,10 +189,14 @@ class Namespace:
         with open(passwd, 'w') as f:
             f.write(text + '%s:x:%d:%d:hostdev test operator:/nonexistent:/usr/sbin/nologin\n'
                     % (OPERATOR, OPERATOR_UID, OPERATOR_GID))
+            for name, uid in TENANTS.items():
+                f.write('%s:x:%d:%d:hostdev test tenant:/nonexistent:/usr/sbin/nologin\n' % (name, uid, uid))
         with open('/etc/group') as f:
             text = f.read()
         with open(group, 'w') as f:
             f.write(text + 'hostdev:x:%d:%s\n' % (OPERATOR_GID, OPERATOR))
+            for name, uid in TENANTS.items():
+                f.write('%s:x:%d:%s\n' % (name, uid, name))
         for p in (passwd, group):
             os.chmod(p, 0o644)
         _bind(passwd, '/etc/passwd')

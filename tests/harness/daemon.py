@@ -8,6 +8,7 @@ import time
 
 from . import hostspec, paths
 from .client import Client
+from .kernel import RTNL_SOCKET
 from .sandbox import DIE_WITH_PARENT
 
 # what sanitizers print when they find something
@@ -53,6 +54,8 @@ class Hostdevd:
             'HOSTDEV_RUN_ROOT': run,
             'HOSTDEV_STATE_DIRECTORY': state,
             'DBUS_SYSTEM_BUS_ADDRESS': self.bus_address,
+            # rtnetlink VF settings go to the kernel emulator (rtnl.py), never to the host's links
+            'HOSTDEV_RTNL_SOCKET': os.path.join(self.sim.root, RTNL_SOCKET),
         })
         # No verify_asan_link_order=0: a sanitizer runtime that loads after
         # the umockdev preload never sees the calls the preload wraps

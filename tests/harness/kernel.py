@@ -44,6 +44,11 @@ import traceback
 
 from . import pciconfig
 from .inotify import IN_CLOSE_WRITE, IN_IGNORED, IN_ONLYDIR, IN_Q_OVERFLOW, Inotify
+from .rtnl import RtnlEmulator
+
+# Where hostdevd sends its rtnetlink VF requests in a simulated host
+# (HOSTDEV_RTNL_SOCKET, see rtnl.py), relative to the testbed root.
+RTNL_SOCKET = 'rtnetlink.sock'
 
 
 class KernelEmulator:
@@ -82,6 +87,7 @@ class KernelEmulator:
         }
         simhost.listeners.append(self._on_dir)
         self._watch_existing()
+        self.rtnl = RtnlEmulator(self, os.path.join(simhost.root, RTNL_SOCKET))
 
     # ------------------------------------------------------------------
     # watches
@@ -129,9 +135,11 @@ class KernelEmulator:
     def start(self):
         self._thread = threading.Thread(target=self._run, name='kernel-emulator', daemon=True)
         self._thread.start()
+        self.rtnl.start()
         return self
 
     def stop(self):
+        self.rtnl.stop()
         if self._thread:
             os.write(self._stop_w, b'x')
             self._thread.join(10)
@@ -385,6 +393,8 @@ class KernelEmulator:
         self._store(path, raw, '%d\n' % want)
         self.pause()
         if want == 0:
+            # the PF driver drops the VFs' settings with them
+            self.rtnl.vfs.pop(addr, None)
             # the PCI core removes VFs one by one, first to last
             vfs = sorted((s for s in self.host.pci.values() if s.get('physfn') == addr),
                          key=lambda s: s['vf_index'])

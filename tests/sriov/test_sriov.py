@@ -173,6 +173,9 @@ class Persistence(SriovTestCase):
                 s['drivers_autoprobe'] = boot.get('drivers_autoprobe', True)
                 self.sim.write(self.sim.devpaths[pf] + '/sriov_drivers_autoprobe',
                                '1\n' if s['drivers_autoprobe'] else '0\n')
+        # the emulator sees these writes of ours too: let it log them now,
+        # not among the daemon's
+        self.assertTrue(self.kernel.settle())
         self.boot_id = faults.reboot(self.sim, self.kernel)
 
     def test_count_reapplied_after_reboot(self):

@@ -777,6 +777,120 @@ static void test_vf_tenant(void) {
         inventory_done(&inv);
 }
 
+/* A claim being prepared is reserved: its members are taken for every
+ * other selection (and for Delete) but it is not listed; commit lists it,
+ * cancel frees its members again. */
+static void test_reserve(void) {
+        ClaimRequest q = CLAIM_REQUEST_INIT;
+        _cleanup_free_ char *e = NULL;
+        Claim *a = NULL, *b = NULL, *c = NULL;
+        const Claim *other = NULL;
+        ClaimSet claims;
+        ResourceSet set = {};
+        Inventory inv;
+
+        vf_host(&inv, 16);
+        CHECK(claim_set_init(&claims) == 0);
+        ResourceGroup *vfs = pool(&set, "vfs", "vfs", RESOURCE_SRIOV_NIC, "vendor-id", 0x8086);
+        q.count = 8;
+        CHECK(claim_make(&set, &inv, &claims, vfs, "ca", "vm-a", &q, 1, NULL, &a, NULL) == 0);
+        CHECK(claim_set_reserve(&claims, a, NULL) == 0);
+        CHECK(claims.n_claims == 0 && claims.n_pending == 1);
+        CHECK(claim_set_find_id(&claims, "ca") == NULL && claim_set_find_reserved(&claims, "ca") == a);
+        /* It holds its devices for selection; the bus does not show it yet. */
+        CHECK(claim_set_find_holder(&claims, a->members[0].addresses[0]) == a);
+        CHECK(claim_set_find_device(&claims, a->members[0].addresses[0]) == NULL);
+        CHECK(n_free(&set, &inv, &claims, vfs) == 8);
+
+        /* The next claim selects other members; a third finds none. */
+        CHECK(claim_make(&set, &inv, &claims, vfs, "cb", "vm-b", &q, 1, NULL, &b, NULL) == 0);
+        CHECK(!streq(a->members[0].addresses[0], b->members[0].addresses[0]));
+        CHECK(claim_set_reserve(&claims, b, NULL) == 0);
+        CHECK(claim_make(&set, &inv, &claims, vfs, "cc", "vm-c", &q, 1, NULL, &c, &e) == -ENOSPC);
+        CHECK(e && strstr(e, "0 free of 16"));
+        /* Nor can a reserved member be added twice, or a reserved id reused. */
+        c = claim_new("cc", "vm-c", "vfs", 1, NULL);
+        CHECK(claim_add_member(c, (const char *const *) a->members[0].addresses, 1) == 0);
+        CHECK(claim_set_add(&claims, c, &other) == -EBUSY && other == a);
+        claim_free(c);
+        c = claim_new("ca", "vm-c", "vfs", 1, NULL);
+        CHECK(claim_set_reserve(&claims, c, NULL) == -EEXIST);
+        claim_free(c);
+
+        /* Delete counts reserved claims. */
+        CHECK(resource_group_delete_check(&set, &claims, vfs, NULL) == -EBUSY);
+
+        CHECK(claim_set_commit(&claims, "ca") == 0);
+        CHECK(claim_set_commit(&claims, "ca") == -ENOENT);
+        CHECK(claims.n_claims == 1 && claims.n_pending == 1 && claim_set_find_id(&claims, "ca") == a);
+        CHECK(claim_set_find_device(&claims, a->members[0].addresses[0]) == a);
+        CHECK(claim_set_find_holder(&claims, a->members[0].addresses[0]) == a);
+        CHECK(claim_set_find_reserved(&claims, "ca") == NULL);
+        CHECK(claim_set_cancel(&claims, "ca") == NULL);
+        c = claim_set_cancel(&claims, "cb");
+        CHECK(c == b && claims.n_pending == 0);
+        CHECK(n_free(&set, &inv, &claims, vfs) == 8);
+        CHECK(claim_set_find_holder(&claims, b->members[0].addresses[0]) == NULL);
+        claim_free(c);
+
+        /* A reservation left at exit is freed with the set. */
+        CHECK(claim_make(&set, &inv, &claims, vfs, "cd", "vm-d", &q, 1, NULL, &c, NULL) == 0);
+        CHECK(claim_set_reserve(&claims, c, NULL) == 0);
+        claim_set_done(&claims);
+        resource_set_done(&set);
+        inventory_done(&inv);
+}
+
+/* Member lists from kept memberships (Device.resource_group, as the
+ * daemon keeps it) equal those from the rules, tenant groups included. */
+static void members_equal(const ResourceSet *set, const Inventory *inv, ClaimSet *claims, const ResourceGroup *g) {
+        _cleanup_(member_list_done) MemberList a = {}, b = {};
+
+        claims->memberships_kept = false;
+        CHECK(resource_group_members(set, inv, claims, g, &a) == 0);
+        claims->memberships_kept = true;
+        CHECK(resource_group_members(set, inv, claims, g, &b) == 0);
+        claims->memberships_kept = false;
+        CHECK(a.n_members == b.n_members && a.n_free == b.n_free);
+        for (size_t i = 0; i < a.n_members && i < b.n_members; i++) {
+                CHECK(a.members[i].n_own == b.members[i].n_own && a.members[i].n_devices == b.members[i].n_devices);
+                CHECK(a.members[i].own[0] == b.members[i].own[0] && a.members[i].block == b.members[i].block);
+                CHECK(a.members[i].tenant_group == b.members[i].tenant_group);
+        }
+}
+
+static void test_kept_memberships(void) {
+        ClaimRequest q = CLAIM_REQUEST_INIT;
+        ResourceGroup *ta = NULL;
+        ClaimSet claims;
+        ResourceSet set = {};
+        Inventory inv;
+        Device *d;
+        size_t i = 0;
+
+        gpu_host(&inv);
+        CHECK(claim_set_init(&claims) == 0);
+        ResourceGroup *gpus = pool(&set, "gpus", "gpus", RESOURCE_PCI, "class", 0x030200);
+        ResourceGroup *nics = pool(&set, "nics", "nics", RESOURCE_PCI, "vendor-id", 0x8086);
+        q.count = 1;
+        CHECK(tenant_assign(&set, &inv, &claims, gpus, "tenant-a", "ta", "gpus (tenant-a)", &q, &ta, NULL) == 0);
+        while (hashmap_iterate(inv.devices, &i, (void **) &d, NULL))
+                d->resource_group = resource_set_owner(&set, d);
+        CHECK(n_free(&set, &inv, &claims, gpus) == 1);
+        members_equal(&set, &inv, &claims, gpus);
+        members_equal(&set, &inv, &claims, ta);
+        members_equal(&set, &inv, &claims, nics);
+        /* Kept memberships are what counts then: a device the daemon has
+         * not (yet) put in the group is no member. */
+        dev(&inv, "0000:02:00.0")->resource_group = NULL;
+        claims.memberships_kept = true;
+        CHECK(n_free(&set, &inv, &claims, gpus) == 0);
+        CHECK(n_free(&set, &inv, &claims, ta) == 1);
+        claim_set_done(&claims);
+        resource_set_done(&set);
+        inventory_done(&inv);
+}
+
 int main(void) {
         test_members();
         test_gpu_pool();
@@ -789,5 +903,7 @@ int main(void) {
         test_vf_tenant();
         test_validation();
         test_leases();
+        test_reserve();
+        test_kept_memberships();
         CHECK_DONE();
 }

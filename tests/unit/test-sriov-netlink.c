@@ -2,7 +2,11 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "kernel/sriov-netlink.h"
@@ -147,7 +151,7 @@ static void test_build_get(void) {
         mnl_attr_for_each(a, h, sizeof(struct ifinfomsg)) {
                 n++;
                 CHECK(mnl_attr_get_type(a) == IFLA_EXT_MASK);
-                CHECK(mnl_attr_get_u32(a) == RTEXT_FILTER_VF);
+                CHECK(mnl_attr_get_u32(a) == (RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS));
         }
         CHECK(n == 1);
 }
@@ -235,7 +239,96 @@ static void test_parse(void) {
         CHECK(rtnl_vf_parse(h, &vfs, &n) == -EBADMSG);
 }
 
+static void test_channel(void) {
+        Paths p = { .sysfs = (char *) "/tmp/testbed/sys" };
+        const char *via = "unset";
+
+        /* A simulated sysfs never reaches the host's links. */
+        CHECK(rtnl_vf_channel(&p, &via) == -EOPNOTSUPP);
+        p.rtnl_socket = (char *) "/tmp/testbed/rtnetlink.sock";
+        CHECK(rtnl_vf_channel(&p, &via) == 0 && via == p.rtnl_socket);
+        p.sysfs = (char *) "/sys";
+        p.rtnl_socket = NULL;
+        CHECK(rtnl_vf_channel(&p, &via) == 0 && via == NULL);
+}
+
+/* A peer on the socket: answers the one request it gets with an
+ * NLMSG_ERROR carrying `error`, as the kernel acks RTM_SETLINK. */
+typedef struct Peer {
+        int fd;
+        int error;
+        struct nlmsghdr got;
+        uint16_t got_type;
+} Peer;
+
+static void *peer_run(void *userdata) {
+        Peer *p = userdata;
+        _Alignas(4) uint8_t buf[RTNL_VF_MSG_SIZE], out[64] = {};
+        struct nlmsghdr *h = (struct nlmsghdr *) out;
+        struct nlmsgerr *e;
+        int c = accept(p->fd, NULL, NULL);
+        ssize_t n;
+
+        if (c < 0)
+                return NULL;
+        n = recv(c, buf, sizeof buf, 0);
+        if (n >= (ssize_t) sizeof(struct nlmsghdr)) {
+                memcpy(&p->got, buf, sizeof p->got);
+                h->nlmsg_type = NLMSG_ERROR;
+                h->nlmsg_seq = p->got.nlmsg_seq;
+                h->nlmsg_len = NLMSG_LENGTH(sizeof *e);
+                e = NLMSG_DATA(h);
+                e->error = p->error;
+                e->msg = p->got;
+                (void) send(c, out, h->nlmsg_len, 0);
+        }
+        close(c);
+        return NULL;
+}
+
+static int apply_through_peer(const char *path, int error, Peer *peer) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        VfSettings s;
+        pthread_t t;
+        int r;
+
+        *peer = (Peer) { .error = error };
+        strcpy(sa.sun_path, path);
+        unlink(path);
+        peer->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        CHECK(peer->fd >= 0);
+        CHECK(bind(peer->fd, (struct sockaddr *) &sa, sizeof sa) == 0 && listen(peer->fd, 1) == 0);
+        CHECK(pthread_create(&t, NULL, peer_run, peer) == 0);
+        vf_settings_init(&s, 2);
+        s.trust = 1;
+        r = rtnl_vf_apply(path, 7, &s);
+        pthread_join(t, NULL);
+        close(peer->fd);
+        unlink(path);
+        return r;
+}
+
+static void test_apply_through_socket(void) {
+        char dir[] = "/tmp/test-sriov-netlink.XXXXXX", path[64];
+        Peer peer;
+
+        CHECK(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/rtnl.sock", dir);
+        /* The request is the RTM_SETLINK built here; the ack ends it. */
+        CHECK(apply_through_peer(path, 0, &peer) == 0);
+        CHECK(peer.got.nlmsg_type == RTM_SETLINK && (peer.got.nlmsg_flags & NLM_F_ACK));
+        /* The kernel's refusal comes back as its errno. */
+        CHECK(apply_through_peer(path, -EOPNOTSUPP, &peer) == -EOPNOTSUPP);
+        /* Nobody listening. */
+        CHECK(rtnl_vf_apply(path, 7, &(VfSettings) { .index = 0, .vlan = 1, .qos = -1, .trust = -1,
+                                                     .spoofchk = -1, .link_state = VF_LINK_UNSET,
+                                                     .max_tx_rate = -1, .min_tx_rate = -1 }) < 0);
+        rmdir(dir);
+}
+
 int main(void) {
+        test_channel();
+        test_apply_through_socket();
         test_build_set();
         test_build_set_rate_and_partial();
         test_build_get();
