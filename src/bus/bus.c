@@ -272,6 +272,14 @@ static void on_mdev_parent_changed(void *userdata, const MdevParent *p) {
         bus_mdev_parent_changed(userdata, p);
 }
 
+static void on_mdev_parent_added(void *userdata, const MdevParent *p) {
+        bus_mdev_parent_added(userdata, p->address, true);
+}
+
+static void on_mdev_parent_removed(void *userdata, const char *address) {
+        bus_mdev_parent_added(userdata, address, false);
+}
+
 static void on_flush(void *userdata) {
         Bus *b = userdata;
 
@@ -295,6 +303,8 @@ static const DaemonListener listener = {
         .mdev_removed = on_mdev_removed,
         .mdev_changed = on_mdev_changed,
         .mdev_parent_changed = on_mdev_parent_changed,
+        .mdev_parent_added = on_mdev_parent_added,
+        .mdev_parent_removed = on_mdev_parent_removed,
         .flush = on_flush,
 };
 

@@ -117,6 +117,8 @@ void bus_mdev_added(Bus *b, const Mdev *m);
 void bus_mdev_removed(Bus *b, const Mdev *m);
 void bus_mdev_changed(Bus *b, const Mdev *m);
 void bus_mdev_parent_changed(Bus *b, const MdevParent *p);
+/* The device at address gained (added) or lost org.hostdev1.MdevParent. */
+void bus_mdev_parent_added(Bus *b, const char *address, bool added);
 void bus_mdev_free_all(Bus *b);
 
 /* Every interface this daemon serves, for checks over all vtables. */

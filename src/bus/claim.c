@@ -110,6 +110,8 @@ int bus_group_claim_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, 
         uint64_t iteration = 0;
         int r;
 
+        if (g->type == RESOURCE_VGPU)
+                return bus_vgpu_counts(b, g, ret_total, ret_available, ret_claimed);
         if (sd_event_get_iteration(d->event, &iteration) < 0 || last.bus != b || last.group != g ||
             last.iteration != iteration || last.n_claims != d->claims.n_claims ||
             last.n_pending != d->claims.n_pending || last.n_devices != inventory_n_devices(&d->inventory)) {
@@ -176,7 +178,12 @@ static int get_resource_group(sd_bus *bus, const char *path, const char *interfa
 
 static char *address_path(const char *address) {
         _cleanup_free_ char *canonical = NULL;
+        char p[BUS_MDEV_PATH_MAX];
         DeviceKind kind;
+
+        /* A vgpu claim's mediated device. */
+        if (mdev_uuid_valid(address))
+                return strdup(bus_mdev_path(address, p));
 
         if (address_parse(address, &kind, &canonical) < 0)
                 return NULL;
@@ -242,6 +249,8 @@ static int get_handles(sd_bus *bus, const char *path, const char *interface, con
 
         if (!c)
                 return -ENOENT;
+        if (bus_claim_is_vgpu(b, c))
+                return bus_vgpu_append_handles(b, c, reply);
         g = resource_set_find_id(&b->daemon->resources, c->resource_group);
         /* VFs of a sriov-nic pool go to a VM as network interfaces too. */
         o.vf_interfaces = g ? g->type == RESOURCE_SRIOV_NIC : !!c->vf_settings;
@@ -371,6 +380,23 @@ static int record_claim(Bus *b, const char *id, sd_bus_message *call) {
                 return sd_bus_reply_method_errorf(call, BUS_ERROR_FAILED, "Cannot save the state: %s", strerror(-r));
         }
         return announce_claim(b, c, call);
+}
+
+int bus_claim_record(Bus *b, Claim *c, sd_bus_message *call) {
+        _cleanup_(claim_freep) Claim *owned = c;
+        const Claim *other = NULL;
+        char id[64];
+        int r;
+
+        r = claim_set_reserve(&b->daemon->claims, c, &other);
+        if (r == -EBUSY)
+                return sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "A device was claimed by %s meanwhile.",
+                                                  other ? other->id : "another claim");
+        if (r < 0)
+                return sd_bus_reply_method_errno(call, r, NULL);
+        TAKE_PTR(owned);
+        snprintf(id, sizeof id, "%s", c->id);
+        return record_claim(b, id, call);
 }
 
 static void on_claim_prepared(void *userdata, const Plan *plan, int r, const char *error) {
@@ -513,6 +539,8 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
         if (!g)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
+        if (g->type == RESOURCE_VGPU)
+                return bus_vgpu_claim(b, m, g, error);
         r = sd_bus_message_read(m, "su", &consumer, &count);
         if (r < 0)
                 return r;
@@ -661,6 +689,8 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         if (!c)
                 return -ENOENT;
         g = resource_set_find_id(&d->resources, c->resource_group);
+        if (g && g->type == RESOURCE_VGPU)
+                return bus_vgpu_drop(b, TAKE_PTR(c), call);
         if (c->prepared && g && g->keep_prepared)
                 log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,
                          g->name);

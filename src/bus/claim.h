@@ -35,3 +35,19 @@ int bus_group_claim_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, 
  * to their host drivers; answers call (may be NULL) once done. reason is
  * logged. -ENOENT when there is no such claim. */
 int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *reason);
+
+/* Reserves and lists c (taken) at once, saves, announces it and answers
+ * call with its path (or an error): a claim whose members are ready. */
+int bus_claim_record(Bus *b, Claim *c, sd_bus_message *call);
+
+/* vgpu resource groups (claim-vgpu.c), called from the claim flow. */
+bool bus_claim_is_vgpu(Bus *b, const Claim *c);
+int bus_vgpu_claim(Bus *b, sd_bus_message *m, const ResourceGroup *g, sd_bus_error *error);
+int bus_vgpu_counts(Bus *b, const ResourceGroup *g, unsigned *ret_total, unsigned *ret_available,
+                    unsigned *ret_claimed);
+int bus_vgpu_append_handles(Bus *b, const Claim *c, sd_bus_message *reply);
+/* Removes the instances c (taken, out of the set already) made; answers
+ * call (may be NULL) once done. */
+int bus_vgpu_drop(Bus *b, Claim *c, sd_bus_message *call);
+/* Available of every vgpu group may have changed. */
+void bus_vgpu_groups_changed(Bus *b);

@@ -2,6 +2,8 @@
 #include <systemd/sd-id128.h>
 
 #include "bus.h"
+#include "claim.h"
+#include "common/address.h"
 #include "emit.h"
 #include "object-manager.h"
 #include "polkit.h"
@@ -52,19 +54,39 @@ static MdevReply *reply_new(Bus *b, sd_bus_message *m, bool create) {
         return p;
 }
 
-const char *bus_mdev_path(const char *uuid, char buf[static BUS_MDEV_PATH_MAX]) {
-        size_t n = (size_t) snprintf(buf, BUS_MDEV_PATH_MAX, MDEV_PREFIX "/%s", uuid);
+/* A UUID with '_' for '-'; a vGPU on a VF "vf_" and the VF's address
+ * with '_' for ':' and '.'. */
+const char *bus_mdev_path(const char *key, char buf[static BUS_MDEV_PATH_MAX]) {
+        size_t n = (size_t) snprintf(buf, BUS_MDEV_PATH_MAX, MDEV_PREFIX "/%s%s", mdev_key_is_vf(key) ? "vf_" : "",
+                                     key);
 
         for (char *c = buf + sizeof(MDEV_PREFIX); c < buf + n; c++)
-                if (*c == '-')
+                if (*c == '-' || *c == ':' || *c == '.')
                         *c = '_';
         return buf;
 }
 
+static Mdev *vf_mdev_from_path(Daemon *d, const char *rest) {
+        _cleanup_free_ char *address = NULL;
+        char a[13];
+
+        /* "0000_0b_00_4" */
+        if (strlen(rest) != 12 || rest[4] != '_' || rest[7] != '_' || rest[10] != '_')
+                return NULL;
+        memcpy(a, rest, sizeof a);
+        a[4] = a[7] = ':';
+        a[10] = '.';
+        if (pci_address_parse(a, &address) < 0 || !streq(address, a))
+                return NULL;
+        return mdev_set_get(&d->mdevs, address);
+}
+
 Mdev *bus_mdev_from_path(Daemon *d, const char *path) {
-        const char *rest = startswith(path, MDEV_PREFIX "/");
+        const char *rest = startswith(path, MDEV_PREFIX "/"), *vf;
         char uuid[MDEV_UUID_LEN + 1];
 
+        if (rest && (vf = startswith(rest, "vf_")))
+                return vf_mdev_from_path(d, vf);
         if (!rest || strlen(rest) != MDEV_UUID_LEN)
                 return NULL;
         for (size_t i = 0; i <= MDEV_UUID_LEN; i++)
@@ -93,6 +115,41 @@ static int get_supported_types(sd_bus *bus, const char *path, const char *interf
                 const MdevType *t = &p->types[i];
 
                 r = sd_bus_message_append(reply, "(sssu)", t->id, t->name, t->description, t->available);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+/* Per VF: its object, its vGPU type ("" when none), the types it lists now. */
+static int get_vf_types(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        Device *dev = parent_from_path(b, path);
+        const MdevParent *p = dev ? mdev_set_parent(&b->daemon->mdevs, dev->address) : NULL;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(osas)");
+        for (size_t i = 0; r >= 0 && p && i < p->n_vfs; i++) {
+                const VgpuVf *v = &p->vfs[i];
+                const Device *vf = inventory_get(&b->daemon->inventory, v->address);
+                char vp[BUS_DEVICE_PATH_MAX], type[16] = "";
+
+                if (!vf)
+                        continue;
+                if (v->current)
+                        snprintf(type, sizeof type, "%u", v->current);
+                r = sd_bus_message_open_container(reply, 'r', "osas");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "os", bus_device_path(vf, vp), type);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'a', "s");
+                for (size_t j = 0; r >= 0 && j < v->n_creatable; j++)
+                        r = sd_bus_message_append(reply, "s", v->creatable[j].id);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
         }
         if (r < 0)
                 return r;
@@ -200,6 +257,9 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (!t)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                          "%s offers no mediated device type '%s'.", dev->address, type);
+        if (uuid_opt && p->vf_based)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "A vGPU on a VF of %s has no UUID: the VF is the instance.", dev->address);
         if (uuid_opt) {
                 char buf[48];
 
@@ -216,7 +276,9 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
         }
         if (t->available == 0)
                 return sd_bus_error_setf(error, BUS_ERROR_INSUFFICIENT_DEVICES,
-                                         "%s has no instance of type '%s' left.", dev->address, type);
+                                         p->vf_based ? "No free VF of %s can take vGPU type '%s' now."
+                                                     : "%s has no instance of type '%s' left.",
+                                         dev->address, type);
 
         if (asprintf(&msg, "Authentication is required to create a mediated device of type '%s' on %s.", type,
                      dev->address) < 0)
@@ -228,6 +290,18 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (r <= 0)
                 return r < 0 ? r : 1;
 
+        if (p->vf_based) {
+                reply = reply_new(b, m, true);
+                if (!reply)
+                        return -ENOMEM;
+                r = daemon_vgpu_create(d, dev->address, type, NULL, sd_bus_message_get_sender(m), NULL, on_mdev_done,
+                                       reply, &err);
+                if (r < 0) {
+                        reply_free(reply);
+                        return reply_mdev_error(error, r, err);
+                }
+                return 1;
+        }
         if (!uuid) {
                 r = new_uuid(random_uuid);
                 if (r < 0)
@@ -258,7 +332,17 @@ static int get_uuid(sd_bus *bus, const char *path, const char *interface, const 
                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Mdev *m = mdev_of(userdata, path);
 
-        return sd_bus_message_append(reply, "s", m ? m->uuid : "");
+        return sd_bus_message_append(reply, "s", m ? strempty(m->uuid) : "");
+}
+
+static int get_device(sd_bus *bus, const char *path, const char *interface, const char *property,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        Mdev *m = mdev_of(b, path);
+        const Device *dev = m && m->vf ? inventory_get(&b->daemon->inventory, m->vf) : NULL;
+        char p[BUS_DEVICE_PATH_MAX];
+
+        return sd_bus_message_append(reply, "o", dev ? bus_device_path(dev, p) : "/");
 }
 
 static int get_type(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -294,8 +378,10 @@ static int get_active(sd_bus *bus, const char *path, const char *interface, cons
 
 static int get_claimed(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        /* No claims on mediated devices yet. */
-        return sd_bus_message_append(reply, "b", 0);
+        Bus *b = userdata;
+        Mdev *m = mdev_of(b, path);
+
+        return sd_bus_message_append(reply, "b", m && claim_set_find_device(&b->daemon->claims, mdev_key(m)));
 }
 
 static int get_source(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -327,9 +413,15 @@ static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_SUPPORTED,
                                          "Mediated device %s is defined by mdevctl; hostdev leaves it alone.",
                                          md->uuid);
-        /* Claims on mediated devices will answer Busy here. */
+        if (claim_set_find_device(&d->claims, mdev_key(md))) {
+                const Claim *c = claim_set_find_device(&d->claims, mdev_key(md));
+
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                         "%s is claimed by '%s' (claim %s); release the claim first.", mdev_key(md),
+                                         c->consumer, c->id);
+        }
         if (asprintf(&msg, "Authentication is required to remove the mediated device %s (type '%s') of %s.",
-                     md->uuid, md->type, md->parent) < 0)
+                     mdev_key(md), md->type, md->parent) < 0)
                 return -ENOMEM;
         r = mdev_checks(&checks, inventory_get(&d->inventory, md->parent), md->parent, md->type, msg);
         if (r < 0)
@@ -338,7 +430,7 @@ static int method_remove(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        uuid = strdup(md->uuid);
+        uuid = strdup(mdev_key(md));
         reply = uuid ? reply_new(b, m, false) : NULL;
         if (!reply)
                 return -ENOMEM;
@@ -394,6 +486,7 @@ static int method_import(sd_bus_message *m, void *userdata, sd_bus_error *error)
 const sd_bus_vtable mdev_parent_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("SupportedTypes", "a(sssu)", get_supported_types, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VirtualFunctionTypes", "a(osas)", get_vf_types, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("CreateMdev", SD_BUS_ARGS("s", type, "a{sv}", options), SD_BUS_RESULT("o", mdev),
                                 method_create_mdev, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
@@ -408,6 +501,7 @@ const sd_bus_vtable mdev_vtable[] = {
         SD_BUS_PROPERTY("Active", "b", get_active, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Claimed", "b", get_claimed, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Source", "s", get_source, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Device", "o", get_device, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_remove,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Import", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_import,
@@ -441,7 +535,7 @@ static int mdev_enumerate(sd_bus *bus, const char *path, void *userdata, char **
         if (!l)
                 return -ENOMEM;
         while (hashmap_iterate(b->daemon->mdevs.mdevs, &i, (void **) &m, NULL))
-                if (!(l[n++] = strdup(bus_mdev_path(m->uuid, p))))
+                if (!(l[n++] = strdup(bus_mdev_path(mdev_key(m), p))))
                         return -ENOMEM;
         *nodes = TAKE_PTR(l);
         return 0;
@@ -465,7 +559,8 @@ int bus_mdev_register(Bus *b) {
 void bus_mdev_added(Bus *b, const Mdev *m) {
         char p[BUS_MDEV_PATH_MAX];
 
-        (void) emitter_added(b->emitter, bus_mdev_path(m->uuid, p));
+        (void) emitter_added(b->emitter, bus_mdev_path(mdev_key(m), p));
+        bus_vgpu_groups_changed(b);
 }
 
 void bus_mdev_removed(Bus *b, const Mdev *m) {
@@ -473,13 +568,14 @@ void bus_mdev_removed(Bus *b, const Mdev *m) {
         char p[BUS_MDEV_PATH_MAX];
 
         bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.Mdev"));
-        (void) emitter_removed(b->emitter, bus_mdev_path(m->uuid, p), ifaces);
+        (void) emitter_removed(b->emitter, bus_mdev_path(mdev_key(m), p), ifaces);
+        bus_vgpu_groups_changed(b);
 }
 
 void bus_mdev_changed(Bus *b, const Mdev *m) {
         char p[BUS_MDEV_PATH_MAX];
 
-        (void) sd_bus_emit_properties_changed(b->bus, bus_mdev_path(m->uuid, p), "org.hostdev1.Mdev", "IommuGroup",
+        (void) sd_bus_emit_properties_changed(b->bus, bus_mdev_path(mdev_key(m), p), "org.hostdev1.Mdev", "IommuGroup",
                                               "Active", "Source", NULL);
 }
 
@@ -489,5 +585,21 @@ void bus_mdev_parent_changed(Bus *b, const MdevParent *p) {
 
         if (dev)
                 (void) sd_bus_emit_properties_changed(b->bus, bus_device_path(dev, path), "org.hostdev1.MdevParent",
-                                                      "SupportedTypes", NULL);
+                                                      "SupportedTypes", "VirtualFunctionTypes", NULL);
+        bus_vgpu_groups_changed(b);
+}
+
+void bus_mdev_parent_added(Bus *b, const char *address, bool added) {
+        const Device *dev = inventory_get(&b->daemon->inventory, address);
+        char path[BUS_DEVICE_PATH_MAX];
+
+        if (!dev)
+                return;
+        if (added)
+                (void) sd_bus_emit_interfaces_added(b->bus, bus_device_path(dev, path), "org.hostdev1.MdevParent",
+                                                    NULL);
+        else
+                (void) sd_bus_emit_interfaces_removed(b->bus, bus_device_path(dev, path),
+                                                      "org.hostdev1.MdevParent", NULL);
+        bus_vgpu_groups_changed(b);
 }

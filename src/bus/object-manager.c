@@ -127,7 +127,7 @@ static void mdev_object(Mdev *md, Bus *b, BusObject *o) {
         char p[BUS_MDEV_PATH_MAX];
 
         *o = (BusObject) { .interfaces = { "org.hostdev1.Mdev" }, .userdata = b };
-        (void) copy_path(o->path, bus_mdev_path(md->uuid, p));
+        (void) copy_path(o->path, bus_mdev_path(mdev_key(md), p));
 }
 
 /* Claim getters find their claim by path too. */

@@ -149,23 +149,25 @@ static int get_count(sd_bus *bus, const char *path, const char *interface, const
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_free_ const Device **devs = NULL;
         const ResourceGroup *g;
-        unsigned available = 0, claimed = 0;
+        unsigned total = 0, available = 0, claimed = 0;
         size_t n = 0;
         int r;
 
-        if (streq(property, "Total")) {
+        g = group_from_path(userdata, path);
+        /* A vgpu group's members are instances, not devices. */
+        if (streq(property, "Total") && !(g && g->type == RESOURCE_VGPU)) {
                 r = members(userdata, path, &devs, &n);
                 if (r < 0)
                         return r;
                 return sd_bus_message_append(reply, "u", (uint32_t) n);
         }
-        g = group_from_path(userdata, path);
         if (!g)
                 return -ENOENT;
-        r = bus_group_claim_counts(userdata, g, NULL, &available, &claimed);
+        r = bus_group_claim_counts(userdata, g, &total, &available, &claimed);
         if (r < 0)
                 return r;
-        return sd_bus_message_append(reply, "u", (uint32_t) (streq(property, "Claimed") ? claimed : available));
+        return sd_bus_message_append(reply, "u", (uint32_t) (streq(property, "Claimed") ? claimed
+                                                             : streq(property, "Total") ? total : available));
 }
 
 static int check_name(Daemon *d, const char *name, const ResourceGroup *self, sd_bus_error *error) {

@@ -146,7 +146,7 @@ static int mdev_types(int argc, char *argv[]) {
 static int mdev_row_cb(sd_bus_message *m, const char *path, void *userdata) {
         const char *name, *s;
         MdevRow row = { .iommu_group = -1 };
-        char parent[32] = "";
+        char parent[32] = "", vf[32] = "";
         int r, b;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -163,6 +163,11 @@ static int mdev_row_cb(sd_bus_message *m, const char *path, void *userdata) {
                         r = sd_bus_message_read(m, "v", "o", &s);
                         if (r >= 0)
                                 address_of(s, parent);
+                } else if (streq(name, "Device")) {
+                        /* A vGPU on a VF: the VF stands where a UUID would. */
+                        r = sd_bus_message_read(m, "v", "o", &s);
+                        if (r >= 0 && !streq(s, "/"))
+                                address_of(s, vf);
                 } else if (streq(name, "IommuGroup"))
                         r = sd_bus_message_read(m, "v", "i", &row.iommu_group);
                 else if (streq(name, "Active")) {
@@ -175,7 +180,7 @@ static int mdev_row_cb(sd_bus_message *m, const char *path, void *userdata) {
         }
         if (r < 0)
                 return r;
-        printf("%-36s %-14s %-20s %-8s %s\n", strempty(row.uuid), parent, strempty(row.type),
+        printf("%-36s %-14s %-20s %-8s %s\n", isempty(row.uuid) ? vf : row.uuid, parent, strempty(row.type),
                strempty(row.source), row.active ? "active" : "defined");
         return sd_bus_message_exit_container(m);
 }
@@ -221,6 +226,13 @@ static int mdev_create(int argc, char *argv[]) {
 
                 if (!uuid)
                         return exit_message_error(-ENOMEM);
+                /* A vGPU on a VF: "vf_0000_0b_00_4" is VF 0000:0b:00.4. */
+                if (startswith(uuid, "vf_") && strlen(uuid) == 15) {
+                        uuid[7] = uuid[10] = ':';
+                        uuid[13] = '.';
+                        printf("%s\n", uuid + 3);
+                        return EXIT_SUCCESS;
+                }
                 for (char *c = uuid; *c; c++)
                         if (*c == '_')
                                 *c = '-';
@@ -232,10 +244,11 @@ static int mdev_create(int argc, char *argv[]) {
 static char *mdev_path(const char *uuid) {
         char *p;
 
-        if (asprintf(&p, "/org/hostdev1/mdev/%s", uuid) < 0)
+        /* A VF's address names the vGPU on it. */
+        if (asprintf(&p, "/org/hostdev1/mdev/%s%s", strchr(uuid, ':') ? "vf_" : "", uuid) < 0)
                 return NULL;
         for (char *c = p + strlen("/org/hostdev1/mdev/"); *c; c++)
-                if (*c == '-')
+                if (*c == '-' || *c == ':' || *c == '.')
                         *c = '_';
                 else if (*c >= 'A' && *c <= 'F')
                         *c = (char) (*c - 'A' + 'a');

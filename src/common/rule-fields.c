@@ -25,6 +25,8 @@ static const struct {
         [RULE_PF_SERIAL]           = { "pf-serial",           's' },
         [RULE_PF_NETDEV]           = { "pf-netdev",           's' },
         [RULE_LINK_TYPE]           = { "link-type",           's' },
+        [RULE_MDEV_TYPE]           = { "mdev-type",           's' },
+        [RULE_MDEV_TYPE_NAME]      = { "mdev-type-name",      's' },
 };
 
 const char *rule_field_to_string(RuleField f) {

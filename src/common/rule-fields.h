@@ -26,7 +26,10 @@
  *   vf-index s                           VF indexes under their PF, e.g. "0-7,12" (sriov-nic only)
  *   pf-serial s                          the PF's serial, exact (sriov-nic only)
  *   pf-netdev s                          the PF's network interface, fnmatch(3) glob (sriov-nic only)
- *   link-type s                          the PF's link: "ethernet" or "infiniband" (sriov-nic only) */
+ *   link-type s                          the PF's link: "ethernet" or "infiniband" (sriov-nic only)
+ *   mdev-type s                          mediated device / vGPU type id glob, e.g. "nvidia-25?" (vgpu only)
+ *   mdev-type-name s                     its name, a case-insensitive glob, e.g. "*-12Q" (vgpu only)
+ * In a vgpu group the other fields describe the parent device. */
 typedef enum RuleField {
         RULE_VENDOR_ID,
         RULE_PRODUCT_ID,
@@ -47,6 +50,8 @@ typedef enum RuleField {
         RULE_PF_SERIAL,
         RULE_PF_NETDEV,
         RULE_LINK_TYPE,
+        RULE_MDEV_TYPE,
+        RULE_MDEV_TYPE_NAME,
         _RULE_FIELD_MAX,
         _RULE_FIELD_INVALID = -EINVAL,  /* makes the enum signed */
 } RuleField;

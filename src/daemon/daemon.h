@@ -31,6 +31,7 @@ struct Daemon {
         struct MdevOp *mdev_ops;        /* creates and removes in flight */
         MdevRecordSet mdev_records;     /* the instances hostdev made, kept in the store */
         bool mdev_definitions_read;     /* mdevctl's, once at start-up */
+        struct VgpuClaimOp *vgpu_claims;        /* vgpu claims being carried out (vgpu.c) */
         const DaemonListener *listener;
         void *listener_userdata;
         sd_event_source *flush_source;
@@ -173,6 +174,8 @@ void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath);
 void daemon_mdev_parent_update(Daemon *d, const char *address);
 /* Start-up: recorded instances that are missing are created again. */
 void daemon_mdev_recreate(Daemon *d);
+/* Frees the vgpu claims in flight (exit). */
+void daemon_vgpu_done(Daemon *d);
 /* Recorded instances that are missing (none in flight), as address,
  * problem pairs appended to *problems; how many. */
 int daemon_mdev_converge_problems(Daemon *d, char ***problems);

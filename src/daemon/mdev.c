@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "daemon.h"
 #include "kernel/mdev.h"
+#include "model/claim.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
@@ -142,14 +143,31 @@ static int busy_error(Daemon *d, const char *uuid, char **ret_error) {
         return -EBUSY;
 }
 
+static int claimed_error(Daemon *d, const char *key, char **ret_error) {
+        const Claim *c = claim_set_find_device(&d->claims, key);
+
+        if (!c)
+                return 0;
+        error_setf(ret_error, "%s %s is claimed by '%s' (claim %s); release the claim first.",
+                   mdev_key_is_vf(key) ? "The vGPU on VF" : "Mediated device", key, c->consumer, c->id);
+        return -EBUSY;
+}
+
+static int vf_set_type(Daemon *d, const char *vf, unsigned type) {
+        const Device *dev = inventory_get(&d->inventory, vf);
+
+        return dev ? kernel_vgpu_set_type(d->kernel, dev->syspath, type) : -ENODEV;
+}
+
 static Device *parent_device(Daemon *d, const char *address) {
         Device *dev = inventory_get(&d->inventory, address);
 
         return dev && dev->kind == DEVICE_PCI && dev->pci.mdev_parent ? dev : NULL;
 }
 
-int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
-                       MdevDone done, void *userdata, char **ret_error) {
+int daemon_mdev_create_claimed(Daemon *d, const char *parent, const char *type, const char *uuid,
+                               const char *requester, const char *claim, MdevDone done, void *userdata,
+                               char **ret_error) {
         MdevParent *p = mdev_set_parent(&d->mdevs, parent);
         Device *dev = parent_device(d, parent);
         const Mdev *existing;
@@ -161,6 +179,9 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
                 error_setf(ret_error, "%s offers no mediated device types.", parent);
                 return -ENODEV;
         }
+        if (p->vf_based)
+                return daemon_vgpu_create(d, parent, type, mdev_key_is_vf(uuid) ? uuid : NULL, requester, claim, done,
+                                          userdata, ret_error);
         t = mdev_parent_type(p, type);
         if (!t) {
                 error_setf(ret_error, "%s offers no mediated device type '%s'.", parent, type);
@@ -189,6 +210,8 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
         o->keep_record = mdev_record_find(&d->mdev_records, uuid);
         if (!o->keep_record) {
                 r = mdev_record_add(&d->mdev_records, uuid, type, parent, dev->serial);
+                if (r >= 0 && claim)
+                        r = mdev_record_set_claim(mdev_record_find(&d->mdev_records, uuid), claim);
                 if (r >= 0 && (r = daemon_save(d)) < 0)
                         (void) mdev_record_remove(&d->mdev_records, uuid);
                 if (r < 0) {
@@ -217,6 +240,11 @@ int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const ch
         return 0;
 }
 
+int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
+                       MdevDone done, void *userdata, char **ret_error) {
+        return daemon_mdev_create_claimed(d, parent, type, uuid, requester, NULL, done, userdata, ret_error);
+}
+
 int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevDone done, void *userdata,
                        char **ret_error) {
         Mdev *m = mdev_set_get(&d->mdevs, uuid);
@@ -234,10 +262,13 @@ int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevD
                 error_setf(ret_error, "Mediated device %s is defined by mdevctl; hostdev leaves it alone.", uuid);
                 return -EPERM;
         }
+        r = claimed_error(d, uuid, ret_error);
+        if (r < 0)
+                return r;
         r = op_start(d, CHANGE_MDEV_REMOVE, uuid, requester, done, userdata, &o);
         if (r < 0)
                 return r;
-        r = kernel_mdev_remove(d->kernel, uuid);
+        r = m->vf ? vf_set_type(d, m->vf, 0) : kernel_mdev_remove(d->kernel, uuid);
         if (r < 0) {
                 op_free(o);
                 if (r == -ENOMEM)
@@ -362,7 +393,12 @@ void daemon_mdev_recreate(Daemon *d) {
                         log_warning("Mediated device %s: its parent %s is not there.", rec->uuid, rec->parent);
                         continue;
                 }
-                r = daemon_mdev_create(d, dev->address, rec->type, rec->uuid, "hostdevd", on_recreated, NULL, &err);
+                if (mdev_key_is_vf(rec->uuid))
+                        r = daemon_vgpu_create(d, dev->address, rec->type, rec->uuid, "hostdevd", NULL, on_recreated,
+                                               NULL, &err);
+                else
+                        r = daemon_mdev_create(d, dev->address, rec->type, rec->uuid, "hostdevd", on_recreated, NULL,
+                                               &err);
                 if (r < 0)
                         log_warning("Mediated device %s cannot be recreated: %s", rec->uuid,
                                     err ?: strerror(-r));
@@ -391,12 +427,298 @@ int daemon_mdev_converge_problems(Daemon *d, char ***problems) {
         return n;
 }
 
+/* ---- NVIDIA vGPU on SR-IOV VFs ---- */
+
+static int vf_index_cmp(const void *a, const void *b) {
+        const Device *x = *(const Device *const *) a, *y = *(const Device *const *) b;
+
+        return x->pci.vf_index < y->pci.vf_index ? -1 : x->pci.vf_index > y->pci.vf_index;
+}
+
+static void vfs_free(VgpuVf *vfs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                vgpu_vf_done(&vfs[i]);
+        free(vfs);
+}
+
+/* The VFs of pf (in the inventory: they may come before the PF's own
+ * list is re-read) that have the vGPU files, by VF index. */
+static int vgpu_read_vfs(Daemon *d, const char *pf, VgpuVf **ret, size_t *ret_n) {
+        _cleanup_free_ const Device **devs = NULL;
+        VgpuVf *vfs = NULL;
+        size_t n_devs = 0, n = 0, i = 0;
+        Device *dev;
+        int r = 0;
+
+        while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL)) {
+                const Device **t;
+
+                if (dev->kind != DEVICE_PCI || !streq_ptr(dev->pci.physfn, pf))
+                        continue;
+                t = realloc(devs, (n_devs + 1) * sizeof(Device *));
+                if (!t)
+                        return -ENOMEM;
+                devs = t;
+                devs[n_devs++] = dev;
+        }
+        if (n_devs > 1)
+                qsort(devs, n_devs, sizeof(Device *), vf_index_cmp);
+        vfs = calloc(n_devs + 1, sizeof(VgpuVf));
+        if (!vfs)
+                return -ENOMEM;
+        for (i = 0; i < n_devs; i++) {
+                r = kernel_vgpu_read_vf(d->kernel, devs[i]->address, devs[i]->syspath, &vfs[n]);
+                if (r == -ENOMEM) {
+                        vfs_free(vfs, n);
+                        return r;
+                }
+                if (r >= 0)
+                        n++;
+        }
+        *ret = vfs;
+        *ret_n = n;
+        return 0;
+}
+
+/* The PF's vGPU parent and the VFs that are vGPUs, gone; announced
+ * when the PF itself stays. */
+static void vgpu_drop(Daemon *d, const char *pf, bool announce) {
+        MdevParent *p = mdev_set_parent(&d->mdevs, pf);
+        Mdev *m;
+        size_t i = 0;
+
+        if (!p || !p->vf_based)
+                return;
+        while (hashmap_iterate(d->mdevs.mdevs, &i, (void **) &m, NULL)) {
+                if (!m->vf || !streq(m->parent, pf))
+                        continue;
+                m = mdev_set_take(&d->mdevs, m->vf);
+                NOTIFY(d, mdev_removed, m);
+                mdev_free(m);
+                i = 0;
+        }
+        mdev_parent_free(mdev_set_take_parent(&d->mdevs, pf));
+        if (announce)
+                NOTIFY(d, mdev_parent_removed, pf);
+        daemon_schedule_flush(d);
+}
+
+static Mdev *vgpu_mdev_new(const char *pf, const VgpuVf *v) {
+        _cleanup_(mdev_freep) Mdev *m = calloc(1, sizeof(Mdev));
+
+        if (!m || !(m->vf = strdup(v->address)) || !(m->parent = strdup(pf)) ||
+            asprintf(&m->type, "%u", v->current) < 0)
+                return NULL;
+        m->iommu_group = v->iommu_group;
+        m->source = MDEV_SOURCE_HOSTDEV;
+        m->active = true;
+        return TAKE_PTR(m);
+}
+
+/* The VFs that are vGPUs as Mdevs: new ones added, changed or gone ones removed. */
+static void vgpu_sync_mdevs(Daemon *d, const char *pf, const VgpuVf *vfs, size_t n) {
+        Mdev *m;
+        size_t i = 0;
+
+        while (hashmap_iterate(d->mdevs.mdevs, &i, (void **) &m, NULL)) {
+                const VgpuVf *v = NULL;
+                char type[16];
+
+                if (!m->vf || !streq(m->parent, pf))
+                        continue;
+                for (size_t j = 0; j < n && !v; j++)
+                        if (streq(vfs[j].address, m->vf))
+                                v = &vfs[j];
+                snprintf(type, sizeof type, "%u", v ? v->current : 0);
+                if (v && v->current && streq(m->type, type))
+                        continue;
+                m = mdev_set_take(&d->mdevs, m->vf);
+                NOTIFY(d, mdev_removed, m);
+                mdev_free(m);
+                i = 0;
+        }
+        for (size_t j = 0; j < n; j++) {
+                if (vfs[j].current == 0 || mdev_set_get(&d->mdevs, vfs[j].address))
+                        continue;
+                m = vgpu_mdev_new(pf, &vfs[j]);
+                if (!m || mdev_set_put(&d->mdevs, m) < 0) {
+                        mdev_free(m);
+                        log_oom();
+                        continue;
+                }
+                NOTIFY(d, mdev_added, m);
+        }
+}
+
+/* Re-reads pf's VFs. A change the driver answered on event_vf (its
+ * event came) and that did not happen was refused. 1 when pf is a vGPU
+ * parent, 0 when it is not (any earlier view of it dropped). */
+static int vgpu_update(Daemon *d, const char *pf, const char *event_vf) {
+        Device *dev = inventory_get(&d->inventory, pf);
+        MdevParent *old = mdev_set_parent(&d->mdevs, pf), *p = NULL;
+        VgpuVf *vfs = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!dev || dev->kind != DEVICE_PCI || !dev->pci.sriov_capable || (old && !old->vf_based)) {
+                vgpu_drop(d, pf, false);
+                return 0;
+        }
+        r = vgpu_read_vfs(d, pf, &vfs, &n);
+        if (r >= 0 && n == 0) {
+                vgpu_drop(d, pf, true);
+                vfs_free(vfs, n);
+                return 0;
+        }
+        if (r >= 0)
+                r = vgpu_parent_from_vfs(pf, vfs, n, old, &p);
+        if (r < 0) {
+                vfs_free(vfs, n);
+                log_oom();
+                return 1;
+        }
+        log_debug("%s: %zu VFs with vGPU types, %zu types offered", pf, n, p->n_types);
+        dev->pci.mdev_parent = true;
+        if (old && mdev_parent_equal(old, p))
+                mdev_parent_free(p);
+        else if (mdev_set_put_parent(&d->mdevs, p) < 0) {
+                mdev_parent_free(p);
+                log_oom();
+        } else if (old)
+                NOTIFY(d, mdev_parent_changed, p);
+        else
+                NOTIFY(d, mdev_parent_added, p);
+        vgpu_sync_mdevs(d, pf, vfs, n);
+        vfs_free(vfs, n);
+        daemon_schedule_flush(d);
+
+        for (MdevOp *o = d->mdev_ops, *next; o; o = next) {
+                _cleanup_free_ char *msg = NULL;
+
+                next = o->next;
+                if (!mdev_key_is_vf(o->uuid) || op_check(o) || !streq_ptr(event_vf, o->uuid))
+                        continue;
+                if (asprintf(&msg, "The driver refused to %s the vGPU on VF %s.",
+                             o->kind == CHANGE_MDEV_CREATE ? "set up" : "end", o->uuid) < 0)
+                        msg = NULL;
+                op_finish(o, -EIO, msg);
+        }
+        return 1;
+}
+
+static bool vgpu_on_event(Daemon *d, const Device *dev, const char *address) {
+        const Mdev *m;
+        size_t i = 0;
+
+        if (dev && dev->kind == DEVICE_PCI && dev->pci.physfn) {
+                (void) vgpu_update(d, dev->pci.physfn, address);
+                /* On Ampere a VF is an mdev parent itself: go on. */
+                return false;
+        }
+        if (dev)
+                return dev->kind == DEVICE_PCI && dev->pci.sriov_capable && vgpu_update(d, address, NULL) > 0;
+        /* A VF that was a vGPU is gone. */
+        while (hashmap_iterate(d->mdevs.mdevs, &i, (void **) &m, NULL))
+                if (m->vf && streq(m->vf, address)) {
+                        _cleanup_free_ char *pf = strdup(m->parent);
+
+                        if (pf)
+                                (void) vgpu_update(d, pf, address);
+                        break;
+                }
+        return vgpu_update(d, address, NULL) > 0;
+}
+
+int daemon_vgpu_create(Daemon *d, const char *pf, const char *type, const char *vf, const char *requester,
+                       const char *claim, MdevDone done, void *userdata, char **ret_error) {
+        const MdevParent *p = mdev_set_parent(&d->mdevs, pf);
+        const Device *dev = inventory_get(&d->inventory, pf);
+        const MdevType *t = mdev_parent_type(p, type);
+        VgpuVf *vfs = NULL;
+        const VgpuVf *pick = NULL;
+        MdevRecord *rec;
+        size_t n = 0;
+        MdevOp *o;
+        int r;
+
+        if (!p || !p->vf_based || !dev) {
+                error_setf(ret_error, "%s has no VFs that offer vGPU types.", pf);
+                return -ENODEV;
+        }
+        if (!t) {
+                error_setf(ret_error, "The VFs of %s offer no vGPU type '%s'.", pf, type);
+                return -ENOENT;
+        }
+        r = vgpu_read_vfs(d, pf, &vfs, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && vf; i++)
+                if (streq(vfs[i].address, vf))
+                        pick = vgpu_free_vf(&vfs[i], 1, type);
+        if (!vf)
+                pick = vgpu_free_vf(vfs, n, type);
+        if (!pick) {
+                vfs_free(vfs, n);
+                if (vf)
+                        error_setf(ret_error, "VF %s of %s cannot take vGPU type '%s' now.", vf, pf, type);
+                else
+                        error_setf(ret_error, "No free VF of %s can take vGPU type '%s'%s%s%s now.", pf, type,
+                                   isempty(t->name) ? "" : " (", strempty(t->name), isempty(t->name) ? "" : ")");
+                return -ENOSPC;
+        }
+        r = busy_error(d, pick->address, ret_error);
+        if (r >= 0)
+                r = op_start(d, CHANGE_MDEV_CREATE, pick->address, requester, done, userdata, &o);
+        if (r < 0) {
+                vfs_free(vfs, n);
+                return r;
+        }
+        /* The intent first, as for an mdev. */
+        o->keep_record = (rec = mdev_record_find(&d->mdev_records, pick->address));
+        if (!rec) {
+                r = mdev_record_add(&d->mdev_records, pick->address, type, pf, dev->serial);
+                if (r >= 0 && claim)
+                        r = mdev_record_set_claim(mdev_record_find(&d->mdev_records, pick->address), claim);
+                if (r >= 0 && (r = daemon_save(d)) < 0)
+                        (void) mdev_record_remove(&d->mdev_records, pick->address);
+                if (r < 0) {
+                        vfs_free(vfs, n);
+                        op_free(o);
+                        if (r == -ENOMEM)
+                                return r;
+                        error_setf(ret_error, "Cannot record the vGPU: %s", strerror(-r));
+                        return -EIO;
+                }
+        }
+        r = vf_set_type(d, pick->address, (unsigned) strtoul(type, NULL, 10));
+        if (r < 0) {
+                error_setf(ret_error, "Setting vGPU type '%s' on VF %s failed: %s", type, pick->address, strerror(-r));
+                vfs_free(vfs, n);
+                op_records(o, r);
+                op_free(o);
+                return r == -ENOMEM ? r : -EIO;
+        }
+        log_info("%s: VF %s becomes a vGPU of type %s for %s.", pf, pick->address, type, strempty(requester));
+        vfs_free(vfs, n);
+        r = sd_event_add_defer(d->event, &o->check, on_op_check, o);
+        if (r < 0)
+                log_debug_errno(r, "Cannot check %s at once: %m", o->uuid);
+        return 0;
+}
+
 /* ---- the set, from the kernel ---- */
 
 void daemon_mdev_parent_update(Daemon *d, const char *address) {
-        Device *dev = parent_device(d, address);
-        MdevParent *old = mdev_set_parent(&d->mdevs, address), *p = NULL;
+        Device *dev, *any = inventory_get(&d->inventory, address);
+        MdevParent *old, *p = NULL;
         int r;
+
+        /* NVIDIA vGPU: a VF's event is its PF's; a PF with such VFs is
+         * a parent of its own kind. */
+        if (vgpu_on_event(d, any, address))
+                return;
+        dev = parent_device(d, address);
+        old = mdev_set_parent(&d->mdevs, address);
 
         if (!dev) {
                 mdev_parent_free(mdev_set_take_parent(&d->mdevs, address));
@@ -505,6 +827,10 @@ int daemon_mdev_enumerate(Daemon *d) {
                         return r;
                 }
         }
+        i = 0;
+        while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
+                if (dev->kind == DEVICE_PCI && dev->pci.sriov_capable)
+                        (void) vgpu_update(d, dev->address, NULL);
         return kernel_mdev_enumerate(d->kernel, &d->mdevs);
 }
 
@@ -513,6 +839,7 @@ int daemon_mdev_init(Daemon *d) {
 }
 
 void daemon_mdev_done(Daemon *d) {
+        daemon_vgpu_done(d);
         while (d->mdev_ops)
                 op_free(d->mdev_ops);
         mdev_set_done(&d->mdevs);

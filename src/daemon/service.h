@@ -83,6 +83,10 @@ typedef struct DaemonListener {
         void (*mdev_changed)(void *userdata, const Mdev *m);
         /* A parent's types or their available instances changed. */
         void (*mdev_parent_changed)(void *userdata, const MdevParent *p);
+        /* A device that stays became a parent (an SR-IOV GPU whose VFs now
+         * offer vGPU types), or stopped being one. */
+        void (*mdev_parent_added)(void *userdata, const MdevParent *p);
+        void (*mdev_parent_removed)(void *userdata, const char *address);
         /* The burst is over. */
         void (*flush)(void *userdata);
 } DaemonListener;
@@ -194,11 +198,40 @@ typedef void (*MdevDone)(void *userdata, const char *uuid, int r, const char *er
  * in flight), -EIO (the write was refused), each with *ret_error. */
 int daemon_mdev_create(Daemon *d, const char *parent, const char *type, const char *uuid, const char *requester,
                        MdevDone done, void *userdata, char **ret_error);
+/* daemon_mdev_create for a claim: the record names the claim (see
+ * daemon_vgpu_release). */
+int daemon_mdev_create_claimed(Daemon *d, const char *parent, const char *type, const char *uuid,
+                               const char *requester, const char *claim, MdevDone done, void *userdata,
+                               char **ret_error);
+/* NVIDIA vGPU on an SR-IOV GPU's VFs: sets the type on vf (NULL: the
+ * first free VF that lists it) of the PF pf and waits until the driver
+ * shows it; the instance's key (see mdev_key) is the VF's address. claim
+ * (may be NULL) is recorded as the claim that made it. Errors as
+ * daemon_mdev_create; -ENOSPC when no free VF lists the type now. */
+int daemon_vgpu_create(Daemon *d, const char *pf, const char *type, const char *vf, const char *requester,
+                       const char *claim, MdevDone done, void *userdata, char **ret_error);
+/* vgpu resource groups (vgpu.c). Claims on one group are carried out one
+ * at a time, in the order asked. A claim of count instances of type takes
+ * the free instances the group offers then (model/vgpu.h), and creates
+ * the rest one after the other, each on the first parent (by address) the
+ * group takes that has room then (a parent whose room turns out to be
+ * gone, as an NVIDIA GPU's VFs may show more than the GPU holds, is
+ * skipped), each recorded as the claim's; then done gets every key, in
+ * order (NULL-terminated, the callee's). All or nothing: when too few are
+ * free or a create fails, those made are removed again before done gets
+ * r < 0 (-ENOSPC: not enough room, else -EIO) and error. */
+typedef void (*VgpuClaimDone)(void *userdata, int r, const char *error, char *const *keys);
+int daemon_vgpu_claim(Daemon *d, const char *group_id, const char *type, unsigned count, const char *claim,
+                      const char *requester, VgpuClaimDone done, void *userdata);
+/* Removes the instances recorded as made by claim; done (may be NULL)
+ * once all are gone or failed. Returns how many it started. */
+int daemon_vgpu_release(Daemon *d, const char *claim, void (*done)(void *userdata), void *userdata);
 /* Takes an mdevctl definition into the store: from now on hostdev keeps
  * it (Source "hostdev"); one not started is created as at start-up.
  * -ENOENT, -EALREADY (not an mdevctl definition), -EIO. */
 int daemon_mdev_import(Daemon *d, const char *uuid, char **ret_error);
-/* Writes remove and waits until it is gone: -ENOENT, -EBUSY, -EPERM (not
- * ours: an mdevctl definition), -EIO. */
+/* Writes remove (a vGPU on a VF: type 0) and waits until it is gone:
+ * -ENOENT, -EBUSY (a change in flight, or claimed), -EPERM (not ours: an
+ * mdevctl definition), -EIO. */
 int daemon_mdev_remove(Daemon *d, const char *uuid, const char *requester, MdevDone done, void *userdata,
                        char **ret_error);

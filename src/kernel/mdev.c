@@ -269,3 +269,51 @@ int kernel_mdev_remove(Kernel *k, const char *uuid) {
                 return -ENOMEM;
         return write_attr(remove, "1");
 }
+
+int kernel_vgpu_read_vf(Kernel *k, const char *address, const char *syspath, VgpuVf *ret) {
+        _cleanup_free_ char *path = paths_sysfs(k->paths, syspath), *dir = NULL, *text = NULL, *group = NULL;
+        _cleanup_close_ int dfd = -1, vfd = -1;
+        VgpuVf v = { .iommu_group = -1 };
+        uint32_t current = 0;
+        ssize_t n;
+        int r;
+
+        if (!path || asprintf(&dir, "%s/nvidia", path) < 0)
+                return -ENOMEM;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
+        r = sysfs_read_u32(dfd, "current_vgpu_type", 10, &current);
+        if (r < 0)
+                return r == -ENOMEM ? r : -ENOENT;
+        /* Several lines: sysfs_read would stop at the first. */
+        text = malloc(SYSFS_ATTR_MAX + 1);
+        if (!text)
+                return -ENOMEM;
+        n = sysfs_read_binary(dfd, "creatable_vgpu_types", text, SYSFS_ATTR_MAX);
+        text[n < 0 ? 0 : n] = 0;
+        v.current = current;
+        v.address = strdup(address);
+        if (!v.address)
+                return -ENOMEM;
+        vfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (vfd >= 0 && sysfs_read_link_basename(vfd, "iommu_group", &group) >= 0)
+                v.iommu_group = atoi(group);
+        r = vgpu_parse_creatable(strempty(text), &v.creatable, &v.n_creatable);
+        if (r < 0) {
+                vgpu_vf_done(&v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
+int kernel_vgpu_set_type(Kernel *k, const char *syspath, unsigned type) {
+        _cleanup_free_ char *path = paths_sysfs(k->paths, syspath), *attr = NULL;
+        char value[16];
+
+        if (!path || asprintf(&attr, "%s/nvidia/current_vgpu_type", path) < 0)
+                return -ENOMEM;
+        snprintf(value, sizeof value, "%u", type);
+        return write_attr(attr, value);
+}

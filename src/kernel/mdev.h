@@ -23,3 +23,10 @@ int kernel_mdevctl_read(Kernel *k, MdevSet *s);
 int kernel_mdev_create(Kernel *k, const char *parent_syspath, const char *type, const char *uuid);
 /* Writes 1 to /sys/bus/mdev/devices/<uuid>/remove. */
 int kernel_mdev_remove(Kernel *k, const char *uuid);
+
+/* NVIDIA vGPU on SR-IOV VFs (vGPU host driver 550+): <vf>/nvidia/
+ * creatable_vgpu_types and current_vgpu_type. -ENOENT when the VF has no
+ * such files. */
+int kernel_vgpu_read_vf(Kernel *k, const char *address, const char *syspath, VgpuVf *ret);
+/* Writes the type id (0: none) to <vf>/nvidia/current_vgpu_type. */
+int kernel_vgpu_set_type(Kernel *k, const char *syspath, unsigned type);

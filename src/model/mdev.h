@@ -21,10 +21,19 @@ typedef struct MdevType {
         unsigned available;     /* available_instances */
 } MdevType;
 
+struct VgpuVf;
+
 typedef struct MdevParent {
         char *address;          /* the parent device's address */
         MdevType *types;
         size_t n_types;
+        /* An SR-IOV GPU whose VFs take vGPU types (NVIDIA, vGPU host
+         * driver 550+): the types its VFs offer, each with the number of
+         * free VFs that list it now as its available instances; vfs: each
+         * VF as last read, by VF index. */
+        bool vf_based;
+        struct VgpuVf *vfs;
+        size_t n_vfs;
 } MdevParent;
 
 typedef enum MdevSource {
@@ -34,7 +43,8 @@ typedef enum MdevSource {
 } MdevSource;
 
 typedef struct Mdev {
-        char *uuid;             /* lower case */
+        char *uuid;             /* lower case; NULL for a vGPU on a VF */
+        char *vf;               /* a vGPU on a VF: the VF's address; else NULL */
         char *type;             /* type id */
         char *parent;           /* the parent's address */
         int iommu_group;        /* -1 when none */
@@ -48,6 +58,13 @@ typedef struct MdevSet {
 } MdevSet;
 
 const char *mdev_source_to_string(MdevSource s);
+
+/* How the set, the store and the bus name an instance: its UUID, or the
+ * address of the VF that is the vGPU. The two never collide (':'). */
+static inline const char *mdev_key(const Mdev *m) {
+        return m->vf ?: m->uuid;
+}
+bool mdev_key_is_vf(const char *key);
 
 /* A UUID as the kernel takes it; case-insensitive. */
 bool mdev_uuid_valid(const char *s);
@@ -84,10 +101,11 @@ Mdev *mdev_set_take(MdevSet *s, const char *uuid);
 /* What the store keeps of an instance hostdev made: recreated at start-up
  * on the parent with that serial (else at that address). */
 typedef struct MdevRecord {
-        char *uuid;
+        char *uuid;             /* the key: a UUID, or a VF's address (a vGPU type on a VF) */
         char *type;
-        char *parent;           /* the parent's address when it was made */
+        char *parent;           /* the parent's address when it was made (a VF's: its PF) */
         char *serial;           /* the parent's serial, NULL when none */
+        char *claim;            /* the claim that made it (removed with the claim), NULL when none */
 } MdevRecord;
 
 typedef struct MdevRecordSet {
@@ -101,3 +119,25 @@ MdevRecord *mdev_record_find(const MdevRecordSet *s, const char *uuid);
 int mdev_record_add(MdevRecordSet *s, const char *uuid, const char *type, const char *parent, const char *serial);
 /* 0 when it was not recorded. */
 int mdev_record_remove(MdevRecordSet *s, const char *uuid);
+int mdev_record_set_claim(MdevRecord *r, const char *claim);
+
+/* A VF of an NVIDIA vGPU GPU as sysfs shows it. */
+typedef struct VgpuVf VgpuVf;
+struct VgpuVf {
+        char *address;
+        int iommu_group;
+        unsigned current;       /* nvidia/current_vgpu_type; 0: none */
+        MdevType *creatable;    /* nvidia/creatable_vgpu_types: id (decimal) and name */
+        size_t n_creatable;
+};
+
+void vgpu_vf_done(VgpuVf *v);
+/* Parses creatable_vgpu_types: "ID : name" lines; a header or any line
+ * that does not start with a number is skipped. */
+int vgpu_parse_creatable(const char *text, MdevType **ret, size_t *ret_n);
+/* The PF as a parent: every type a VF lists now, and those known from
+ * before (old, may be NULL) or running on a VF, with available = the free
+ * VFs listing it. Types sorted by id as numbers. */
+int vgpu_parent_from_vfs(const char *pf, const VgpuVf *vfs, size_t n, const MdevParent *old, MdevParent **ret);
+/* The first free VF (in the order given) that lists type; NULL if none. */
+const VgpuVf *vgpu_free_vf(const VgpuVf *vfs, size_t n, const char *type);

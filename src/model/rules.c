@@ -57,6 +57,8 @@ static const struct {
         [RULE_PF_SERIAL]           = { T(RESOURCE_SRIOV_NIC) },
         [RULE_PF_NETDEV]           = { T(RESOURCE_SRIOV_NIC) },
         [RULE_LINK_TYPE]           = { T(RESOURCE_SRIOV_NIC) },
+        [RULE_MDEV_TYPE]           = { T(RESOURCE_VGPU) },
+        [RULE_MDEV_TYPE_NAME]      = { T(RESOURCE_VGPU) },
 };
 
 /* Linux numbers NUMA nodes below 1 << CONFIG_NODES_SHIFT (at most 10);
@@ -356,6 +358,10 @@ static bool field_matches(const Rule *r, RuleField f, const Device *d) {
         case RULE_PORT_PATH:
                 /* The USB address is "bus-port.port", the port path. */
                 return !pci && glob_matches(s, d->address, 0);
+        case RULE_MDEV_TYPE:
+        case RULE_MDEV_TYPE_NAME:
+                /* Of the type, not the device: see vgpu_rule_matches(). */
+                return true;
         default:
                 return false;
         }

@@ -268,6 +268,8 @@ static char *serialize_mdev(const MdevRecord *m) {
         fputs("parent=", f), escape(f, m->parent), fputc('\n', f);
         if (m->serial)
                 fputs("serial=", f), escape(f, m->serial), fputc('\n', f);
+        if (m->claim)
+                fputs("claim=", f), escape(f, m->claim), fputc('\n', f);
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;
@@ -862,7 +864,9 @@ static int parse_member(Claim *c, const char *raw, char **reason) {
                 r = address_parse(a, &kind, &canonical);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0 || !streq(canonical, a))
+                /* A vgpu claim's member may be a mediated device's UUID. */
+                if ((r < 0 || !streq(canonical, a)) &&
+                    !(mdev_uuid_valid(a) && !a[strspn(a, "0123456789abcdef-")]))
                         return error_setf(reason, "a member holds something that is no device address");
                 if (strv_extend(&l, a) < 0)
                         return -ENOMEM;
@@ -986,13 +990,18 @@ static int parse_claim(const char *id, const char *body, ClaimSet *set, char **r
 
 static int parse_mdev(const char *uuid, const char *body, MdevRecordSet *set, char **reason) {
         _cleanup_strv_free_ char **kv = NULL;
-        _cleanup_free_ char *type = NULL, *parent = NULL, *serial = NULL, *address = NULL;
+        _cleanup_free_ char *type = NULL, *parent = NULL, *serial = NULL, *address = NULL, *claim = NULL,
+                            *vf = NULL;
         int r;
 
         if (!set)
                 return error_setf(reason, "no such record is ever written");
-        if (!mdev_uuid_valid(uuid) || uuid[strspn(uuid, "0123456789abcdef-")])
-                return error_setf(reason, "the key does not end in a lower-case UUID");
+        /* A vGPU type on a VF is recorded under the VF's address. */
+        if (mdev_key_is_vf(uuid) && pci_address_parse(uuid, &vf) == -ENOMEM)
+                return -ENOMEM;
+        if (mdev_key_is_vf(uuid) ? !vf || !streq(vf, uuid)
+                                 : !mdev_uuid_valid(uuid) || uuid[strspn(uuid, "0123456789abcdef-")])
+                return error_setf(reason, "the key does not end in a lower-case UUID or a VF's address");
         r = split_lines(body, &kv, reason);
         if (r < 0)
                 return r;
@@ -1005,6 +1014,8 @@ static int parse_mdev(const char *uuid, const char *body, MdevRecordSet *set, ch
                         r = set_once(&parent, kv[i + 1], k, reason);
                 else if (streq(k, "serial"))
                         r = set_once(&serial, kv[i + 1], k, reason);
+                else if (streq(k, "claim"))
+                        r = set_once(&claim, kv[i + 1], k, reason);
                 else
                         r = unknown_field(k, reason);
                 if (r < 0)
@@ -1021,9 +1032,13 @@ static int parse_mdev(const char *uuid, const char *body, MdevRecordSet *set, ch
                 return error_setf(reason, "parent is not a PCI address");
         if (serial && !serial_ok(serial))
                 return error_setf(reason, "the serial is empty or too long");
+        if (claim && !claim_id_valid(claim))
+                return error_setf(reason, "claim is not a claim id");
         r = mdev_record_add(set, uuid, type, parent, serial);
         if (r == -EEXIST)
                 return error_setf(reason, "the mediated device is recorded twice");
+        if (r >= 0 && claim)
+                r = mdev_record_set_claim(mdev_record_find(set, uuid), claim);
         return r;
 }
 

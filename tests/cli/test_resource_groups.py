@@ -17,7 +17,7 @@ GROUP_COLUMNS = ['NAME', 'TYPE', 'TOTAL', 'AVAILABLE', 'CLAIMED', 'TENANT', 'CLA
 RULE_FIELDS = ['vendor-id', 'product-id', 'subsystem-vendor-id', 'subsystem-id', 'class',
                'class-mask', 'vendor-name', 'product-name', 'address', 'slot', 'serial', 'driver',
                'numa-node', 'physical-function', 'port-path', 'vf-index', 'pf-serial', 'pf-netdev',
-               'link-type']
+               'link-type', 'mdev-type', 'mdev-type-name']
 GPUS = ['0000:01:00.0', '0000:02:00.0']
 MANAGE_GROUPS = clitest.polkit_action('manage-resource-groups')
 GROUP_KEYS = {'name', 'id', 'object_path', 'type', 'description', 'class', 'total', 'available',

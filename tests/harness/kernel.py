@@ -202,6 +202,7 @@ class KernelEmulator:
                     self._idle.notify_all()
 
     _PCI_ADDR = re.compile(r'[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]')
+    _UUID = re.compile(r'[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}')
 
     def _read_fifo(self, fd):
         kind, key, path, _wfd = self._fifos[fd]
@@ -219,6 +220,9 @@ class KernelEmulator:
         # shape, so they split even when writers add no newline.
         if kind == 'pci-bus' or (kind == 'pci-drv' and name in ('bind', 'unbind')):
             values = self._PCI_ADDR.findall(data) or [data]
+        elif kind == 'mdev-type':
+            # UUIDs have a fixed shape too: quick creates arrive as one read
+            values = self._UUID.findall(data) or [data]
         else:
             values = [v for v in data.splitlines() if v.strip()] or [data]
         return [(next(self._seq), handler, key, path, v) for v in values]
@@ -462,7 +466,8 @@ class KernelEmulator:
             'children': [{'subsystem': 'net', 'name': name, 'dir': 'net/' + name,
                           'attributes': {'address': '52:54:00:%02x:%02x:%02x' % (bus, devfn, index),
                                          'ifindex': str(100 + devfn), 'operstate': 'up'},
-                          'properties': {'INTERFACE': name, 'IFINDEX': str(100 + devfn)}}],
+                          'properties': {'INTERFACE': name, 'IFINDEX': str(100 + devfn)}}]
+            if pf['class'].startswith('02') else [],
         }
 
     def free_group(self, also_used=()):
@@ -631,3 +636,109 @@ class MdevEmulator:
                 del self.kernel._fifos[rfd]
         shutil.rmtree(self.sim.real(devpath), ignore_errors=True)
         shutil.rmtree(self.sim.real('/sys/kernel/iommu_groups/%d' % group), ignore_errors=True)
+
+
+# ----------------------------------------------------------------------
+# NVIDIA vGPU on SR-IOV VFs (tests/mdev). The vGPU host driver (550+, the
+# vendor-specific VFIO framework of Ada and later) gives each VF of a GPU
+# nvidia/creatable_vgpu_types ("ID : vGPU Name" lines: what this VF can
+# become now) and nvidia/current_vgpu_type (the type id, 0 for none).
+# Writing a listed id makes the VF a vGPU of that type, writing 0 ends it.
+# As NVIDIA documents for that driver, the creatable lists depend on what
+# runs on the GPU: by default every vGPU on one GPU has the same framebuffer
+# size, and once the vGPUs use up the framebuffer no free VF lists anything;
+# a VF that is a vGPU lists nothing. A write the driver refuses (an id not
+# creatable on that VF, or not a number) leaves the VF as it was.
+class NvidiaVgpuEmulator:
+    """PFs whose spec has "nvidia_vgpu" (framebuffer_gb, types with id, name
+    and framebuffer_gb), as in host.json hotplug.vgpu, get the nvidia files
+    on each VF the kernel emulator creates. Each change of a VF's type
+    rewrites the lists of all VFs of its GPU, then sends a "change" uevent
+    for the VF written to (also when refused)."""
+
+    HEADER = 'ID    : vGPU Name\n'
+
+    def __init__(self, sim, kernel):
+        self.sim = sim
+        self.kernel = kernel
+        self.current = {}      # VF address -> type id (0: none)
+        kernel.handlers[('nvidia-vf', 'current_vgpu_type')] = self._write_type
+        sim.listeners.append(self._on_dir)
+
+    def pf_spec(self, pf):
+        return self.sim.pci.get(pf)
+
+    def vfs(self, pf):
+        return sorted(a for a, s in self.sim.pci.items() if s.get('physfn') == pf and a in self.current)
+
+    def type_of(self, pf, type_id):
+        for t in self.pf_spec(pf)['nvidia_vgpu']['types']:
+            if t['id'] == type_id:
+                return t
+        return None
+
+    def creatable(self, pf, vf):
+        """What the driver lists on vf now."""
+        if self.current.get(vf):
+            return []
+        spec = self.pf_spec(pf)['nvidia_vgpu']
+        used = [self.type_of(pf, self.current[v]) for v in self.vfs(pf) if self.current[v]]
+        if not used:
+            return list(spec['types'])
+        fb = used[0]['framebuffer_gb']
+        if sum(t['framebuffer_gb'] for t in used) + fb > spec['framebuffer_gb']:
+            return []
+        return [t for t in spec['types'] if t['framebuffer_gb'] == fb]
+
+    def nvidia_dir(self, vf):
+        return self.sim.devpaths[vf] + '/nvidia'
+
+    def read_creatable(self, vf):
+        """The ids sysfs lists on vf."""
+        text = self.sim.read(self.nvidia_dir(vf) + '/creatable_vgpu_types')
+        return [int(line.split(':')[0]) for line in text.splitlines()[1:] if line.strip()]
+
+    def read_current(self, vf):
+        return int(self.sim.read(self.nvidia_dir(vf) + '/current_vgpu_type'))
+
+    def _rewrite(self, pf):
+        # only the lists: a write to current_vgpu_type would read as one
+        for v in self.vfs(pf):
+            text = self.HEADER + ''.join('%d : %s\n' % (t['id'], t['name']) for t in self.creatable(pf, v))
+            self.sim.write(self.nvidia_dir(v) + '/creatable_vgpu_types', text, 0o444)
+
+    def _on_dir(self, event, path, kind, key):
+        if kind != 'pci-dev':
+            return
+        if event == 'removed':
+            self.current.pop(key, None)
+            return
+        spec = self.sim.pci.get(key)
+        pf = spec.get('physfn') if spec else None
+        if not pf or not (self.pf_spec(pf) or {}).get('nvidia_vgpu'):
+            return
+        self.current[key] = 0
+        d = self.sim.real(self.nvidia_dir(key))
+        os.makedirs(d, exist_ok=True)
+        self.sim.write(self.nvidia_dir(key) + '/current_vgpu_type', '0\n', 0o644)
+        self._rewrite(pf)
+        wd = self.kernel._ino.add_watch(d, IN_CLOSE_WRITE | IN_ONLYDIR)
+        self.kernel._watches[wd] = ('nvidia-vf', key, d)
+        self.kernel._by_path[d] = wd
+
+    def _write_type(self, vf, value, path, raw=None):
+        if vf not in self.current:
+            return
+        pf = self.sim.pci[vf]['physfn']
+        try:
+            want = int(value)
+        except ValueError:
+            want = -1
+        if want == 0:
+            self.current[vf] = 0
+        elif want > 0 and any(t['id'] == want for t in self.creatable(pf, vf)):
+            self.current[vf] = want
+        # what the file reads back: the new type, or the old one when refused
+        self.kernel._store(path, raw, '%d\n' % self.current[vf])
+        self._rewrite(pf)
+        self.sim.uevent(self.sim.devpaths[vf], 'change')

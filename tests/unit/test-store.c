@@ -281,6 +281,61 @@ static void test_sriov(void) {
         reboot_state_done(&rb);
 }
 
+/* Loads the file with mediated device records and claims kept. */
+static int load_mdevs(MdevRecordSet *mr, ClaimSet *cs, char **error) {
+        ResourceSet rs = {};
+        PreparedSet ps = {};
+        RebootState rb = {};
+        SriovConfigSet sv = {};
+        StoreState st = { &rs, &ps, &rb, &sv, mr, cs };
+        Store *s = NULL;
+        int r;
+
+        r = store_open(dir, &st, &s, error);
+        store_free(s);
+        resource_set_done(&rs);
+        prepared_set_done(&ps);
+        reboot_state_done(&rb);
+        sriov_config_set_done(&sv);
+        return r;
+}
+
+/* A vGPU type on a VF is recorded under the VF's address; an instance a
+ * claim made names the claim; a vgpu claim's members are UUIDs. */
+static void test_mdev_records(void) {
+        MdevRecordSet mr = {};
+        ClaimSet cs = {};
+        _cleanup_free_ char *error = NULL;
+
+        write_db("1", "mdev/0000:0b:00.4", "type=1136\nparent=0000:0b:00.0\nserial=S1\nclaim=cabc\n",
+                 "mdev/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", "type=nvidia-558\nparent=0000:01:00.0\n",
+                 "claim/cabc", "consumer=vm\ngroup=gabc\nsince=1\nlease=\nprepared=0\n"
+                 "member=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\nmember=0000:0b:00.4\n", NULL);
+        CHECK(load_mdevs(&mr, &cs, &error) == 0);
+        if (error)
+                fprintf(stderr, "%s\n", error);
+        CHECK(mr.n_items == 2);
+        CHECK(mdev_record_find(&mr, "0000:0b:00.4") && streq_ptr(mdev_record_find(&mr, "0000:0b:00.4")->claim, "cabc"));
+        CHECK(mdev_record_find(&mr, "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001") &&
+              !mdev_record_find(&mr, "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001")->claim);
+        CHECK(cs.n_claims == 1 && claim_set_find_device(&cs, "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001") &&
+              claim_set_find_device(&cs, "0000:0b:00.4"));
+        mdev_record_set_done(&mr);
+        claim_set_done(&cs);
+
+        write_db("1", "mdev/0b:00.4", "type=1136\nparent=0000:0b:00.0\n", NULL);
+        REFUSED("mdev/0b:00.4", "VF's address");
+        write_db("1", "mdev/0000:0b:00.4", "type=1136\nparent=0000:0b:00.0\nclaim=Not a claim\n", NULL);
+        free(error);
+        error = NULL;
+        CHECK(load_mdevs(&mr, &cs, &error) == -EBADMSG && error && strstr(error, "claim"));
+        mdev_record_set_done(&mr);
+        claim_set_done(&cs);
+        write_db("1", "claim/cabc", "consumer=vm\ngroup=gabc\nsince=1\nlease=\nprepared=0\n"
+                 "member=83B8F4F2-509F-382F-3C1E-E6BFE0FA1001\n", NULL);
+        REFUSED("claim/cabc", "no device address");
+}
+
 /* What store_save writes, store_open and store_verify load back. */
 static void test_round_trip(void) {
         ResourceSet rs = {};
@@ -380,6 +435,7 @@ int main(void) {
         test_round_trip();
         test_sriov();
         test_usb_prepared();
+        test_mdev_records();
 
         (void) unlink(path);
         (void) rmdir(dir);
