@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gi.repository import GLib  # noqa: E402
 
 from vmlib import (  # noqa: E402
-    CASES, DEVICE, GROUP, MANAGER, PCI, RESOURCE_GROUP, ROOT, SRIOV, SYS_PCI, USB,
+    CASES, DEVICE, GROUP, MANAGER, PCI, RESOURCE_GROUP, ROOT, SRIOV, SYS_PCI, SYS_USB, USB,
     Bus, CallError, Daemon, PciIds, Skip, Tap, UsbIds,
     block_pci_ancestor, case, check, equal, find_one_pci, find_pci, group_path, iommu_groups,
     link_name, pci_addresses, pci_info, pci_path, pci_slots, read, rebind, usb_info, usb_names,
@@ -295,6 +295,18 @@ def drivers(ctx):
     m.check()
 
 
+def usb_interface_table(name):
+    """[(interface, "class/subclass/protocol", driver)] of a USB device, from sysfs."""
+    rows = []
+    for i in sorted(os.listdir(SYS_USB)):
+        if i.startswith(name + ':'):
+            d = os.path.join(SYS_USB, i)
+            cls = '/'.join(read(os.path.join(d, f)) for f in ('bInterfaceClass', 'bInterfaceSubClass',
+                                                              'bInterfaceProtocol'))
+            rows.append((i, cls, link_name(d + '/driver')))
+    return rows
+
+
 @case
 def usb_inventory(ctx):
     """USB devices (no root hubs, no interfaces) with ids, bus numbers, port paths and serials."""
@@ -315,7 +327,13 @@ def usb_inventory(ctx):
         m.eq(d['IommuGroup'], '/', name + ' IommuGroup')
         m.eq(u.get('BusNumber'), info['busnum'], name + ' BusNumber')
         m.eq(u.get('DeviceNumber'), info['devnum'], name + ' DeviceNumber')
-        m.eq(u.get('PortPath'), info['devpath'], name + ' PortPath')
+        if 'Interfaces' in u:
+            # issue 13 writes port paths one way everywhere, as the kernel
+            # names the device ("1-3.2"); before that PortPath was devpath
+            m.eq(u.get('PortPath'), name, name + ' PortPath')
+            m.eq(sorted(tuple(i) for i in u['Interfaces']), usb_interface_table(name), name + ' Interfaces')
+        else:
+            m.eq(u.get('PortPath'), info['devpath'], name + ' PortPath')
         m.eq(u.get('Speed'), info['speed'], name + ' Speed')
         m.eq(u.get('DevNode'), '/dev/' + info['devname'], name + ' DevNode')
         m.eq(u.get('Authorized'), info['authorized'], name + ' Authorized')
@@ -902,6 +920,58 @@ def mdev_create_remove(ctx):
     # Removed for good: a restart does not bring it back.
     ctx.restart_daemon()
     check(kernel_mdev(u) is None, u + ' came back after a restart')
+
+
+# --- USB passthrough (issue 13) ------------------------------------------------------
+
+def usb_stick():
+    return [n for n in usb_names() if (usb_info(n)['vendor'], usb_info(n)['product']) == USB_STICK][0]
+
+
+def usb_interfaces(name):
+    """{interface: driver} of the device's interfaces, from sysfs."""
+    prefix = name + ':'
+    return {i: link_name(os.path.join(SYS_USB, i, 'driver')) for i in os.listdir(SYS_USB) if i.startswith(prefix)}
+
+
+def usb_block_devices(name):
+    """The block devices (sda, ...) under the USB device."""
+    top = usb_info(name)['syspath'] + '/'
+    return sorted(b for b in os.listdir('/sys/block')
+                  if os.path.realpath(os.path.join('/sys/block', b)).startswith(top))
+
+
+@case
+def usb_prepare_stick(ctx):
+    """Prepare of the USB stick unbinds usb-storage (its disk goes away); Release brings both back."""
+    name = usb_stick()
+    before = usb_interfaces(name)
+    equal(sorted(set(before.values())), ['usb-storage'], name + ' interface drivers before')
+    disks = ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to appear', 60)
+    path = usb_path(name)
+    opts = dict(NO_ASK)
+
+    def call(method):
+        plan, = ctx.bus.call(ROOT, MANAGER, method, GLib.Variant('(aoa{sv})', ([path], opts)), timeout=120)
+        return plan
+    try:
+        call('Prepare')
+    except CallError as e:
+        if e.name == 'org.hostdev1.Error.NotSupported':
+            equal(usb_interfaces(name), before, name + ' interface drivers after the refused Prepare')
+            raise Skip('Prepare of a USB device answers NotSupported: %s (issue 13)' % e.message)
+        raise
+
+    def undo():
+        call('Release')
+    with ctx.on_failure('Release', undo):
+        equal(sorted(usb_interfaces(name)), sorted(before), name + ' interfaces after Prepare')
+        equal(set(usb_interfaces(name).values()), {''}, name + ' interface drivers after Prepare')
+        ctx.bus.wait(lambda: not any(os.path.exists('/sys/block/' + b) for b in disks),
+                     'the stick\'s disk %s to go away' % disks)
+        call('Release')
+    ctx.bus.wait(lambda: usb_interfaces(name) == before, name + ' interfaces back on usb-storage', 60)
+    ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to come back', 60)
 
 
 # --- host safety (issue 5): last, as a wrong answer takes the guest's / away ---------
