@@ -26,7 +26,7 @@ __hostdevctl_devices() {
 
 _hostdevctl() {
         local cur prev i word noun= verb= sub= n_args=0
-        local commands='list show prepare release device iommu group sriov mdev status monitor help'
+        local commands='list show prepare release device iommu group sriov mdev usb status monitor help'
         local options='--help --version --json --no-legend --no-ask-password --dry-run
                        --override-critical --type= --rule= --description= --class= --name=
                        --include-companions --all --no-autoprobe --uuid='

@@ -1,7 +1,7 @@
 # fish completion for hostdevctl(1)
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-set -l nouns list show prepare release device iommu group sriov mdev status monitor help
+set -l nouns list show prepare release device iommu group sriov mdev usb status monitor help
 
 function __hostdevctl_words
         commandline -opc | string match -v -- '-*'

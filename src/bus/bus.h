@@ -91,6 +91,9 @@ int bus_append_reboot_reasons(sd_bus_message *m, const Daemon *d);
 
 /* The shared body of Manager.Prepare/Release and ResourceGroup.Prepare/
  * Release: options are next in m, devices already read. */
+/* USB devices in Prepare and Release (usb-prepare.c). */
+char *bus_usb_critical_summary(const Device *const *devs, size_t n);
+
 int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, size_t n, bool prepare,
                         sd_bus_error *error);
 

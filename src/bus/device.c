@@ -113,6 +113,19 @@ static int get_reset_methods(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append_strv(reply, d->pci.reset_methods);
 }
 
+static int get_interfaces(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (char **i = d->usb.interfaces; r >= 0 && i && i[0] && i[1] && i[2]; i += 3)
+                r = sd_bus_message_append(reply, "(sss)", i[0], i[1], i[2]);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 static int append_pci_path(sd_bus_message *reply, const char *address) {
         _cleanup_free_ char *p = address ? bus_device_path_of(DEVICE_PCI, address) : NULL;
 
@@ -176,6 +189,7 @@ const sd_bus_vtable usb_device_vtable[] = {
         SD_BUS_PROPERTY("Speed", "s", get_speed, 0, CONST),
         SD_BUS_PROPERTY("DevNode", "s", get_devnode, 0, CONST),
         SD_BUS_PROPERTY("Authorized", "b", get_authorized, 0, CHANGE),
+        SD_BUS_PROPERTY("Interfaces", "a(sss)", get_interfaces, 0, CHANGE),
         SD_BUS_VTABLE_END,
 };
 

@@ -188,7 +188,7 @@ static const FieldMap device_fields[] = {
         { DEVICE_FIELD_RESET_METHODS, "org.hostdev1.PciDevice", { "ResetMethods" } },
         { DEVICE_FIELD_PHYSFN,        "org.hostdev1.PciDevice", { "PhysicalFunction", "VirtualFunctionIndex" } },
         { DEVICE_FIELD_SRIOV,         "org.hostdev1.SriovPhysicalFunction", { "NumVfs", "VirtualFunctions", "DriversAutoprobe" } },
-        { DEVICE_FIELD_AUTHORIZED,    "org.hostdev1.UsbDevice", { "Authorized" } },
+        { DEVICE_FIELD_AUTHORIZED,    "org.hostdev1.UsbDevice", { "Authorized", "Interfaces" } },
         { DEVICE_FIELD_RESOURCE_GROUP, "org.hostdev1.Device",   { "ResourceGroup" } },
         { DEVICE_FIELD_CRITICAL,      "org.hostdev1.Device",    { "Critical", "CriticalReasons" } },
 };

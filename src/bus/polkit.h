@@ -84,6 +84,10 @@ char **polkit_details_new(const char *key, const char *value, ...);
 int polkit_checks_for_devices(PolkitChecks *c, const Device *const *devs, size_t n, const ResourceGroup *group,
                               bool critical, const char *message);
 
+/* Prepare/Release of USB devices (usb-prepare.c): the devices asked for. */
+int bus_usb_polkit_checks(PolkitChecks *c, Bus *b, sd_bus_message *m, const Device *const *devs, size_t n,
+                          bool prepare);
+
 /* Prepare/Release: the devices the plan moves, asked about one by one
  * (override-critical too for the critical ones when prepare); on a
  * ResourceGroup object with that group's details. */

@@ -96,6 +96,7 @@ int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, si
         _cleanup_free_ char *msg = NULL, *critical = NULL, *addresses = NULL;
         bool dry_run = false, override = false, no_interaction = false;
         PendingReply *p;
+        bool usb = n > 0 && devs[0]->kind == DEVICE_USB, usb_records = false;
         const OptionSpec spec[] = {
                 { "dry-run", OPTION_BOOLEAN, &dry_run },
                 { "auth.no_user_interaction", OPTION_BOOLEAN, &no_interaction },
@@ -107,7 +108,8 @@ int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, si
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
 
-        r = prepare ? plan_prepare(&d->inventory, devs, n, &plan, &msg)
+        r = usb ? daemon_usb_plan(d, devs, n, prepare, &plan, &usb_records, &msg)
+            : prepare ? plan_prepare(&d->inventory, devs, n, &plan, &msg)
                     : plan_release(&d->inventory, &d->prepared, devs, n, &plan, &msg);
         if (r == -ENOMEM)
                 return r;
@@ -115,16 +117,16 @@ int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, si
                 return sd_bus_error_setf(error, r == -EOPNOTSUPP ? BUS_ERROR_NOT_SUPPORTED : BUS_ERROR_INVALID_ARGUMENT,
                                          "%s", msg ?: "Cannot plan this.");
         if (prepare) {
-                critical = critical_summary(d, &plan);
+                critical = usb ? bus_usb_critical_summary(devs, n) : critical_summary(d, &plan);
                 if (critical && !override)
                         return sd_bus_error_setf(error, BUS_ERROR_CRITICAL_DEVICE,
                                                  "The host needs these devices: %s. Pass override-critical to "
                                                  "prepare them anyway.", critical);
         }
         /* A dry run and a plan with nothing to do change nothing: no polkit. */
-        if (dry_run || plan.n_steps == 0)
+        if (dry_run || (plan.n_steps == 0 && !usb_records))
                 return reply_plan(m, &plan);
-        if (prepare && !d->iommu_enabled)
+        if (prepare && !usb && !d->iommu_enabled)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_SUPPORTED, "%s", d->iommu_message);
         /* Not worth asking anybody for a change that cannot start now. */
         free(msg);
@@ -136,7 +138,8 @@ int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, si
         addresses = bus_join_addresses(devs, n);
         if (!addresses)
                 return -ENOMEM;
-        r = polkit_checks_for_plan(&checks, b, m, &plan, prepare);
+        r = usb ? bus_usb_polkit_checks(&checks, b, m, devs, n, prepare)
+                : polkit_checks_for_plan(&checks, b, m, &plan, prepare);
         if (r < 0)
                 return r;
         r = bus_verify_polkit(b, m, &checks, no_interaction, error);
@@ -155,8 +158,10 @@ int bus_prepare_release(Bus *b, sd_bus_message *m, const Device *const *devs, si
         b->pending = p;
         free(msg);
         msg = NULL;
-        r = daemon_change_start(d, prepare ? CHANGE_PREPARE : CHANGE_RELEASE, &plan, sd_bus_message_get_sender(m),
-                                on_change_done, p, &msg);
+        r = usb ? daemon_usb_change_start(d, devs, n, prepare, &plan, sd_bus_message_get_sender(m), on_change_done,
+                                          p, &msg)
+                : daemon_change_start(d, prepare ? CHANGE_PREPARE : CHANGE_RELEASE, &plan,
+                                      sd_bus_message_get_sender(m), on_change_done, p, &msg);
         if (r < 0) {
                 pending_free(p);
                 if (r == -ENOMEM)

@@ -301,5 +301,5 @@ const char *hd_host_path_to_address(const HdHost *h, const char *path) {
 }
 
 const char *hd_device_port_path(const HdDevice *d) {
-        return d->address ? d->address : d->port_path;
+        return d->port_path ? d->port_path : d->address;
 }

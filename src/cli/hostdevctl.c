@@ -92,6 +92,8 @@ static const Verb verbs[] = {
         { "group",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_group,           NULL },
         { "sriov",         "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_sriov,           NULL },
         { "mdev",          "[COMMAND] ...",      0, ARGS_MAX, ~0u, verb_mdev,            NULL },
+        { "usb",           NULL,                 0, 0,        0, verb_usb,
+          "Show the USB devices by port, with drivers and claims" },
         { "status",        NULL,                 0, 0,        OPT_ALL, verb_status,
           "Show IOMMU, reboot and critical-device state" },
         { "monitor",       NULL,                 0, 0,        0, verb_monitor,

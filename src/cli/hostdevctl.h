@@ -74,6 +74,8 @@ int verb_sriov(int argc, char *argv[]);
 extern const Verb sriov_verbs[];
 extern const size_t n_sriov_verbs;
 int verb_mdev(int argc, char *argv[]);
+/* "usb": the USB tree by port (usb.c). */
+int verb_usb(int argc, char *argv[]);
 extern const Verb mdev_verbs[];
 extern const size_t n_mdev_verbs;
 

@@ -113,6 +113,35 @@ int usb_address_parse(const char *s, char **ret_address) {
         return 0;
 }
 
+int usb_interface_parse(const char *s, char **ret_device) {
+        _cleanup_free_ char *device = NULL;
+        const char *colon = strchr(s, ':'), *p;
+        unsigned long v;
+        int r;
+
+        if (strnlen(s, ADDRESS_MAX + 1) > ADDRESS_MAX || !colon)
+                return -EINVAL;
+        device = strndup(s, (size_t) (colon - s));
+        if (!device)
+                return -ENOMEM;
+        r = usb_address_parse(device, NULL);
+        if (r < 0)
+                return r;
+        /* Configurations and interfaces count from 1 and 0. */
+        p = colon + 1;
+        if (parse_dec(&p, 255, &v) < 0 || *p++ != '.')
+                return -EINVAL;
+        if (streq(p, "0"))
+                p++;
+        else if (parse_dec(&p, 255, &v) < 0)
+                return -EINVAL;
+        if (*p != 0)
+                return -EINVAL;
+        if (ret_device)
+                *ret_device = TAKE_PTR(device);
+        return 0;
+}
+
 int pci_slot_parse(const char *s, char **ret_slot) {
         char buf[ADDRESS_MAX + 3];
         _cleanup_free_ char *address = NULL;

@@ -22,6 +22,10 @@ const char *device_kind_to_string(DeviceKind k);
 int address_parse(const char *s, DeviceKind *ret_kind, char **ret_address);
 int pci_address_parse(const char *s, char **ret_address);
 int usb_address_parse(const char *s, char **ret_address);
+/* A USB interface as the kernel names it, "<device>:<config>.<interface>"
+ * ("2-1:1.0"): its device's port path in *ret_device (may be NULL).
+ * -EINVAL for anything else. */
+int usb_interface_parse(const char *s, char **ret_device);
 /* A PCI slot, every function of it, as admins type it: "01:00",
  * "0000:01:00", "01:00.*" → "0000:01:00". -EINVAL for anything else,
  * a single function ("01:00.0") included. */

@@ -130,6 +130,8 @@ static const char *const kind_names[_CHANGE_KIND_MAX] = {
         [CHANGE_SRIOV_NUMVFS] = "VF count",
         [CHANGE_MDEV_CREATE] = "CreateMdev",
         [CHANGE_MDEV_REMOVE] = "RemoveMdev",
+        [CHANGE_USB_DETACH] = "Prepare",
+        [CHANGE_USB_ATTACH] = "Release",
 };
 
 static const char *const kind_verbs[_CHANGE_KIND_MAX] = {
@@ -140,6 +142,8 @@ static const char *const kind_verbs[_CHANGE_KIND_MAX] = {
         [CHANGE_SRIOV_NUMVFS] = "given a new number of VFs",
         [CHANGE_MDEV_CREATE] = "created",
         [CHANGE_MDEV_REMOVE] = "removed",
+        [CHANGE_USB_DETACH] = "detached from the host",
+        [CHANGE_USB_ATTACH] = "given back to the host",
 };
 
 int change_plan_add(Plan *p, const char *address, const char *from, const char *to, const char *reason) {

@@ -80,6 +80,7 @@ Daemon *daemon_free(Daemon *d) {
         inventory_done(&d->inventory);
         resource_set_done(&d->resources);
         prepared_set_done(&d->prepared);
+        usb_prepared_set_done(&d->usb_prepared);
         claim_set_done(&d->claims);
         reboot_state_done(&d->reboot);
         sriov_config_set_done(&d->sriov);
@@ -110,7 +111,7 @@ void daemon_schedule_flush(Daemon *d) {
 }
 
 int daemon_save(Daemon *d) {
-        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records, &d->claims };
+        StoreState state = { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records, &d->claims, &d->usb_prepared };
         int r = store_save(d->store, &state);
 
         if (r >= 0)
@@ -246,6 +247,7 @@ static void device_added(Daemon *d, Device *dev) {
 
         if (created)
                 NOTIFY(d, iommu_group_added, inventory_group(&d->inventory, dev->iommu_group));
+        daemon_usb_device_added(d, dev);
         NOTIFY(d, device_added, dev);
         membership_update(d, dev);
         if (!created)
@@ -262,6 +264,7 @@ static void device_changed(Daemon *d, Device *dev, unsigned fields) {
         old = inventory_take(&d->inventory, dev->address);
         dev->resource_group = old->resource_group;
         dev->critical = TAKE_PTR(old->critical);
+        dev->usb.prepared = old->usb.prepared;
         r = inventory_add(&d->inventory, dev, NULL);
         if (r < 0) {
                 /* Cannot happen for a device that was just taken out, but
@@ -448,6 +451,10 @@ static void on_mdev_uevent(void *userdata, UeventAction action, const char *sysp
         daemon_mdev_on_uevent(userdata, action, syspath);
 }
 
+static void on_usb_interface_uevent(void *userdata, UeventAction action, const char *syspath) {
+        daemon_usb_on_interface_uevent(userdata, action, syspath);
+}
+
 static void on_uevent(void *userdata, UeventAction action, DeviceKind kind, const char *syspath) {
         Daemon *d = userdata;
         const char *address = strrchr(syspath, '/') + 1;
@@ -491,6 +498,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         if (r < 0)
                 return r;
         monitor_set_mdev_handler(d->monitor, on_mdev_uevent, d);
+        monitor_set_usb_interface_handler(d->monitor, on_usb_interface_uevent, d);
 
         r = kernel_enumerate(d->kernel, &d->inventory);
         if (r < 0)
@@ -506,7 +514,7 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         d->boot_id = kernel_boot_id(d->kernel);
         kernel_trim(d->kernel);
 
-        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records, &d->claims }, &d->store,
+        r = store_open(d->paths.state_dir, &(StoreState) { &d->resources, &d->prepared, &d->reboot, &d->sriov, &d->mdev_records, &d->claims, &d->usb_prepared }, &d->store,
                        &error);
         if (r == -ENOMEM)
                 return log_oom();
@@ -537,6 +545,9 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
         /* Runs on the loop: VF counts first (the VFs must exist before
          * their bindings), then mediated devices, then the bindings;
          * d->ready once done. */
+        r = daemon_usb_converge(d);
+        if (r < 0)
+                return r;
         return daemon_sriov_reapply(d);
 }
 

@@ -11,6 +11,7 @@
 #include "model/inventory.h"
 #include "model/plan.h"
 #include "model/resource.h"
+#include "model/usb-prepared.h"
 #include "model/vf.h"
 #include "service.h"
 #include "shared/paths.h"
@@ -44,6 +45,7 @@ struct Daemon {
 
         ResourceSet resources;
         PreparedSet prepared;
+        UsbPreparedSet usb_prepared;    /* USB devices with detached interfaces (usb-prepare.c) */
         SriovConfigSet sriov;           /* stored VF counts and settings (sriov.c) */
         unsigned sriov_reapplying;      /* start-up: VF counts still on their way */
         ClaimSet claims;        /* consumers' claims on resource group members */
@@ -134,6 +136,14 @@ bool changes_vf_count_in_flight(Daemon *d, const char *pf);
 void daemon_refresh_device(Daemon *d, const char *address);
 /* Adds a reboot reason (persisted) and signals it. */
 void daemon_add_reboot_reason(Daemon *d, const char *subject, const char *reason);
+
+/* USB devices (usb-prepare.c). */
+/* An interface ("2-1:1.0") came, went or changed drivers. */
+void daemon_usb_on_interface_uevent(Daemon *d, UeventAction action, const char *syspath);
+/* Start-up: recorded devices detached again. */
+int daemon_usb_converge(Daemon *d);
+/* A device was added: prepared again if a record names it. */
+void daemon_usb_device_added(Daemon *d, Device *dev);
 
 /* Mediated devices (mdev.c). */
 int daemon_mdev_init(Daemon *d);

@@ -100,6 +100,8 @@ typedef enum ChangeKind {
         CHANGE_SRIOV_NUMVFS,    /* a PF's VF count, through 0; see daemon_sriov_set_num_vfs() */
         CHANGE_MDEV_CREATE,     /* an mdev instance written to create, its add uevent awaited (mdev.c) */
         CHANGE_MDEV_REMOVE,     /* an mdev instance written to remove, its remove uevent awaited */
+        CHANGE_USB_DETACH,      /* USB interfaces unbound from their drivers; see daemon_usb_change_start() */
+        CHANGE_USB_ATTACH,      /* USB interfaces probed back to the drivers recorded */
         _CHANGE_KIND_MAX,
 } ChangeKind;
 
@@ -129,6 +131,20 @@ int daemon_change_start(Daemon *d, ChangeKind kind, Plan *plan, const char *requ
  * caller checked the request (count ≤ TotalVfs, no VF in use). */
 int daemon_sriov_set_num_vfs(Daemon *d, const Device *pf, unsigned count, int autoprobe, const char *requester,
                              ChangeDone done, void *userdata, char **ret_error);
+
+/* USB devices (usb-prepare.c). Prepare of USB devices detaches their
+ * interfaces from the host's drivers; Release probes them back. The plan's
+ * steps name interfaces ("2-1:1.0"). *ret_records: the records change even
+ * when the plan is empty (a device without bound interfaces is prepared
+ * too). -EINVAL with *ret_error for a hub or a PCI device among devs. */
+int daemon_usb_plan(Daemon *d, const Device *const *devs, size_t n, bool prepare, Plan *ret, bool *ret_records,
+                    char **ret_error);
+/* Records (Prepare) durably and carries the plan out as daemon_change_start
+ * does; the records of a Prepare that failed are dropped, those of a
+ * Release that succeeded too. */
+int daemon_usb_change_start(Daemon *d, const Device *const *devs, size_t n, bool prepare, Plan *plan,
+                            const char *requester, ChangeDone done, void *userdata, char **ret_error);
+bool daemon_usb_is_prepared(Daemon *d, const char *address);
 
 /* Writes groups to the store; 0 once durable. */
 int daemon_save(Daemon *d);

@@ -20,12 +20,18 @@ static int write_attr(const char *path, const char *value) {
         return 0;
 }
 
+/* The change engine moves PCI functions and USB interfaces ("2-1:1.0"):
+ * the bus whose devices/, drivers/ and drivers_probe an address uses. */
+static const char *bus_of(const char *address) {
+        return usb_interface_parse(address, NULL) >= 0 ? "usb" : "pci";
+}
+
 int kernel_current_driver(Kernel *k, const char *address, char **ret) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int dfd = -1;
         int r;
 
-        if (asprintf(&path, "%s/bus/pci/devices/%s", k->paths->sysfs, address) < 0)
+        if (asprintf(&path, "%s/bus/%s/devices/%s", k->paths->sysfs, bus_of(address), address) < 0)
                 return -ENOMEM;
         dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
@@ -39,6 +45,10 @@ int kernel_set_override(Kernel *k, const char *address, const char *to, char **r
         _cleanup_free_ char *override = NULL;
         int r;
 
+        /* USB interfaces have no driver_override: they go back to the
+         * driver that matches them, and none takes them unless probed. */
+        if (streq(bus_of(address), "usb"))
+                return 0;
         if (asprintf(&override, "%s/bus/pci/devices/%s/driver_override", k->paths->sysfs, address) < 0)
                 return -ENOMEM;
         r = write_attr(override, streq(to, DRIVER_VFIO) ? DRIVER_VFIO : "\n");
@@ -152,7 +162,7 @@ int kernel_unbind_async(Kernel *k, sd_event *e, const char *address, const char 
                         void *userdata, KernelWrite **ret) {
         _cleanup_free_ char *path = NULL;
 
-        if (asprintf(&path, "%s/bus/pci/drivers/%s/unbind", k->paths->sysfs, driver) < 0)
+        if (asprintf(&path, "%s/bus/%s/drivers/%s/unbind", k->paths->sysfs, bus_of(address), driver) < 0)
                 return -ENOMEM;
         log_debug("%s: unbind from %s", address, driver);
         return kernel_write_async(e, path, address, done, userdata, ret);
@@ -162,7 +172,7 @@ int kernel_probe_async(Kernel *k, sd_event *e, const char *address, KernelWriteD
                        KernelWrite **ret) {
         _cleanup_free_ char *path = NULL;
 
-        if (asprintf(&path, "%s/bus/pci/drivers_probe", k->paths->sysfs) < 0)
+        if (asprintf(&path, "%s/bus/%s/drivers_probe", k->paths->sysfs, bus_of(address)) < 0)
                 return -ENOMEM;
         log_debug("%s: probe", address);
         return kernel_write_async(e, path, address, done, userdata, ret);

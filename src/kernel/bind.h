@@ -9,7 +9,8 @@
 /* The pieces of moving a PCI function between drivers the way the kernel
  * wants it: driver_override, then unbind from the old driver, then
  * drivers_probe (never new_id, which would grab every device with those
- * ids). Nothing here waits: the kernel acts asynchronously, and the caller
+ * ids). The same calls move a USB interface ("2-1:1.0", through
+ * /sys/bus/usb), which has no driver_override. Nothing here waits: the kernel acts asynchronously, and the caller
  * (the change engine in src/daemon) advances on uevents, on the completion
  * of the writes and on its own timers. */
 

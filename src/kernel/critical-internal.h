@@ -53,6 +53,11 @@ int block_dir_find(const Paths *p, unsigned major, unsigned minor, const char *s
 int block_walk(const char *dir, char ***pairs);
 int storage_critical_hits(const Paths *p, CriticalHit **hits, size_t *n);
 
+/* ---- USB (usb-critical.c) ---- */
+/* USB devices under a mounted file system (any, not only the host's own)
+ * or a swap area: "mounted-filesystem" (or the host mount's code), "swap". */
+int usb_critical_hits(const Paths *p, CriticalHit **hits, size_t *n);
+
 /* ---- network ---- */
 typedef struct NetLink {
         int ifindex;

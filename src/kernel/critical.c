@@ -99,6 +99,8 @@ int kernel_critical_hits(const Paths *paths, sd_bus *bus, CriticalHit **ret, siz
                 r = network_critical_hits(paths, bus, &hits, &n);
         if (r >= 0)
                 r = console_hits(paths, &hits, &n);
+        if (r >= 0)
+                r = usb_critical_hits(paths, &hits, &n);
         if (r < 0) {
                 critical_hits_free(hits, n);
                 return r;

@@ -11,7 +11,14 @@ struct Monitor {
         void *userdata;
         MonitorMdevHandler mdev_handler;
         void *mdev_userdata;
+        MonitorUsbInterfaceHandler usb_interface_handler;
+        void *usb_interface_userdata;
 };
+
+void monitor_set_usb_interface_handler(Monitor *m, MonitorUsbInterfaceHandler handler, void *userdata) {
+        m->usb_interface_handler = handler;
+        m->usb_interface_userdata = userdata;
+}
 
 void monitor_set_mdev_handler(Monitor *m, MonitorMdevHandler handler, void *userdata) {
         m->mdev_handler = handler;
@@ -34,6 +41,14 @@ static int on_device(sd_device_monitor *m, sd_device *device, void *userdata) {
                 if (mon->mdev_handler && (action == SD_DEVICE_ADD || action == SD_DEVICE_REMOVE))
                         mon->mdev_handler(mon->mdev_userdata, action == SD_DEVICE_ADD ? UEVENT_ADD : UEVENT_REMOVE,
                                           syspath);
+                return 0;
+        }
+        if (streq(subsystem, "usb") && streq_ptr(devtype, "usb_interface")) {
+                if (mon->usb_interface_handler)
+                        mon->usb_interface_handler(mon->usb_interface_userdata,
+                                                   action == SD_DEVICE_ADD ? UEVENT_ADD
+                                                   : action == SD_DEVICE_REMOVE ? UEVENT_REMOVE : UEVENT_CHANGE,
+                                                   syspath);
                 return 0;
         }
         if (streq(subsystem, "pci"))
@@ -68,6 +83,8 @@ int monitor_new(sd_event *event, MonitorHandler handler, void *userdata, Monitor
         r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "pci", NULL);
         if (r >= 0)
                 r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "usb", "usb_device");
+        if (r >= 0)
+                r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "usb", "usb_interface");
         if (r >= 0)
                 r = sd_device_monitor_filter_add_match_subsystem_devtype(m->monitor, "mdev", NULL);
         if (r < 0)

@@ -21,6 +21,10 @@ typedef struct Monitor Monitor;
 typedef void (*MonitorMdevHandler)(void *userdata, UeventAction action, const char *syspath);
 void monitor_set_mdev_handler(Monitor *m, MonitorMdevHandler handler, void *userdata);
 
+/* Events of USB interfaces ("2-1:1.0": added, removed, bound, unbound), when set. */
+typedef void (*MonitorUsbInterfaceHandler)(void *userdata, UeventAction action, const char *syspath);
+void monitor_set_usb_interface_handler(Monitor *m, MonitorUsbInterfaceHandler handler, void *userdata);
+
 int monitor_new(sd_event *event, MonitorHandler handler, void *userdata, Monitor **ret);
 Monitor *monitor_free(Monitor *m);
 static inline void monitor_freep(Monitor **m) {

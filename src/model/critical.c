@@ -150,6 +150,31 @@ static const char *group_reason(const Device *d, const Acc *a) {
         return NULL;
 }
 
+/* A USB device with a boot-protocol keyboard interface (HID class 03,
+ * subclass 01 boot, protocol 01 keyboard): what the firmware and every
+ * USB keyboard offer, whether a driver holds it now or not. */
+static bool usb_is_keyboard(const Device *d) {
+        for (char **i = d->usb.interfaces; i && i[0] && i[1] && i[2]; i += 3)
+                if (streq(i[1], "03/01/01"))
+                        return true;
+        return false;
+}
+
+/* The only keyboard: without it nobody types at the console. */
+static int add_usb_keyboard(const Inventory *inv, Hashmap *acc) {
+        const Device *d, *keyboard = NULL;
+        size_t i = 0, n = 0;
+
+        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
+                if (d->kind == DEVICE_USB && usb_is_keyboard(d)) {
+                        keyboard = d;
+                        n++;
+                }
+        if (n != 1)
+                return 0;
+        return add_reason(acc, keyboard->address, CRITICAL_ONLY_KEYBOARD, "is the host's only keyboard");
+}
+
 static int add_peers(const Inventory *inv, Hashmap *acc, Hashmap *peers) {
         for (size_t g = 0; g < inv->n_groups_alloc; g++) {
                 const IommuGroup *group = inv->groups[g];
@@ -209,6 +234,8 @@ int critical_compute(const Inventory *inv, const CriticalHit *hits, size_t n, Ha
                         goto finish;
         }
 
+        if (add_usb_keyboard(inv, acc) < 0)
+                goto finish;
         if (add_peers(inv, acc, peers) < 0)
                 goto finish;
         i = 0;

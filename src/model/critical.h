@@ -13,10 +13,11 @@
 
 /* One device the host uses, as the kernel side found it. */
 typedef struct CriticalHit {
-        char *address;  /* PCI address of the function the host needs */
+        char *address;  /* PCI address of the function, or USB port path of the device, the host needs */
         char *code;     /* "root-filesystem", "boot-filesystem", "usr-filesystem",
                          * "var-filesystem", "swap", "default-route",
-                         * "nm-connection", "console" */
+                         * "nm-connection", "console"; for USB devices also
+                         * "mounted-filesystem" */
         char *text;     /* "holds / (/dev/mapper/vg-root on md0, nvme0n1)" */
 } CriticalHit;
 
@@ -28,6 +29,8 @@ int critical_hits_add(CriticalHit **hits, size_t *n, const char *address, const 
  *   the hits, in their order;
  *   "boot-vga" for the firmware's boot display;
  *   "bridge" for class 0x06 functions (host, ISA, PCI bridges, root ports…);
+ *   "only-keyboard" for the one USB device with a boot keyboard interface
+ *   (HID 03/01/01), when there is exactly one;
  *   "iommu-peer" for each critical device in the same IOMMU group, with the
  *   peer's first reason: "shares IOMMU group 9 with 0000:07:00.0 (holds /)".
  * PCI-to-PCI bridges (0x0604, 0x0609) do not make their group critical: the
@@ -52,3 +55,4 @@ static inline void critical_map_freep(Hashmap **m) {
 #define CRITICAL_BOOT_VGA   "boot-vga"
 #define CRITICAL_BRIDGE     "bridge"
 #define CRITICAL_IOMMU_PEER "iommu-peer"
+#define CRITICAL_ONLY_KEYBOARD "only-keyboard"   /* the one USB device with a keyboard interface */

@@ -34,6 +34,7 @@ Device *device_free(Device *d) {
         free(d->usb.port_path);
         free(d->usb.speed);
         free(d->usb.devnode);
+        strv_free(d->usb.interfaces);
         strv_free(d->critical);
         free(d);
         return NULL;
@@ -69,7 +70,9 @@ unsigned device_diff(const Device *a, const Device *b) {
                     a->pci.subsystem_id != b->pci.subsystem_id || !streq_ptr(a->pci.slot, b->pci.slot))
                         f |= DEVICE_FIELD_IDENTITY;
         } else {
-                if (a->usb.authorized != b->usb.authorized)
+                /* Interfaces come and go with authorization, and their
+                         * drivers with Prepare and Release. */
+                if (a->usb.authorized != b->usb.authorized || !strv_equal(a->usb.interfaces, b->usb.interfaces))
                         f |= DEVICE_FIELD_AUTHORIZED;
                 if (a->usb.busnum != b->usb.busnum || a->usb.devnum != b->usb.devnum ||
                     !streq_ptr(a->usb.speed, b->usb.speed) || !streq_ptr(a->usb.devnode, b->usb.devnode))
@@ -100,6 +103,8 @@ static const char *const state_names[_DEVICE_STATE_MAX] = {
 };
 
 DeviceState device_state(const Device *d) {
+        if (d->kind == DEVICE_USB)
+                return d->usb.prepared ? DEVICE_STATE_PREPARED : DEVICE_STATE_HOST;
         return driver_is_vfio(d->driver) ? DEVICE_STATE_PREPARED : DEVICE_STATE_HOST;
 }
 

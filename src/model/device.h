@@ -54,6 +54,11 @@ typedef struct Device {
                 char *speed;
                 char *devnode;
                 bool authorized;
+                uint8_t device_class;   /* bDeviceClass: 0x09 for a hub */
+                /* Each interface as name, "class/subclass/protocol" in hex,
+                 * driver ("" none): "2-1:1.0", "08/06/50", "usb-storage", … */
+                char **interfaces;
+                bool prepared;          /* interfaces detached by Prepare; kept by the daemon */
         } usb;
 } Device;
 

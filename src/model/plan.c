@@ -181,11 +181,9 @@ int plan_prepare(const Inventory *inv, const Device *const *devices, size_t n, P
         int r = 0;
 
         for (size_t i = 0; i < n; i++) {
-                if (devices[i]->kind != DEVICE_PCI) {
-                        error_setf(ret_error, "%s is a USB device: QEMU takes USB devices from the host "
-                                  "as they are, there is nothing to prepare.", devices[i]->address);
-                        return -EOPNOTSUPP;
-                }
+                if (devices[i]->kind != DEVICE_PCI)
+                        return error_setf(ret_error, "%s is a USB device: USB and PCI devices are prepared "
+                                          "apart.", devices[i]->address);
                 if (device_is_bridge(devices[i]))
                         return error_setf(ret_error, "%s is a PCI bridge; bridges stay with the host.",
                                          devices[i]->address);
@@ -223,11 +221,9 @@ int plan_release(const Inventory *inv, const PreparedSet *prepared, const Device
         int r;
 
         for (size_t i = 0; i < n; i++)
-                if (devices[i]->kind != DEVICE_PCI) {
-                        error_setf(ret_error, "%s is a USB device: there is nothing to release.",
-                                  devices[i]->address);
-                        return -EOPNOTSUPP;
-                }
+                if (devices[i]->kind != DEVICE_PCI)
+                        return error_setf(ret_error, "%s is a USB device: USB and PCI devices are released "
+                                          "apart.", devices[i]->address);
         r = collect(inv, devices, n, &all, &k);
         for (size_t i = 0; r >= 0 && i < k; i++) {
                 const Device *d = all[i];

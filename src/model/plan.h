@@ -61,7 +61,7 @@ int reboot_state_add(RebootState *s, const char *boot_id, const char *subject, c
 
 /* Prepare: the devices and the members of their IOMMU groups, in address
  * order; bridges stay with their port driver, devices on vfio-pci already
- * need nothing. -EOPNOTSUPP (with *ret_error) for a USB device. */
+ * need nothing. -EINVAL (with *ret_error) for a USB device (see daemon_usb_plan). */
 int plan_prepare(const Inventory *inv, const Device *const *devices, size_t n, Plan *ret, char **ret_error);
 
 /* Release: the devices and the members of their IOMMU groups that hostdev

@@ -316,8 +316,7 @@ static bool field_matches(const Rule *r, RuleField f, const Device *d) {
         case RULE_PHYSICAL_FUNCTION:
                 return pci && streq_ptr(d->pci.physfn, s);
         case RULE_PORT_PATH:
-                /* The USB address is "bus-port.port"; usb.port_path is the
-                 * sysfs devpath, without the bus. */
+                /* The USB address is "bus-port.port", the port path. */
                 return !pci && glob_matches(s, d->address, 0);
         default:
                 return false;

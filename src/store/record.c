@@ -14,6 +14,7 @@
 #define KEY_SRIOV_PREFIX "sriov/"
 #define KEY_MDEV_PREFIX "mdev/"
 #define KEY_CLAIM_PREFIX "claim/"
+#define KEY_USB_PREPARED_PREFIX "usb-prepared/"
 /* Stored VF counts stay within what PCI can address. */
 #define SRIOV_NUM_VFS_MAX 65535
 /* Every record but the version ends with "check=XXXXXXXX\n": the CRC-32
@@ -124,6 +125,28 @@ static char *serialize_prepared(const Prepared *p) {
         fprintf(f, "ids=%04x:%04x\n", p->vendor_id, p->product_id);
         fputs("original-driver=", f), escape(f, p->original_driver), fputc('\n', f);
         fprintf(f, "releasing=%d\n", p->releasing);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+/* A prepared USB device: one "interface=<name>/<driver it had>" line per
+ * interface ("2-1:1.0/usb-storage"; "2-1:1.0/" when it had none). */
+static char *serialize_usb_prepared(const UsbPrepared *p) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        if (p->serial)
+                fputs("serial=", f), escape(f, p->serial), fputc('\n', f);
+        fprintf(f, "ids=%04x:%04x\n", p->vendor_id, p->product_id);
+        for (char **i = p->interfaces; i && i[0] && i[1]; i += 2) {
+                fputs("interface=", f), escape(f, i[0]), fputc('/', f), escape(f, i[1]), fputc('\n', f);
+        }
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;
@@ -298,6 +321,11 @@ int record_serialize_state(const StoreState *state, char ***ret) {
                 const Claim *c = state->claims->claims[i];
 
                 r = add_named_record(&l, KEY_CLAIM_PREFIX, c->id, serialize_claim(c));
+        }
+        for (size_t i = 0; r >= 0 && state->usb_prepared && i < state->usb_prepared->n_items; i++) {
+                const UsbPrepared *p = &state->usb_prepared->items[i];
+
+                r = add_named_record(&l, KEY_USB_PREPARED_PREFIX, p->address, serialize_usb_prepared(p));
         }
         if (r >= 0 && state->reboot->reasons)
                 r = add_record(&l, KEY_REBOOT, serialize_reboot(state->reboot));
@@ -641,6 +669,72 @@ static int parse_prepared(const char *address, const char *body, PreparedSet *se
                 return r;
         prepared_find(set, canonical)->releasing = streq(releasing, "1");
         return 0;
+}
+
+static int parse_usb_interface(const char *value, char ***interfaces, char **reason) {
+        _cleanup_free_ char *v = NULL, *device = NULL;
+        char *slash;
+        int r;
+
+        r = unescape(value, strlen(value), &v, reason);
+        if (r < 0)
+                return r;
+        slash = strchr(v, '/');
+        if (!slash)
+                return error_setf(reason, "an interface is not '<name>/<driver>'");
+        *slash = 0;
+        if (usb_interface_parse(v, NULL) < 0)
+                return error_setf(reason, "an interface name is not a USB interface such as 2-1:1.0");
+        if (!driver_ok(slash + 1))
+                return error_setf(reason, "an interface's driver is not a driver name");
+        if (strv_extend(interfaces, v) < 0 || strv_extend(interfaces, slash + 1) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int parse_usb_prepared(const char *address, const char *body, UsbPreparedSet *set, char **reason) {
+        _cleanup_strv_free_ char **kv = NULL, **interfaces = NULL;
+        _cleanup_free_ char *canonical = NULL, *serial = NULL, *ids = NULL;
+        unsigned v = 0, p = 0;
+        int r;
+
+        r = usb_address_parse(address, &canonical);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(canonical, address))
+                return error_setf(reason, "the key does not end in a USB port path");
+        r = split_lines(body, &kv, reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; kv[i]; i += 2) {
+                const char *k = kv[i];
+
+                if (streq(k, "serial"))
+                        r = set_once(&serial, kv[i + 1], k, reason);
+                else if (streq(k, "ids"))
+                        r = set_once(&ids, kv[i + 1], k, reason);
+                else if (streq(k, "interface"))
+                        r = parse_usb_interface(kv[i + 1], &interfaces, reason);
+                else
+                        r = unknown_field(k, reason);
+                if (r < 0)
+                        return r;
+        }
+        if (!ids)
+                return error_setf(reason, "a prepared USB device needs the field ids");
+        if (serial && !serial_ok(serial))
+                return error_setf(reason, "the serial is empty or too long");
+        if (strlen(ids) != 9 || ids[4] != ':' || !hex_ok(ids, 4) || !hex_ok(ids + 5, 4) ||
+            sscanf(ids, "%4x:%4x", &v, &p) != 2)
+                return error_setf(reason, "ids is not 'vvvv:pppp'");
+        if (!set)
+                return 0;
+        r = usb_prepared_add_record(set, &(UsbPrepared) { .address = canonical, .serial = serial,
+                                                          .vendor_id = (uint16_t) v, .product_id = (uint16_t) p,
+                                                          .interfaces = interfaces });
+        if (r == -EEXIST)
+                return error_setf(reason, "the device is recorded twice");
+        return r;
 }
 
 static int parse_reboot(const char *body, RebootState *reboot, char **reason) {
@@ -1028,5 +1122,7 @@ int record_parse(int version, const char *key, const char *val, size_t len, cons
                 return parse_mdev(address, body, st->mdevs, reason);
         if ((address = startswith(key, KEY_CLAIM_PREFIX)))
                 return parse_claim(address, body, st->claims, reason);
+        if ((address = startswith(key, KEY_USB_PREPARED_PREFIX)))
+                return parse_usb_prepared(address, body, st->usb_prepared, reason);
         return error_setf(reason, "no such record is ever written");
 }

@@ -5,7 +5,7 @@
 
 /* The store's records as text (internal to src/store): "field=value"
  * lines with '%XX' escapes, keyed "schema-version", "group/<id>",
- * "prepared/<address>", "mdev/<uuid>" and "reboot". From schema version 2 on, every
+ * "prepared/<address>", "usb-prepared/<port path>", "mdev/<uuid>" and "reboot". From schema version 2 on, every
  * record but the version ends in "check=XXXXXXXX\n", the CRC-32 of its
  * key, a NUL and the lines before. */
 

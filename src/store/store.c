@@ -58,6 +58,8 @@ static void state_done(const StoreState *st) {
                 mdev_record_set_done(st->mdevs);
         if (st->claims)
                 claim_set_done(st->claims);
+        if (st->usb_prepared)
+                usb_prepared_set_done(st->usb_prepared);
 }
 
 /* Moves what src holds into the empty dst. */
@@ -75,6 +77,10 @@ static void state_move(const StoreState *dst, const StoreState *src) {
         if (dst->mdevs && src->mdevs) {
                 *dst->mdevs = *src->mdevs;
                 *src->mdevs = (MdevRecordSet) {};
+        }
+        if (dst->usb_prepared && src->usb_prepared) {
+                *dst->usb_prepared = *src->usb_prepared;
+                *src->usb_prepared = (UsbPreparedSet) {};
         }
         if (dst->claims && src->claims && src->claims->by_device) {
                 claim_set_done(dst->claims);
@@ -378,7 +384,8 @@ static int load_file(const char *path, int fd, const StoreState *st, char **ret_
         SriovConfigSet sriov = {};
         MdevRecordSet mdevs = {};
         ClaimSet claims = {};
-        StoreState tmp = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims };
+        UsbPreparedSet usb_prepared = {};
+        StoreState tmp = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims, &usb_prepared };
         Reader rd = { .path = path };
         GDBM_FILE db;
         int r;
@@ -493,7 +500,8 @@ int store_verify(const char *state_dir, char **ret_dump, char **ret_summary, cha
         SriovConfigSet sriov = {};
         MdevRecordSet mdevs = {};
         ClaimSet claims = {};
-        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims };
+        UsbPreparedSet usb_prepared = {};
+        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims, &usb_prepared };
         int fd, r;
 
         if (!s)
@@ -622,7 +630,8 @@ int store_salvage(const char *state_dir, char **ret_report, char **ret_error) {
         SriovConfigSet sriov = {};
         MdevRecordSet mdevs = {};
         ClaimSet claims = {};
-        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims };
+        UsbPreparedSet usb_prepared = {};
+        StoreState st = { &resources, &prepared, &reboot, &sriov, &mdevs, &claims, &usb_prepared };
         Reader rd = { .salvage = true };
         gdbm_recovery rcvr = {};
         bool recovered = false;

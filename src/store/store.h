@@ -5,6 +5,7 @@
 #include "model/claim.h"
 #include "model/plan.h"
 #include "model/resource.h"
+#include "model/usb-prepared.h"
 #include "model/vf.h"
 
 /* The persistent state: resource groups (and later claims) in a gdbm file
@@ -32,6 +33,7 @@ typedef struct StoreState {
         SriovConfigSet *sriov;  /* VF counts and settings by PF */
         MdevRecordSet *mdevs;           /* mediated devices hostdev made */
         ClaimSet *claims;       /* NULL: claim records are checked, not kept */
+        UsbPreparedSet *usb_prepared;   /* USB devices with detached interfaces; NULL: checked, not kept */
 } StoreState;
 
 /* Opens (creating the directory when missing) and loads the state into

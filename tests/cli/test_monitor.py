@@ -100,7 +100,7 @@ class MonitorTest(CliTestCase):
         self.assertEqual(device['IommuGroup'], '/')
         usb = added['interfaces']['org.hostdev1.UsbDevice']
         self.assertEqual(usb['BusNumber'], spec['busnum'])
-        self.assertEqual(usb['PortPath'], spec['devpath'])
+        self.assertEqual(usb['PortPath'], spec['address'])
         rc, _, err = m.stop()
         self.assertEqual(rc, 0, err)
 

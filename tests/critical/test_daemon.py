@@ -23,7 +23,7 @@ from harness.case import HostdevTestCase  # noqa: E402
 from harness.critical import (MockNetworkManager, MountTable, NetNamespace, add_dm,  # noqa: E402
                               add_framebuffer, add_scsi_disk, block_devices, expected_reasons,
                               net_devices, storage_reasons)
-from harness.hostspec import ROOT_PATH, pci_path  # noqa: E402
+from harness.hostspec import ROOT_PATH, pci_path, usb_path  # noqa: E402
 
 DEVICE = 'org.hostdev1.Device'
 MANAGER = 'org.hostdev1.Manager'
@@ -76,7 +76,7 @@ class CriticalTestCase(HostdevTestCase):
                 match = [r for r in unused if r[0] == code and about in r[1]]
                 self.assertTrue(match, '%s: no %s reason about %r in %r' % (dev['address'], code, about, got))
                 unused.remove(match[0])
-        self.assertEqual(self.manager_critical(), {pci_path(a) for a in expected})
+        self.assertEqual(self.manager_critical(), {pci_path(a) if ':' in a else usb_path(a) for a in expected})
 
     def wait_reasons(self, address, predicate, what):
         """Wait for a PropertiesChanged of the device's CriticalReasons that

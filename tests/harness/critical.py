@@ -82,12 +82,13 @@ def is_p2p_bridge(dev):
 
 
 def expected_reasons(host, direct):
-    """{address: [(code, about)]} of every critical PCI function: `direct`
+    """{address: [(code, about)]} of every critical device: `direct`
     ({address: [(code, about)]}, e.g. storage_reasons() plus a default
     route) plus boot VGA and bridges from host.json, plus one iommu-peer
     per critical group mate (about: the mate's address). A PCI-to-PCI
     bridge that is critical only as a bridge makes no peers: VFIO leaves
-    it with the host."""
+    it with the host. The only USB keyboard, when there is one, is critical
+    too."""
     out = {a: list(r) for a, r in direct.items()}
     for dev in host.pci:
         if dev.get('boot_vga'):
@@ -106,7 +107,15 @@ def expected_reasons(host, direct):
                         ('iommu-peer', 'IOMMU group %d with %s' % (number, c['address'])))
     for a, r in peers.items():
         out.setdefault(a, []).extend(r)
+    keyboards = [d['address'] for d in host.usb if not d['root_hub'] and is_usb_keyboard(d)]
+    if len(keyboards) == 1:
+        out.setdefault(keyboards[0], []).append(('only-keyboard', 'only keyboard'))
     return out
+
+
+def is_usb_keyboard(dev):
+    """A USB device with a boot keyboard interface (HID 03/01/01)."""
+    return any((i['cls'], i['subclass'], i['protocol']) == ('03', '01', '01') for i in dev['interfaces'])
 
 
 def reasons_match(got, want):

@@ -294,7 +294,8 @@ def expected_available(host, addresses):
     """Free members among the devices at `addresses` when nothing is
     claimed, from the host description: a member is a PCI function's IOMMU
     group (companions count once), or a USB device; a group with a
-    function the host needs (its bridges aside) has no free member."""
+    function the host needs (its bridges aside) has no free member, nor is
+    a USB device the host needs (the only keyboard) one."""
     from . import critical
     taken = set(addresses)
     reasons = critical.expected_reasons(host, critical.storage_reasons(host))
@@ -302,7 +303,7 @@ def expected_available(host, addresses):
                if d['address'] in reasons and not d['class'].startswith('06')}
     groups = {('iommu', d['iommu_group']) if d.get('iommu_group') is not None else ('dev', d['address'])
               for d in host.pci if d['address'] in taken and d.get('iommu_group') not in blocked}
-    return len(groups) + sum(1 for d in host.usb if d['address'] in taken)
+    return len(groups) + sum(1 for d in host.usb if d['address'] in taken and d['address'] not in reasons)
 
 
 def address_key(address):

@@ -200,7 +200,7 @@ class Host:
         return {
             'BusNumber': dev['busnum'],
             'DeviceNumber': dev['devnum'],
-            'PortPath': dev['devpath'],
+            'PortPath': dev['address'],
             'Speed': dev['speed'],
             'DevNode': dev['devnode'],
             'Authorized': dev['authorized'],

@@ -21,7 +21,10 @@ milliseconds after a write it does what the kernel would:
   /sys/bus/pci/devices/D/sriov_drivers_autoprobe  whether new VFs get their driver
   /sys/bus/pci/devices/D/remove            hot-remove D;  /sys/bus/pci/rescan re-adds it
   /sys/bus/usb/devices/U/authorized        (de)authorize a USB device
-  /sys/bus/usb/drivers/X/bind, unbind      USB interfaces and devices
+  /sys/bus/usb/drivers/X/bind, unbind      USB interfaces and devices; unbinding usb-storage
+                                           takes the interface's SCSI disk and partitions away,
+                                           binding it back brings them back
+  /sys/bus/usb/drivers_probe               an interface without a driver gets its own driver
 
 with the links, uevent files and uevents (bind, unbind, add, remove,
 change) of the real thing, and /dev/vfio/N while a group is bound to
@@ -79,6 +82,7 @@ class KernelEmulator:
             ('usb-dev', 'authorized'): self._usb_authorized,
             ('usb-drv', 'bind'): self._usb_bind,
             ('usb-drv', 'unbind'): self._usb_unbind,
+            ('usb-bus', 'drivers_probe'): self._usb_drivers_probe,
         }
         simhost.listeners.append(self._on_dir)
         self._watch_existing()
@@ -511,6 +515,17 @@ class KernelEmulator:
     def _usb_unbind(self, driver, value, path, raw=None):
         if value in self.host.devpaths and self.host.usb_driver_of(value) == driver:
             self.host.usb_unbind(value)
+
+    def _usb_drivers_probe(self, _key, value, path, raw=None):
+        """An interface without a driver gets the one that matches it
+        (usb-storage, usbhid); one no driver matches stays without."""
+        if value not in self.host.devpaths or self.host.usb_driver_of(value):
+            return
+        if value in self.faults['probe-fails']:
+            return
+        driver = self.host.usb_native_driver(value)
+        if driver:
+            self.host.usb_bind(value, driver)
 
 
 # ----------------------------------------------------------------------

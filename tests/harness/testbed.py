@@ -454,8 +454,10 @@ class SimHost:
 
     # class devices a driver creates ------------------------------------
     def _add_children(self, spec, announce):
-        path = self.devpaths[spec['address']]
-        for child in spec.get('children', []):
+        self._add_children_at(self.devpaths[spec['address']], spec.get('children', []), announce)
+
+    def _add_children_at(self, path, children, announce):
+        for child in children:
             cpath = path + '/' + child['dir']
             if os.path.isdir(self.real(cpath)):
                 continue
@@ -482,8 +484,10 @@ class SimHost:
                 self.uevent(cpath, 'add')
 
     def _remove_children(self, spec, announce):
-        path = self.devpaths[spec['address']]
-        for child in reversed(spec.get('children', [])):
+        self._remove_children_at(self.devpaths[spec['address']], spec.get('children', []), announce)
+
+    def _remove_children_at(self, path, children, announce):
+        for child in reversed(children):
             cpath = path + '/' + child['dir']
             if not os.path.isdir(self.real(cpath)):
                 continue
@@ -497,7 +501,7 @@ class SimHost:
                 self.unlink('/sys/block/' + child['name'])
                 self._rm_devnode(child['devname'])
             shutil.rmtree(self.real(cpath))
-        for top in {c['dir'].split('/')[0] for c in spec.get('children', [])}:
+        for top in {c['dir'].split('/')[0] for c in children}:
             d = self.real(path + '/' + top)
             if os.path.isdir(d) and not os.listdir(d):
                 os.rmdir(d)
@@ -658,6 +662,10 @@ class SimHost:
                 self.write(path + '/uevent', self._itf_uevent(addr, driver))
             if announce:
                 self.uevent(path, 'bind')
+            itf = self._usb_interface(addr)
+            if itf and driver == itf.get('native_driver'):
+                # usb-storage's SCSI host and block devices come with it
+                self._add_children_at(path, itf.get('children', []), announce)
 
     def usb_unbind(self, addr, announce=True):
         with self.lock:
@@ -665,6 +673,10 @@ class SimHost:
             driver = self.usb_driver_of(addr)
             if not driver:
                 return False
+            itf = self._usb_interface(addr)
+            if itf:
+                # the driver's remove() takes its block devices with it
+                self._remove_children_at(path, itf.get('children', []), announce)
             self.unlink(path + '/driver')
             self.unlink('/sys/bus/usb/drivers/%s/%s' % (driver, addr))
             if addr in self.usb:
@@ -675,6 +687,19 @@ class SimHost:
             if announce:
                 self.uevent(path, 'unbind')
             return True
+
+    def _usb_interface(self, name):
+        """The spec of interface `name` ("2-1:1.0"), None for a device."""
+        if ':' not in name:
+            return None
+        dev_name = name.split(':')[0]
+        spec = self.usb.get(dev_name) or self.usb.get('usb' + dev_name.split('-')[0])
+        return next((i for i in spec['interfaces'] if i['name'] == name), None) if spec else None
+
+    def usb_native_driver(self, name):
+        """The driver the kernel gives interface `name` when probed."""
+        itf = self._usb_interface(name)
+        return itf.get('native_driver') if itf else None
 
     def _itf_uevent(self, itf_name, driver):
         dev_name = itf_name.split(':')[0]
@@ -703,6 +728,7 @@ class SimHost:
         for itf in spec['interfaces']:
             ipath = path + '/' + itf['name']
             self.devpaths[itf['name']] = ipath
+            itf.setdefault('native_driver', itf.get('driver'))
             w = self.write
             self.mkdir(ipath + '/power')
             w(ipath + '/bInterfaceNumber', '%02x\n' % itf['number'], 0o444)

@@ -2,7 +2,7 @@
 """What Prepare and Release refuse, by name, before anything changes:
 objects that are not devices, a device twice, no device, unknown or
 mistyped options, override-critical on Release, PCI bridges (they stay
-with the host) and USB devices (QEMU takes them as they are). A refused
+with the host), USB hubs and USB devices mixed with PCI devices. A refused
 call with a valid device among its devices leaves that one alone too."""
 
 import os
@@ -20,7 +20,7 @@ from preparecase import (  # noqa: E402
 ROOT_PORT = '0000:00:01.0'      # the GPU's root port, pcieport
 PCI_BRIDGE = '0000:04:00.0'     # PCIe-to-PCI bridge, no driver
 USB_DISK = '2-1'
-USB_HUB_CHILD = '1-3.2'
+USB_HUB = '1-3'
 
 
 class BadInput(PrepareTestCase):
@@ -86,10 +86,12 @@ class BadInput(PrepareTestCase):
                          lambda: self.prepare([GPU1, bridge]), bridge)
 
     def test_usb(self):
-        """USB devices are NotSupported for Prepare and Release."""
-        for usb in (USB_DISK, USB_HUB_CHILD):
-            self.both('USB ' + usb, ERR_NOT_SUPPORTED, lambda m: self.raw(m, [self.dev_path(usb)]), usb)
-        self.refused('USB with a GPU', ERR_NOT_SUPPORTED, lambda: self.prepare([GPU1, USB_DISK]), USB_DISK)
+        """USB devices are prepared apart from PCI devices (tests/usb):
+        together they are InvalidArgument naming the odd one; a hub is
+        refused by name."""
+        self.refused('USB with a GPU', ERR_INVALID, lambda: self.prepare([GPU1, USB_DISK]), USB_DISK)
+        self.refused('GPU with USB', ERR_INVALID, lambda: self.prepare([USB_DISK, GPU1]), GPU1)
+        self.both('USB hub', ERR_INVALID, lambda m: self.raw(m, [self.dev_path(USB_HUB)]), USB_HUB)
 
 
 class NoIommu(PrepareTestCase):

@@ -327,13 +327,8 @@ def usb_inventory(ctx):
         m.eq(d['IommuGroup'], '/', name + ' IommuGroup')
         m.eq(u.get('BusNumber'), info['busnum'], name + ' BusNumber')
         m.eq(u.get('DeviceNumber'), info['devnum'], name + ' DeviceNumber')
-        if 'Interfaces' in u:
-            # issue 13 writes port paths one way everywhere, as the kernel
-            # names the device ("1-3.2"); before that PortPath was devpath
-            m.eq(u.get('PortPath'), name, name + ' PortPath')
-            m.eq(sorted(tuple(i) for i in u['Interfaces']), usb_interface_table(name), name + ' Interfaces')
-        else:
-            m.eq(u.get('PortPath'), info['devpath'], name + ' PortPath')
+        m.eq(u.get('PortPath'), name, name + ' PortPath')
+        m.eq(sorted(tuple(i) for i in u.get('Interfaces', [])), usb_interface_table(name), name + ' Interfaces')
         m.eq(u.get('Speed'), info['speed'], name + ' Speed')
         m.eq(u.get('DevNode'), '/dev/' + info['devname'], name + ' DevNode')
         m.eq(u.get('Authorized'), info['authorized'], name + ' Authorized')
