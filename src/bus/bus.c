@@ -3,6 +3,7 @@
 
 #include "bus.h"
 #include "claim.h"
+#include "claim-usb.h"
 #include "lease.h"
 #include "emit.h"
 #include "object-manager.h"
@@ -166,6 +167,7 @@ static void on_device_added(void *userdata, const Device *dev) {
         char p[BUS_DEVICE_PATH_MAX];
 
         (void) emitter_added(b->emitter, bus_device_path(dev, p));
+        bus_claim_usb_added(b, dev);
 }
 
 static void on_device_removed(void *userdata, const Device *dev) {
@@ -175,6 +177,7 @@ static void on_device_removed(void *userdata, const Device *dev) {
 
         bus_device_interfaces(dev, ifaces);
         (void) emitter_removed(b->emitter, bus_device_path(dev, p), ifaces);
+        bus_claim_usb_removed(b, dev);
 }
 
 static void on_device_changed(void *userdata, const Device *dev, unsigned fields) {
@@ -308,6 +311,7 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret
         (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
         /* Now that ClaimReleased reaches whoever listens to the name. */
         bus_lease_watch_all(b);
+        bus_claim_usb_reconcile(b);
         return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "bus.h"
 #include "claim.h"
+#include "claim-usb.h"
 #include "emit.h"
 #include "lease.h"
 #include "model/handle.h"
@@ -615,12 +616,15 @@ const sd_bus_vtable claim_vtable[] = {
         SD_BUS_PROPERTY("Id", "s", get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Consumer", "s", get_consumer, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ResourceGroup", "o", get_resource_group, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Devices", "ao", get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Handles", "aa{sv}", get_handles, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("Since", "t", get_since, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Lease", "s", get_lease, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Missing", "ao", bus_claim_get_missing, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_release,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ClaimDegraded", SD_BUS_ARGS("o", claim, "as", missing), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("DeviceMoved", SD_BUS_ARGS("o", claim, "o", old_device, "o", new_device), 0),
         SD_BUS_VTABLE_END,
 };
 

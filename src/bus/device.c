@@ -3,6 +3,7 @@
 #include "claim.h"
 #include "shared/strv.h"
 #include "model/resource.h"
+#include "model/usb-member.h"
 #include "shared/macro.h"
 
 /* Getters append with sd_bus_message_append_basic(), not a format string:
@@ -38,7 +39,7 @@ static const ClaimSet *device_claims;
 static int get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const Device *d = userdata;
-        const char *s = device_claims && claim_set_find_device(device_claims, d->address)
+        const char *s = device_claims && claim_set_find_holder(device_claims, d)
                 ? "claimed" : device_state_to_string(device_state(d));
 
         return sd_bus_message_append_basic(reply, 's', s);
@@ -47,7 +48,7 @@ static int get_state(sd_bus *bus, const char *path, const char *interface, const
 static int get_claim(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const Device *d = userdata;
-        const Claim *c = device_claims ? claim_set_find_device(device_claims, d->address) : NULL;
+        const Claim *c = device_claims ? claim_set_find_holder(device_claims, d) : NULL;
         _cleanup_free_ char *p = c ? bus_claim_path(c) : NULL;
 
         if (c && !p)

@@ -9,7 +9,10 @@
  * them:
  *   vendor-id q, product-id q            PCI vendor/device id, USB idVendor/idProduct
  *   subsystem-vendor-id q, subsystem-id q  PCI only
- *   class u (+ class-mask u, default 0xffffff)  PCI only
+ *   class u (+ class-mask u, default 0xffffff)  PCI class code; in a usb
+ *                                        group a USB class 0x00..0xff matching
+ *                                        bDeviceClass or any bInterfaceClass
+ *                                        (no class-mask)
  *   vendor-name s, product-name s        fnmatch(3) globs, case-insensitive
  *   address s                            PCI address glob, e.g. "0000:0[12]:00.*" (PCI, sriov-nic)
  *   slot s                               physical slot name (PCI)
@@ -17,7 +20,9 @@
  *   driver s                             exact
  *   numa-node i                          PCI
  *   physical-function s                  PF address (sriov-nic only)
- *   port-path s                          USB "bus-port.port" glob, e.g. "1-3.*" (usb only) */
+ *   port-path s                          USB port path as the kernel names the device,
+ *                                        "bus-port.port", e.g. "1-3.2", or a glob
+ *                                        such as "1-3.*" (usb only) */
 typedef enum RuleField {
         RULE_VENDOR_ID,
         RULE_PRODUCT_ID,

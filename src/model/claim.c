@@ -6,6 +6,7 @@
 #include "shared/macro.h"
 #include "shared/strv.h"
 #include "shared/text.h"
+#include "usb-member.h"
 
 /* Sets *ret_error (when not NULL) and returns code; -ENOMEM when the
  * message cannot be made. */
@@ -190,8 +191,10 @@ Claim *claim_free(Claim *c) {
         free(c->id);
         free(c->consumer);
         free(c->resource_group);
-        for (size_t i = 0; i < c->n_members; i++)
+        for (size_t i = 0; i < c->n_members; i++) {
                 strv_free(c->members[i].addresses);
+                free(c->members[i].identity);
+        }
         free(c->members);
         claim_lease_done(&c->lease);
         free(c);
@@ -346,7 +349,7 @@ int claim_devices(const Claim *c, const Inventory *inv, const Device ***ret, siz
         for (size_t i = 0; addresses[i]; i++) {
                 const Device *d = inventory_get(inv, addresses[i]);
 
-                if (d)
+                if (d && claim_holds_device(c, d))
                         l[n++] = d;
         }
         *ret = l;
@@ -455,7 +458,7 @@ static char *sentence(const char *fmt, ...) {
 
 static int check_claimed(Member *m, const ClaimSet *claims) {
         for (size_t i = 0; i < m->n_devices; i++) {
-                const Claim *c = claim_set_find_device(claims, m->devices[i]->address);
+                const Claim *c = claim_set_find_holder(claims, m->devices[i]);
 
                 if (!c)
                         continue;
@@ -779,6 +782,8 @@ int claim_make(const ResourceSet *s, const Inventory *inv, const ClaimSet *claim
         if (!c)
                 return claim_id_valid(id) ? -ENOMEM : -EINVAL;
         r = claim_from_members(c, picked, n);
+        if (r >= 0)
+                r = claim_note_identities(c, inv);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);

@@ -72,6 +72,7 @@ bool bus_unique_name_valid(const char *s);
  * the group's own devices and companions alike. */
 typedef struct ClaimMember {
         char **addresses;       /* NULL-terminated */
+        char *identity;         /* USB: how the device is found again (usb-member.h); NULL for PCI */
 } ClaimMember;
 
 typedef struct Claim {

@@ -92,6 +92,32 @@ bool driver_is_vfio(const char *driver) {
                           endswith(driver, "-vfio-pci"));
 }
 
+/* "cc/ss/pp" of an interface (see Device.usb.interfaces): its class. */
+static int interface_class(const char *triple) {
+        unsigned c;
+        int end = -1;
+
+        if (!triple || sscanf(triple, "%2x%n", &c, &end) != 1 || end != 2 || triple[2] != '/')
+                return -1;
+        return (int) c;
+}
+
+bool device_is_usb_hub(const Device *d) {
+        /* Root hubs are no devices here at all. */
+        return device_usb_has_class(d, 0x09);
+}
+
+bool device_usb_has_class(const Device *d, unsigned cls) {
+        if (d->kind != DEVICE_USB || cls > 0xff)
+                return false;
+        if (d->usb.device_class == cls)
+                return true;
+        for (char **i = d->usb.interfaces; i && i[0] && i[1] && i[2]; i += 3)
+                if (interface_class(i[1]) == (int) cls)
+                        return true;
+        return false;
+}
+
 bool device_is_bridge(const Device *d) {
         /* Base class 0x06 (bridge), subclass 0x04 (PCI-to-PCI). */
         return d->kind == DEVICE_PCI && (d->pci.class >> 8) == 0x0604;

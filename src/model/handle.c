@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "handle.h"
+#include "usb-member.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
 
@@ -87,10 +88,21 @@ char *handle_libvirt_pci(const char *address, const HandleGuestAddress *guest) {
         return s;
 }
 
-char *handle_qemu_usb(const Device *d) {
+char *handle_usb_node_path(const char *dev_root, const Device *d) {
+        char rest[32];
+
+        snprintf(rest, sizeof rest, "/bus/usb/%03u/%03u", d->usb.busnum, d->usb.devnum);
+        return path_join(dev_root, rest);
+}
+
+char *handle_qemu_usb(const char *dev_root, const Device *d) {
+        _cleanup_free_ char *node = handle_usb_node_path(dev_root, d);
         char *s;
 
-        return asprintf(&s, "usb-host,hostbus=%u,hostaddr=%u", d->usb.busnum, d->usb.devnum) < 0 ? NULL : s;
+        if (!node)
+                return NULL;
+        return asprintf(&s, "usb-host,hostbus=%u,hostaddr=%u,hostdevice=%s", d->usb.busnum, d->usb.devnum,
+                        node) < 0 ? NULL : s;
 }
 
 char *handle_libvirt_usb(const Device *d) {
@@ -130,7 +142,7 @@ static int handle_append(HandleList *l, const Device *d, const HandleOptions *o,
                 .address = strdup(d->address),
                 .sysfs = handle_sysfs_path(o->sysfs_root, d),
                 .vfio_group = handle_vfio_group_path(o->dev_root, d->kind == DEVICE_PCI ? d->iommu_group : -1),
-                .qemu = d->kind == DEVICE_PCI ? handle_qemu_pci(d->address, guest) : handle_qemu_usb(d),
+                .qemu = d->kind == DEVICE_PCI ? handle_qemu_pci(d->address, guest) : handle_qemu_usb(o->dev_root, d),
                 .libvirt = d->kind == DEVICE_PCI ? handle_libvirt_pci(d->address, guest) : handle_libvirt_usb(d),
         };
         if (!h.address || !h.sysfs || !h.vfio_group || !h.qemu || !h.libvirt) {
@@ -218,6 +230,9 @@ int handle_list_add_claim(HandleList *l, const Claim *c, const Inventory *inv, c
                         if (d)
                                 devs[n++] = d;
                 }
+                /* A USB member that is gone, or another device at its port. */
+                if (c->members[i].identity && !claim_member_device(c->members + i, inv))
+                        n = 0;
                 r = handle_list_add_member(l, devs, n, o);
                 if (r < 0)
                         return r;

@@ -32,7 +32,9 @@
  * Once the guest slots run out (past 0x1f) such members get no guest
  * address, as single functions do.
  *
- * USB: qemu "usb-host,hostbus=2,hostaddr=5"; libvirt
+ * USB: qemu "usb-host,hostbus=2,hostaddr=5,hostdevice=/dev/bus/usb/002/005"
+ *   (hostdevice: the node under HandleOptions.dev_root, which QEMU opens);
+ *   libvirt
  *   <hostdev mode='subsystem' type='usb' managed='no'><source><vendor id='0x1050'/>
  *   <product id='0x0407'/><address bus='2' device='5'/></source></hostdev>
  *
@@ -82,7 +84,8 @@ void handle_list_done(HandleList *l);
 int handle_list_add_member(HandleList *l, const Device *const *devices, size_t n, const HandleOptions *o);
 
 /* Handles for every member of a claim, in member order; devices the
- * inventory does not have (unplugged for now) get none. */
+ * inventory does not have (unplugged for now) get none, nor does a USB
+ * member whose port now holds another device. */
 int handle_list_add_claim(HandleList *l, const Claim *c, const Inventory *inv, const HandleOptions *o);
 
 /* The builders, one string each (NULL on ENOMEM or a malformed address). */
@@ -90,5 +93,7 @@ char *handle_sysfs_path(const char *sysfs_root, const Device *d);
 char *handle_vfio_group_path(const char *dev_root, int iommu_group);   /* "" when < 0 */
 char *handle_qemu_pci(const char *address, const HandleGuestAddress *guest);
 char *handle_libvirt_pci(const char *address, const HandleGuestAddress *guest);
-char *handle_qemu_usb(const Device *d);
+/* <dev_root>/bus/usb/BBB/AAA, the device's usbfs node. */
+char *handle_usb_node_path(const char *dev_root, const Device *d);
+char *handle_qemu_usb(const char *dev_root, const Device *d);
 char *handle_libvirt_usb(const Device *d);

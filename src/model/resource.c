@@ -248,6 +248,9 @@ static int make_type(const Device *const *devices, size_t n, ResourceType *ret, 
                 if (device_is_bridge(d))
                         return error_setf(ret_error, "%s is a PCI bridge: bridges cannot be in a resource group.",
                                           d->address);
+                if (device_is_usb_hub(d))
+                        return error_setf(ret_error, "%s is a USB hub: hubs cannot be in a resource group.",
+                                          d->address);
                 if (d->kind == DEVICE_USB)
                         n_usb++;
                 else if (d->pci.physfn)

@@ -41,7 +41,7 @@ static const struct {
         [RULE_PRODUCT_ID]          = { ALL_TYPES, offsetof(Rule, product_id) },
         [RULE_SUBSYSTEM_VENDOR_ID] = { PCI_TYPES, offsetof(Rule, subsystem_vendor_id) },
         [RULE_SUBSYSTEM_ID]        = { PCI_TYPES, offsetof(Rule, subsystem_id) },
-        [RULE_CLASS]               = { PCI_TYPES, offsetof(Rule, class) },
+        [RULE_CLASS]               = { ALL_TYPES, offsetof(Rule, class) },
         [RULE_CLASS_MASK]          = { PCI_TYPES, offsetof(Rule, class_mask) },
         [RULE_VENDOR_NAME]         = { ALL_TYPES },
         [RULE_PRODUCT_NAME]        = { ALL_TYPES },
@@ -262,6 +262,9 @@ int rule_set(Rule *r, ResourceType type, const char *key, const RuleValue *v, ch
                 k = numeric_value(r, f, v, ret_error);
         if (k < 0)
                 return k;
+        if (f == RULE_CLASS && type == RESOURCE_USB && r->class > 0xff)
+                return error_setf(ret_error, "Rule field 'class' of a usb group is a USB class code, "
+                                  "0x00 to 0xff (e.g. 0x03 for HID, 0x0b for smart cards).");
         r->fields |= 1u << f;
         return 0;
 }
@@ -294,7 +297,9 @@ static bool field_matches(const Rule *r, RuleField f, const Device *d) {
                 return pci && d->pci.subsystem_id == r->subsystem_id;
         case RULE_CLASS: {
                 uint32_t mask = rule_has(r, RULE_CLASS_MASK) ? r->class_mask : CLASS_MAX;
-                return pci && (d->pci.class & mask) == (r->class & mask);
+                if (!pci)
+                        return device_usb_has_class(d, r->class);
+                return (d->pci.class & mask) == (r->class & mask);
         }
         case RULE_CLASS_MASK:
                 /* Applied with the class; alone it means nothing. */
@@ -342,7 +347,7 @@ bool resource_type_accepts(ResourceType t, const Device *d) {
         case RESOURCE_SRIOV_NIC:
                 return d->kind == DEVICE_PCI && d->pci.physfn;
         case RESOURCE_USB:
-                return d->kind == DEVICE_USB;
+                return d->kind == DEVICE_USB && !device_is_usb_hub(d);
         default:
                 return false;
         }

@@ -69,6 +69,6 @@ RuleValue rule_get(const Rule *r, RuleField f);
 bool rule_matches(const Rule *r, const Device *d);
 
 /* Whether a device can be in a group of this type at all: pci → PCI
- * functions that are not bridges; sriov-nic → PCI VFs; usb → USB devices;
- * vgpu → none yet. */
+ * functions that are not bridges; sriov-nic → PCI VFs; usb → USB devices
+ * that are not hubs (root hubs are no devices here); vgpu → none yet. */
 bool resource_type_accepts(ResourceType t, const Device *d);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "common/address.h"
+#include "model/usb-member.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
 #include "shared/text.h"
@@ -174,7 +175,8 @@ static char *serialize_reboot(const RebootState *r) {
 }
 
 /* consumer, group, since, lease, prepared, then one "member=" line per
- * member: its addresses, comma-separated. */
+ * member: its addresses, comma-separated; then "identity=ADDRESS,IDENTITY"
+ * for each USB member (usb-member.h), which stores before it lack. */
 static char *serialize_claim(const Claim *c) {
         _cleanup_free_ char *lease = claim_lease_to_string(&c->lease);
         char *buf = NULL;
@@ -197,6 +199,11 @@ static char *serialize_claim(const Claim *c) {
                         fputs(a == c->members[i].addresses ? "" : ",", f), escape(f, *a);
                 fputc('\n', f);
         }
+        for (size_t i = 0; i < c->n_members; i++)
+                if (c->members[i].identity && strv_length(c->members[i].addresses) == 1) {
+                        fputs("identity=", f), escape(f, c->members[i].addresses[0]);
+                        fputc(',', f), escape(f, c->members[i].identity), fputc('\n', f);
+                }
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;
@@ -812,6 +819,34 @@ static int parse_member(Claim *c, const char *raw, char **reason) {
         return claim_add_member(c, (const char *const *) l, strv_length(l));
 }
 
+/* "ADDRESS,IDENTITY": the identity of the USB member at ADDRESS. */
+static int parse_identity(Claim *c, const char *raw, char **reason) {
+        _cleanup_free_ char *address = NULL, *identity = NULL;
+        size_t n = strcspn(raw, ",");
+        int r;
+
+        if (!raw[n])
+                return error_setf(reason, "an identity names no member");
+        r = unescape(raw, n, &address, reason);
+        if (r >= 0)
+                r = unescape(raw + n + 1, strlen(raw + n + 1), &identity, reason);
+        if (r < 0)
+                return r;
+        if (!usb_identity_valid(identity))
+                return error_setf(reason, "an identity is not vendor:product[:serial]");
+        for (size_t i = 0; i < c->n_members; i++) {
+                ClaimMember *m = c->members + i;
+
+                if (strv_length(m->addresses) != 1 || !streq(m->addresses[0], address))
+                        continue;
+                if (m->identity || usb_address_parse(address, NULL) < 0)
+                        return error_setf(reason, "an identity is given twice or for no USB device");
+                m->identity = TAKE_PTR(identity);
+                return 0;
+        }
+        return error_setf(reason, "an identity names no member");
+}
+
 /* A claim as ResourceGroup.Claim makes it: its id, consumer and lease
  * through the model's validators, members of device addresses, no device
  * in two claims. */
@@ -844,7 +879,7 @@ static int parse_claim(const char *id, const char *body, ClaimSet *set, char **r
                         r = set_once(&lease_text, v, k, reason);
                 else if (streq(k, "prepared"))
                         r = set_once(&prepared, v, k, reason);
-                else if (!streq(k, "member"))
+                else if (!streq(k, "member") && !streq(k, "identity"))
                         r = unknown_field(k, reason);
                 if (r < 0)
                         return r;
@@ -873,6 +908,9 @@ static int parse_claim(const char *id, const char *body, ClaimSet *set, char **r
                         return r;
         if (c->n_members == 0)
                 return error_setf(reason, "a claim needs a member");
+        for (size_t i = 0; kv[i]; i += 2)
+                if (streq(kv[i], "identity") && (r = parse_identity(c, kv[i + 1], reason)) < 0)
+                        return r;
         if (!set) {
                 r = claim_set_init(&scratch);
                 if (r < 0)

@@ -227,7 +227,8 @@ def accepts(group_type, dev):
     if group_type == 'sriov-nic':
         return dev['kind'] == 'pci' and bool(dev.get('physfn'))
     if group_type == 'usb':
-        return dev['kind'] == 'usb' and not dev['root_hub']
+        # Hubs (class 09) and root hubs are never members.
+        return dev['kind'] == 'usb' and not dev['root_hub'] and dev['device_class'] != '09'
     return False
 
 
@@ -253,7 +254,10 @@ def field_matches(field, value, rule, dev):
         return pci and int(dev['subsystem_id'], 16) == value
     if field == 'class':
         mask = rule.get('class-mask', 0xffffff)
-        return pci and (int(dev['class'], 16) & mask) == (value & mask)
+        if not pci:
+            return value in [int(dev['device_class'], 16)] + [int(i['cls'], 16)
+                                                             for i in dev['interfaces']]
+        return (int(dev['class'], 16) & mask) == (value & mask)
     if field == 'class-mask':
         return True
     if field == 'vendor-name':

@@ -119,7 +119,7 @@ static void test_usb(void) {
         CHECK(l.n_handles == 1);
         CHECK_STREQ(l.handles[0].sysfs, "/sys/bus/usb/devices/2-1");
         CHECK_STREQ(l.handles[0].vfio_group, "");
-        CHECK_STREQ(l.handles[0].qemu, "usb-host,hostbus=2,hostaddr=5");
+        CHECK_STREQ(l.handles[0].qemu, "usb-host,hostbus=2,hostaddr=5,hostdevice=/dev/bus/usb/002/005");
         CHECK_STREQ(l.handles[0].libvirt,
                     "<hostdev mode='subsystem' type='usb' managed='no'><source>"
                     "<vendor id='0x1050'/><product id='0x0407'/><address bus='2' device='5'/>"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "check.h"
+#include "shared/strv.h"
 #include "model/rules.h"
 #include "shared/macro.h"
 
@@ -268,7 +269,10 @@ static void test_refused(void) {
         check_refused(RESOURCE_PCI, "port-path", s("1-3.*"),
                       "Rule field 'port-path' is only valid for groups of type usb.");
         check_refused(RESOURCE_USB, "class", u(0x0c0330),
-                      "Rule field 'class' is only valid for groups of type pci, sriov-nic or vgpu.");
+                      "Rule field 'class' of a usb group is a USB class code, 0x00 to 0xff "
+                      "(e.g. 0x03 for HID, 0x0b for smart cards).");
+        check_refused(RESOURCE_USB, "class-mask", u(0xff),
+                      "Rule field 'class-mask' is only valid for groups of type pci, sriov-nic or vgpu.");
         check_refused(RESOURCE_USB, "address", s("0000:00:14.0"),
                       "Rule field 'address' is only valid for groups of type pci, sriov-nic or vgpu.");
 
@@ -383,6 +387,29 @@ static void test_type_accepts(void) {
         device_free(bridge);
 }
 
+/* USB classes: bDeviceClass, or any interface's class when the device
+ * gives its class per interface; hubs are never members of a usb group. */
+static void test_usb_class(void) {
+        Device *d = key();
+
+        d->usb.interfaces = strv_split_whitespace("2-1:1.0 0b/00/00 usbfs 2-1:1.1 03/01/01 usbhid");
+        CHECK(match1(RESOURCE_USB, d, "class", u(0x0b)));
+        CHECK(match1(RESOURCE_USB, d, "class", u(0x03)));
+        CHECK(!match1(RESOURCE_USB, d, "class", u(0x08)));
+        d->usb.device_class = 0xff;
+        CHECK(match1(RESOURCE_USB, d, "class", u(0xff)));
+        CHECK(resource_type_accepts(RESOURCE_USB, d));
+        d->usb.device_class = 0x09;
+        CHECK(!resource_type_accepts(RESOURCE_USB, d));
+        CHECK(device_is_usb_hub(d));
+        /* A hub interface makes a hub too. */
+        d->usb.device_class = 0x00;
+        strv_free(d->usb.interfaces);
+        d->usb.interfaces = strv_split_whitespace("2-1:1.0 09/00/00 hub");
+        CHECK(device_is_usb_hub(d) && !resource_type_accepts(RESOURCE_USB, d));
+        device_free(d);
+}
+
 int main(void) {
         test_names();
         test_match_pci();
@@ -393,5 +420,6 @@ int main(void) {
         test_validate();
         test_get_copy_equal();
         test_type_accepts();
+        test_usb_class();
         CHECK_DONE();
 }
