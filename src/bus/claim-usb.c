@@ -7,6 +7,39 @@
 #include "shared/macro.h"
 #include "shared/strv.h"
 
+int bus_claim_plan(Bus *b, const Device *const *devs, size_t n, bool prepare, Plan *ret, bool *ret_usb,
+                   bool *ret_records, char **ret_error) {
+        Daemon *d = b->daemon;
+        bool usb = n > 0 && devs[0]->kind == DEVICE_USB;
+
+        *ret_usb = usb;
+        *ret_records = false;
+        if (usb)
+                return daemon_usb_plan(d, devs, n, prepare, ret, ret_records, ret_error);
+        return prepare ? plan_prepare(&d->inventory, devs, n, ret, ret_error)
+                       : plan_release(&d->inventory, &d->prepared, devs, n, ret, ret_error);
+}
+
+int bus_claim_change_start(Bus *b, const Device *const *devs, size_t n, bool usb, bool prepare, Plan *plan,
+                           const char *requester, ChangeDone done, void *userdata, char **ret_error) {
+        if (usb)
+                return daemon_usb_change_start(b->daemon, devs, n, prepare, plan, requester, done, userdata,
+                                               ret_error);
+        return daemon_change_start(b->daemon, prepare ? CHANGE_PREPARE : CHANGE_RELEASE, plan, requester, done,
+                                   userdata, ret_error);
+}
+
+void bus_claim_usb_forget_missing(Bus *b, const Claim *c) {
+        _cleanup_free_ const ClaimMember **missing = NULL;
+        size_t n = 0;
+
+        if (claim_missing(c, &b->daemon->inventory, &missing, &n) < 0)
+                return (void) log_oom();
+        for (size_t i = 0; i < n; i++)
+                if (missing[i]->identity && daemon_usb_forget(b->daemon, missing[i]->addresses[0]) < 0)
+                        log_warning("Claim %s: cannot drop the record of %s.", c->id, missing[i]->addresses[0]);
+}
+
 /* The object path a member's device has, or had before it went away. */
 static char *member_path(const ClaimMember *m) {
         _cleanup_free_ char *canonical = NULL;

@@ -406,7 +406,8 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(plan_done) Plan plan = {};
         _cleanup_free_ const Device **devs = NULL;
         ClaimRequest request = CLAIM_REQUEST_INIT;
-        bool prepare = true, numa_strict = false, persistent = false, persistent_set = false,
+        bool prepare = true, numa_strict = false, persistent = false, persistent_set = false, usb = false,
+             records = false,
              numa_set = false, no_interaction = false;
         int32_t numa = -1;
         const char *consumer;
@@ -469,12 +470,12 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                         return r;
                 free(msg);
                 msg = NULL;
-                r = plan_prepare(&d->inventory, devs, n_devs, &plan, &msg);
+                r = bus_claim_plan(b, devs, n_devs, true, &plan, &usb, &records, &msg);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", msg ?: "Cannot plan this.");
-                if (plan.n_steps > 0 && !d->iommu_enabled)
+                if (plan.n_steps > 0 && !usb && !d->iommu_enabled)
                         return sd_bus_error_setf(error, "org.hostdev1.Error.NotSupported", "%s", d->iommu_message);
                 free(msg);
                 msg = NULL;
@@ -489,7 +490,7 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        if (plan.n_steps == 0) {
+        if (plan.n_steps == 0 && !records) {
                 c->prepared = prepare;
                 r = record_claim(b, TAKE_PTR(c), m);
                 return r < 0 ? r : 1;
@@ -501,7 +502,8 @@ int bus_method_claim(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         *p = (ClaimCall) { .bus = b, .call = sd_bus_message_ref(m), .claim = TAKE_PTR(c) };
         free(msg);
         msg = NULL;
-        r = daemon_change_start(d, CHANGE_PREPARE, &plan, sd_bus_message_get_sender(m), on_claim_prepared, p, &msg);
+        r = bus_claim_change_start(b, devs, n_devs, usb, true, &plan, sd_bus_message_get_sender(m), on_claim_prepared,
+                                   p, &msg);
         if (r < 0) {
                 claim_call_free(p);
                 if (r == -ENOMEM)
@@ -537,6 +539,7 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         _cleanup_free_ char *msg = NULL;
         size_t n = 0;
         const ResourceGroup *g;
+        bool usb = false, records = false;
         ClaimCall *p;
         int r;
 
@@ -560,13 +563,14 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
                 log_info("Claim %s: its devices stay on vfio (resource group %s: ReturnToHost false).", c->id,
                          g->name);
         else if (c->prepared) {
+                bus_claim_usb_forget_missing(b, c);
                 r = claim_devices(c, &d->inventory, &devs, &n);
                 if (r >= 0 && n > 0)
-                        r = plan_release(&d->inventory, &d->prepared, devs, n, &plan, &msg);
+                        r = bus_claim_plan(b, devs, n, false, &plan, &usb, &records, &msg);
                 if (r < 0)
                         log_warning("Claim %s: its devices stay on vfio-pci: %s", c->id, strempty(msg));
         }
-        if (plan.n_steps == 0)
+        if (plan.n_steps == 0 && !records)
                 return call ? sd_bus_reply_method_return(call, NULL) : 0;
 
         p = calloc(1, sizeof(ClaimCall));
@@ -575,8 +579,8 @@ int bus_claim_drop(Bus *b, const char *id, sd_bus_message *call, const char *rea
         *p = (ClaimCall) { .bus = b, .call = call ? sd_bus_message_ref(call) : NULL, .claim = TAKE_PTR(c) };
         free(msg);
         msg = NULL;
-        r = daemon_change_start(d, CHANGE_RELEASE, &plan, call ? sd_bus_message_get_sender(call) : "hostdevd",
-                                on_claim_released, p, &msg);
+        r = bus_claim_change_start(b, devs, n, usb, false, &plan, call ? sd_bus_message_get_sender(call) : "hostdevd",
+                                   on_claim_released, p, &msg);
         if (r < 0) {
                 log_warning("Claim %s: its devices stay on vfio-pci: %s", p->claim->id, strempty(msg));
                 claim_call_free(p);

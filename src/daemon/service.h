@@ -145,6 +145,9 @@ int daemon_usb_plan(Daemon *d, const Device *const *devs, size_t n, bool prepare
 int daemon_usb_change_start(Daemon *d, const Device *const *devs, size_t n, bool prepare, Plan *plan,
                             const char *requester, ChangeDone done, void *userdata, char **ret_error);
 bool daemon_usb_is_prepared(Daemon *d, const char *address);
+/* Drops the record of a prepared USB device that is not present (its
+ * claim was released meanwhile): 0 also when there is none (usb-claim.c). */
+int daemon_usb_forget(Daemon *d, const char *address);
 
 /* Writes groups to the store; 0 once durable. */
 int daemon_save(Daemon *d);

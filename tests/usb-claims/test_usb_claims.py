@@ -242,6 +242,10 @@ class UsbClaims(GroupsTestCase):
         self.assertEqual(props['Devices'], [self.dev_path(DONGLE)])
         self.assertEqual(props['Handles'], [])
         self.assertEqual(self.props(group)['Available'], 0)
+        # Claiming the missing dongle: it is not there to claim.
+        err = self.claim_error(group, [self.dev_path(DONGLE)])
+        self.assertEqual(err.name, ERR_NOT_FOUND, err.message)
+        self.assertEqual(self.claims(), [c])
 
         self.restart_daemon()
         self.assertEqual(self.claims(), [c])
@@ -262,11 +266,17 @@ class UsbClaims(GroupsTestCase):
         self.wait_until(lambda: signals.of('ClaimDegraded'), what='ClaimDegraded')
         devnum = 1 + max(s['devnum'] for s in self.sim.usb.values() if s['busnum'] == 1)
         third = moved(first, '1-3.3', HUB, max(devnum, second['devnum'] + 1))
+        rec = self.record_signals()
         self.plug(third)
         # (The restart may have told of the move to 1-2 too, at start-up.)
         to_third = lambda: [m for m in signals.of('DeviceMoved') if m[1][2] == self.dev_path('1-3.3')]
         self.wait_until(to_third, what='DeviceMoved')
         self.assertEqual(to_third(), [(c, (c, self.dev_path('1-2'), self.dev_path('1-3.3')))])
+        # Devices and Missing changed, Handles invalidated: one PropertiesChanged says so.
+        rec.wait_for(lambda ev: any(e['changed'].get('Devices') == [self.dev_path('1-3.3')]
+                                    and e['changed'].get('Missing') == [] and 'Handles' in e['invalidated']
+                                    for e in rec.of('PropertiesChanged', c, CLAIM)),
+                     what='PropertiesChanged of Devices, Missing and Handles')
         self.assertEqual(self.claims(), [c])
         self.assertClaimHolds(c, third)
         self.assertNotEqual(third['devnum'], first['devnum'])
@@ -274,6 +284,56 @@ class UsbClaims(GroupsTestCase):
         # The move is in the store: a restart finds the claim at 1-3.3.
         self.restart_daemon()
         self.assertClaimHolds(c, third)
+
+    def test_prepared_claim_replug(self):
+        """prepare=true: the stick's usb-storage interface lets go when it
+        is claimed, and again when the stick comes back at another port
+        (the kernel binds usb-storage to the new interface first); Release
+        gives the interface back to usb-storage."""
+        group, _ = self.make_resource([STICK], 'sticks')
+        first = self.spec(STICK)
+        itf = first['interfaces'][0]
+        self.assertEqual(self.sim.usb_driver_of(itf['name']), itf['driver'])
+        c = self.claim(group, [STICK], prepare=True)
+        self.wait_until(lambda: self.sim.usb_driver_of(itf['name']) is None, what='the interface to let go')
+        self.assertClaimHolds(c, first)
+        signals = ClaimSignals(self)
+
+        self.unplug(STICK)
+        self.wait_until(lambda: signals.of('ClaimDegraded'), what='ClaimDegraded')
+        bus = first['busnum']
+        devnum = 1 + max(s['devnum'] for s in self.sim.usb.values() if s['busnum'] == bus)
+        second = moved(first, '%d-3' % bus, 'usb%d' % bus, devnum)
+        self.plug(second)
+        self.wait_until(lambda: signals.of('DeviceMoved'), what='DeviceMoved')
+        new_itf = second['interfaces'][0]['name']
+        self.wait_until(lambda: self.sim.usb_driver_of(new_itf) is None, what='the new interface to let go')
+        self.assertClaimHolds(c, second)
+
+        self.call(ROOT, c, CLAIM, 'Release', GLib.Variant('(a{sv})', ({},)), timeout=60)
+        self.wait_until(lambda: self.sim.usb_driver_of(new_itf) == itf['driver'],
+                        what='%s back on %s' % (new_itf, itf['driver']))
+        dev = self.client.get_all(self.dev_path(second['address']), DEVICE)
+        self.assertEqual((dev['State'], dev['Claim']), ('host', '/'))
+
+    def test_release_while_unplugged(self):
+        """A prepared claim released while its stick is unplugged: when the
+        stick comes back, usb-storage keeps it."""
+        group, _ = self.make_resource([STICK], 'sticks')
+        first = self.spec(STICK)
+        itf = first['interfaces'][0]
+        c = self.claim(group, [STICK], prepare=True)
+        self.wait_until(lambda: self.sim.usb_driver_of(itf['name']) is None, what='the interface to let go')
+        self.unplug(STICK)
+        self.call(ROOT, c, CLAIM, 'Release', GLib.Variant('(a{sv})', ({},)), timeout=60)
+        self.assertEqual(self.claims(), [])
+        back = moved(first, STICK, first['parent'], first['devnum'] + 1)
+        rec = self.record_signals()
+        self.plug(back)
+        rec.quiet(period=1.0)   # whatever hostdevd would do to it, it has done
+        dev = self.client.get_all(self.dev_path(STICK), DEVICE)
+        self.assertEqual((dev['State'], dev['Claim']), ('host', '/'))
+        self.assertEqual(self.sim.usb_driver_of(itf['name']), itf['driver'])
 
     def test_replug_same_port(self):
         """The dongle without a serial comes back at its port with a new
