@@ -672,11 +672,12 @@ def prepare_survives_restart(ctx):
 
 # --- claims (issue 10) ------------------------------------------------------------
 
-def create_group(ctx, name, ids):
-    """A pci resource group matching vendor/product ids; returns (path, delete)."""
-    rules = [{'vendor-id': GLib.Variant('q', ids[0]), 'product-id': GLib.Variant('q', ids[1])}]
-    options = {'rules': GLib.Variant('aa{sv}', rules), 'auth.no_user_interaction': GLib.Variant('b', True)}
-    path, = ctx.bus.call(ROOT, MANAGER, 'CreateResourceGroup', GLib.Variant('(ssa{sv})', (name, 'pci', options)))
+def create_group(ctx, name, ids, kind='pci', **extra):
+    """A resource group matching vendor/product ids; returns (path, delete)."""
+    rule = {'vendor-id': GLib.Variant('q', ids[0]), 'product-id': GLib.Variant('q', ids[1])}
+    rule.update({k.replace('_', '-'): GLib.Variant('s', v) for k, v in extra.items()})
+    options = {'rules': GLib.Variant('aa{sv}', [rule]), 'auth.no_user_interaction': GLib.Variant('b', True)}
+    path, = ctx.bus.call(ROOT, MANAGER, 'CreateResourceGroup', GLib.Variant('(ssa{sv})', (name, kind, options)))
     return path, lambda: ctx.bus.call(path, RESOURCE_GROUP, 'Delete', GLib.Variant('(a{sv})', (NO_ASK,)))
 
 
@@ -967,6 +968,71 @@ def usb_prepare_stick(ctx):
         call('Release')
     ctx.bus.wait(lambda: usb_interfaces(name) == before, name + ' interfaces back on usb-storage', 60)
     ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to come back', 60)
+
+
+def handle_options(handle):
+    """'usb-host,hostbus=1,hostaddr=2' -> ('usb-host', {'hostbus': '1', ...})"""
+    driver, _, rest = handle.partition(',')
+    return driver, dict(kv.split('=', 1) for kv in rest.split(',') if '=' in kv)
+
+
+@case
+def usb_claim_nested_qemu(ctx):
+    """A claim of the USB stick detaches usb-storage and hands out a usb-host handle (sysfs bus and device numbers) that a nested QEMU opens."""
+    qemu = shutil.which('qemu-system-x86_64')
+    if not qemu:
+        raise Skip('no qemu-system-x86_64 in the guest image (vmtest.py ROOTFS_PACKAGES)')
+    name = usb_stick()
+    info = usb_info(name)
+    before = usb_interfaces(name)
+    disks = ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to appear', 60)
+    try:
+        group, delete = create_group(ctx, 'vm-usb', USB_STICK, 'usb', serial=USB_STICK_SERIAL)
+    except CallError as e:
+        raise Skip('no usb resource groups: %s (issue 13)' % e.message)
+    with ctx.on_failure('deleting the group', delete):
+        equal(list(ctx.bus.get(group, RESOURCE_GROUP, 'Devices')), [usb_path(name)], 'usb group Devices')
+        try:
+            claim, = ctx.bus.call(group, RESOURCE_GROUP, 'Claim',
+                                  GLib.Variant('(sua{sv})', ('vm-usb', 1, NO_ASK)), timeout=120)
+        except CallError as e:
+            if e.name != 'org.hostdev1.Error.NotSupported':
+                raise
+            raise Skip('claims of USB devices not supported: %s (issue 13)' % e.message)
+
+        def release():
+            ctx.bus.call(claim, CLAIM, 'Release', GLib.Variant('(a{sv})', (NO_ASK,)), timeout=120)
+        with ctx.on_failure('releasing the claim', release):
+            equal(set(usb_interfaces(name).values()), {''}, name + ' interface drivers once claimed')
+            ctx.bus.wait(lambda: not any(os.path.exists('/sys/block/' + b) for b in disks),
+                         'the stick\'s disk %s to go away' % disks)
+            handles = ctx.bus.get(claim, CLAIM, 'Handles')
+            equal(len(handles), 1, 'number of handles')
+            driver, opts = handle_options(handles[0]['qemu'])
+            equal(driver, 'usb-host', 'qemu handle device')
+            equal((int(opts.get('hostbus', -1)), int(opts.get('hostaddr', -1))), (info['busnum'], info['devnum']),
+                  'qemu handle hostbus, hostaddr (sysfs busnum, devnum)')
+            node = '/dev/bus/usb/%03d/%03d' % (info['busnum'], info['devnum'])
+            if 'hostdevice' in opts:
+                equal(opts['hostdevice'], node, 'qemu handle hostdevice')
+            cmd = [qemu, '-machine', 'q35', '-accel', 'tcg', '-nodefaults', '-display', 'none', '-S', '-m', '64',
+                   '-device', 'qemu-xhci,id=xhci', '-device', handles[0]['qemu']]
+            ctx.notes.append('nested QEMU: ' + ' '.join(cmd))
+            vm = Qmp(cmd)
+            try:
+                ctx.bus.wait(lambda: node in open_fds(vm.proc.pid), 'the nested QEMU to open ' + node)
+                # the nested QEMU has no USB device of its own (-nodefaults):
+                # one with the stick's product string is the host's
+                usb = vm.command('human-monitor-command', **{'command-line': 'info usb'})
+                check(info['product_string'] and 'Product %s' % info['product_string'] in usb,
+                      "the nested QEMU's info usb lacks the stick (%s): %r" % (info['product_string'], usb))
+            finally:
+                code = vm.quit()
+            equal(code, 0, 'nested QEMU exit status')
+            release()
+        ctx.bus.wait(lambda: usb_interfaces(name) == before, name + ' interfaces back on usb-storage', 60)
+        ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to come back', 60)
+        delete()
 
 
 # --- host safety (issue 5): last, as a wrong answer takes the guest's / away ---------
