@@ -547,7 +547,7 @@ def main():
     ap.add_argument('--source-root', default=os.environ.get('HOSTDEV_SOURCE_ROOT'))
     ap.add_argument('--build-root', default=os.environ.get('HOSTDEV_BUILD_ROOT'))
     ap.add_argument('--cache', default=os.environ.get('HOSTDEV_VM_CACHE'))
-    ap.add_argument('--timeout', type=int, default=int(os.environ.get('HOSTDEV_VM_TIMEOUT', '420')),
+    ap.add_argument('--timeout', type=int, default=int(os.environ.get('HOSTDEV_VM_TIMEOUT', '600')),
                     help='seconds the guest may run')
     ap.add_argument('--cases', default='', help='comma-separated case names to run (default: all)')
     ap.add_argument('--prepare-only', action='store_true', help='build the cache, boot nothing')

@@ -1029,6 +1029,12 @@ def usb_claim_nested_qemu(ctx):
             finally:
                 code = vm.quit()
             equal(code, 0, 'nested QEMU exit status')
+            # QEMU hands the device back to the kernel as it exits, and
+            # usb-storage may bind again; hostdevd keeps the interfaces of a
+            # claimed device detached. Release once it has.
+            ctx.bus.wait(lambda: set(usb_interfaces(name).values()) == {''},
+                         name + ' interfaces detached while claimed, after the nested QEMU exits')
+            ctx.wait_prop(usb_path(name), USB, 'Interfaces', usb_interface_table(name))
             release()
         ctx.bus.wait(lambda: usb_interfaces(name) == before, name + ' interfaces back on usb-storage', 60)
         ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to come back', 60)
