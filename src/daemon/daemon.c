@@ -68,6 +68,7 @@ Daemon *daemon_free(Daemon *d) {
         if (!d)
                 return NULL;
         changes_free_all(d);
+        daemon_usb_done(d);
         daemon_mdev_done(d);
         hashmap_free(d->busy);
         hashmap_free(d->watches);

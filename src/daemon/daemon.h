@@ -46,6 +46,7 @@ struct Daemon {
         ResourceSet resources;
         PreparedSet prepared;
         UsbPreparedSet usb_prepared;    /* USB devices with detached interfaces (usb-prepare.c) */
+        struct UsbChange *usb_changes;  /* their Prepares and Releases in flight */
         SriovConfigSet sriov;           /* stored VF counts and settings (sriov.c) */
         unsigned sriov_reapplying;      /* start-up: VF counts still on their way */
         ClaimSet claims;        /* consumers' claims on resource group members */
@@ -144,6 +145,8 @@ void daemon_usb_on_interface_uevent(Daemon *d, UeventAction action, const char *
 int daemon_usb_converge(Daemon *d);
 /* A device was added: prepared again if a record names it. */
 void daemon_usb_device_added(Daemon *d, Device *dev);
+/* Exit: what is still in flight is dropped. */
+void daemon_usb_done(Daemon *d);
 
 /* Mediated devices (mdev.c). */
 int daemon_mdev_init(Daemon *d);

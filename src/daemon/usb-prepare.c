@@ -15,16 +15,24 @@
  * re-enumeration) are detached as they come, and at start-up the recorded
  * devices are detached again. */
 
-typedef struct UsbChange {
+typedef struct UsbChange UsbChange;
+struct UsbChange {
         Daemon *d;
         bool prepare;
         char **added;           /* devices this Prepare recorded: dropped if it fails */
         char **devices;         /* every device of the change */
         ChangeDone done;
         void *userdata;
-} UsbChange;
+        UsbChange *next, *prev;         /* Daemon.usb_changes: freed at exit if still in flight */
+};
 
 static void usb_change_free(UsbChange *u) {
+        if (u->prev)
+                u->prev->next = u->next;
+        else if (u->d->usb_changes == u)
+                u->d->usb_changes = u->next;
+        if (u->next)
+                u->next->prev = u->prev;
         strv_free(u->added);
         strv_free(u->devices);
         free(u);
@@ -142,6 +150,10 @@ int daemon_usb_change_start(Daemon *d, const Device *const *devs, size_t n, bool
                 usb_change_free(u);
                 return r;
         }
+        u->next = d->usb_changes;
+        if (u->next)
+                u->next->prev = u;
+        d->usb_changes = u;
         /* Recorded: State says so at once; its interfaces follow. */
         for (char **a = u->added; a && *a; a++)
                 set_prepared(d, *a, true);
@@ -250,7 +262,14 @@ void daemon_usb_device_added(Daemon *d, Device *dev) {
                         continue;
                 if (!streq(rec->address, dev->address) && free_and_strdup(&rec->address, dev->address) >= 0)
                         (void) daemon_save(d);
-                set_prepared(d, dev->address, true);
+                /* Announced as added next, with this State. */
+                dev->usb.prepared = true;
                 return;
         }
+}
+
+void daemon_usb_done(Daemon *d) {
+        /* Changes in flight were freed without calling back. */
+        while (d->usb_changes)
+                usb_change_free(d->usb_changes);
 }

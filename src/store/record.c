@@ -679,7 +679,7 @@ static int parse_prepared(const char *address, const char *body, PreparedSet *se
 }
 
 static int parse_usb_interface(const char *value, char ***interfaces, char **reason) {
-        _cleanup_free_ char *v = NULL, *device = NULL;
+        _cleanup_free_ char *v = NULL;
         char *slash;
         int r;
 

@@ -81,7 +81,9 @@ static void state_move(const StoreState *dst, const StoreState *src) {
         if (dst->usb_prepared && src->usb_prepared) {
                 *dst->usb_prepared = *src->usb_prepared;
                 *src->usb_prepared = (UsbPreparedSet) {};
-        }
+        } else if (src->usb_prepared)
+                /* Checked, not kept. */
+                usb_prepared_set_done(src->usb_prepared);
         if (dst->claims && src->claims && src->claims->by_device) {
                 claim_set_done(dst->claims);
                 *dst->claims = *src->claims;

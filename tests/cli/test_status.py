@@ -27,6 +27,11 @@ def project_version():
         return re.search(r"version:\s*'([^']+)'", f.read()).group(1)
 
 
+def address_key(address):
+    """PCI functions first, then USB devices (the only keyboard), as hostdevctl orders addresses."""
+    return (0, clitest.pci_sort_key(address)) if ':' in address else (1, clitest.usb_sort_key(address))
+
+
 class StatusCase(CliTestCase):
 
     def counts(self, iommu=True):
@@ -40,7 +45,8 @@ class StatusCase(CliTestCase):
         expected = self.expected_critical()
         self.assertEqual(sorted(d['address'] for d in got), sorted(expected))
         for d in got:
-            self.assertEqual(d['object_path'], hostspec.pci_path(d['address']))
+            self.assertEqual(d['object_path'], hostspec.pci_path(d['address']) if ':' in d['address']
+                             else hostspec.usb_path(d['address']))
             self.assertReasons(d['address'], d['reasons'], expected[d['address']])
         return {d['address']: [(r['code'], r['text']) for r in d['reasons']] for d in got}
 
@@ -51,7 +57,7 @@ class StatusCase(CliTestCase):
         and reasons are host.json's (checked through the JSON form); returns
         the plain bridges."""
         critical = self.critical_json(json.loads(self.ctl('status', '--json').stdout)['critical_devices'])
-        expected = sorted(critical.items(), key=lambda e: clitest.pci_sort_key(e[0]))
+        expected = sorted(critical.items(), key=lambda e: address_key(e[0]))
         if not expected:
             self.assertEqual(kv['Critical Devices'], ['none'])
             return []
@@ -118,7 +124,7 @@ class StatusTest(StatusCase):
         # every critical device of host.json, bridges too, in address order
         self.critical_json(critical)
         addresses = [d['address'] for d in critical]
-        self.assertEqual(addresses, sorted(addresses, key=clitest.pci_sort_key))
+        self.assertEqual(addresses, sorted(addresses, key=address_key))
 
 
 class StatusWithoutIommuTest(StatusCase):

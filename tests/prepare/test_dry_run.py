@@ -94,8 +94,9 @@ class DryRun(PrepareTestCase):
         before, writes = self.everything(), len(self.kernel.log)
         self.expect_error('org.hostdev1.Error.InvalidArgument',
                           lambda: self.prepare(['0000:00:01.0'], DRY), '0000:00:01.0')
-        self.expect_error('org.hostdev1.Error.NotSupported',
-                          lambda: self.prepare(['2-1'], DRY), '2-1')
+        # a USB hub stays with the host
+        self.expect_error('org.hostdev1.Error.InvalidArgument',
+                          lambda: self.prepare(['1-3'], DRY), '1-3')
         self.assertNothingChanged(before, writes, 'failed dry runs')
         self.assertTrue(hostspec.is_bridge(self.initial.pci_device('0000:00:01.0')))
 

@@ -137,7 +137,29 @@ static void test_order(void) {
         CHECK(address_compare("1-3.10", "1-3.9") > 0);
 }
 
+/* The kernel's names: "1-3.2" is a device, "1-3.2:1.0" one of its
+ * interfaces; sysfs's devpath ("3.2") and root hubs ("usb1") are neither. */
+static void test_usb(void) {
+        _cleanup_free_ char *device = NULL;
+
+        expect("3.2", 0, NULL);
+        expect("usb1", 0, NULL);
+        expect("1-3.2:1.0", 0, NULL);
+        expect("1-0", 0, NULL);
+        CHECK(usb_interface_parse("1-3.2:1.0", &device) == 0);
+        CHECK_STREQ(device, "1-3.2");
+        CHECK(usb_interface_parse("2-1:1.12", NULL) == 0);
+        CHECK(usb_interface_parse("2-1", NULL) == -EINVAL);
+        CHECK(usb_interface_parse("2-1:0.0", NULL) == -EINVAL);
+        CHECK(usb_interface_parse("2-1:1.01", NULL) == -EINVAL);
+        CHECK(usb_interface_parse("2-1:1.", NULL) == -EINVAL);
+        CHECK(usb_interface_parse("1-0:1.0", NULL) == -EINVAL);
+        CHECK(usb_interface_parse("2-1:1.0/x", NULL) == -EINVAL);
+        CHECK(usb_interface_parse("3.2:1.0", NULL) == -EINVAL);
+}
+
 int main(void) {
+        test_usb();
         test_slot();
         test_parse();
         test_order();

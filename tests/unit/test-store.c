@@ -315,6 +315,57 @@ static void test_round_trip(void) {
         CHECK(dump && strstr(dump, "rule=serial:a%2Cb%3Dc%25d:e\\n"));
 }
 
+/* usb-prepared/<port path>: interfaces with the drivers they had, kept
+ * across a save and a load; malformed records refused by name. */
+static void test_usb_prepared(void) {
+        ResourceSet rs = {};
+        PreparedSet ps = {};
+        RebootState rb = {};
+        UsbPreparedSet us = {}, loaded = {};
+        StoreState st = { &rs, &ps, &rb, .usb_prepared = &us };
+        char *interfaces[] = { (char *) "2-1:1.0", (char *) "2-1:1.0", (char *) "08/06/50",
+                               (char *) "usb-storage", (char *) "2-1:1.1", (char *) "ff/00/00", (char *) "", NULL };
+        Device d = { .kind = DEVICE_USB, .address = (char *) "2-1", .serial = (char *) "4C53",
+                     .vendor_id = 0x0781, .product_id = 0x5581 };
+        const UsbPrepared *p;
+        Store *s = NULL;
+
+        d.usb.interfaces = interfaces + 1;
+        (void) unlink(path);
+        CHECK(store_open(dir, &st, &s, NULL) == 0);
+        CHECK(usb_prepared_add(&us, &d) == 0);
+        CHECK(usb_prepared_add(&us, &d) == -EEXIST);
+        CHECK(store_save(s, &st) == 0);
+        store_free(s);
+        s = NULL;
+        usb_prepared_set_done(&us);
+
+        st.usb_prepared = &loaded;
+        CHECK(store_open(dir, &st, &s, NULL) == 0);
+        p = usb_prepared_find(&loaded, "2-1");
+        CHECK(p && p->vendor_id == 0x0781 && p->product_id == 0x5581);
+        CHECK(p && p->serial && streq(p->serial, "4C53"));
+        CHECK(p && streq_ptr(usb_prepared_driver(p, "2-1:1.0"), "usb-storage"));
+        CHECK(p && streq_ptr(usb_prepared_driver(p, "2-1:1.1"), ""));
+        CHECK(usb_prepared_find_interface(&loaded, "2-1:1.1") == p);
+        store_free(s);
+        usb_prepared_set_done(&loaded);
+        resource_set_done(&rs);
+        prepared_set_done(&ps);
+        reboot_state_done(&rb);
+
+        write_db("1", "usb-prepared/3.2", "ids=0529:0001\n", NULL);
+        REFUSED("usb-prepared/3.2", "port path");
+        write_db("1", "usb-prepared/1-3.2", "ids=0529:0001\ninterface=1-3.2/x\n", NULL);
+        REFUSED("usb-prepared/1-3.2", "interface");
+        write_db("1", "usb-prepared/1-3.2", "ids=0529:0001\ninterface=1-3.2:1.0/..\n", NULL);
+        REFUSED("usb-prepared/1-3.2", "driver");
+        write_db("1", "usb-prepared/1-3.2", "interface=1-3.2:1.0/\n", NULL);
+        REFUSED("usb-prepared/1-3.2", "ids");
+        write_db("1", "usb-prepared/1-3.2", "ids=0529:0001\ninterface=1-3.2:1.0/\n", NULL);
+        CHECK(load(NULL, NULL) == 0);
+}
+
 int main(void) {
         if (!mkdtemp(dir))
                 return EXIT_FAILURE;
@@ -328,6 +379,7 @@ int main(void) {
         test_versions();
         test_round_trip();
         test_sriov();
+        test_usb_prepared();
 
         (void) unlink(path);
         (void) rmdir(dir);

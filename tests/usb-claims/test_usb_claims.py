@@ -236,7 +236,10 @@ class UsbClaims(GroupsTestCase):
 
         self.unplug(DONGLE)
         self.wait_until(lambda: signals.of('ClaimDegraded'), what='ClaimDegraded')
-        self.assertEqual(signals.of('ClaimDegraded'), [(c, (c, [identity]))])
+        # (A slow hostdevd may see the device go, come and go while the
+        # kernel takes it apart: each time it says the same.)
+        self.assertEqual(set((p, a[0], tuple(a[1])) for p, a in signals.of('ClaimDegraded')),
+                         {(c, c, (identity,))})
         props = self.client.get_all(c, CLAIM)
         self.assertEqual(props['Missing'], [self.dev_path(DONGLE)])
         self.assertEqual(props['Devices'], [self.dev_path(DONGLE)])
@@ -347,7 +350,8 @@ class UsbClaims(GroupsTestCase):
 
         self.unplug(PLAIN_DONGLE)
         self.wait_until(lambda: signals.of('ClaimDegraded'), what='ClaimDegraded')
-        self.assertEqual(signals.of('ClaimDegraded'), [(c, (c, [PLAIN_DONGLE]))])
+        self.assertEqual(set((p, a[0], tuple(a[1])) for p, a in signals.of('ClaimDegraded')),
+                         {(c, c, (PLAIN_DONGLE,))})
 
         # A keyboard in its port: still missing, no handle for the keyboard.
         keyboard = self.described.usb_device('1-1')

@@ -98,6 +98,31 @@ class UsbCli(clitest.CliTestCase):
             })
 
 
+    def test_port_path_spelling(self):
+        """One spelling of a port path everywhere: the kernel's "1-3.2".
+        UsbDevice.PortPath, `show` and the rule field take it; the sysfs
+        devpath without the bus ("3.2") is refused, naming what was typed;
+        an unknown port path is not found, by name."""
+        for spec in self.devices():
+            address = spec['address']
+            self.assertEqual(self.client.get(hostspec.usb_path(address), 'org.hostdev1.UsbDevice', 'PortPath'),
+                             address)
+            self.assertEqual(json.loads(self.ctl('show', '--json', address).stdout)['port_path'], address)
+        devpath = next(d['devpath'] for d in self.devices() if d['devpath'] != d['address'] and '.' in d['devpath'])
+        err = self.client.call_error(hostspec.ROOT_PATH, 'org.hostdev1.Manager', 'GetDevice',
+                                     GLib.Variant('(s)', (devpath,)))
+        self.assertEqual(err.name, 'org.hostdev1.Error.InvalidArgument')
+        self.assertIn("'%s'" % devpath, err.message)
+        r = self.ctl('show', devpath, expect=None)
+        self.assertFailure(r, "'%s' is not a device address" % devpath)
+        err = self.client.call_error(hostspec.ROOT_PATH, 'org.hostdev1.Manager', 'GetDevice',
+                                     GLib.Variant('(s)', ('9-9.9',)))
+        self.assertEqual(err.name, 'org.hostdev1.Error.NotFound')
+        self.assertIn('9-9.9', err.message)
+        r = self.ctl('group', 'create', 'sticks', '--type=usb', '--rule', 'port-path=%s' % devpath, expect=None)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('port-path', r.stderr)
+
     def test_help_and_completion(self):
         """The command is in the help text and the bash completion offers it."""
         self.assertRegex(self.ctl('help').stdout, r'\n  usb +Show the USB devices by port')

@@ -118,6 +118,27 @@ class PrepareRelease(UsbPrepareTestCase):
         self.assertTrue(self.kernel.settle())
         self.assertEqual(self.interface_driver(itf['name']), itf['driver'])
 
+    def test_replugged_elsewhere(self):
+        """Unplugged and plugged into another port (same serial, new device
+        number): still prepared there, its interface detached as it comes."""
+        spec = usb_spec(self.initial, STICK)
+        self.assertTrue(spec['serial'])
+        self.prepare([STICK])
+        self.assertTrue(self.kernel.settle())
+        self.sim.remove_usb(STICK)
+        moved = dict(spec, address='2-3', devnum=spec['devnum'] + 5, devpath='3',
+                     devnode='/dev/bus/usb/002/%03d' % (spec['devnum'] + 5))
+        moved['interfaces'] = [dict(i, name=i['name'].replace(STICK + ':', '2-3:')) for i in spec['interfaces']]
+        self.sim.add_usb(moved)
+        itf = moved['interfaces'][0]
+        self.wait_until(lambda: self.interface_driver(itf['name']) is None, what='the moved stick detached')
+        self.assertEqual(self.device('2-3')['State'], 'prepared')
+        self.assertEqual(list(self.usb_records()), ['usb-prepared/2-3'])
+        self.wait_until(lambda: self.release(['2-3']) is not None, what='Release')
+        self.assertTrue(self.kernel.settle())
+        self.assertEqual(self.interface_driver(itf['name']), itf['driver'])
+        self.assertEqual(self.usb_records(), {})
+
     def test_restart_keeps_the_record(self):
         """The record outlives the daemon: after a restart the stick is
         still prepared, its interface still detached, and Release works."""
