@@ -6,6 +6,9 @@ once, into a cache (BUILD/tests/vm/cache, or $HOSTDEV_VM_CACHE):
   kernel/    Debian's kernel (what linux-image-amd64 depends on), unpacked
              with dpkg-deb -x and indexed with the root filesystem's depmod;
              never installed on this host
+  kernel/lib/modules/VER/extra/mtty.ko
+             the sample mdev parent, built here out of tree from
+             linux-source with the kernel's linux-headers (mtty.stamp)
   busybox    from busybox-static, the initramfs's only program
   rootfs/    mmdebstrap --variant=minbase plus udev, D-Bus, polkitd, python3
              and the libraries the built binaries link; rootfs.img is it as
@@ -33,6 +36,8 @@ import time
 
 # Bump when the root filesystem recipe changes: cached images are rebuilt.
 ROOTFS_RECIPE = 1
+# Bump when the way mtty.ko is built changes.
+MTTY_RECIPE = 1
 SUITE = 'bookworm'
 ROOTFS_PACKAGES = [
     'libsystemd0', 'libpci3', 'libgdbm6', 'pci.ids', 'usb.ids',
@@ -41,6 +46,8 @@ ROOTFS_PACKAGES = [
     'dbus-daemon', 'dbus-system-bus-common', 'polkitd',
     'udev', 'kmod', 'pciutils',
     'python3', 'python3-gi', 'gir1.2-glib-2.0',
+    # a nested QEMU opens a claimed device through VFIO
+    'qemu-system-x86',
 ]
 # Loaded by the initramfs, in this order after their dependencies.
 INITRD_MODULES = ['virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4',
@@ -115,19 +122,35 @@ def linked_packages(binaries):
             parts = line.split('=>')
             if len(parts) == 2 and parts[1].strip().startswith('/'):
                 libs.add(parts[1].split()[0])
-    packages = {}
+    # One dpkg -S and one dpkg-query for all of them: each call costs a
+    # second or more on a loaded machine.
+    candidates = {}
     for lib in sorted(libs):
-        candidates = {lib, os.path.realpath(lib)}
-        candidates |= {'/usr' + c for c in candidates if not c.startswith('/usr/')}
-        r = subprocess.run(['dpkg', '-S'] + sorted(candidates), stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True)
-        found = [ln.split(':')[0].split(',')[0].strip() for ln in r.stdout.splitlines() if ':' in ln]
-        if not found:
+        c = {lib, os.path.realpath(lib)}
+        c |= {'/usr' + p for p in c if not p.startswith('/usr/')}
+        candidates[lib] = sorted(c)
+    r = subprocess.run(['dpkg', '-S'] + sorted({p for c in candidates.values() for p in c}),
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    owner = {}
+    for ln in r.stdout.splitlines():
+        # "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6"
+        pkgs, sep, path = ln.partition(': ')
+        if sep and not ln.startswith('diversion '):
+            owner[path.strip()] = pkgs.split(',')[0].split(':')[0].strip()
+    found = {}
+    for lib, paths in candidates.items():
+        pkgs = [owner[p] for p in paths if p in owner]
+        if not pkgs:
             log('%s belongs to no package; the guest may lack it' % lib)
             continue
-        version = run(['dpkg-query', '-W', '-f=${Version}', found[0]],
-                      stdout=subprocess.PIPE, text=True).stdout.strip()
-        packages[found[0]] = version
+        found[lib] = pkgs[0]
+    packages = {}
+    if found:
+        out = run(['dpkg-query', '-W', '-f=${Package} ${Version}\n'] + sorted(set(found.values())),
+                  stdout=subprocess.PIPE, text=True).stdout
+        for ln in out.splitlines():
+            name, _, version = ln.partition(' ')
+            packages[name.split(':')[0]] = version.strip()
     return packages
 
 
@@ -207,6 +230,15 @@ def build_rootfs(cache, needed):
     return rootfs, image
 
 
+def depmod(rootfs, base, kver):
+    """Index the modules under base/lib/modules/kver. The host may have no
+    kmod: this runs the root filesystem's own depmod through its dynamic
+    loader."""
+    libpath = ':'.join(os.path.join(rootfs, d) for d in ('lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu'))
+    run([os.path.join(rootfs, 'lib64/ld-linux-x86-64.so.2'), '--library-path', libpath,
+         '--argv0', 'depmod', os.path.join(rootfs, 'bin/kmod'), '-b', base, kver])
+
+
 def build_kernel(cache, rootfs):
     """Debian's kernel image and modules, unpacked, with depmod's indexes."""
     kdir = os.path.join(cache, 'kernel')
@@ -233,15 +265,92 @@ def build_kernel(cache, rootfs):
         unpacked = os.path.join(tmp, 'kernel')
         run(['dpkg-deb', '-x', os.path.join(tmp, deb), unpacked])
         kver = os.listdir(os.path.join(unpacked, 'lib/modules'))[0]
-        # The host may have no kmod: run the root filesystem's own depmod
-        # through its dynamic loader.
-        libpath = ':'.join(os.path.join(rootfs, d) for d in ('lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu'))
-        run([os.path.join(rootfs, 'lib64/ld-linux-x86-64.so.2'), '--library-path', libpath,
-             '--argv0', 'depmod', os.path.join(rootfs, 'bin/kmod'), '-b', unpacked, kver])
+        depmod(rootfs, unpacked, kver)
         shutil.rmtree(kdir, ignore_errors=True)
         os.rename(unpacked, kdir)
     write_stamp(stamp, {'version': kver})
     return kdir, kver
+
+
+def build_mtty(cache, kdir, kver, rootfs):
+    """The mtty sample mdev parent (samples/vfio-mdev/mtty.c), which Debian's
+    kernel does not ship: built out of tree from linux-source with the
+    linux-headers of the guest's kernel, on this host, and put beside the
+    guest's modules as extra/mtty.ko so that `modprobe mtty` pulls in mdev
+    and vfio. Reused while the kernel stays the same; a failure is only
+    logged: the mdev cases then skip, naming it."""
+    moddir = os.path.join(kdir, 'lib/modules', kver)
+    target = os.path.join(moddir, 'extra', 'mtty.ko')
+    stamp = os.path.join(cache, 'mtty.stamp')
+    want = {'recipe': MTTY_RECIPE, 'kernel': kver}
+    if stamp_ok(stamp, want) and os.path.exists(target):
+        return target
+    try:
+        with open(stamp) as f:
+            failed = json.load(f)
+        if failed.pop('failed', None) is not None and failed == want:
+            log('the mtty module failed to build for this kernel (%s); the mdev cases skip' % stamp)
+            return None
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        need_tools('building the mtty sample module', ['apt-get', 'dpkg-deb', 'make', 'tar', 'xz'])
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            headers = 'linux-headers-' + kver
+            apt_download([headers], tmp)
+            deb = [f for f in os.listdir(tmp) if f.startswith(headers + '_')][0]
+            version = deb.split('_')[1]
+            # linux-headers-6.1.0-57-common (= 6.1.192-3), linux-kbuild-6.1 (>= 6.1.192-3), ...
+            depends = run(['dpkg-deb', '-f', os.path.join(tmp, deb), 'Depends'],
+                          stdout=subprocess.PIPE, text=True).stdout
+            wanted = [d.split()[0] for d in depends.split(',')
+                      if d.split()[0].startswith(('linux-headers-', 'linux-kbuild-'))]
+            series = [d for d in wanted if d.startswith('linux-kbuild-')][0][len('linux-kbuild-'):]
+            apt_download(['%s=%s' % (p, version) for p in wanted] +
+                         ['linux-source-%s=%s' % (series, version)], tmp)
+            root = os.path.join(tmp, 'root')
+            for f in os.listdir(tmp):
+                if f.startswith(tuple(wanted + [headers + '_'])) and f.endswith('.deb'):
+                    run(['dpkg-deb', '-x', os.path.join(tmp, f), root])
+            hdir = os.path.join(root, 'usr/src', headers)
+            # Its Makefile includes the common headers by their installed path.
+            with open(os.path.join(hdir, 'Makefile')) as f:
+                makefile = f.read()
+            with open(os.path.join(hdir, 'Makefile'), 'w') as f:
+                f.write(makefile.replace('include /usr/src/', 'include %s/usr/src/' % root))
+            src = [f for f in os.listdir(tmp) if f.startswith('linux-source-')][0]
+            member = 'linux-source-%s/samples/vfio-mdev/mtty.c' % series
+            mod = os.path.join(tmp, 'mtty')
+            os.makedirs(mod)
+            # linux-source holds the whole tree as one tar.xz: take one file out.
+            deb_tar = subprocess.Popen(['dpkg-deb', '--fsys-tarfile', os.path.join(tmp, src)],
+                                       stdout=subprocess.PIPE)
+            inner = subprocess.Popen(['tar', '-xO', './usr/src/linux-source-%s.tar.xz' % series],
+                                     stdin=deb_tar.stdout, stdout=subprocess.PIPE)
+            deb_tar.stdout.close()
+            run(['tar', '-xJ', '-C', tmp, member], stdin=inner.stdout)
+            inner.wait()
+            deb_tar.wait()
+            shutil.copy(os.path.join(tmp, member), mod)
+            with open(os.path.join(mod, 'Kbuild'), 'w') as f:
+                f.write('obj-m := mtty.o\n')
+            run(['make', '-s', '-C', hdir, 'M=' + mod, 'modules'])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy(os.path.join(mod, 'mtty.ko'), target + '.tmp')
+            os.rename(target + '.tmp', target)
+        depmod(rootfs, kdir, kver)
+    except Skip as e:
+        # apt unreachable: try again next time
+        log('cannot build the mtty module (the mdev cases will skip): %s' % e)
+        return None
+    except (OSError, IndexError, subprocess.CalledProcessError) as e:
+        # A build that fails is not tried again for this kernel and recipe.
+        log('cannot build the mtty module (the mdev cases will skip): %s' % e)
+        write_stamp(stamp, dict(want, failed=str(e)))
+        return None
+    write_stamp(stamp, want)
+    log('built %s' % target)
+    return target
 
 
 def build_busybox(cache):
@@ -438,7 +547,7 @@ def main():
     ap.add_argument('--source-root', default=os.environ.get('HOSTDEV_SOURCE_ROOT'))
     ap.add_argument('--build-root', default=os.environ.get('HOSTDEV_BUILD_ROOT'))
     ap.add_argument('--cache', default=os.environ.get('HOSTDEV_VM_CACHE'))
-    ap.add_argument('--timeout', type=int, default=int(os.environ.get('HOSTDEV_VM_TIMEOUT', '420')),
+    ap.add_argument('--timeout', type=int, default=int(os.environ.get('HOSTDEV_VM_TIMEOUT', '600')),
                     help='seconds the guest may run')
     ap.add_argument('--cases', default='', help='comma-separated case names to run (default: all)')
     ap.add_argument('--prepare-only', action='store_true', help='build the cache, boot nothing')
@@ -468,6 +577,7 @@ def main():
         fcntl.flock(lock, fcntl.LOCK_EX)
         rootfs, image = timed('root filesystem', build_rootfs, cache, linked_packages(binaries))
         kdir, kver = timed('kernel', build_kernel, cache, rootfs)
+        timed('mtty module', build_mtty, cache, kdir, kver, rootfs)
         busybox = timed('busybox', build_busybox, cache)
         initrd = timed('initramfs', build_initrd, cache, kdir, kver, busybox,
                        os.path.join(src, 'tests/vm/guest/initramfs-init'))

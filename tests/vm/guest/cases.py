@@ -13,15 +13,17 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from gi.repository import GLib  # noqa: E402
 
 from vmlib import (  # noqa: E402
-    CASES, DEVICE, GROUP, MANAGER, PCI, RESOURCE_GROUP, ROOT, SRIOV, SYS_PCI, USB,
+    CASES, DEVICE, GROUP, MANAGER, PCI, RESOURCE_GROUP, ROOT, SRIOV, SYS_PCI, SYS_USB, USB,
     Bus, CallError, Daemon, PciIds, Skip, Tap, UsbIds,
     block_pci_ancestor, case, check, equal, find_one_pci, find_pci, group_path, iommu_groups,
     link_name, pci_addresses, pci_info, pci_path, pci_slots, read, rebind, usb_info, usb_names,
@@ -39,6 +41,10 @@ FIXTURE = {
     'root_disk': ((0x1af4, 0x1001), 'virtio-pci'),  # holds the guest's / (transitional virtio-blk)
 }
 ROOT_PORT = (0x1b36, 0x000c)
+CLAIM = 'org.hostdev1.Claim'
+MDEV = 'org.hostdev1.Mdev'
+MDEV_PARENT = 'org.hostdev1.MdevParent'
+NO_ASK = {'auth.no_user_interaction': GLib.Variant('b', True)}
 NVME_TOTAL_VFS = 2
 USB_KEYBOARD = (0x0627, 0x0001)
 USB_STICK = (0x46f4, 0x0001)
@@ -289,6 +295,18 @@ def drivers(ctx):
     m.check()
 
 
+def usb_interface_table(name):
+    """[(interface, "class/subclass/protocol", driver)] of a USB device, from sysfs."""
+    rows = []
+    for i in sorted(os.listdir(SYS_USB)):
+        if i.startswith(name + ':'):
+            d = os.path.join(SYS_USB, i)
+            cls = '/'.join(read(os.path.join(d, f)) for f in ('bInterfaceClass', 'bInterfaceSubClass',
+                                                              'bInterfaceProtocol'))
+            rows.append((i, cls, link_name(d + '/driver')))
+    return rows
+
+
 @case
 def usb_inventory(ctx):
     """USB devices (no root hubs, no interfaces) with ids, bus numbers, port paths and serials."""
@@ -310,6 +328,7 @@ def usb_inventory(ctx):
         m.eq(u.get('BusNumber'), info['busnum'], name + ' BusNumber')
         m.eq(u.get('DeviceNumber'), info['devnum'], name + ' DeviceNumber')
         m.eq(u.get('PortPath'), name, name + ' PortPath')
+        m.eq(sorted(tuple(i) for i in u.get('Interfaces', [])), usb_interface_table(name), name + ' Interfaces')
         m.eq(u.get('Speed'), info['speed'], name + ' Speed')
         m.eq(u.get('DevNode'), '/dev/' + info['devname'], name + ' DevNode')
         m.eq(u.get('Authorized'), info['authorized'], name + ' Authorized')
@@ -346,6 +365,49 @@ def cli_list(ctx):
 
 # --- the kernel changes things ----------------------------------------------------
 
+def kernel_vfs(pf):
+    """The PF's VFs as the kernel links them: virtfn0, virtfn1, ..."""
+    d = os.path.join(SYS_PCI, pf)
+    n = int(read(d + '/sriov_numvfs'))
+    return [link_name(os.path.join(d, 'virtfn%d' % i)) for i in range(n)]
+
+
+def check_vfs_published(ctx, pf, mark):
+    """hostdevd publishes each VF the kernel made (InterfacesAdded since
+    mark), linked to its PF by index, in its own IOMMU group; and the PF's
+    NumVfs and VirtualFunctions say what sysfs says."""
+    pf_path, d = pci_path(pf), os.path.join(SYS_PCI, pf)
+    vfs = kernel_vfs(pf)
+    vf_device = int(read(d + '/sriov_vf_device'), 16)
+    for i, vf in enumerate(vfs):
+        info = pci_info(vf)
+        equal(info['physfn'], pf, vf + ' physfn link')
+        equal(info['device'], vf_device, vf + ' device id (the PF\'s sriov_vf_device)')
+        ctx.wait_signal(mark, 'InterfacesAdded', ROOT, 'InterfacesAdded for VF %s' % vf,
+                        lambda a, p=pci_path(vf): a[0] == p)
+        ctx.wait_prop(pci_path(vf), PCI, 'PhysicalFunction', pf_path)
+        ctx.wait_prop(pci_path(vf), PCI, 'VirtualFunctionIndex', i)
+        g = ctx.group_of(vf)
+        equal(ctx.bus.get(pci_path(vf), DEVICE, 'IommuGroup'), group_path(g), vf + ' IommuGroup')
+        equal(ctx.bus.get(pci_path(vf), DEVICE, 'Driver'), info['driver'], vf + ' Driver')
+        equal(list(ctx.bus.get(group_path(g), GROUP, 'Devices')),
+              [pci_path(a) for a in iommu_groups()[g]], 'group %s Devices' % g)
+    ctx.wait_prop(pci_path(pf), SRIOV, 'NumVfs', len(vfs))
+    ctx.wait_prop(pci_path(pf), SRIOV, 'VirtualFunctions', [pci_path(v) for v in vfs])
+    return vfs
+
+
+def check_vfs_gone(ctx, pf, vfs, mark):
+    for vf in vfs:
+        check(not os.path.exists(os.path.join(SYS_PCI, vf)), vf + ' is still in sysfs')
+        ctx.wait_signal(mark, 'InterfacesRemoved', ROOT, 'InterfacesRemoved for VF %s' % vf,
+                        lambda a, p=pci_path(vf): a[0] == p)
+    ctx.wait_prop(pci_path(pf), SRIOV, 'NumVfs', 0)
+    ctx.wait_prop(pci_path(pf), SRIOV, 'VirtualFunctions', [])
+    objs = ctx.bus.objects()
+    check(not [v for v in vfs if pci_path(v) in objs], 'VFs still published: %r' % vfs)
+
+
 @case
 def sriov_vfs(ctx):
     """Enabling the NVMe's VFs publishes them linked to their PF; disabling removes them."""
@@ -360,28 +422,74 @@ def sriov_vfs(ctx):
     mark = ctx.bus.mark()
     try:
         write(d + '/sriov_numvfs', str(NVME_TOTAL_VFS))
-        vfs = [link_name(os.path.join(d, 'virtfn%d' % i)) for i in range(NVME_TOTAL_VFS)]
-        for i, vf in enumerate(vfs):
-            ctx.wait_signal(mark, 'InterfacesAdded', ROOT, 'InterfacesAdded for VF %s' % vf,
-                            lambda a, p=pci_path(vf): a[0] == p)
-            ctx.wait_prop(pci_path(vf), PCI, 'PhysicalFunction', pf_path)
-            ctx.wait_prop(pci_path(vf), PCI, 'VirtualFunctionIndex', i)
-            g = ctx.group_of(vf)
-            equal(ctx.bus.get(pci_path(vf), DEVICE, 'IommuGroup'), group_path(g), vf + ' IommuGroup')
-            equal(list(ctx.bus.get(group_path(g), GROUP, 'Devices')),
-                  [pci_path(a) for a in iommu_groups()[g]], 'group %s Devices' % g)
-        ctx.wait_prop(pf_path, SRIOV, 'NumVfs', NVME_TOTAL_VFS)
-        ctx.wait_prop(pf_path, SRIOV, 'VirtualFunctions', [pci_path(v) for v in vfs])
+        vfs = check_vfs_published(ctx, pf, mark)
+        equal(len(vfs), NVME_TOTAL_VFS, 'VFs in sysfs')
         mark = ctx.bus.mark()
         write(d + '/sriov_numvfs', '0')
-        for vf in vfs:
-            ctx.wait_signal(mark, 'InterfacesRemoved', ROOT, 'InterfacesRemoved for VF %s' % vf,
-                            lambda a, p=pci_path(vf): a[0] == p)
-        ctx.wait_prop(pf_path, SRIOV, 'NumVfs', 0)
-        ctx.wait_prop(pf_path, SRIOV, 'VirtualFunctions', [])
+        check_vfs_gone(ctx, pf, vfs, mark)
     finally:
         write(d + '/sriov_numvfs', '0')
         write(d + '/sriov_drivers_autoprobe', '1')
+
+
+@case
+def sriov_set_num_vfs(ctx):
+    """SetNumVfs makes the kernel create the NVMe's VFs (2, then 1 through 0) and 0 removes them."""
+    pf = ctx.dev['nvme']
+    pf_path, d = pci_path(pf), os.path.join(SYS_PCI, pf)
+    if 'SetNumVfs' not in ctx.bus.introspect(pf_path).get(SRIOV, {'methods': {}})['methods']:
+        raise Skip('SriovPhysicalFunction.SetNumVfs not available (issue 11)')
+    equal(read(d + '/sriov_numvfs'), '0', 'sriov_numvfs before')
+
+    def set_num_vfs(count, **options):
+        opts = {'auth.no_user_interaction': GLib.Variant('b', True)}
+        opts.update({k: GLib.Variant('b', v) for k, v in options.items()})
+        vfs, = ctx.bus.call(pf_path, SRIOV, 'SetNumVfs', GLib.Variant('(ua{sv})', (count, opts)), timeout=120)
+        return list(vfs)
+
+    def undo():
+        write(d + '/sriov_numvfs', '0')
+        write(d + '/sriov_drivers_autoprobe', '1')
+    with ctx.on_failure('disabling the VFs by hand', undo):
+        # autoprobe off: the nvme driver cannot drive a VF before it has resources.
+        mark = ctx.bus.mark()
+        reply = set_num_vfs(NVME_TOTAL_VFS, autoprobe=False)
+        equal(read(d + '/sriov_drivers_autoprobe'), '0', 'sriov_drivers_autoprobe after SetNumVfs(autoprobe=false)')
+        equal(read(d + '/sriov_numvfs'), str(NVME_TOTAL_VFS), 'sriov_numvfs after SetNumVfs(%d)' % NVME_TOTAL_VFS)
+        vfs = kernel_vfs(pf)
+        equal(reply, [pci_path(v) for v in vfs], 'SetNumVfs reply (the VFs the kernel made, by index)')
+        for vf in vfs:
+            equal(pci_info(vf)['driver'], '', vf + ' driver with autoprobe off')
+        check_vfs_published(ctx, pf, mark)
+        ctx.wait_prop(pf_path, SRIOV, 'DriversAutoprobe', False)
+
+        # The kernel refuses 2 -> 1: hostdevd goes through 0.
+        mark = ctx.bus.mark()
+        reply = set_num_vfs(1)
+        equal(read(d + '/sriov_numvfs'), '1', 'sriov_numvfs after SetNumVfs(1)')
+        left = kernel_vfs(pf)
+        equal(reply, [pci_path(v) for v in left], 'SetNumVfs(1) reply')
+        check_vfs_published(ctx, pf, mark)
+        check(not os.path.exists(os.path.join(SYS_PCI, vfs[1])), vfs[1] + ' still in sysfs after SetNumVfs(1)')
+        check(pci_path(vfs[1]) not in ctx.bus.objects(), vfs[1] + ' still published after SetNumVfs(1)')
+        # VF 1 went away, and VF 0 went away and came back.
+        removed = {s[3][0] for s in ctx.bus.since(mark, 'InterfacesRemoved')}
+        check({pci_path(v) for v in vfs} <= removed,
+              'not every VF went away on 2 -> 1 (InterfacesRemoved for %r)' % sorted(removed))
+
+        mark = ctx.bus.mark()
+        equal(set_num_vfs(0, autoprobe=True), [], 'SetNumVfs(0) reply')
+        equal(read(d + '/sriov_numvfs'), '0', 'sriov_numvfs after SetNumVfs(0)')
+        equal(read(d + '/sriov_drivers_autoprobe'), '1', 'sriov_drivers_autoprobe after SetNumVfs(autoprobe=true)')
+        check_vfs_gone(ctx, pf, left, mark)
+
+    # Bad input changes nothing.
+    try:
+        set_num_vfs(NVME_TOTAL_VFS + 1)
+        raise AssertionError('SetNumVfs(%d) above TotalVfs was accepted' % (NVME_TOTAL_VFS + 1))
+    except CallError as e:
+        equal(e.name, 'org.hostdev1.Error.InvalidArgument', 'error of SetNumVfs above TotalVfs')
+    equal(read(d + '/sriov_numvfs'), '0', 'sriov_numvfs after the refused SetNumVfs')
 
 
 @case
@@ -560,6 +668,379 @@ def prepare_survives_restart(ctx):
             equal(ctx.bus.get(ROOT, MANAGER, 'ConvergeProblems'), [], 'Manager.ConvergeProblems')
         ctx.call_devices('Release', [addr])
     equal(pci_info(addr)['driver'], 'e1000e', addr + ' driver after Release')
+
+
+# --- claims (issue 10) ------------------------------------------------------------
+
+def create_group(ctx, name, ids, kind='pci', **extra):
+    """A resource group matching vendor/product ids; returns (path, delete)."""
+    rule = {'vendor-id': GLib.Variant('q', ids[0]), 'product-id': GLib.Variant('q', ids[1])}
+    rule.update({k.replace('_', '-'): GLib.Variant('s', v) for k, v in extra.items()})
+    options = {'rules': GLib.Variant('aa{sv}', [rule]), 'auth.no_user_interaction': GLib.Variant('b', True)}
+    path, = ctx.bus.call(ROOT, MANAGER, 'CreateResourceGroup', GLib.Variant('(ssa{sv})', (name, kind, options)))
+    return path, lambda: ctx.bus.call(path, RESOURCE_GROUP, 'Delete', GLib.Variant('(a{sv})', (NO_ASK,)))
+
+
+class Qmp:
+    """A QEMU with its QMP monitor on stdio."""
+
+    def __init__(self, cmd):
+        self.proc = subprocess.Popen(cmd + ['-qmp', 'stdio'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        greeting = self._read()
+        check('QMP' in greeting, 'no QMP greeting from the nested QEMU: %r' % greeting)
+        self.command('qmp_capabilities')
+
+    def _read(self):
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                self.proc.wait(30)
+                raise AssertionError('the nested QEMU exited with %s: %s'
+                                     % (self.proc.returncode, self.proc.stderr.read().strip()[-2000:]))
+            msg = json.loads(line)
+            if 'event' not in msg:
+                return msg
+
+    def command(self, name, **arguments):
+        self.proc.stdin.write(json.dumps({'execute': name, 'arguments': arguments}) + '\n')
+        self.proc.stdin.flush()
+        reply = self._read()
+        if 'error' in reply:
+            raise AssertionError('QMP %s: %s' % (name, reply['error']))
+        return reply['return']
+
+    def quit(self):
+        if self.proc.poll() is None:
+            try:
+                self.command('quit')
+            except (AssertionError, BrokenPipeError, ValueError):
+                pass
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def open_fds(pid):
+    fds = os.path.join('/proc', str(pid), 'fd')
+    return {os.readlink(os.path.join(fds, f)) for f in os.listdir(fds) if os.path.islink(os.path.join(fds, f))}
+
+
+@case
+def claim_nested_qemu(ctx):
+    """A claim of the e1000e hands out a qemu handle that a nested QEMU opens through VFIO; Release gives it back."""
+    qemu = shutil.which('qemu-system-x86_64')
+    if not qemu:
+        raise Skip('no qemu-system-x86_64 in the guest image (vmtest.py ROOTFS_PACKAGES)')
+    addr = ctx.dev['e1000e']
+    ids, driver = FIXTURE['e1000e']
+    group, delete = create_group(ctx, 'vm-claim', ids)
+    with ctx.on_failure('deleting the group', delete):
+        if 'Claim' not in ctx.bus.introspect(group).get(RESOURCE_GROUP, {'methods': {}})['methods']:
+            raise Skip('ResourceGroup.Claim not available (issue 10)')
+        equal(list(ctx.bus.get(group, RESOURCE_GROUP, 'Devices')), [pci_path(addr)], 'group Devices')
+        claim, = ctx.bus.call(group, RESOURCE_GROUP, 'Claim',
+                              GLib.Variant('(sua{sv})', ('vm-nested', 1, NO_ASK)), timeout=120)
+
+        def release():
+            ctx.bus.call(claim, CLAIM, 'Release', GLib.Variant('(a{sv})', (NO_ASK,)), timeout=120)
+        with ctx.on_failure('releasing the claim', release):
+            n = ctx.group_of(addr)
+            equal(pci_info(addr)['driver'], 'vfio-pci', addr + ' driver once claimed')
+            check(os.path.exists('/dev/vfio/' + n), '/dev/vfio/%s missing once claimed' % n)
+            equal(vfio_group_viable(n), True, 'VFIO viability of group %s' % n)
+            props = ctx.bus.get_all(claim, CLAIM)
+            equal(props['Consumer'], 'vm-nested', 'Claim.Consumer')
+            equal(list(props['Devices']), [pci_path(addr)], 'Claim.Devices')
+            handles = props['Handles']
+            equal(len(handles), 1, 'number of handles')
+            h = handles[0]
+            equal(h['address'], addr, 'handle address')
+            equal(os.path.realpath(h['sysfs']), pci_info(addr)['syspath'], 'handle sysfs')
+            equal(h['vfio-group'], '/dev/vfio/' + n, 'handle vfio-group')
+            ctx.wait_prop(group, RESOURCE_GROUP, 'Available', 0)
+            # A real QEMU takes the handle as it is. -nodefaults: q35's own
+            # default NIC would be an e1000e too.
+            cmd = [qemu, '-machine', 'q35', '-accel', 'tcg', '-nodefaults', '-display', 'none',
+                   '-S', '-m', '64', '-device', h['qemu']]
+            ctx.notes.append('nested QEMU: ' + ' '.join(cmd))
+            vm = Qmp(cmd)
+            try:
+                # the kernel's word that this QEMU holds the group open
+                check('/dev/vfio/' + n in open_fds(vm.proc.pid),
+                      'the nested QEMU has /dev/vfio/%s not open: %r' % (n, sorted(open_fds(vm.proc.pid))))
+                found = [d for bus in vm.command('query-pci') for d in bus['devices']
+                         if (d['id']['vendor'], d['id']['device']) == ids]
+                check(found, "the nested QEMU's PCI bus has no %04x:%04x" % ids)
+                equal(found[0]['class_info']['class'], pci_info(addr)['class'] >> 8, 'class in the nested QEMU')
+            finally:
+                code = vm.quit()
+            equal(code, 0, 'nested QEMU exit status')
+            mark = ctx.bus.mark()
+            release()
+        equal(pci_info(addr)['driver'], driver, addr + ' driver after Release')
+        check(not os.path.exists('/dev/vfio/' + n), '/dev/vfio/%s still there after Release' % n)
+        ctx.wait_signal(mark, 'InterfacesRemoved', ROOT, 'InterfacesRemoved for ' + claim,
+                        lambda a: a[0] == claim)
+        ctx.wait_prop(group, RESOURCE_GROUP, 'Available', 1)
+        ctx.wait_prop(pci_path(addr), DEVICE, 'State', 'host')
+        delete()
+
+
+# --- mediated devices (issue 12) -----------------------------------------------------
+
+MTTY_PARENT = '/sys/devices/virtual/mtty/mtty'
+MTTY_TYPE = 'mtty-2'
+SYS_MDEV = '/sys/bus/mdev/devices'
+
+
+def mdev_path(uuid):
+    return '%s/mdev/%s' % (ROOT, uuid.replace('-', '_'))
+
+
+def load_mtty():
+    """The mtty sample parent (vmtest.py builds it); skips when it is not there."""
+    if not os.path.isdir(MTTY_PARENT):
+        if subprocess.run(['modinfo', 'mtty'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+            raise Skip('no mtty module for the guest kernel (vmtest.py builds it from linux-source; see its log)')
+        out = subprocess.run(['modprobe', 'mtty'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        equal(out.returncode, 0, 'modprobe mtty status (%s)' % out.stdout.strip())
+        subprocess.run(['udevadm', 'settle', '--timeout=30'])
+    types = os.path.join(MTTY_PARENT, 'mdev_supported_types')
+    check(os.path.isdir(os.path.join(types, MTTY_TYPE)), 'mtty offers no %s: %r' % (MTTY_TYPE, os.listdir(types)))
+    return os.path.join(types, MTTY_TYPE)
+
+
+def kernel_mdev(uuid):
+    """The instance as sysfs has it, or None."""
+    d = os.path.join(SYS_MDEV, uuid)
+    if not os.path.exists(d):
+        return None
+    group = link_name(d + '/iommu_group')
+    return {'type': link_name(d + '/mdev_type'), 'parent': os.path.dirname(os.path.realpath(d)),
+            'group': int(group) if group else -1}
+
+
+def check_mdev_object(ctx, uuid, mark=None):
+    """The Mdev object says what sysfs says; with mark, it was added since."""
+    info = kernel_mdev(uuid)
+    check(info, '%s is not in %s' % (uuid, SYS_MDEV))
+    equal(info['parent'], MTTY_PARENT, uuid + ' parent (sysfs)')
+    path = mdev_path(uuid)
+    if mark is not None:
+        ctx.wait_signal(mark, 'InterfacesAdded', ROOT, 'InterfacesAdded for ' + path,
+                        lambda a: a[0] == path and MDEV in a[1])
+    ctx.wait_prop(path, MDEV, 'Active', True)
+    props = ctx.bus.get_all(path, MDEV)
+    equal(props['Uuid'], uuid, path + ' Uuid')
+    equal(props['Type'], info['type'], path + ' Type')
+    equal(props['IommuGroup'], info['group'], path + ' IommuGroup')
+
+
+def check_mdev_gone(ctx, uuid, mark):
+    check(kernel_mdev(uuid) is None, '%s still in %s' % (uuid, SYS_MDEV))
+    path = mdev_path(uuid)
+    ctx.wait_signal(mark, 'InterfacesRemoved', ROOT, 'InterfacesRemoved for ' + path, lambda a: a[0] == path)
+    check(path not in ctx.bus.objects(), path + ' is still published')
+
+
+def remove_mdev_by_hand(uuid):
+    if os.path.exists(os.path.join(SYS_MDEV, uuid)):
+        write(os.path.join(SYS_MDEV, uuid, 'remove'), '1')
+
+
+@case
+def mdev_follows_kernel(ctx):
+    """An mtty instance made through sysfs gets its Mdev object; removing it takes the object away."""
+    type_dir = load_mtty()
+    u = str(uuidlib.uuid4())
+    mark = ctx.bus.mark()
+    write(type_dir + '/create', u)
+    with ctx.on_failure('removing the instance', lambda: remove_mdev_by_hand(u)):
+        check_mdev_object(ctx, u, mark)
+        equal(ctx.bus.get(mdev_path(u), MDEV, 'Source'), 'hostdev', 'Source of an instance made by hand')
+        mark = ctx.bus.mark()
+        write(os.path.join(SYS_MDEV, u, 'remove'), '1')
+        check_mdev_gone(ctx, u, mark)
+
+
+def mtty_parent_object(ctx):
+    """hostdevd's MdevParent for the mtty parent: the object whose types are mtty's."""
+    for path, ifaces in ctx.bus.objects().items():
+        if MDEV_PARENT in ifaces and any(t[0] == MTTY_TYPE for t in ifaces[MDEV_PARENT]['SupportedTypes']):
+            return path
+    raise Skip('hostdevd publishes no MdevParent for the mtty parent (%s, not a PCI device): '
+               'CreateMdev cannot reach it (issue 12)' % MTTY_PARENT)
+
+
+def available(ctx, parent):
+    """(hostdevd's, sysfs') available instances of MTTY_TYPE."""
+    types = {t[0]: t[3] for t in ctx.bus.get(parent, MDEV_PARENT, 'SupportedTypes')}
+    return types.get(MTTY_TYPE), int(read(os.path.join(MTTY_PARENT, 'mdev_supported_types', MTTY_TYPE,
+                                                       'available_instances')))
+
+
+@case
+def mdev_create_remove(ctx):
+    """CreateMdev on the mtty parent makes the instance; a restart recreates it; Remove takes it away."""
+    load_mtty()
+    parent = mtty_parent_object(ctx)
+    u = str(uuidlib.uuid4())
+    before = available(ctx, parent)[1]
+    mark = ctx.bus.mark()
+    opts = dict(NO_ASK, uuid=GLib.Variant('s', u))
+    obj, = ctx.bus.call(parent, MDEV_PARENT, 'CreateMdev', GLib.Variant('(sa{sv})', (MTTY_TYPE, opts)), timeout=60)
+    with ctx.on_failure('removing the instance', lambda: remove_mdev_by_hand(u)):
+        equal(obj, mdev_path(u), 'CreateMdev reply')
+        check_mdev_object(ctx, u, mark)
+        equal(kernel_mdev(u)['type'], MTTY_TYPE, u + ' type (sysfs)')
+        after = available(ctx, parent)[1]
+        equal(after, before - 1, 'available_instances of %s after CreateMdev (sysfs)' % MTTY_TYPE)
+        ctx.bus.wait(lambda: available(ctx, parent)[0] == after, 'SupportedTypes to say %d left' % after)
+
+        # Gone while hostdevd was down: made again at start.
+        equal(ctx.daemon.stop(ctx.bus), 0, 'hostdevd exit status on SIGTERM')
+        remove_mdev_by_hand(u)
+        check(kernel_mdev(u) is None, u + ' still there after removing it by hand')
+        ctx.daemon.start(ctx.bus)
+        ctx.bus.wait(lambda: kernel_mdev(u), u + ' to be created again after the restart')
+        equal(kernel_mdev(u)['type'], MTTY_TYPE, u + ' type after the restart (sysfs)')
+        # published at start (inactive) or once made: no InterfacesAdded to wait for
+        check_mdev_object(ctx, u)
+
+        mark = ctx.bus.mark()
+        ctx.bus.call(obj, MDEV, 'Remove', GLib.Variant('(a{sv})', (NO_ASK,)), timeout=60)
+        check_mdev_gone(ctx, u, mark)
+    equal(available(ctx, parent)[1], before, 'available_instances after Remove (sysfs)')
+    # Removed for good: a restart does not bring it back.
+    ctx.restart_daemon()
+    check(kernel_mdev(u) is None, u + ' came back after a restart')
+
+
+# --- USB passthrough (issue 13) ------------------------------------------------------
+
+def usb_stick():
+    return [n for n in usb_names() if (usb_info(n)['vendor'], usb_info(n)['product']) == USB_STICK][0]
+
+
+def usb_interfaces(name):
+    """{interface: driver} of the device's interfaces, from sysfs."""
+    prefix = name + ':'
+    return {i: link_name(os.path.join(SYS_USB, i, 'driver')) for i in os.listdir(SYS_USB) if i.startswith(prefix)}
+
+
+def usb_block_devices(name):
+    """The block devices (sda, ...) under the USB device."""
+    top = usb_info(name)['syspath'] + '/'
+    return sorted(b for b in os.listdir('/sys/block')
+                  if os.path.realpath(os.path.join('/sys/block', b)).startswith(top))
+
+
+@case
+def usb_prepare_stick(ctx):
+    """Prepare of the USB stick unbinds usb-storage (its disk goes away); Release brings both back."""
+    name = usb_stick()
+    before = usb_interfaces(name)
+    equal(sorted(set(before.values())), ['usb-storage'], name + ' interface drivers before')
+    disks = ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to appear', 60)
+    path = usb_path(name)
+    opts = dict(NO_ASK)
+
+    def call(method):
+        plan, = ctx.bus.call(ROOT, MANAGER, method, GLib.Variant('(aoa{sv})', ([path], opts)), timeout=120)
+        return plan
+    try:
+        call('Prepare')
+    except CallError as e:
+        if e.name == 'org.hostdev1.Error.NotSupported':
+            equal(usb_interfaces(name), before, name + ' interface drivers after the refused Prepare')
+            raise Skip('Prepare of a USB device answers NotSupported: %s (issue 13)' % e.message)
+        raise
+
+    def undo():
+        call('Release')
+    with ctx.on_failure('Release', undo):
+        equal(sorted(usb_interfaces(name)), sorted(before), name + ' interfaces after Prepare')
+        equal(set(usb_interfaces(name).values()), {''}, name + ' interface drivers after Prepare')
+        ctx.bus.wait(lambda: not any(os.path.exists('/sys/block/' + b) for b in disks),
+                     'the stick\'s disk %s to go away' % disks)
+        call('Release')
+    ctx.bus.wait(lambda: usb_interfaces(name) == before, name + ' interfaces back on usb-storage', 60)
+    ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to come back', 60)
+
+
+def handle_options(handle):
+    """'usb-host,hostbus=1,hostaddr=2' -> ('usb-host', {'hostbus': '1', ...})"""
+    driver, _, rest = handle.partition(',')
+    return driver, dict(kv.split('=', 1) for kv in rest.split(',') if '=' in kv)
+
+
+@case
+def usb_claim_nested_qemu(ctx):
+    """A claim of the USB stick detaches usb-storage and hands out a usb-host handle (sysfs bus and device numbers) that a nested QEMU opens."""
+    qemu = shutil.which('qemu-system-x86_64')
+    if not qemu:
+        raise Skip('no qemu-system-x86_64 in the guest image (vmtest.py ROOTFS_PACKAGES)')
+    name = usb_stick()
+    info = usb_info(name)
+    before = usb_interfaces(name)
+    disks = ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to appear', 60)
+    try:
+        group, delete = create_group(ctx, 'vm-usb', USB_STICK, 'usb', serial=USB_STICK_SERIAL)
+    except CallError as e:
+        raise Skip('no usb resource groups: %s (issue 13)' % e.message)
+    with ctx.on_failure('deleting the group', delete):
+        equal(list(ctx.bus.get(group, RESOURCE_GROUP, 'Devices')), [usb_path(name)], 'usb group Devices')
+        try:
+            claim, = ctx.bus.call(group, RESOURCE_GROUP, 'Claim',
+                                  GLib.Variant('(sua{sv})', ('vm-usb', 1, NO_ASK)), timeout=120)
+        except CallError as e:
+            if e.name != 'org.hostdev1.Error.NotSupported':
+                raise
+            raise Skip('claims of USB devices not supported: %s (issue 13)' % e.message)
+
+        def release():
+            ctx.bus.call(claim, CLAIM, 'Release', GLib.Variant('(a{sv})', (NO_ASK,)), timeout=120)
+        with ctx.on_failure('releasing the claim', release):
+            equal(set(usb_interfaces(name).values()), {''}, name + ' interface drivers once claimed')
+            ctx.bus.wait(lambda: not any(os.path.exists('/sys/block/' + b) for b in disks),
+                         'the stick\'s disk %s to go away' % disks)
+            handles = ctx.bus.get(claim, CLAIM, 'Handles')
+            equal(len(handles), 1, 'number of handles')
+            driver, opts = handle_options(handles[0]['qemu'])
+            equal(driver, 'usb-host', 'qemu handle device')
+            equal((int(opts.get('hostbus', -1)), int(opts.get('hostaddr', -1))), (info['busnum'], info['devnum']),
+                  'qemu handle hostbus, hostaddr (sysfs busnum, devnum)')
+            node = '/dev/bus/usb/%03d/%03d' % (info['busnum'], info['devnum'])
+            if 'hostdevice' in opts:
+                equal(opts['hostdevice'], node, 'qemu handle hostdevice')
+            cmd = [qemu, '-machine', 'q35', '-accel', 'tcg', '-nodefaults', '-display', 'none', '-S', '-m', '64',
+                   '-device', 'qemu-xhci,id=xhci', '-device', handles[0]['qemu']]
+            ctx.notes.append('nested QEMU: ' + ' '.join(cmd))
+            vm = Qmp(cmd)
+            try:
+                ctx.bus.wait(lambda: node in open_fds(vm.proc.pid), 'the nested QEMU to open ' + node)
+                # the nested QEMU has no USB device of its own (-nodefaults):
+                # one with the stick's product string is the host's
+                usb = vm.command('human-monitor-command', **{'command-line': 'info usb'})
+                check(info['product_string'] and 'Product %s' % info['product_string'] in usb,
+                      "the nested QEMU's info usb lacks the stick (%s): %r" % (info['product_string'], usb))
+            finally:
+                code = vm.quit()
+            equal(code, 0, 'nested QEMU exit status')
+            # QEMU hands the device back to the kernel as it exits, and
+            # usb-storage may bind again; hostdevd keeps the interfaces of a
+            # claimed device detached. Release once it has.
+            ctx.bus.wait(lambda: set(usb_interfaces(name).values()) == {''},
+                         name + ' interfaces detached while claimed, after the nested QEMU exits')
+            ctx.wait_prop(usb_path(name), USB, 'Interfaces', usb_interface_table(name))
+            release()
+        ctx.bus.wait(lambda: usb_interfaces(name) == before, name + ' interfaces back on usb-storage', 60)
+        ctx.bus.wait(lambda: usb_block_devices(name), 'the stick\'s disk to come back', 60)
+        delete()
 
 
 # --- host safety (issue 5): last, as a wrong answer takes the guest's / away ---------
