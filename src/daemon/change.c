@@ -827,15 +827,32 @@ static int busy_error(const Change *c, const char *address, char **ret_error) {
         return -EBUSY;
 }
 
+/* A USB device's changes hold its interfaces ("2-1:1.0"), not the device:
+ * the change on one of them, if any, including interfaces that appeared
+ * since the inventory was read. */
+static const Change *usb_interface_change(Daemon *d, const char *address) {
+        size_t len = strlen(address), state = 0;
+        const char *key;
+        void *c;
+
+        while (hashmap_iterate(d->busy, &state, &c, &key))
+                if (strncmp(key, address, len) == 0 && key[len] == ':')
+                        return c;
+        return NULL;
+}
+
 int daemon_change_check_busy(Daemon *d, const Plan *plan, const Device *const *devs, size_t n, char **ret_error) {
         const Change *c;
 
         for (size_t i = 0; plan && i < plan->n_steps; i++)
                 if ((c = hashmap_get(d->busy, plan->steps[i].address)))
                         return busy_error(c, plan->steps[i].address, ret_error);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if ((c = hashmap_get(d->busy, devs[i]->address)))
                         return busy_error(c, devs[i]->address, ret_error);
+                if (devs[i]->kind == DEVICE_USB && (c = usb_interface_change(d, devs[i]->address)))
+                        return busy_error(c, devs[i]->address, ret_error);
+        }
         return 0;
 }
 
