@@ -22,8 +22,10 @@ from gi.repository import Gio, GLib  # noqa: E402
 
 import harness  # noqa: E402
 from harness import hostspec  # noqa: E402
+from harness.client import CallError  # noqa: E402
+from harness.holdback import HoldBack  # noqa: E402
 from harness.groups import (  # noqa: E402
-    ERR_INVALID, ERR_NOT_FOUND, MANAGER, RG_IFACE, ROOT, GroupsTestCase, create_args)
+    ERR_BUSY, ERR_INVALID, ERR_NOT_FOUND, MANAGER, RG_IFACE, ROOT, GroupsTestCase, create_args)
 
 CLAIM = 'org.hostdev1.Claim'
 DEVICE = 'org.hostdev1.Device'
@@ -319,6 +321,41 @@ class UsbClaims(GroupsTestCase):
                         what='%s back on %s' % (new_itf, itf['driver']))
         dev = self.client.get_all(self.dev_path(second['address']), DEVICE)
         self.assertEqual((dev['State'], dev['Claim']), ('host', '/'))
+
+    def test_release_during_redetach(self):
+        """The host's driver takes a claimed stick's interface back (as when
+        QEMU lets go of it) and hostdevd detaches it again; a Release that
+        comes while that unbind is under way is Busy, not lost: afterwards
+        Release gives the interface back to usb-storage."""
+        group, _ = self.make_resource([STICK], 'sticks')
+        itf = self.spec(STICK)['interfaces'][0]
+        c = self.claim(group, [STICK], prepare=True)
+        self.wait_until(lambda: self.sim.usb_driver_of(itf['name']) is None, what='the interface to let go')
+        hold = HoldBack(self.kernel, ('usb-drv', 'unbind'), lambda _key, value: value.strip() == itf['name'])
+        self.addCleanup(hold.close)
+        self.sim.usb_bind(itf['name'], itf['driver'])
+        self.assertTrue(hold.arrived.wait(30), 'hostdevd did not detach the interface again')
+
+        err = self.call_error(ROOT, c, CLAIM, 'Release', GLib.Variant('(a{sv})', ({},)))
+        self.assertEqual(err.name, ERR_BUSY, err.message)
+        self.assertEqual(self.claims(), [c])
+        self.assertTrue(hold.release())
+        self.wait_until(lambda: self.sim.usb_driver_of(itf['name']) is None, what='the interface to let go again')
+
+        self.wait_until(lambda: self.call_or_busy(c), what='Release once the detach is done')
+        self.wait_until(lambda: self.sim.usb_driver_of(itf['name']) == itf['driver'],
+                        what='%s back on %s' % (itf['name'], itf['driver']))
+        self.assertEqual(self.claims(), [])
+
+    def call_or_busy(self, claim):
+        """Release; False while the change that ends the detach is still
+        being wound up (Busy), True once released."""
+        try:
+            self.call(ROOT, claim, CLAIM, 'Release', GLib.Variant('(a{sv})', ({},)), timeout=60)
+        except CallError as e:
+            self.assertEqual(e.name, ERR_BUSY, e.message)
+            return False
+        return True
 
     def test_release_while_unplugged(self):
         """A prepared claim released while its stick is unplugged: when the
