@@ -16,6 +16,7 @@ const FIELDS = {
     class: "u", "class-mask": "u", "vendor-name": "s", "product-name": "s", address: "s",
     slot: "s", serial: "s", driver: "s", "numa-node": "i", "physical-function": "s", "port-path": "s",
     "vf-index": "s", "pf-serial": "s", "pf-netdev": "s", "link-type": "s",
+    "mdev-type": "s", "mdev-type-name": "s",
 };
 
 /* "10de" for ids and "0x030000" for classes, as people write them. */
