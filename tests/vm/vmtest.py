@@ -9,6 +9,8 @@ once, into a cache (BUILD/tests/vm/cache, or $HOSTDEV_VM_CACHE):
   kernel/lib/modules/VER/extra/mtty.ko
              the sample mdev parent, built here out of tree from
              linux-source with the kernel's linux-headers (mtty.stamp)
+  kernel/lib/modules/VER/extra/netdevsim.ko
+             the simulated NIC with VFs, built the same way (netdevsim.stamp)
   busybox    from busybox-static, the initramfs's only program
   rootfs/    mmdebstrap --variant=minbase plus udev, D-Bus, polkitd, python3
              and the libraries the built binaries link; rootfs.img is it as
@@ -38,6 +40,8 @@ import time
 ROOTFS_RECIPE = 1
 # Bump when the way mtty.ko is built changes.
 MTTY_RECIPE = 1
+# Bump when the way netdevsim.ko is built changes.
+NETDEVSIM_RECIPE = 1
 SUITE = 'bookworm'
 ROOTFS_PACKAGES = [
     'libsystemd0', 'libpci3', 'libgdbm6', 'pci.ids', 'usb.ids',
@@ -48,6 +52,8 @@ ROOTFS_PACKAGES = [
     'python3', 'python3-gi', 'gir1.2-glib-2.0',
     # a nested QEMU opens a claimed device through VFIO
     'qemu-system-x86',
+    # ip -d -j link show reads VF settings back (the netdevsim case)
+    'iproute2',
 ]
 # Loaded by the initramfs, in this order after their dependencies.
 INITRD_MODULES = ['virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4',
@@ -272,85 +278,115 @@ def build_kernel(cache, rootfs):
     return kdir, kver
 
 
-def build_mtty(cache, kdir, kver, rootfs):
-    """The mtty sample mdev parent (samples/vfio-mdev/mtty.c), which Debian's
-    kernel does not ship: built out of tree from linux-source with the
-    linux-headers of the guest's kernel, on this host, and put beside the
-    guest's modules as extra/mtty.ko so that `modprobe mtty` pulls in mdev
-    and vfio. Reused while the kernel stays the same; a failure is only
-    logged: the mdev cases then skip, naming it."""
+def fetch_kernel_tree(tmp, kver, members):
+    """The linux-headers of the guest's kernel unpacked under tmp (never
+    installed), and the given paths of the matching linux-source taken out
+    of its tarball into tmp/linux-source-X.Y/. Returns (headers directory,
+    source directory)."""
+    headers = 'linux-headers-' + kver
+    apt_download([headers], tmp)
+    deb = [f for f in os.listdir(tmp) if f.startswith(headers + '_')][0]
+    version = deb.split('_')[1]
+    # linux-headers-6.1.0-57-common (= 6.1.192-3), linux-kbuild-6.1 (>= 6.1.192-3), ...
+    depends = run(['dpkg-deb', '-f', os.path.join(tmp, deb), 'Depends'],
+                  stdout=subprocess.PIPE, text=True).stdout
+    wanted = [d.split()[0] for d in depends.split(',')
+              if d.split()[0].startswith(('linux-headers-', 'linux-kbuild-'))]
+    series = [d for d in wanted if d.startswith('linux-kbuild-')][0][len('linux-kbuild-'):]
+    apt_download(['%s=%s' % (p, version) for p in wanted] +
+                 ['linux-source-%s=%s' % (series, version)], tmp)
+    root = os.path.join(tmp, 'root')
+    for f in os.listdir(tmp):
+        if f.startswith(tuple(wanted + [headers + '_'])) and f.endswith('.deb'):
+            run(['dpkg-deb', '-x', os.path.join(tmp, f), root])
+    hdir = os.path.join(root, 'usr/src', headers)
+    # Its Makefile includes the common headers by their installed path.
+    with open(os.path.join(hdir, 'Makefile')) as f:
+        makefile = f.read()
+    with open(os.path.join(hdir, 'Makefile'), 'w') as f:
+        f.write(makefile.replace('include /usr/src/', 'include %s/usr/src/' % root))
+    src = [f for f in os.listdir(tmp) if f.startswith('linux-source-')][0]
+    top = 'linux-source-%s' % series
+    # linux-source holds the whole tree as one tar.xz: take out only members.
+    deb_tar = subprocess.Popen(['dpkg-deb', '--fsys-tarfile', os.path.join(tmp, src)],
+                               stdout=subprocess.PIPE)
+    inner = subprocess.Popen(['tar', '-xO', './usr/src/%s.tar.xz' % top],
+                             stdin=deb_tar.stdout, stdout=subprocess.PIPE)
+    deb_tar.stdout.close()
+    run(['tar', '-xJ', '-C', tmp] + ['%s/%s' % (top, m) for m in members], stdin=inner.stdout)
+    inner.wait()
+    deb_tar.wait()
+    return hdir, os.path.join(tmp, top)
+
+
+def build_module(cache, kdir, kver, rootfs, name, recipe, members, prepare, make_args, users):
+    """An out-of-tree module the guest's kernel lacks, built here from
+    linux-source with the kernel's linux-headers and put beside the guest's
+    modules as extra/NAME.ko, so that modprobe finds it and its
+    dependencies. prepare(source directory, tmp) returns the directory to
+    build (M=). Reused while the kernel and recipe stay the same (NAME.stamp);
+    a failure is only logged: the cases that need it (users) then skip."""
     moddir = os.path.join(kdir, 'lib/modules', kver)
-    target = os.path.join(moddir, 'extra', 'mtty.ko')
-    stamp = os.path.join(cache, 'mtty.stamp')
-    want = {'recipe': MTTY_RECIPE, 'kernel': kver}
+    target = os.path.join(moddir, 'extra', name + '.ko')
+    stamp = os.path.join(cache, name + '.stamp')
+    want = {'recipe': recipe, 'kernel': kver}
     if stamp_ok(stamp, want) and os.path.exists(target):
         return target
     try:
         with open(stamp) as f:
             failed = json.load(f)
         if failed.pop('failed', None) is not None and failed == want:
-            log('the mtty module failed to build for this kernel (%s); the mdev cases skip' % stamp)
+            log('the %s module failed to build for this kernel (%s); %s skip' % (name, stamp, users))
             return None
     except (OSError, ValueError, AttributeError):
         pass
     try:
-        need_tools('building the mtty sample module', ['apt-get', 'dpkg-deb', 'make', 'tar', 'xz'])
+        need_tools('building the %s module' % name, ['apt-get', 'dpkg-deb', 'make', 'tar', 'xz'])
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            headers = 'linux-headers-' + kver
-            apt_download([headers], tmp)
-            deb = [f for f in os.listdir(tmp) if f.startswith(headers + '_')][0]
-            version = deb.split('_')[1]
-            # linux-headers-6.1.0-57-common (= 6.1.192-3), linux-kbuild-6.1 (>= 6.1.192-3), ...
-            depends = run(['dpkg-deb', '-f', os.path.join(tmp, deb), 'Depends'],
-                          stdout=subprocess.PIPE, text=True).stdout
-            wanted = [d.split()[0] for d in depends.split(',')
-                      if d.split()[0].startswith(('linux-headers-', 'linux-kbuild-'))]
-            series = [d for d in wanted if d.startswith('linux-kbuild-')][0][len('linux-kbuild-'):]
-            apt_download(['%s=%s' % (p, version) for p in wanted] +
-                         ['linux-source-%s=%s' % (series, version)], tmp)
-            root = os.path.join(tmp, 'root')
-            for f in os.listdir(tmp):
-                if f.startswith(tuple(wanted + [headers + '_'])) and f.endswith('.deb'):
-                    run(['dpkg-deb', '-x', os.path.join(tmp, f), root])
-            hdir = os.path.join(root, 'usr/src', headers)
-            # Its Makefile includes the common headers by their installed path.
-            with open(os.path.join(hdir, 'Makefile')) as f:
-                makefile = f.read()
-            with open(os.path.join(hdir, 'Makefile'), 'w') as f:
-                f.write(makefile.replace('include /usr/src/', 'include %s/usr/src/' % root))
-            src = [f for f in os.listdir(tmp) if f.startswith('linux-source-')][0]
-            member = 'linux-source-%s/samples/vfio-mdev/mtty.c' % series
-            mod = os.path.join(tmp, 'mtty')
-            os.makedirs(mod)
-            # linux-source holds the whole tree as one tar.xz: take one file out.
-            deb_tar = subprocess.Popen(['dpkg-deb', '--fsys-tarfile', os.path.join(tmp, src)],
-                                       stdout=subprocess.PIPE)
-            inner = subprocess.Popen(['tar', '-xO', './usr/src/linux-source-%s.tar.xz' % series],
-                                     stdin=deb_tar.stdout, stdout=subprocess.PIPE)
-            deb_tar.stdout.close()
-            run(['tar', '-xJ', '-C', tmp, member], stdin=inner.stdout)
-            inner.wait()
-            deb_tar.wait()
-            shutil.copy(os.path.join(tmp, member), mod)
-            with open(os.path.join(mod, 'Kbuild'), 'w') as f:
-                f.write('obj-m := mtty.o\n')
-            run(['make', '-s', '-C', hdir, 'M=' + mod, 'modules'])
+            hdir, srcdir = fetch_kernel_tree(tmp, kver, members)
+            mod = prepare(srcdir, tmp)
+            run(['make', '-s', '-j%d' % (os.cpu_count() or 1), '-C', hdir, 'M=' + mod] + make_args + ['modules'])
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copy(os.path.join(mod, 'mtty.ko'), target + '.tmp')
+            shutil.copy(os.path.join(mod, name + '.ko'), target + '.tmp')
             os.rename(target + '.tmp', target)
         depmod(rootfs, kdir, kver)
     except Skip as e:
         # apt unreachable: try again next time
-        log('cannot build the mtty module (the mdev cases will skip): %s' % e)
+        log('cannot build the %s module (%s will skip): %s' % (name, users, e))
         return None
     except (OSError, IndexError, subprocess.CalledProcessError) as e:
         # A build that fails is not tried again for this kernel and recipe.
-        log('cannot build the mtty module (the mdev cases will skip): %s' % e)
+        log('cannot build the %s module (%s will skip): %s' % (name, users, e))
         write_stamp(stamp, dict(want, failed=str(e)))
         return None
     write_stamp(stamp, want)
     log('built %s' % target)
     return target
+
+
+def build_mtty(cache, kdir, kver, rootfs):
+    """The mtty sample mdev parent (samples/vfio-mdev/mtty.c), which Debian's
+    kernel does not ship: `modprobe mtty` pulls in mdev and vfio."""
+    def prepare(srcdir, tmp):
+        mod = os.path.join(tmp, 'mtty')
+        os.makedirs(mod)
+        shutil.copy(os.path.join(srcdir, 'samples/vfio-mdev/mtty.c'), mod)
+        with open(os.path.join(mod, 'Kbuild'), 'w') as f:
+            f.write('obj-m := mtty.o\n')
+        return mod
+    return build_module(cache, kdir, kver, rootfs, 'mtty', MTTY_RECIPE, ['samples/vfio-mdev/mtty.c'],
+                        prepare, [], 'the mdev cases')
+
+
+def build_netdevsim(cache, kdir, kver, rootfs):
+    """netdevsim (drivers/net/netdevsim/), which Debian's kernel leaves unset
+    (CONFIG_NETDEVSIM): a simulated NIC whose VFs take MAC, VLAN, trust,
+    spoofchk, link state and rates over rtnetlink, so the VF settings case
+    meets the kernel's own parser. Built with the directory's own Makefile;
+    the headers' .config decides its optional objects."""
+    return build_module(cache, kdir, kver, rootfs, 'netdevsim', NETDEVSIM_RECIPE, ['drivers/net/netdevsim'],
+                        lambda srcdir, tmp: os.path.join(srcdir, 'drivers/net/netdevsim'),
+                        ['CONFIG_NETDEVSIM=m'], 'the netdevsim case')
 
 
 def build_busybox(cache):
@@ -578,6 +614,7 @@ def main():
         rootfs, image = timed('root filesystem', build_rootfs, cache, linked_packages(binaries))
         kdir, kver = timed('kernel', build_kernel, cache, rootfs)
         timed('mtty module', build_mtty, cache, kdir, kver, rootfs)
+        timed('netdevsim module', build_netdevsim, cache, kdir, kver, rootfs)
         busybox = timed('busybox', build_busybox, cache)
         initrd = timed('initramfs', build_initrd, cache, kdir, kver, busybox,
                        os.path.join(src, 'tests/vm/guest/initramfs-init'))
