@@ -815,6 +815,64 @@ void daemon_mdev_parent_update(Daemon *d, const char *address) {
         daemon_schedule_flush(d);
 }
 
+/* The kernel announces an instance (device_add) before it binds the
+ * parent's driver and makes mdev_type: an add that cannot be read yet is
+ * read again a little later, a few times. */
+typedef struct MdevRetry {
+        Daemon *d;
+        char *syspath;
+        unsigned left;
+} MdevRetry;
+
+#define MDEV_RETRY_USEC (50 * 1000)
+#define MDEV_RETRIES 40
+
+static void retry_free(void *userdata) {
+        MdevRetry *t = userdata;
+
+        free(t->syspath);
+        free(t);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        MdevRetry *t = userdata;
+        _cleanup_(mdev_freep) Mdev *m = NULL;
+        int r = kernel_mdev_read(t->d->kernel, t->syspath, &m);
+
+        if (r == -ENODEV && --t->left > 0 && sd_event_source_set_time_relative(s, MDEV_RETRY_USEC) >= 0 &&
+            sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) >= 0)
+                return 0;
+        if (r >= 0)
+                daemon_mdev_on_uevent(t->d, UEVENT_ADD, t->syspath);
+        else
+                log_debug_errno(r, "Cannot read mdev %s, giving up: %m", t->syspath);
+        /* The loop holds floating sources; take it back to free this one. */
+        (void) sd_event_source_set_floating(s, false);
+        sd_event_source_unref(s);
+        return 0;
+}
+
+static void retry_read(Daemon *d, const char *syspath) {
+        sd_event_source *s = NULL;
+        MdevRetry *t = calloc(1, sizeof(MdevRetry));
+
+        if (!t || !(t->syspath = strdup(syspath))) {
+                free(t);
+                log_oom();
+                return;
+        }
+        t->d = d;
+        t->left = MDEV_RETRIES;
+        if (sd_event_add_time_relative(d->event, &s, CLOCK_MONOTONIC, MDEV_RETRY_USEC, 0, on_retry, t) < 0) {
+                retry_free(t);
+                return;
+        }
+        (void) sd_event_source_set_destroy_callback(s, retry_free);
+        /* The loop's now: freed with it if still pending at exit. */
+        if (sd_event_source_set_floating(s, true) < 0)
+                sd_event_source_disable_unref(s);
+}
+
 void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) {
         _cleanup_(mdev_freep) Mdev *gone = NULL;
         const char *uuid = strrchr(syspath, '/');
@@ -828,6 +886,8 @@ void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) 
                 r = kernel_mdev_read(d->kernel, syspath, &m);
                 if (r == -ENOMEM)
                         log_oom();
+                if (r == -ENODEV)
+                        retry_read(d, syspath);
                 if (r < 0) {
                         log_debug_errno(r, "Cannot read mdev %s: %m", syspath);
                         return;

@@ -153,6 +153,26 @@ class VirtualParent(VirtualParentCase):
         self.assertEqual(self.sysfs_instances(), [])
 
 
+class KernelOrder(VirtualParentCase):
+
+    def test_add_event_before_mdev_type(self):
+        """As the kernel does it: the add event comes before the driver
+        is bound and mdev_type exists; the instance is still published once
+        mdev_type is there."""
+        devpath = self.sim.devpaths[NAME] + '/' + UUID
+        self.sim.mkdir(devpath)
+        self.sim.symlink('/sys/bus/mdev', devpath + '/subsystem')
+        self.sim.write(devpath + '/uevent', '')
+        self.sim.symlink(devpath, '/sys/bus/mdev/devices/' + UUID)
+        self.sim.uevent(devpath, 'add')
+        self.assertTrue(self.kernel.settle())
+        self.sim.symlink(self.mdev.type_dir(NAME, 'mtty-1'), devpath + '/mdev_type')
+        self.wait_until(lambda: mdev_path(UUID) in self.client.managed_objects(), what='the instance published')
+        props = self.client.get_all(mdev_path(UUID), MDEV_IFACE)
+        self.assertEqual(props['Type'], 'mtty-1')
+        self.assertEqual(props['Parent'], PARENT_PATH)
+
+
 class Cli(VirtualParentCase):
 
     def ctl(self, *args, expect=0):
