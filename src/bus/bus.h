@@ -118,7 +118,6 @@ void bus_mdev_removed(Bus *b, const Mdev *m);
 void bus_mdev_changed(Bus *b, const Mdev *m);
 void bus_mdev_parent_changed(Bus *b, const MdevParent *p);
 char *bus_mdev_parent_path(const char *name);
-char *bus_mdev_parent_path_of(Daemon *d, const char *address);
 /* A parent that is no PCI device, by its own object's path; NULL if none. */
 MdevParent *bus_standalone_parent_from_path(Daemon *d, const char *path);
 /* The device at address gained (added) or lost org.hostdev1.MdevParent. */

@@ -81,11 +81,3 @@ char *bus_mdev_parent_path(const char *name) {
                 return NULL;
         return p;
 }
-
-/* The path of a parent's MdevParent interface: its device's object, or
- * one of its own. */
-char *bus_mdev_parent_path_of(Daemon *d, const char *address) {
-        const Device *dev = inventory_get(&d->inventory, address);
-
-        return dev ? bus_device_path_of(dev->kind, address) : bus_mdev_parent_path(address);
-}
