@@ -117,6 +117,9 @@ void bus_mdev_added(Bus *b, const Mdev *m);
 void bus_mdev_removed(Bus *b, const Mdev *m);
 void bus_mdev_changed(Bus *b, const Mdev *m);
 void bus_mdev_parent_changed(Bus *b, const MdevParent *p);
+char *bus_mdev_parent_path(const char *name);
+/* A parent that is no PCI device, by its own object's path; NULL if none. */
+MdevParent *bus_standalone_parent_from_path(Daemon *d, const char *path);
 /* The device at address gained (added) or lost org.hostdev1.MdevParent. */
 void bus_mdev_parent_added(Bus *b, const char *address, bool added);
 void bus_mdev_free_all(Bus *b);

@@ -101,13 +101,29 @@ static Device *parent_from_path(Bus *b, const char *path) {
         return bus_device_from_path(b->daemon, path, "org.hostdev1.MdevParent");
 }
 
+MdevParent *bus_standalone_parent_from_path(Daemon *d, const char *path) {
+        _cleanup_free_ char *name = NULL;
+        MdevParent *p;
+
+        if (sd_bus_path_decode(path, BUS_PATH "/mdev_parent", &name) <= 0)
+                return NULL;
+        p = mdev_set_parent(&d->mdevs, name);
+        return p && p->standalone ? p : NULL;
+}
+
+/* The parent behind an MdevParent object: a PCI device's, or one of its own. */
+static MdevParent *parent_of(Bus *b, const char *path) {
+        Device *dev = parent_from_path(b, path);
+
+        return dev ? mdev_set_parent(&b->daemon->mdevs, dev->address)
+                   : bus_standalone_parent_from_path(b->daemon, path);
+}
+
 /* ---- MdevParent ---- */
 
 static int get_supported_types(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Bus *b = userdata;
-        Device *dev = parent_from_path(b, path);
-        const MdevParent *p = dev ? mdev_set_parent(&b->daemon->mdevs, dev->address) : NULL;
+        const MdevParent *p = parent_of(userdata, path);
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(sssu)");
@@ -125,8 +141,7 @@ static int get_supported_types(sd_bus *bus, const char *path, const char *interf
 static int get_vf_types(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        Device *dev = parent_from_path(b, path);
-        const MdevParent *p = dev ? mdev_set_parent(&b->daemon->mdevs, dev->address) : NULL;
+        const MdevParent *p = parent_of(b, path);
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(osas)");
@@ -225,11 +240,11 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
         Bus *b = userdata;
         Daemon *d = b->daemon;
         Device *dev = parent_from_path(b, sd_bus_message_get_path(m));
+        const MdevParent *p = parent_of(b, sd_bus_message_get_path(m));
         _cleanup_(polkit_checks_done) PolkitChecks checks = {};
         _cleanup_free_ char *uuid_opt = NULL, *uuid = NULL, *msg = NULL, *err = NULL;
-        const MdevParent *p;
         const MdevType *t;
-        const char *type;
+        const char *type, *address;
         bool no_interaction = false;
         char random_uuid[MDEV_UUID_LEN + 1];
         const OptionSpec spec[] = {
@@ -239,8 +254,9 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
         MdevReply *reply;
         int r;
 
-        if (!dev || !(p = mdev_set_parent(&d->mdevs, dev->address)))
+        if (!p)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The device is gone.");
+        address = p->address;
         r = sd_bus_message_read(m, "s", &type);
         if (r < 0)
                 return r;
@@ -256,10 +272,10 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
         t = mdev_parent_type(p, type);
         if (!t)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                         "%s offers no mediated device type '%s'.", dev->address, type);
+                                         "%s offers no mediated device type '%s'.", address, type);
         if (uuid_opt && p->vf_based)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                         "A vGPU on a VF of %s has no UUID: the VF is the instance.", dev->address);
+                                         "A vGPU on a VF of %s has no UUID: the VF is the instance.", address);
         if (uuid_opt) {
                 char buf[48];
 
@@ -278,12 +294,12 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
                 return sd_bus_error_setf(error, BUS_ERROR_INSUFFICIENT_DEVICES,
                                          p->vf_based ? "No free VF of %s can take vGPU type '%s' now."
                                                      : "%s has no instance of type '%s' left.",
-                                         dev->address, type);
+                                         address, type);
 
         if (asprintf(&msg, "Authentication is required to create a mediated device of type '%s' on %s.", type,
-                     dev->address) < 0)
+                     address) < 0)
                 return -ENOMEM;
-        r = mdev_checks(&checks, dev, dev->address, type, msg);
+        r = mdev_checks(&checks, dev, address, type, msg);
         if (r < 0)
                 return r;
         r = bus_verify_polkit(b, m, &checks, no_interaction, error);
@@ -294,7 +310,7 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
                 reply = reply_new(b, m, true);
                 if (!reply)
                         return -ENOMEM;
-                r = daemon_vgpu_create(d, dev->address, type, NULL, sd_bus_message_get_sender(m), NULL, on_mdev_done,
+                r = daemon_vgpu_create(d, address, type, NULL, sd_bus_message_get_sender(m), NULL, on_mdev_done,
                                        reply, &err);
                 if (r < 0) {
                         reply_free(reply);
@@ -313,7 +329,7 @@ static int method_create_mdev(sd_bus_message *m, void *userdata, sd_bus_error *e
         reply = reply_new(b, m, true);
         if (!reply)
                 return -ENOMEM;
-        r = daemon_mdev_create(d, dev->address, type, uuid, sd_bus_message_get_sender(m), on_mdev_done, reply,
+        r = daemon_mdev_create(d, address, type, uuid, sd_bus_message_get_sender(m), on_mdev_done, reply,
                                &err);
         if (r < 0) {
                 reply_free(reply);
@@ -356,10 +372,18 @@ static int get_parent(sd_bus *bus, const char *path, const char *interface, cons
                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         Mdev *m = mdev_of(b, path);
+        const MdevParent *mp = m ? mdev_set_parent(&b->daemon->mdevs, m->parent) : NULL;
         const Device *dev = m ? inventory_get(&b->daemon->inventory, m->parent) : NULL;
+        _cleanup_free_ char *pp = NULL;
         char p[BUS_DEVICE_PATH_MAX];
 
-        return sd_bus_message_append(reply, "o", dev ? bus_device_path(dev, p) : "/");
+        /* A parent on no bus is an object of its own. */
+        if (!dev && mp && mp->standalone) {
+                pp = bus_mdev_parent_path(mp->address);
+                if (!pp)
+                        return -ENOMEM;
+        }
+        return sd_bus_message_append(reply, "o", dev ? bus_device_path(dev, p) : pp ?: "/");
 }
 
 static int get_iommu_group(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -511,7 +535,7 @@ const sd_bus_vtable mdev_vtable[] = {
 
 static int parent_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                        sd_bus_error *error) {
-        if (!parent_from_path(userdata, path))
+        if (!parent_from_path(userdata, path) && !bus_standalone_parent_from_path(((Bus *) userdata)->daemon, path))
                 return 0;
         *found = userdata;
         return 1;
@@ -541,6 +565,25 @@ static int mdev_enumerate(sd_bus *bus, const char *path, void *userdata, char **
         return 0;
 }
 
+static int parent_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Bus *b = userdata;
+        _cleanup_strv_free_ char **l = NULL;
+        MdevParent *p;
+        size_t i = 0;
+
+        while (hashmap_iterate(b->daemon->mdevs.parents, &i, (void **) &p, NULL)) {
+                _cleanup_free_ char *pp = NULL;
+
+                if (!p->standalone)
+                        continue;
+                pp = bus_mdev_parent_path(p->address);
+                if (!pp || strv_extend(&l, pp) < 0)
+                        return -ENOMEM;
+        }
+        *nodes = TAKE_PTR(l);
+        return 0;
+}
+
 int bus_mdev_register(Bus *b) {
         int r;
 
@@ -551,6 +594,11 @@ int bus_mdev_register(Bus *b) {
                                                b);
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(b->bus, NULL, MDEV_PREFIX, mdev_enumerate, b);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(b->bus, NULL, BUS_PATH "/mdev_parent", "org.hostdev1.MdevParent",
+                                               mdev_parent_vtable, parent_find, b);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(b->bus, NULL, BUS_PATH "/mdev_parent", parent_enumerate, b);
         return r;
 }
 
@@ -586,6 +634,29 @@ void bus_mdev_parent_changed(Bus *b, const MdevParent *p) {
         if (dev)
                 (void) sd_bus_emit_properties_changed(b->bus, bus_device_path(dev, path), "org.hostdev1.MdevParent",
                                                       "SupportedTypes", "VirtualFunctionTypes", NULL);
+        else if (p->standalone) {
+                _cleanup_free_ char *pp = bus_mdev_parent_path(p->address);
+
+                if (pp)
+                        (void) sd_bus_emit_properties_changed(b->bus, pp, "org.hostdev1.MdevParent",
+                                                              "SupportedTypes", NULL);
+        }
+        bus_vgpu_groups_changed(b);
+}
+
+/* A parent that is no PCI device is an object of its own. */
+static void standalone_added(Bus *b, const char *name, bool added) {
+        _cleanup_free_ char *pp = bus_mdev_parent_path(name);
+        const char *ifaces[8];
+
+        if (!pp)
+                return;
+        if (added)
+                (void) emitter_added(b->emitter, pp);
+        else {
+                bus_object_interfaces(ifaces, BUS_INTERFACES("org.hostdev1.MdevParent"));
+                (void) emitter_removed(b->emitter, pp, ifaces);
+        }
         bus_vgpu_groups_changed(b);
 }
 
@@ -593,8 +664,10 @@ void bus_mdev_parent_added(Bus *b, const char *address, bool added) {
         const Device *dev = inventory_get(&b->daemon->inventory, address);
         char path[BUS_DEVICE_PATH_MAX];
 
-        if (!dev)
+        if (!dev) {
+                standalone_added(b, address, added);
                 return;
+        }
         if (added)
                 (void) sd_bus_emit_interfaces_added(b->bus, bus_device_path(dev, path), "org.hostdev1.MdevParent",
                                                     NULL);

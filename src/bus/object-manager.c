@@ -130,6 +130,16 @@ static void mdev_object(Mdev *md, Bus *b, BusObject *o) {
         (void) copy_path(o->path, bus_mdev_path(mdev_key(md), p));
 }
 
+/* A mediated device parent that is no PCI device: its getters take the Bus. */
+static int mdev_parent_object(const MdevParent *p, Bus *b, BusObject *o) {
+        _cleanup_free_ char *path = bus_mdev_parent_path(p->address);
+
+        if (!path)
+                return -ENOMEM;
+        *o = (BusObject) { .interfaces = { "org.hostdev1.MdevParent" }, .userdata = b, .bus = b };
+        return copy_path(o->path, path) ? 0 : -ENAMETOOLONG;
+}
+
 /* Claim getters find their claim by path too. */
 static int claim_object(const Claim *c, Bus *b, BusObject *o) {
         _cleanup_free_ char *p = bus_claim_path(c);
@@ -142,6 +152,7 @@ static int claim_object(const Claim *c, Bus *b, BusObject *o) {
 
 static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
         Daemon *d = b->daemon;
+        MdevParent *mp;
         Mdev *md;
         Device *dev;
         size_t state = 0;
@@ -173,6 +184,13 @@ static int append_all(sd_bus_message *m, Bus *b, sd_bus_error *error) {
                 if (r >= 0)
                         r = append_object(m, &o, error);
         }
+        state = 0;
+        while (r >= 0 && hashmap_iterate(d->mdevs.parents, &state, (void **) &mp, NULL))
+                if (mp->standalone) {
+                        r = mdev_parent_object(mp, b, &o);
+                        if (r >= 0)
+                                r = append_object(m, &o, error);
+                }
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(m);
@@ -206,6 +224,7 @@ static int find_object(Bus *b, const char *path, BusObject *ret) {
         Daemon *d = b->daemon;
         Device *dev = bus_device_from_path(d, path, "org.hostdev1.Device");
         ResourceGroup *rg;
+        MdevParent *mp;
         Claim *c;
         const char *rest;
         Mdev *md;
@@ -233,6 +252,9 @@ static int find_object(Bus *b, const char *path, BusObject *ret) {
         c = bus_claim_from_path(b, path);
         if (c)
                 return claim_object(c, b, ret);
+        mp = bus_standalone_parent_from_path(d, path);
+        if (mp)
+                return mdev_parent_object(mp, b, ret);
         return -ENOENT;
 }
 

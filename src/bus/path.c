@@ -71,3 +71,13 @@ char *bus_resource_group_path(const ResourceGroup *g) {
                 return NULL;
         return p;
 }
+
+/* A mediated device parent that is no PCI device, by its name
+ * ("/org/hostdev1/mdev_parent/mtty"); sd-bus escapes what a path cannot hold. */
+char *bus_mdev_parent_path(const char *name) {
+        char *p = NULL;
+
+        if (sd_bus_path_encode(BUS_PATH "/mdev_parent", name, &p) < 0)
+                return NULL;
+        return p;
+}

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "common/address.h"
 #include "hostdevctl.h"
 
 /* "mdev types [PARENT] | list | create PARENT TYPE [--uuid U] | remove UUID
@@ -22,6 +23,13 @@ typedef struct MdevRow {
 /* "/org/hostdev1/pci/0000_01_00_0" → "0000:01:00.0" */
 static void address_of(const char *path, char buf[static 32]) {
         const char *last = strrchr(path, '/');
+        _cleanup_free_ char *name = NULL;
+
+        /* a parent on no bus: its name, as sd-bus escaped it */
+        if (sd_bus_path_decode(path, HOSTDEV_MANAGER_PATH "/mdev_parent", &name) > 0) {
+                snprintf(buf, 32, "%s", name);
+                return;
+        }
 
         snprintf(buf, 32, "%s", last ? last + 1 : path);
         /* dddd_bb_ss_f */
@@ -30,6 +38,18 @@ static void address_of(const char *path, char buf[static 32]) {
                 buf[7] = ':';
                 buf[10] = '.';
         }
+}
+
+/* PARENT: a device's address, else the name of a parent on no bus
+ * ("mtty"), whose object is /org/hostdev1/mdev_parent/<name>. */
+static int parent_path(sd_bus *bus, const char *arg, char **ret) {
+        _cleanup_free_ char *address = NULL;
+
+        if (pci_address_parse(arg, &address) >= 0 || usb_address_parse(arg, &address) >= 0)
+                return hd_get_device(bus, arg, ret);
+        if (sd_bus_path_encode(HOSTDEV_MANAGER_PATH "/mdev_parent", arg, ret) < 0)
+                return log_oom();
+        return 0;
 }
 
 static int print_types(sd_bus_message *m, const char *parent_path) {
@@ -130,7 +150,7 @@ static int mdev_types(int argc, char *argv[]) {
                 return walk_objects(bus, MDEV_PARENT_INTERFACE, parent_types_cb, NULL) < 0 ? EXIT_FAILURE
                                                                                           : EXIT_SUCCESS;
         }
-        if (hd_get_device(bus, argv[1], &path) < 0)
+        if (parent_path(bus, argv[1], &path) < 0)
                 return EXIT_FAILURE;
         r = sd_bus_get_property(bus, HOSTDEV_SERVICE, path, MDEV_PARENT_INTERFACE, "SupportedTypes", &error, &reply,
                                 "a(sssu)");
@@ -202,7 +222,7 @@ static int mdev_create(int argc, char *argv[]) {
         const char *created;
         int r;
 
-        if (hd_bus_open(&bus) < 0 || hd_get_device(bus, argv[1], &path) < 0)
+        if (hd_bus_open(&bus) < 0 || parent_path(bus, argv[1], &path) < 0)
                 return EXIT_FAILURE;
         if (hd_new_call(bus, &m, path, MDEV_PARENT_INTERFACE, "CreateMdev", arg_ask_password) < 0)
                 return EXIT_FAILURE;

@@ -464,6 +464,10 @@ static void on_mdev_uevent(void *userdata, UeventAction action, const char *sysp
         daemon_mdev_on_uevent(userdata, action, syspath);
 }
 
+static void on_other_uevent(void *userdata, const char *syspath) {
+        daemon_mdev_on_other_uevent(userdata, syspath);
+}
+
 static void on_usb_interface_uevent(void *userdata, UeventAction action, const char *syspath) {
         daemon_usb_on_interface_uevent(userdata, action, syspath);
 }
@@ -512,6 +516,9 @@ int daemon_start(Daemon *d, sd_bus *system_bus, void (*ready)(void *userdata), v
                 return r;
         monitor_set_mdev_handler(d->monitor, on_mdev_uevent, d);
         monitor_set_usb_interface_handler(d->monitor, on_usb_interface_uevent, d);
+        r = monitor_set_other_handler(d->monitor, d->event, on_other_uevent, d);
+        if (r < 0)
+                return r;
 
         r = kernel_enumerate(d->kernel, &d->inventory);
         if (r < 0)

@@ -172,6 +172,9 @@ int daemon_mdev_enumerate(Daemon *d);
 void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath);
 /* The device at address may have become, stayed or stopped being a parent. */
 void daemon_mdev_parent_update(Daemon *d, const char *address);
+/* A uevent of a device on no bus hostdevd follows (mtty, ccw, ap): it
+ * may be an mdev parent that came or went. */
+void daemon_mdev_on_other_uevent(Daemon *d, const char *syspath);
 /* Start-up: recorded instances that are missing are created again. */
 void daemon_mdev_recreate(Daemon *d);
 /* Frees the vgpu claims in flight (exit). */

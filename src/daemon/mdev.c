@@ -165,17 +165,25 @@ static Device *parent_device(Daemon *d, const char *address) {
         return dev && dev->kind == DEVICE_PCI && dev->pci.mdev_parent ? dev : NULL;
 }
 
+/* A parent that is no PCI device, known by its name. */
+static MdevParent *standalone_parent(Daemon *d, const char *name) {
+        MdevParent *p = mdev_set_parent(&d->mdevs, name);
+
+        return p && p->standalone ? p : NULL;
+}
+
 int daemon_mdev_create_claimed(Daemon *d, const char *parent, const char *type, const char *uuid,
                                const char *requester, const char *claim, MdevDone done, void *userdata,
                                char **ret_error) {
         MdevParent *p = mdev_set_parent(&d->mdevs, parent);
         Device *dev = parent_device(d, parent);
+        const char *syspath = dev ? dev->syspath : p && p->standalone ? p->syspath : NULL;
         const Mdev *existing;
         const MdevType *t;
         MdevOp *o;
         int r;
 
-        if (!p || !dev) {
+        if (!p || !syspath) {
                 error_setf(ret_error, "%s offers no mediated device types.", parent);
                 return -ENODEV;
         }
@@ -209,7 +217,7 @@ int daemon_mdev_create_claimed(Daemon *d, const char *parent, const char *type, 
          * start-up completes. A recreate has its record already. */
         o->keep_record = mdev_record_find(&d->mdev_records, uuid);
         if (!o->keep_record) {
-                r = mdev_record_add(&d->mdev_records, uuid, type, parent, dev->serial);
+                r = mdev_record_add(&d->mdev_records, uuid, type, parent, dev ? dev->serial : NULL);
                 if (r >= 0 && claim)
                         r = mdev_record_set_claim(mdev_record_find(&d->mdev_records, uuid), claim);
                 if (r >= 0 && (r = daemon_save(d)) < 0)
@@ -222,7 +230,7 @@ int daemon_mdev_create_claimed(Daemon *d, const char *parent, const char *type, 
                         return -EIO;
                 }
         }
-        r = kernel_mdev_create(d->kernel, dev->syspath, type, uuid);
+        r = kernel_mdev_create(d->kernel, syspath, type, uuid);
         if (r < 0) {
                 op_records(o, r);
                 op_free(o);
@@ -351,17 +359,21 @@ static int load_definitions(Daemon *d) {
 
 /* ---- start-up ---- */
 
-/* The parent a record names now: the device with its serial, else the
- * one at its address. */
-static Device *record_parent(Daemon *d, const MdevRecord *rec) {
+/* The address of the parent a record names now: the device with its
+ * serial, else the one at its address, else a parent that is no PCI
+ * device by its name. */
+static const char *record_parent(Daemon *d, const MdevRecord *rec) {
         Device *dev;
         size_t i = 0;
 
         if (rec->serial)
                 while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
                         if (dev->kind == DEVICE_PCI && dev->pci.mdev_parent && streq_ptr(dev->serial, rec->serial))
-                                return dev;
-        return parent_device(d, rec->parent);
+                                return dev->address;
+        dev = parent_device(d, rec->parent);
+        if (dev)
+                return dev->address;
+        return standalone_parent(d, rec->parent) ? rec->parent : NULL;
 }
 
 static void on_recreated(void *userdata, const char *uuid, int r, const char *error) {
@@ -381,24 +393,23 @@ void daemon_mdev_recreate(Daemon *d) {
         for (size_t i = 0; i < d->mdev_records.n_items; i++) {
                 const MdevRecord *rec = &d->mdev_records.items[i];
                 _cleanup_free_ char *err = NULL;
-                Device *dev;
+                const char *parent;
                 int r;
 
                 const Mdev *m = mdev_set_get(&d->mdevs, rec->uuid);
 
                 if ((m && m->active) || op_find(d, rec->uuid))
                         continue;
-                dev = record_parent(d, rec);
-                if (!dev) {
+                parent = record_parent(d, rec);
+                if (!parent) {
                         log_warning("Mediated device %s: its parent %s is not there.", rec->uuid, rec->parent);
                         continue;
                 }
                 if (mdev_key_is_vf(rec->uuid))
-                        r = daemon_vgpu_create(d, dev->address, rec->type, rec->uuid, "hostdevd", NULL, on_recreated,
-                                               NULL, &err);
-                else
-                        r = daemon_mdev_create(d, dev->address, rec->type, rec->uuid, "hostdevd", on_recreated, NULL,
+                        r = daemon_vgpu_create(d, parent, rec->type, rec->uuid, "hostdevd", NULL, on_recreated, NULL,
                                                &err);
+                else
+                        r = daemon_mdev_create(d, parent, rec->type, rec->uuid, "hostdevd", on_recreated, NULL, &err);
                 if (r < 0)
                         log_warning("Mediated device %s cannot be recreated: %s", rec->uuid,
                                     err ?: strerror(-r));
@@ -410,17 +421,17 @@ int daemon_mdev_converge_problems(Daemon *d, char ***problems) {
 
         for (size_t i = 0; i < d->mdev_records.n_items; i++) {
                 const MdevRecord *rec = &d->mdev_records.items[i];
-                const Device *dev;
+                const char *parent;
                 _cleanup_free_ char *text = NULL;
 
                 const Mdev *m = mdev_set_get(&d->mdevs, rec->uuid);
 
                 if ((m && m->active) || op_find(d, rec->uuid))
                         continue;
-                dev = record_parent(d, rec);
+                parent = record_parent(d, rec);
                 if (asprintf(&text, "mediated device %s of type %s is missing%s", rec->uuid, rec->type,
-                             dev ? "" : ": its parent is not present") < 0 ||
-                    strv_extend(problems, dev ? dev->address : rec->parent) < 0 || strv_extend(problems, text) < 0)
+                             parent ? "" : ": its parent is not present") < 0 ||
+                    strv_extend(problems, parent ?: rec->parent) < 0 || strv_extend(problems, text) < 0)
                         return -ENOMEM;
                 n++;
         }
@@ -708,6 +719,62 @@ int daemon_vgpu_create(Daemon *d, const char *pf, const char *type, const char *
 
 /* ---- the set, from the kernel ---- */
 
+/* A parent that is no PCI device, read again at syspath: added, changed
+ * or gone. PCI parents (in the inventory) are left to their device. */
+static void standalone_update(Daemon *d, const char *syspath) {
+        _cleanup_free_ char *name = strdup(strrchr(syspath, '/') + 1);
+        MdevParent *old, *p = NULL;
+        int r;
+
+        if (!name) {
+                log_oom();
+                return;
+        }
+        /* Devices only: /sys/class/mtty comes and goes with mtty/mtty. */
+        if (!startswith(syspath, "/sys/devices/") || inventory_get(&d->inventory, name))
+                return;
+        old = mdev_set_parent(&d->mdevs, name);
+        if (old && (!old->standalone || !streq(old->syspath, syspath)))
+                return;
+        r = kernel_mdev_read_parent(d->kernel, name, syspath, &p);
+        if (r == -ENOMEM) {
+                log_oom();
+                return;
+        }
+        if (r < 0) {
+                if (old) {
+                        log_debug_errno(r, "Cannot read mdev parent %s: %m", syspath);
+                        mdev_parent_free(mdev_set_take_parent(&d->mdevs, name));
+                        NOTIFY(d, mdev_parent_removed, name);
+                        log_debug("mdev parent %s gone", name);
+                        daemon_schedule_flush(d);
+                }
+                return;
+        }
+        p->standalone = true;
+        if (old && mdev_parent_equal(old, p)) {
+                mdev_parent_free(p);
+                return;
+        }
+        r = mdev_set_put_parent(&d->mdevs, p);
+        if (r < 0) {
+                mdev_parent_free(p);
+                log_oom();
+                return;
+        }
+        if (old)
+                NOTIFY(d, mdev_parent_changed, p);
+        else {
+                NOTIFY(d, mdev_parent_added, p);
+                log_debug("mdev parent %s at %s", p->address, p->syspath);
+        }
+        daemon_schedule_flush(d);
+}
+
+void daemon_mdev_on_other_uevent(Daemon *d, const char *syspath) {
+        standalone_update(d, syspath);
+}
+
 void daemon_mdev_parent_update(Daemon *d, const char *address) {
         Device *dev, *any = inventory_get(&d->inventory, address);
         MdevParent *old, *p = NULL;
@@ -720,6 +787,10 @@ void daemon_mdev_parent_update(Daemon *d, const char *address) {
         dev = parent_device(d, address);
         old = mdev_set_parent(&d->mdevs, address);
 
+        if (!dev && old && old->standalone) {
+                standalone_update(d, old->syspath);
+                return;
+        }
         if (!dev) {
                 mdev_parent_free(mdev_set_take_parent(&d->mdevs, address));
                 return;
@@ -744,6 +815,64 @@ void daemon_mdev_parent_update(Daemon *d, const char *address) {
         daemon_schedule_flush(d);
 }
 
+/* The kernel announces an instance (device_add) before it binds the
+ * parent's driver and makes mdev_type: an add that cannot be read yet is
+ * read again a little later, a few times. */
+typedef struct MdevRetry {
+        Daemon *d;
+        char *syspath;
+        unsigned left;
+} MdevRetry;
+
+#define MDEV_RETRY_USEC (50 * 1000)
+#define MDEV_RETRIES 40
+
+static void retry_free(void *userdata) {
+        MdevRetry *t = userdata;
+
+        free(t->syspath);
+        free(t);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        MdevRetry *t = userdata;
+        _cleanup_(mdev_freep) Mdev *m = NULL;
+        int r = kernel_mdev_read(t->d->kernel, t->syspath, &m);
+
+        if (r == -ENODEV && --t->left > 0 && sd_event_source_set_time_relative(s, MDEV_RETRY_USEC) >= 0 &&
+            sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) >= 0)
+                return 0;
+        if (r >= 0)
+                daemon_mdev_on_uevent(t->d, UEVENT_ADD, t->syspath);
+        else
+                log_debug_errno(r, "Cannot read mdev %s, giving up: %m", t->syspath);
+        /* The loop holds floating sources; take it back to free this one. */
+        (void) sd_event_source_set_floating(s, false);
+        sd_event_source_unref(s);
+        return 0;
+}
+
+static void retry_read(Daemon *d, const char *syspath) {
+        sd_event_source *s = NULL;
+        MdevRetry *t = calloc(1, sizeof(MdevRetry));
+
+        if (!t || !(t->syspath = strdup(syspath))) {
+                free(t);
+                log_oom();
+                return;
+        }
+        t->d = d;
+        t->left = MDEV_RETRIES;
+        if (sd_event_add_time_relative(d->event, &s, CLOCK_MONOTONIC, MDEV_RETRY_USEC, 0, on_retry, t) < 0) {
+                retry_free(t);
+                return;
+        }
+        (void) sd_event_source_set_destroy_callback(s, retry_free);
+        /* The loop's now: freed with it if still pending at exit. */
+        if (sd_event_source_set_floating(s, true) < 0)
+                sd_event_source_disable_unref(s);
+}
+
 void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) {
         _cleanup_(mdev_freep) Mdev *gone = NULL;
         const char *uuid = strrchr(syspath, '/');
@@ -757,8 +886,12 @@ void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) 
                 r = kernel_mdev_read(d->kernel, syspath, &m);
                 if (r == -ENOMEM)
                         log_oom();
-                if (r < 0)
+                if (r == -ENODEV)
+                        retry_read(d, syspath);
+                if (r < 0) {
+                        log_debug_errno(r, "Cannot read mdev %s: %m", syspath);
                         return;
+                }
                 /* A definition's source stays what it was. */
                 cur = mdev_set_get(&d->mdevs, m->uuid);
                 was_active = cur && cur->active;
@@ -806,6 +939,20 @@ void daemon_mdev_on_uevent(Daemon *d, UeventAction action, const char *syspath) 
         }
 }
 
+/* Parents that are no PCI device: those the kernel links in
+ * /sys/class/mdev_bus and the inventory does not have. */
+static int enumerate_standalone(Daemon *d) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = kernel_mdev_bus_parents(d->kernel, &l);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        for (char **s = l; s && *s; s++)
+                standalone_update(d, *s);
+        return 0;
+}
+
 int daemon_mdev_enumerate(Daemon *d) {
         Device *dev;
         size_t i = 0;
@@ -831,6 +978,9 @@ int daemon_mdev_enumerate(Daemon *d) {
         while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
                 if (dev->kind == DEVICE_PCI && dev->pci.sriov_capable)
                         (void) vgpu_update(d, dev->address, NULL);
+        r = enumerate_standalone(d);
+        if (r < 0)
+                return r;
         return kernel_mdev_enumerate(d->kernel, &d->mdevs);
 }
 

@@ -11,6 +11,7 @@
 #include "mdev.h"
 #include "shared/log.h"
 #include "shared/macro.h"
+#include "shared/strv.h"
 #include "sysfs.h"
 
 static int type_cmp(const void *a, const void *b) {
@@ -53,7 +54,7 @@ int kernel_mdev_read_parent(Kernel *k, const char *address, const char *syspath,
         if (!dir)
                 return errno == ENOTDIR ? -ENOENT : -errno;
         p = calloc(1, sizeof(MdevParent));
-        if (!p || !(p->address = strdup(address)))
+        if (!p || !(p->address = strdup(address)) || !(p->syspath = strdup(syspath)))
                 return -ENOMEM;
         while ((de = readdir(dir))) {
                 MdevType *t;
@@ -76,6 +77,40 @@ int kernel_mdev_read_parent(Kernel *k, const char *address, const char *syspath,
         if (p->n_types > 1)
                 qsort(p->types, p->n_types, sizeof(MdevType), type_cmp);
         *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int kernel_mdev_bus_parents(Kernel *k, char ***ret) {
+        _cleanup_free_ char *class = NULL;
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_closedir_ DIR *dir = NULL;
+        struct dirent *de;
+
+        if (asprintf(&class, "%s/class/mdev_bus", k->paths->sysfs) < 0)
+                return -ENOMEM;
+        dir = opendir(class);
+        if (!dir && errno != ENOENT)
+                return -errno;
+        while (dir && (de = readdir(dir))) {
+                _cleanup_free_ char *syspath = NULL;
+                char buf[PATH_MAX];
+                const char *dev;
+                ssize_t n;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                n = readlinkat(dirfd(dir), de->d_name, buf, sizeof buf - 1);
+                if (n < 0)
+                        continue;
+                buf[n] = 0;
+                /* "../../devices/virtual/mtty/mtty" → "/sys/devices/virtual/mtty/mtty" */
+                dev = strstr(buf, "devices/");
+                if (!dev)
+                        continue;
+                if (asprintf(&syspath, "/sys/%s", dev) < 0 || strv_extend(&l, syspath) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
         return 0;
 }
 

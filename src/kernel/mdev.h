@@ -11,6 +11,10 @@
 
 /* The parent at syspath with its types; -ENOENT when it has none. */
 int kernel_mdev_read_parent(Kernel *k, const char *address, const char *syspath, MdevParent **ret);
+/* The syspaths of every registered parent, from the links the kernel
+ * keeps in /sys/class/mdev_bus (PCI parents among them); none when the
+ * class is not there. */
+int kernel_mdev_bus_parents(Kernel *k, char ***ret);
 /* The instance whose kernel name is syspath ("/sys/devices/…/<uuid>"). */
 int kernel_mdev_read(Kernel *k, const char *syspath, Mdev **ret);
 /* Every instance in /sys/bus/mdev/devices. */

@@ -13,7 +13,41 @@ struct Monitor {
         void *mdev_userdata;
         MonitorUsbInterfaceHandler usb_interface_handler;
         void *usb_interface_userdata;
+        sd_device_monitor *other;       /* every subsystem: mdev parents on no bus we follow */
+        MonitorOtherHandler other_handler;
+        void *other_userdata;
 };
+
+static int on_other_device(sd_device_monitor *m, sd_device *device, void *userdata) {
+        Monitor *mon = userdata;
+        const char *syspath, *subsystem = NULL;
+        sd_device_action_t action;
+
+        if (sd_device_get_syspath(device, &syspath) < 0 || sd_device_get_action(device, &action) < 0)
+                return 0;
+        (void) sd_device_get_subsystem(device, &subsystem);
+        if (action != SD_DEVICE_ADD && action != SD_DEVICE_REMOVE)
+                return 0;
+        if (subsystem && (streq(subsystem, "pci") || streq(subsystem, "usb") || streq(subsystem, "mdev")))
+                return 0;
+        mon->other_handler(mon->other_userdata, syspath);
+        return 0;
+}
+
+int monitor_set_other_handler(Monitor *m, sd_event *event, MonitorOtherHandler handler, void *userdata) {
+        int r;
+
+        m->other_handler = handler;
+        m->other_userdata = userdata;
+        r = sd_device_monitor_new(&m->other);
+        if (r >= 0)
+                r = sd_device_monitor_attach_event(m->other, event);
+        if (r >= 0)
+                r = sd_device_monitor_start(m->other, on_other_device, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the udev monitor for other devices: %m");
+        return 0;
+}
 
 void monitor_set_usb_interface_handler(Monitor *m, MonitorUsbInterfaceHandler handler, void *userdata) {
         m->usb_interface_handler = handler;
@@ -103,6 +137,7 @@ Monitor *monitor_free(Monitor *m) {
         if (!m)
                 return NULL;
         sd_device_monitor_unref(m->monitor);
+        sd_device_monitor_unref(m->other);
         free(m);
         return NULL;
 }

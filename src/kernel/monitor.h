@@ -25,6 +25,11 @@ void monitor_set_mdev_handler(Monitor *m, MonitorMdevHandler handler, void *user
 typedef void (*MonitorUsbInterfaceHandler)(void *userdata, UeventAction action, const char *syspath);
 void monitor_set_usb_interface_handler(Monitor *m, MonitorUsbInterfaceHandler handler, void *userdata);
 
+/* add and remove events of devices on any other subsystem (an mdev parent
+ * such as mtty's), from a second monitor opened here. */
+typedef void (*MonitorOtherHandler)(void *userdata, const char *syspath);
+int monitor_set_other_handler(Monitor *m, sd_event *event, MonitorOtherHandler handler, void *userdata);
+
 int monitor_new(sd_event *event, MonitorHandler handler, void *userdata, Monitor **ret);
 Monitor *monitor_free(Monitor *m);
 static inline void monitor_freep(Monitor **m) {

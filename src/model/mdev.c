@@ -74,6 +74,7 @@ MdevParent *mdev_parent_free(MdevParent *p) {
         free(p->vfs);
         free(p->types);
         free(p->address);
+        free(p->syspath);
         free(p);
         return NULL;
 }

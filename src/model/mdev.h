@@ -24,7 +24,11 @@ typedef struct MdevType {
 struct VgpuVf;
 
 typedef struct MdevParent {
-        char *address;          /* the parent device's address */
+        char *address;          /* the parent device's address; its name when not a PCI device */
+        char *syspath;          /* "/sys/devices/…", as read */
+        /* Not a PCI device (mtty's /sys/devices/virtual/mtty/mtty, ccw, ap):
+         * published as an object of its own. */
+        bool standalone;
         MdevType *types;
         size_t n_types;
         /* An SR-IOV GPU whose VFs take vGPU types (NVIDIA, vGPU host

@@ -1025,11 +1025,13 @@ static int parse_mdev(const char *uuid, const char *body, MdevRecordSet *set, ch
                 return error_setf(reason, "a mediated device needs the fields type and parent");
         if (!mdev_type_id_valid(type))
                 return error_setf(reason, "type is not a mediated device type id");
+        /* A PCI parent by its address; one on no bus (mtty, ccw, ap) by
+         * its device name, one path element like a type id. */
         r = pci_address_parse(parent, &address);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 || !streq(address, parent))
-                return error_setf(reason, "parent is not a PCI address");
+        if ((r < 0 || !streq(address, parent)) && (strchr(parent, ':') || !mdev_type_id_valid(parent)))
+                return error_setf(reason, "parent is neither a PCI address nor a device name");
         if (serial && !serial_ok(serial))
                 return error_setf(reason, "the serial is empty or too long");
         if (claim && !claim_id_valid(claim))

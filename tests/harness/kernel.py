@@ -584,6 +584,18 @@ class MdevEmulator:
                 self.kernel._open_fifo('mdev-type', (parent, t['id']), self.sim.real(d + '/create'))
                 self.types[(parent, t['id'])] = dict(t)
 
+    def add_virtual_parent(self, name, types):
+        """A parent on no bus, as the mtty sample registers it:
+        /sys/devices/virtual/<name>/<name>, linked from /sys/class/mdev_bus
+        as the kernel does for every parent; then as add_parent."""
+        devpath = '/sys/devices/virtual/%s/%s' % (name, name)
+        with self.sim.lock:
+            self.sim.mkdir(devpath)
+            self.sim.mkdir('/sys/class/mdev_bus')
+            self.sim.symlink(devpath, '/sys/class/mdev_bus/' + name)
+            self.sim.devpaths[name] = devpath
+        self.add_parent(name, types)
+
     def available(self, parent, type_id):
         return int(self.sim.read(self.type_dir(parent, type_id) + '/available_instances'))
 
