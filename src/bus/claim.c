@@ -75,13 +75,17 @@ static void emit_claim_devices(Bus *b, const Claim *c) {
                                        DEVICE_FIELD_STATE);
 }
 
-/* Available and Claimed of the group a claim was on changed. */
+/* Available and Claimed of the group a claim was on changed; its
+ * Devices and Total did not (a claim moves no device in or out), and
+ * leaving them out spares each signal listing and sorting the members. */
 static void emit_group_counts(Bus *b, const char *group_id) {
         const ResourceGroup *g = resource_set_find_id(&b->daemon->resources, group_id);
         _cleanup_free_ char *path = g ? bus_resource_group_path(g) : NULL;
 
         if (path)
-                (void) emitter_changed(b->emitter, path, OBJECT_RESOURCE_GROUP, RG_FIELD_DEVICES);
+                /* A vgpu group's Total counts instances, which claims make. */
+                (void) emitter_changed(b->emitter, path, OBJECT_RESOURCE_GROUP,
+                                       g->type == RESOURCE_VGPU ? RG_FIELD_DEVICES : RG_FIELD_COUNTS);
         daemon_schedule_flush(b->daemon);
 }
 

@@ -210,6 +210,7 @@ static const FieldMap resource_group_fields[] = {
         { RG_FIELD_RETURN_TO_HOST, "org.hostdev1.ResourceGroup", { "ReturnToHost" } },
         { RG_FIELD_DEVICES,     "org.hostdev1.ResourceGroup", { "Devices", "Total", "Available" } },
         { RG_FIELD_DEVICES,     "org.hostdev1.ResourceGroup", { "Claimed" } },
+        { RG_FIELD_COUNTS,      "org.hostdev1.ResourceGroup", { "Available", "Claimed" } },
 };
 
 /* One PropertiesChanged per interface, listing every changed property. */

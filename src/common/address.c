@@ -180,7 +180,19 @@ int address_parse(const char *s, DeviceKind *ret_kind, char **ret_address) {
         return -EINVAL;
 }
 
+/* "DDDD:BB:DD.F": a PCI address of the usual width (no USB address has
+ * a ':'). Each test stops at the end of a shorter string. */
+static bool pci_usual_width(const char *s) {
+        return s[0] && s[1] && s[2] && s[3] && s[4] == ':' && s[5] && s[6] && s[7] == ':' && s[8] && s[9] &&
+               s[10] == '.' && s[11] && !s[12];
+}
+
 int address_compare(const char *a, const char *b) {
+        /* The common case, in the sorts of large groups: what the general
+         * path below returns for two of them, without scanning them thrice. */
+        if (pci_usual_width(a) && pci_usual_width(b))
+                return memcmp(a, b, 12);
+
         bool usb_a = strchr(a, '-'), usb_b = strchr(b, '-');
         size_t la = strlen(a), lb = strlen(b);
 

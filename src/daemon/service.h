@@ -42,6 +42,7 @@ enum {
         RG_FIELD_RULES       = 1u << 3,
         RG_FIELD_DEVICES     = 1u << 4,  /* Devices, Total, Available */
         RG_FIELD_RETURN_TO_HOST = 1u << 5,
+        RG_FIELD_COUNTS      = 1u << 6,  /* Available, Claimed: a claim came or went */
 };
 
 /* Service-wide state, for manager_changed. */

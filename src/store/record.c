@@ -344,19 +344,115 @@ static int add_named_record(char ***l, const char *prefix, const char *name, cha
         return add_record(l, key, body);
 }
 
+void record_cache_done(RecordCache *c) {
+        strv_free(c->records);
+        free(c->hashes);
+        *c = (RecordCache) {};
+}
+
+/* FNV-1a, 64 bits. */
+#define HASH_START UINT64_C(0xcbf29ce484222325)
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+        for (const unsigned char *c = p; n > 0; n--, c++)
+                h = (h ^ *c) * UINT64_C(0x100000001b3);
+        return h;
+}
+
+static uint64_t hash_string(uint64_t h, const char *s) {
+        return hash_bytes(h, strempty(s), strlen(strempty(s)) + 1);
+}
+
+static uint64_t hash_number(uint64_t h, uint64_t v) {
+        return hash_bytes(h, &v, sizeof v);
+}
+
+/* Everything serialize_group() writes, read the way it reads it. */
+static uint64_t hash_group(const ResourceGroup *g) {
+        uint64_t h = HASH_START;
+
+        h = hash_string(h, g->name);
+        h = hash_string(h, g->description);
+        h = hash_string(h, g->class_hint);
+        h = hash_number(h, (uint64_t) g->type);
+        h = hash_number(h, g->n_rules);
+        for (size_t i = 0; i < g->n_rules; i++)
+                for (RuleField k = 0; k < _RULE_FIELD_MAX; k++) {
+                        RuleValue v;
+
+                        if (!rule_has(&g->rules[i], k))
+                                continue;
+                        v = rule_get(&g->rules[i], k);
+                        h = hash_number(h, (uint64_t) k << 8 | (unsigned char) v.type);
+                        if (v.type == 's')
+                                h = hash_string(h, v.s);
+                        else
+                                h = hash_number(h, v.type == 'i' ? (uint64_t) (int64_t) v.i : v.u);
+                }
+        h = hash_string(h, g->tenant);
+        h = hash_string(h, g->parent);
+        h = hash_number(h, g->keep_prepared);
+        h = hash_number(h, g->n_known);
+        for (size_t i = 0; i < g->n_known; i++) {
+                h = hash_string(h, g->known_serials[i]);
+                h = hash_string(h, g->known_addresses[i]);
+        }
+        return h;
+}
+
+static const char *cache_find(const RecordCache *c, const char *key, uint64_t hash) {
+        for (size_t i = 0; c && i < c->n; i++)
+                if (c->hashes[i] == hash && streq(c->records[2 * i], key))
+                        return c->records[2 * i + 1];
+        return NULL;
+}
+
+static int cache_add(RecordCache *c, const char *key, const char *value, uint64_t hash) {
+        uint64_t *h = reallocarray(c->hashes, c->n + 1, sizeof(uint64_t));
+
+        if (!h)
+                return -ENOMEM;
+        c->hashes = h;
+        if (strv_extend(&c->records, key) < 0 || strv_extend(&c->records, value) < 0)
+                return -ENOMEM;
+        c->hashes[c->n++] = hash;
+        return 0;
+}
+
+/* A group's record, from old when it holds the group as it is now. */
+static int add_group(char ***l, const ResourceGroup *g, const RecordCache *old, RecordCache *new) {
+        _cleanup_free_ char *key = NULL;
+        uint64_t hash = new ? hash_group(g) : 0;
+        const char *value;
+        int r;
+
+        if (asprintf(&key, KEY_GROUP_PREFIX "%s", g->id) < 0)
+                return -ENOMEM;
+        value = cache_find(old, key, hash);
+        if (value)
+                r = strv_extend(l, key) < 0 || strv_extend(l, value) < 0 ? -ENOMEM : 0;
+        else
+                r = add_record(l, key, serialize_group(g));
+        if (r >= 0 && new)
+                r = cache_add(new, key, (*l)[strv_length(*l) - 1], hash);
+        return r;
+}
+
 int record_serialize_state(const StoreState *state, char ***ret) {
+        return record_serialize_state_cached(state, NULL, ret);
+}
+
+int record_serialize_state_cached(const StoreState *state, RecordCache *cache, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
+        _cleanup_(record_cache_done) RecordCache new = {};
         char version[16];
         int r = 0;
 
         snprintf(version, sizeof version, "%d", STORE_SCHEMA_VERSION);
         if (strv_extend(&l, RECORD_KEY_VERSION) < 0 || strv_extend(&l, version) < 0)
                 return -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < state->resources->n_groups; i++) {
-                const ResourceGroup *g = state->resources->groups[i];
-
-                r = add_named_record(&l, KEY_GROUP_PREFIX, g->id, serialize_group(g));
-        }
+        for (size_t i = 0; r >= 0 && i < state->resources->n_groups; i++)
+                r = add_group(&l, state->resources->groups[i], cache, cache ? &new : NULL);
         for (size_t i = 0; r >= 0 && i < state->prepared->n_items; i++) {
                 const Prepared *p = &state->prepared->items[i];
 
@@ -394,6 +490,11 @@ int record_serialize_state(const StoreState *state, char ***ret) {
                 r = add_record(&l, KEY_REBOOT, serialize_reboot(state->reboot));
         if (r < 0)
                 return r;
+        if (cache) {
+                record_cache_done(cache);
+                *cache = new;
+                new = (RecordCache) {};
+        }
         *ret = TAKE_PTR(l);
         return 0;
 }

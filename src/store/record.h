@@ -16,6 +16,20 @@
  * the version first. */
 int record_serialize_state(const StoreState *state, char ***ret);
 
+/* Group records as a save last wrote them, each with a hash of what it
+ * was made from: a group that hashes the same is not serialized again,
+ * so a save after a claim does not rewrite a pool's hundreds of rules. */
+typedef struct RecordCache {
+        char **records;         /* key, value, …, NULL */
+        uint64_t *hashes;       /* one per key */
+        size_t n;
+} RecordCache;
+
+void record_cache_done(RecordCache *c);
+/* record_serialize_state() with the group records taken from *cache
+ * where the group is unchanged; *cache then holds this state's groups. */
+int record_serialize_state_cached(const StoreState *state, RecordCache *cache, char ***ret);
+
 /* Checks one record and adds it to st: the check line (version ≥ 2; for
  * version 0, "not known", when the record has one), then the fields, with
  * the model's validators where the bus uses them. -EINVAL with *reason (a

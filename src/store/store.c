@@ -18,6 +18,7 @@ struct Store {
         char *dir;
         char *path;
         char *tmp_path;
+        RecordCache cache;      /* the group records of the last save */
 };
 
 const char *store_path(const Store *s) {
@@ -30,6 +31,7 @@ Store *store_free(Store *s) {
         free(s->dir);
         free(s->path);
         free(s->tmp_path);
+        record_cache_done(&s->cache);
         free(s);
         return NULL;
 }
@@ -125,12 +127,13 @@ static int write_new(Store *s, char **records) {
                 return log_error_errno(EIO, "Cannot create %s: %s", s->tmp_path, gdbm_strerror(gdbm_errno));
         for (size_t i = 0; r >= 0 && records[i] && records[i + 1]; i += 2)
                 r = put(db, records[i], records[i + 1]);
+        /* Data on disk before the rename makes it visible: gdbm_sync()
+         * writes what gdbm holds back and fsync()s the file (gdbm 1.23
+         * without mmap; gdbm_close() fsyncs once more but does not say
+         * whether that failed, hence the sync here). */
         if (r >= 0 && gdbm_sync(db) != 0)
                 r = -EIO;
         gdbm_close(db);
-        /* Data on disk before the rename makes it visible. */
-        if (r >= 0)
-                r = fsync_path(s->tmp_path, O_RDONLY);
         if (r < 0)
                 (void) unlink(s->tmp_path);
         return r;
@@ -153,7 +156,7 @@ int store_save(Store *s, const StoreState *state) {
         _cleanup_strv_free_ char **records = NULL;
         int r;
 
-        r = record_serialize_state(state, &records);
+        r = record_serialize_state_cached(state, &s->cache, &records);
         if (r >= 0)
                 r = write_new(s, records);
         if (r >= 0)

@@ -370,6 +370,51 @@ static void test_round_trip(void) {
         CHECK(dump && strstr(dump, "rule=serial:a%2Cb%3Dc%25d:e\\n"));
 }
 
+/* The file as store_verify dumps it holds want and not gone. */
+static void check_saved(const char *want, const char *gone) {
+        _cleanup_free_ char *dump = NULL, *summary = NULL, *error = NULL;
+
+        CHECK(store_verify(dir, &dump, &summary, &error) == 0);
+        CHECK(dump && strstr(dump, want));
+        CHECK(dump && !strstr(dump, gone));
+}
+
+/* Saves keep the group records they wrote: one after the group changed
+ * writes the group as it is now, not the kept record. */
+static void test_cached_saves(void) {
+        ResourceSet rs = {};
+        PreparedSet ps = {};
+        RebootState rb = {};
+        StoreState st = { &rs, &ps, &rb };
+        ResourceGroup *g = resource_group_new("gcache", "before", RESOURCE_PCI);
+        RuleValue v = { .type = 's', .s = "S1" }, w = { .type = 's', .s = "S2" };
+        Store *s = NULL;
+
+        (void) unlink(path);
+        CHECK(store_open(dir, &st, &s, NULL) == 0);
+        CHECK(g && resource_set_add(&rs, g) == 0);
+        if (!g || !s)
+                return;
+        g->rules = calloc(1, sizeof(Rule));
+        CHECK(g->rules && rule_set(&g->rules[0], RESOURCE_PCI, "serial", &v, NULL) == 0);
+        g->n_rules = 1;
+        CHECK(store_save(s, &st) == 0);
+        CHECK(store_save(s, &st) == 0);
+        check_saved("rule=serial:S1\\n", "S2");
+        rule_done(&g->rules[0]);
+        CHECK(rule_set(&g->rules[0], RESOURCE_PCI, "serial", &w, NULL) == 0);
+        CHECK(store_save(s, &st) == 0);
+        check_saved("rule=serial:S2\\n", "S1");
+        free(g->name);
+        g->name = strdup("after");
+        g->keep_prepared = true;
+        CHECK(store_save(s, &st) == 0);
+        check_saved("name=after\\n", "before");
+        check_saved("return-to-host=no\\n", "S1");
+        store_free(s);
+        resource_set_done(&rs);
+}
+
 /* usb-prepared/<port path>: interfaces with the drivers they had, kept
  * across a save and a load; malformed records refused by name. */
 static void test_usb_prepared(void) {
@@ -433,6 +478,7 @@ int main(void) {
         test_prepared_and_reboot();
         test_versions();
         test_round_trip();
+        test_cached_saves();
         test_sriov();
         test_usb_prepared();
         test_mdev_records();
