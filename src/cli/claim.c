@@ -216,19 +216,8 @@ static int append_claim_options(sd_bus_message *m, char **devices) {
                 r = sd_bus_message_append(m, "{sv}", "numa-node", "i", (int32_t) arg_numa);
         if (r >= 0 && arg_numa_strict)
                 r = sd_bus_message_append(m, "{sv}", "numa-strict", "b", 1);
-        if (r >= 0 && devices) {
-                r = sd_bus_message_open_container(m, 'e', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "s", "devices");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'v', "ao");
-                if (r >= 0)
-                        r = hd_append_object_paths(m, devices);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-        }
+        if (r >= 0 && devices)
+                r = hd_append_devices_option(m, devices);
         if (r >= 0 && arg_lease_pid > 0) {
                 char lease[32];
 

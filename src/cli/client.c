@@ -127,6 +127,23 @@ int hd_close_options(sd_bus_message *m, bool interactive) {
         return sd_bus_message_close_container(m);
 }
 
+int hd_append_devices_option(sd_bus_message *m, char **paths) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "devices");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "ao");
+        if (r >= 0)
+                r = hd_append_object_paths(m, paths);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 int hd_call(sd_bus *bus, sd_bus_message *m, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;

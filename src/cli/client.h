@@ -46,5 +46,7 @@ int hd_close_options(sd_bus_message *m, bool interactive);
 int hd_call(sd_bus *bus, sd_bus_message *m, sd_bus_message **ret_reply);
 /* Appends an ao. */
 int hd_append_object_paths(sd_bus_message *m, char **paths);
+/* Appends the {sv} entry "devices" → ao of paths (Claim, AssignToTenant). */
+int hd_append_devices_option(sd_bus_message *m, char **paths);
 /* Logs what went wrong building or parsing a message. */
 int log_message_error(int r);

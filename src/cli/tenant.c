@@ -11,19 +11,8 @@ static int append_assign_options(sd_bus_message *m, char **devices) {
         int r;
 
         r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && devices) {
-                r = sd_bus_message_open_container(m, 'e', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "s", "devices");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'v', "ao");
-                if (r >= 0)
-                        r = hd_append_object_paths(m, devices);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-        }
+        if (r >= 0 && devices)
+                r = hd_append_devices_option(m, devices);
         if (r < 0)
                 return r;
         return hd_close_options(m, arg_ask_password);
