@@ -498,15 +498,14 @@ static bool group_has(const ResourceSet *s, const ResourceGroup *g, const Device
 static int group_devices(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g, bool kept,
                          const Device ***ret, size_t *ret_n) {
         const Device **l = calloc(inventory_n_devices(inv) + 1, sizeof(Device *));
-        size_t i = 0, n = 0;
-        Device *d;
+        size_t n = 0;
 
         if (!l)
                 return -ENOMEM;
-        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
-                if (group_has(s, g, d, kept))
-                        l[n++] = d;
-        qsort(l, n, sizeof(Device *), device_address_compare);
+        /* In address order, as the inventory keeps them. */
+        for (Device *const *d = inventory_sorted(inv); *d; d++)
+                if (group_has(s, g, *d, kept))
+                        l[n++] = *d;
         *ret = l;
         *ret_n = n;
         return 0;

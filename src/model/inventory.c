@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <string.h>
+
 #include "inventory.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
@@ -24,6 +26,7 @@ void inventory_done(Inventory *inv) {
         while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
                 device_free(d);
         hashmap_free(inv->devices);
+        free(inv->sorted);
         for (i = 0; i < inv->n_groups_alloc; i++)
                 group_free(inv->groups[i]);
         free(inv->groups);
@@ -95,6 +98,62 @@ static void group_delete(IommuGroup *g, Device *d) {
                 }
 }
 
+/* Where d goes in the sorted array of n devices. */
+static size_t sorted_position(Device *const *l, size_t n, const Device *d) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (address_compare(l[mid]->address, d->address) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* Room for n devices and the terminating NULL, before the hashmap changes. */
+static int sorted_reserve(Inventory *inv, size_t n) {
+        Device **t;
+        size_t size;
+
+        if (n + 1 <= inv->n_sorted_alloc)
+                return 0;
+        size = inv->n_sorted_alloc ? inv->n_sorted_alloc * 2 : 64;
+        while (size < n + 1)
+                size *= 2;
+        t = realloc(inv->sorted, size * sizeof(Device *));
+        if (!t)
+                return -ENOMEM;
+        inv->sorted = t;
+        inv->n_sorted_alloc = size;
+        return 0;
+}
+
+static void sorted_insert(Inventory *inv, Device *d, size_t n) {
+        size_t k = sorted_position(inv->sorted, n, d);
+
+        memmove(inv->sorted + k + 1, inv->sorted + k, (n - k) * sizeof(Device *));
+        inv->sorted[k] = d;
+        inv->sorted[n + 1] = NULL;
+}
+
+static void sorted_delete(Inventory *inv, const Device *d, size_t n) {
+        size_t k = sorted_position(inv->sorted, n, d);
+
+        /* address_compare() calls "1-3" and "1-03" equal: look on. */
+        while (k < n && inv->sorted[k] != d)
+                k++;
+        if (k == n)
+                for (k = 0; k < n && inv->sorted[k] != d; k++)
+                        ;
+        if (k == n)
+                return;
+        memmove(inv->sorted + k, inv->sorted + k + 1, (n - k - 1) * sizeof(Device *));
+        inv->sorted[n - 1] = NULL;
+}
+
 int inventory_add(Inventory *inv, Device *d, bool *ret_group_created) {
         IommuGroup *g = NULL;
         bool created = false;
@@ -107,7 +166,9 @@ int inventory_add(Inventory *inv, Device *d, bool *ret_group_created) {
                 else if (r < 0)
                         return r;
         }
-        r = hashmap_put(inv->devices, d->address, d);
+        r = sorted_reserve(inv, hashmap_size(inv->devices) + 1);
+        if (r >= 0)
+                r = hashmap_put(inv->devices, d->address, d);
         if (r >= 0 && g)
                 r = group_insert(g, d);
         if (r < 0) {
@@ -117,6 +178,7 @@ int inventory_add(Inventory *inv, Device *d, bool *ret_group_created) {
                         inventory_gc_group(inv, g->number);
                 return r;
         }
+        sorted_insert(inv, d, hashmap_size(inv->devices) - 1);
         if (ret_group_created)
                 *ret_group_created = created;
         return 0;
@@ -126,6 +188,8 @@ Device *inventory_take(Inventory *inv, const char *address) {
         Device *d = hashmap_remove(inv->devices, address);
         IommuGroup *g;
 
+        if (d)
+                sorted_delete(inv, d, hashmap_size(inv->devices) + 1);
         if (d && (g = inventory_group(inv, d->iommu_group)))
                 group_delete(g, d);
         return d;
@@ -143,6 +207,12 @@ bool inventory_gc_group(Inventory *inv, unsigned number) {
 
 size_t inventory_n_devices(const Inventory *inv) {
         return hashmap_size(inv->devices);
+}
+
+Device *const *inventory_sorted(const Inventory *inv) {
+        static Device *const empty[1] = {};
+
+        return inv->sorted ? inv->sorted : empty;
 }
 
 int inventory_vf_index(const Inventory *inv, const Device *vf) {

@@ -18,6 +18,8 @@ typedef struct IommuGroup {
  * the kernel and report what changed; the inventory keeps indexes straight. */
 typedef struct Inventory {
         Hashmap *devices;       /* address → Device */
+        Device **sorted;        /* the same devices by address (address_compare) */
+        size_t n_sorted_alloc;
         IommuGroup **groups;    /* by number, NULL where none */
         size_t n_groups_alloc;
         size_t n_groups;
@@ -38,6 +40,8 @@ Device *inventory_take(Inventory *inv, const char *address);
 bool inventory_gc_group(Inventory *inv, unsigned number);
 
 size_t inventory_n_devices(const Inventory *inv);
+/* Every device, by address: walks that hand out sorted lists need no sort. */
+Device *const *inventory_sorted(const Inventory *inv);
 
 /* The VF's index under its PF: its position in the PF's virtfn list, -1 if
  * the PF does not list it (yet). */

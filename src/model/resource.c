@@ -221,16 +221,17 @@ int resource_set_check_conflicts(const ResourceSet *s, const Inventory *inv, con
 int resource_group_devices(const ResourceSet *s, const Inventory *inv, const ResourceGroup *g,
                            const Device ***ret, size_t *ret_n) {
         const Device **l = calloc(inventory_n_devices(inv) + 1, sizeof(Device *));
-        size_t i = 0, n = 0;
-        Device *d;
+        size_t n = 0;
 
         if (!l)
                 return -ENOMEM;
-        while (hashmap_iterate(inv->devices, &i, (void **) &d, NULL))
+        for (Device *const *p = inventory_sorted(inv); *p; p++) {
+                const Device *d = *p;
+
                 if (resource_group_accepts(g, d) &&
                     (resource_group_is_tenant(g) ? resource_set_holder(s, d) == g : resource_set_owner(s, d) == g))
                         l[n++] = d;
-        qsort(l, n, sizeof(Device *), device_address_compare);
+        }
         *ret = l;
         *ret_n = n;
         return 0;

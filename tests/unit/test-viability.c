@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "check.h"
+#include "common/address.h"
 #include "model/inventory.h"
 #include "shared/macro.h"
 
@@ -84,8 +85,54 @@ static void test_diff(void) {
         device_free(b);
 }
 
+/* The inventory's sorted view follows adds and removals, whatever their order. */
+static void test_sorted(void) {
+        static const char *const addresses[] = {
+                "0000:06:1f.7", "0000:00:01.0", "0000:06:00.0", "10000:00:00.0", "0000:af:00.1",
+                "0000:06:00.1", "0000:0a:00.0", "0000:06:02.3",
+        };
+        static const char *const usb[] = { "1-3.10", "1-3.2", "2-1", "1-3" };
+        Inventory inv;
+        Device *const *l;
+        size_t n = 0;
+
+        CHECK(inventory_init(&inv) == 0);
+        CHECK(*inventory_sorted(&inv) == NULL);
+        for (size_t i = 0; i < ELEMENTSOF(addresses); i++)
+                CHECK(inventory_add(&inv, pci(addresses[i], 0x020000, NULL, (int) i), NULL) == 0);
+        for (size_t i = 0; i < ELEMENTSOF(usb); i++)
+                CHECK(inventory_add(&inv, device_new(DEVICE_USB, usb[i]), NULL) == 0);
+        /* More than the first allocation holds. */
+        for (unsigned i = 0; i < 100; i++) {
+                char a[16];
+
+                snprintf(a, sizeof a, "0000:%02x:%02x.%u", 0x80 + i % 7, i / 7, i % 8);
+                if (!inventory_get(&inv, a))
+                        CHECK(inventory_add(&inv, pci(a, 0x020000, NULL, -1), NULL) == 0);
+        }
+        device_free(inventory_take(&inv, "0000:06:00.0"));
+        device_free(inventory_take(&inv, "1-3.2"));
+        device_free(inventory_take(&inv, "10000:00:00.0"));
+        CHECK(inventory_take(&inv, "0000:06:00.0") == NULL);
+
+        l = inventory_sorted(&inv);
+        for (; l[n]; n++) {
+                CHECK(inventory_get(&inv, l[n]->address) == l[n]);
+                if (n > 0)
+                        CHECK(address_compare(l[n - 1]->address, l[n]->address) < 0);
+        }
+        CHECK(n == inventory_n_devices(&inv));
+        CHECK_STREQ(l[0]->address, "0000:00:01.0");
+        /* PCI before USB, USB paths by number. */
+        CHECK_STREQ(l[n - 3]->address, "1-3");
+        CHECK_STREQ(l[n - 2]->address, "1-3.10");
+        CHECK_STREQ(l[n - 1]->address, "2-1");
+        inventory_done(&inv);
+}
+
 int main(void) {
         test_gpu_group();
         test_diff();
+        test_sorted();
         CHECK_DONE();
 }
