@@ -392,6 +392,8 @@ Bus *bus_free(Bus *b) {
         if (b->polkit_queries)
                 bus_polkit_flush(b);
         hashmap_free(b->polkit_queries);
+        for (size_t i = 0; i < ELEMENTSOF(b->uid_cache); i++)
+                free(b->uid_cache[i].sender);
         emitter_free(b->emitter);
         sd_bus_unref(b->bus);
         free(b);

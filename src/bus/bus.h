@@ -48,6 +48,13 @@ typedef struct Bus {
         struct SriovPending *sriov_pending;     /* SetNumVfs calls, likewise (sriov.c) */
         struct MdevReply *mdev_pending; /* CreateMdev/Remove calls waiting for the kernel */
         Hashmap *leases;                /* claim id → its lease's watch (lease.c) */
+        /* The users of the last callers asked about (polkit.c): unique
+         * names are never reused, so an entry never goes stale. */
+        struct {
+                char *sender;
+                uid_t uid;
+        } uid_cache[16];
+        unsigned uid_cache_next;
 } Bus;
 
 /* Registers the objects, subscribes to the core's notifications and only

@@ -530,22 +530,29 @@ static Pending pending_counts(Bus *d, const char *sender, uid_t uid) {
         return p;
 }
 
-/* The caller's user: from a query of the same connection when there is
- * one (unique names are never reused), else asked of the bus driver (one
- * round trip to dbus-daemon, which answers at once, as sd-bus itself does
- * to check privileged methods). */
+/* The caller's user: known when the same connection asked lately
+ * (unique names are never reused), else asked of the bus driver (one
+ * round trip to dbus-daemon, as sd-bus itself does to check privileged
+ * methods) and remembered. */
 static uid_t sender_uid(Bus *d, sd_bus_message *m, const char *sender) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        PolkitQuery *q;
-        size_t i = 0;
+        char *copy;
         uid_t uid;
 
-        while (hashmap_iterate(d->polkit_queries, &i, (void **) &q, NULL))
-                if (streq(q->sender, sender))
-                        return q->uid;
+        for (size_t i = 0; i < ELEMENTSOF(d->uid_cache); i++)
+                if (streq_ptr(d->uid_cache[i].sender, sender))
+                        return d->uid_cache[i].uid;
         if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds) < 0 ||
             sd_bus_creds_get_euid(creds, &uid) < 0)
                 return UID_INVALID;
+        copy = strdup(sender);
+        if (copy) {
+                unsigned k = d->uid_cache_next++ % ELEMENTSOF(d->uid_cache);
+
+                free(d->uid_cache[k].sender);
+                d->uid_cache[k].sender = copy;
+                d->uid_cache[k].uid = uid;
+        }
         return uid;
 }
 
