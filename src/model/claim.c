@@ -456,8 +456,7 @@ const char *member_block_to_string(MemberBlock b) {
 }
 
 static void member_done(Member *m) {
-        free(m->devices);
-        free(m->own);
+        free(m->own);           /* and devices, in the same block */
         free(m->reason);
 }
 
@@ -582,35 +581,50 @@ static int append(const Device ***l, size_t *n, const Device *d) {
         return 0;
 }
 
-/* The member d names: the group's devices in d's IOMMU group and the
- * group's other non-bridge functions. */
+/* The member d names, when d is the lowest of the group's devices in its
+ * IOMMU group (1; 0 when a lower one names it): those devices and the
+ * IOMMU group's other non-bridge functions. Both lists share one block. */
 static int member_fill(const GroupDevices *gd, const Inventory *inv, const Device *d, Member *m) {
         const IommuGroup *ig = pci_group(inv, d);
-        int r = 0;
+        size_t n_own = 0, n_devices = 0;
+        const Device **block;
 
         *m = (Member) { .iommu_group = ig ? (int) ig->number : -1, .numa_node = -1 };
-        if (!ig) {
-                r = append(&m->own, &m->n_own, d);
-                if (r >= 0)
-                        r = append(&m->devices, &m->n_devices, d);
-        }
+        if (!ig)
+                n_own = n_devices = 1;
         /* The IOMMU group lists its members in address order; the group's
          * own devices are never bridges. */
-        for (size_t i = 0; ig && r >= 0 && i < ig->n_members; i++) {
+        for (size_t i = 0; ig && i < ig->n_members; i++) {
+                const Device *x = ig->members[i];
+
+                if (group_devices_has(gd, x)) {
+                        if (n_own == 0 && x != d)
+                                return 0;
+                        n_own++;
+                }
+                if (!device_is_bridge(x))
+                        n_devices++;
+        }
+        if (n_own == 0)
+                return 0;
+        block = calloc(n_own + n_devices + 2, sizeof(Device *));
+        if (!block)
+                return -ENOMEM;
+        m->own = block;
+        m->devices = block + n_own + 1;
+        if (!ig)
+                m->own[m->n_own++] = m->devices[m->n_devices++] = d;
+        for (size_t i = 0; ig && i < ig->n_members; i++) {
                 const Device *x = ig->members[i];
 
                 if (group_devices_has(gd, x))
-                        r = append(&m->own, &m->n_own, x);
-                if (r >= 0 && !device_is_bridge(x))
-                        r = append(&m->devices, &m->n_devices, x);
+                        m->own[m->n_own++] = x;
+                if (!device_is_bridge(x))
+                        m->devices[m->n_devices++] = x;
         }
-        if (r < 0) {
-                member_done(m);
-                return r;
-        }
-        if (m->n_own > 0 && m->own[0]->kind == DEVICE_PCI)
+        if (m->own[0]->kind == DEVICE_PCI)
                 m->numa_node = m->own[0]->numa_node;
-        return 0;
+        return 1;
 }
 
 static int block(Member *m, MemberBlock b, char *reason) {
@@ -732,14 +746,12 @@ int resource_group_members(const ResourceSet *s, const Inventory *inv, const Cla
         for (size_t i = 0; i < n; i++) {
                 Member *m = l.members + l.n_members;
 
+                /* A member is named once, by its lowest own device. */
                 r = member_fill(&gd, inv, devs[i], m);
                 if (r < 0)
                         break;
-                /* A member is named once, by its lowest own device. */
-                if (m->n_own == 0 || m->own[0] != devs[i]) {
-                        member_done(m);
+                if (r == 0)
                         continue;
-                }
                 l.n_members++;
                 r = member_check(m, s, inv, claims, g, &gd);
                 if (r < 0)
