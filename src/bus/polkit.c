@@ -339,6 +339,9 @@ struct PolkitQuery {
         unsigned round;         /* 1 for the first question of this call */
         Verdict verdict;
         sd_bus_error error;
+        /* The method handler that asked, run again once polkit answered. */
+        sd_bus_message_handler_t handler;
+        void *userdata;
 };
 
 static PolkitQuery *query_free(PolkitQuery *q) {
@@ -435,6 +438,33 @@ static int read_answer(PolkitQuery *q, sd_bus_message *reply) {
         return 0;
 }
 
+/* The handler again, right here rather than through sd-bus's read
+ * queue: that costs an event loop iteration and a timer armed and read.
+ * Only for handlers whose userdata is the Bus (they look their object up
+ * by path, so one that went meanwhile is found gone), never asking
+ * sd-bus for the current message or slot, which now are polkit's reply.
+ * An error goes back as sd-bus would send it. */
+static void resume(PolkitQuery *q) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = sd_bus_message_ref(q->request);
+        Bus *b = q->front;
+        char key[32];
+        int r;
+
+        snprintf(key, sizeof key, "%p", (void *) m);
+        r = q->handler(m, q->userdata, &error);
+        if (sd_bus_error_is_set(&error))
+                (void) sd_bus_reply_method_error(m, &error);
+        else if (r < 0)
+                (void) sd_bus_reply_method_errno(m, r, NULL);
+        /* q is gone when the handler took its verdict; a verdict left
+         * means the handler failed before it asked. */
+        q = hashmap_get(b->polkit_queries, key);
+        if (q && q->verdict != VERDICT_PENDING)
+                query_free(q);
+        daemon_schedule_flush(b->daemon);
+}
+
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         PolkitQuery *q = userdata;
         int r;
@@ -447,6 +477,10 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
          * the verdict. The flush after it sweeps the verdict away if the
          * handler never asked. */
         r = sd_bus_message_rewind(q->request, true);
+        if (r >= 0 && q->handler && q->userdata == q->front) {
+                resume(q);
+                return 1;
+        }
         if (r >= 0)
                 r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
         if (r < 0) {
@@ -571,7 +605,7 @@ static int query_verdict(PolkitQuery *q, sd_bus_error *error) {
 }
 
 static int ask(Bus *d, sd_bus_message *m, PolkitChecks *checks, bool interactive, unsigned round,
-               sd_bus_error *error) {
+               sd_bus_message_handler_t handler, void *userdata, sd_bus_error *error) {
         _cleanup_(query_freep) PolkitQuery *q = NULL;
         const char *sender = sd_bus_message_get_sender(m);
         Pending pending;
@@ -605,6 +639,8 @@ static int ask(Bus *d, sd_bus_message *m, PolkitChecks *checks, bool interactive
         q->uid = uid;
         q->interactive = interactive;
         q->round = round;
+        q->handler = handler;
+        q->userdata = userdata;
         snprintf(q->key, sizeof q->key, "%p", (void *) m);
         r = hashmap_put(d->polkit_queries, q->key, q);
         if (r < 0)
@@ -624,6 +660,9 @@ int bus_verify_polkit(Bus *d, sd_bus_message *m, const PolkitChecks *checks, boo
         const char *action = interface && member ? bus_polkit_action(interface, member) : NULL;
         _cleanup_(polkit_checks_done) PolkitChecks wanted = {};
         bool interactive;
+        sd_bus *bus = sd_bus_message_get_bus(m);
+        sd_bus_message_handler_t handler = NULL;
+        void *userdata = NULL;
         unsigned round = 1;
         PolkitQuery *q;
         char key[32];
@@ -655,6 +694,8 @@ int bus_verify_polkit(Bus *d, sd_bus_message *m, const PolkitChecks *checks, boo
                  * polkit decided (a device turned critical, joined the group).
                  * That answer does not cover this call: ask again. */
                 round = q->round + 1;
+                handler = q->handler;
+                userdata = q->userdata;
                 log_info("What %s.%s from %s asks changed while polkit decided; asking again.", interface, member,
                          q->sender);
                 query_free(q);
@@ -663,5 +704,9 @@ int bus_verify_polkit(Bus *d, sd_bus_message *m, const PolkitChecks *checks, boo
                                                 "What this call would change kept changing while polkit "
                                                 "decided; try again.");
         }
-        return ask(d, m, &wanted, interactive, round, error);
+        if (!handler && sd_bus_get_current_message(bus) == m) {
+                handler = sd_bus_get_current_handler(bus);
+                userdata = sd_bus_get_current_userdata(bus);
+        }
+        return ask(d, m, &wanted, interactive, round, handler, userdata, error);
 }
