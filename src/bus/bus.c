@@ -368,6 +368,7 @@ int bus_new(Daemon *d, sd_bus *bus, Bus **ret) {
         b->leases = hashmap_new();
         if (!b->emitter || !b->polkit_queries || !b->leases)
                 return -ENOMEM;
+        b->polkit_timeout_usec = bus_polkit_timeout_usec();
         r = bus_register(b);
         if (r < 0)
                 return log_error_errno(r, "Cannot register objects: %m");
@@ -392,6 +393,7 @@ Bus *bus_free(Bus *b) {
         if (b->polkit_queries)
                 bus_polkit_flush(b);
         hashmap_free(b->polkit_queries);
+        sd_event_source_disable_unref(b->polkit_timer);
         for (size_t i = 0; i < ELEMENTSOF(b->uid_cache); i++)
                 free(b->uid_cache[i].sender);
         emitter_free(b->emitter);

@@ -44,6 +44,8 @@ typedef struct Bus {
         sd_bus *bus;
         Emitter *emitter;
         Hashmap *polkit_queries;        /* message → PolkitQuery */
+        sd_event_source *polkit_timer;  /* refuses questions polkit left unanswered */
+        uint64_t polkit_timeout_usec;
         struct PendingReply *pending;   /* calls answered when their change is over */
         struct SriovPending *sriov_pending;     /* SetNumVfs calls, likewise (sriov.c) */
         struct MdevReply *mdev_pending; /* CreateMdev/Remove calls waiting for the kernel */

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
 #include <sys/types.h>
 
 #define UID_INVALID ((uid_t) -1)
@@ -342,6 +345,7 @@ struct PolkitQuery {
         /* The method handler that asked, run again once polkit answered. */
         sd_bus_message_handler_t handler;
         void *userdata;
+        uint64_t asked;         /* CLOCK_MONOTONIC µs the current check went out */
 };
 
 static PolkitQuery *query_free(PolkitQuery *q) {
@@ -465,13 +469,9 @@ static void resume(PolkitQuery *q) {
         daemon_schedule_flush(b->daemon);
 }
 
-static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        PolkitQuery *q = userdata;
+/* The verdict is in: the method runs again and finds it. */
+static void answered(PolkitQuery *q) {
         int r;
-
-        q->slot = sd_bus_slot_unref(q->slot);
-        if (read_answer(q, reply) > 0)
-                return 1;
 
         /* Run the method handler again, from the first argument; it finds
          * the verdict. The flush after it sweeps the verdict away if the
@@ -479,7 +479,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         r = sd_bus_message_rewind(q->request, true);
         if (r >= 0 && q->handler && q->userdata == q->front) {
                 resume(q);
-                return 1;
+                return;
         }
         if (r >= 0)
                 r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
@@ -489,10 +489,85 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                                                   "Cannot continue after polkit answered (%s); refusing.",
                                                   strerror(-r));
                 query_free(q);
-                return 1;
+                return;
         }
         daemon_schedule_flush(q->front->daemon);
+}
+
+static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        PolkitQuery *q = userdata;
+
+        q->slot = sd_bus_slot_unref(q->slot);
+        if (read_answer(q, reply) == 0)
+                answered(q);
         return 1;
+}
+
+static uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+uint64_t bus_polkit_timeout_usec(void) {
+        const char *e = getenv("HOSTDEV_POLKIT_TIMEOUT_MSEC");
+        unsigned long ms = e ? strtoul(e, NULL, 10) : 0;
+
+        return ms > 0 ? (uint64_t) ms * 1000 : POLKIT_TIMEOUT_USEC;
+}
+
+/* polkit's answers are awaited without sd-bus's per-call timeout: arming
+ * and disarming its timer cost two timerfd calls on every authorized
+ * call. One timer serves every question instead: armed when one goes out
+ * and it is not, it refuses the questions that waited too long and is
+ * armed again for the oldest left, if any. */
+static int on_polkit_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int arm_timer(Bus *b, uint64_t when) {
+        int enabled = SD_EVENT_OFF;
+        int r;
+
+        if (!b->polkit_timer)
+                return sd_event_add_time(b->daemon->event, &b->polkit_timer, CLOCK_MONOTONIC, when, 0,
+                                         on_polkit_timer, b);
+        /* Armed: it fires for an older question first, then re-arms. */
+        if (sd_event_source_get_enabled(b->polkit_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return 0;
+        r = sd_event_source_set_time(b->polkit_timer, when);
+        return r < 0 ? r : sd_event_source_set_enabled(b->polkit_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_polkit_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Bus *b = userdata;
+        uint64_t now = now_monotonic_usec(), oldest = UINT64_MAX;
+        _cleanup_strv_free_ char **late = NULL;
+        PolkitQuery *q;
+        size_t i = 0;
+
+        /* Keys first: running a handler again changes the map. */
+        while (hashmap_iterate(b->polkit_queries, &i, (void **) &q, NULL))
+                if (q->verdict == VERDICT_PENDING && q->asked + b->polkit_timeout_usec <= now &&
+                    strv_extend(&late, q->key) < 0)
+                        return log_oom();
+        for (char **k = late; k && *k; k++) {
+                q = hashmap_get(b->polkit_queries, *k);
+                if (!q || q->verdict != VERDICT_PENDING)
+                        continue;
+                log_warning("polkit did not answer about %s for %s within %" PRIu64 " ms.",
+                            q->checks.actions[q->current], q->sender, b->polkit_timeout_usec / 1000);
+                q->slot = sd_bus_slot_unref(q->slot);   /* a late answer goes nowhere */
+                deny(q, SD_BUS_ERROR_ACCESS_DENIED, "polkit did not answer within %" PRIu64 " ms; refusing.",
+                     b->polkit_timeout_usec / 1000);
+                answered(q);
+        }
+        i = 0;
+        while (hashmap_iterate(b->polkit_queries, &i, (void **) &q, NULL))
+                if (q->verdict == VERDICT_PENDING && q->asked < oldest)
+                        oldest = q->asked;
+        if (oldest != UINT64_MAX && arm_timer(b, oldest + b->polkit_timeout_usec) < 0)
+                log_warning("Cannot arm the polkit timer; unanswered questions wait on.");
+        return 0;
 }
 
 static int send_check(PolkitQuery *q) {
@@ -524,7 +599,12 @@ static int send_check(PolkitQuery *q) {
                         device = i[1];
         log_debug("Asking polkit for %s (%zu of %zu)%s%s for %s", q->checks.actions[q->current], q->current + 1,
                   q->checks.n, device ? " about " : "", strempty(device), q->sender);
-        return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, 0);
+        /* No timeout of sd-bus's own: the polkit timer keeps time. */
+        r = sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, UINT64_MAX);
+        if (r < 0)
+                return r;
+        q->asked = now_monotonic_usec();
+        return arm_timer(q->front, q->asked + q->front->polkit_timeout_usec);
 }
 
 /* The checks with the method's action filled in. */

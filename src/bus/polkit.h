@@ -43,6 +43,9 @@
 /* How often one call may be asked about again because what it asks
  * changed while polkit decided. */
 #define POLKIT_ROUNDS_MAX 4
+/* How long polkit may take to answer one question (the timeout sd-bus
+ * gives a call); HOSTDEV_POLKIT_TIMEOUT_MSEC changes it. */
+#define POLKIT_TIMEOUT_USEC (25 * 1000 * 1000ULL)
 
 typedef struct PolkitQuery PolkitQuery;
 
@@ -124,5 +127,7 @@ PolkitGate bus_polkit_gate(const char *interface, const char *member);
 
 /* Frees every query (exit). */
 void bus_polkit_flush(Bus *b);
+/* POLKIT_TIMEOUT_USEC, or HOSTDEV_POLKIT_TIMEOUT_MSEC when set. */
+uint64_t bus_polkit_timeout_usec(void);
 /* Frees answered queries whose call did not come back for them. */
 void bus_polkit_gc(Bus *b);

@@ -2,18 +2,20 @@
 """Claim and Claim.Release while polkitd holds hostdevd's question
 (stopped with SIGSTOP): once polkitd answers, hostdevd runs the method
 again on the host as it is then. A member that went meanwhile is not
-handed out, and a claim released meanwhile is not released twice."""
+handed out, and a claim released meanwhile is not released twice. A
+question polkitd leaves unanswered too long is refused."""
 
 import os
 import re
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'prepare'))
 
 import harness  # noqa: E402
-from preparecase import AUDIO1, AUDIO2, ERR_NOT_FOUND, GPU1, GPU2  # noqa: E402
+from preparecase import AUDIO1, AUDIO2, ERR_ACCESS_DENIED, ERR_NOT_FOUND, GPU1, GPU2  # noqa: E402
 from test_authorization import Background  # noqa: E402
 from test_claim_release import ERR_INSUFFICIENT, ClaimTestCase  # noqa: E402
 
@@ -81,6 +83,38 @@ class WhilePolkitDecides(ClaimTestCase):
         self.assertEqual(self.claims(), [])
         self.assertEqual(self.counts(), (2, 2, 0))
         self.assertOnDrivers(self.host_drivers)
+
+
+    def test_unanswered(self):
+        """With HOSTDEV_POLKIT_TIMEOUT_MSEC=1500 and polkitd stopped, a
+        Claim is refused (AccessDenied, saying polkit did not answer)
+        after about 1.5 s, and nothing is claimed. polkitd's late answer
+        changes nothing; once it runs again, claims work."""
+        self.stop_daemon()
+        self.daemon.extra_env['HOSTDEV_POLKIT_TIMEOUT_MSEC'] = '1500'
+        self.daemon.start()
+        before, writes = self.asked(), len(self.kernel.log)
+        self.freeze_polkitd()
+        start = time.monotonic()
+        call = Background(lambda: self.claim('vm-1', 1))
+        self.wait_for_question(before)
+        with self.assertRaises(harness.client.CallError) as cm:
+            call.result(timeout=20)
+        waited = time.monotonic() - start
+        self.assertEqual(cm.exception.name, ERR_ACCESS_DENIED, cm.exception.message)
+        self.assertIn('did not answer within 1500 ms', cm.exception.message)
+        self.assertGreaterEqual(waited, 1.5)
+        self.assertIn('polkit did not answer', self.daemon.log_text())
+        self.assertEqual(self.claims(), [])
+        self.assertEqual(self.counts(), (2, 2, 0))
+        self.assertEqual(self.kernel.log[writes:], [])
+
+        self.thaw_polkitd()
+        claim = self.claim('vm-2', 1)
+        self.assertEqual(self.claims(), [claim])
+        self.assertOnDrivers({GPU1: 'vfio-pci', AUDIO1: 'vfio-pci', GPU2: self.host_drivers[GPU2],
+                              AUDIO2: self.host_drivers[AUDIO2]})
+        self.assertTrue(self.daemon.alive())
 
 
 if __name__ == '__main__':
