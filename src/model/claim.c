@@ -456,7 +456,6 @@ const char *member_block_to_string(MemberBlock b) {
 }
 
 static void member_done(Member *m) {
-        free(m->own);           /* and devices, in the same block */
         free(m->reason);
 }
 
@@ -464,6 +463,7 @@ void member_list_done(MemberList *l) {
         for (size_t i = 0; i < l->n_members; i++)
                 member_done(l->members + i);
         free(l->members);
+        free(l->lists);
         *l = (MemberList) {};
 }
 
@@ -582,36 +582,47 @@ static int append(const Device ***l, size_t *n, const Device *d) {
 }
 
 /* The member d names, when d is the lowest of the group's devices in its
- * IOMMU group (1; 0 when a lower one names it): those devices and the
- * IOMMU group's other non-bridge functions. Both lists share one block. */
-static int member_fill(const GroupDevices *gd, const Inventory *inv, const Device *d, Member *m) {
+ * IOMMU group: those devices (*ret_own) and the IOMMU group's non-bridge
+ * functions (*ret_devices). *ret_own is 0 when a lower one names it. */
+static void member_size(const GroupDevices *gd, const Inventory *inv, const Device *d, size_t *ret_own,
+                        size_t *ret_devices) {
         const IommuGroup *ig = pci_group(inv, d);
         size_t n_own = 0, n_devices = 0;
-        const Device **block;
 
-        *m = (Member) { .iommu_group = ig ? (int) ig->number : -1, .numa_node = -1 };
-        if (!ig)
-                n_own = n_devices = 1;
+        *ret_own = *ret_devices = 0;
+        if (!ig) {
+                *ret_own = *ret_devices = 1;
+                return;
+        }
         /* The IOMMU group lists its members in address order; the group's
          * own devices are never bridges. */
-        for (size_t i = 0; ig && i < ig->n_members; i++) {
+        for (size_t i = 0; i < ig->n_members; i++) {
                 const Device *x = ig->members[i];
 
                 if (group_devices_has(gd, x)) {
                         if (n_own == 0 && x != d)
-                                return 0;
+                                return;
                         n_own++;
                 }
                 if (!device_is_bridge(x))
                         n_devices++;
         }
-        if (n_own == 0)
-                return 0;
-        block = calloc(n_own + n_devices + 2, sizeof(Device *));
-        if (!block)
-                return -ENOMEM;
-        m->own = block;
-        m->devices = block + n_own + 1;
+        *ret_own = n_own;
+        *ret_devices = n_devices;
+}
+
+/* The member d names, its lists in block: n_own (from member_size()),
+ * NULL, the devices, NULL. */
+static void member_fill(const GroupDevices *gd, const Inventory *inv, const Device *d, const Device **block,
+                        size_t n_own, Member *m) {
+        const IommuGroup *ig = pci_group(inv, d);
+
+        *m = (Member) {
+                .iommu_group = ig ? (int) ig->number : -1,
+                .numa_node = -1,
+                .own = block,
+                .devices = block + n_own + 1,
+        };
         if (!ig)
                 m->own[m->n_own++] = m->devices[m->n_devices++] = d;
         for (size_t i = 0; ig && i < ig->n_members; i++) {
@@ -624,7 +635,6 @@ static int member_fill(const GroupDevices *gd, const Inventory *inv, const Devic
         }
         if (m->own[0]->kind == DEVICE_PCI)
                 m->numa_node = m->own[0]->numa_node;
-        return 1;
 }
 
 static int block(Member *m, MemberBlock b, char *reason) {
@@ -727,9 +737,11 @@ static int member_check(Member *m, const ResourceSet *s, const Inventory *inv, c
 int resource_group_members(const ResourceSet *s, const Inventory *inv, const ClaimSet *claims,
                            const ResourceGroup *g, MemberList *ret) {
         _cleanup_free_ const Device **devs = NULL, **set = NULL;
+        _cleanup_free_ size_t *sizes = NULL;
         MemberList l = { .group = g };
+        const Device **block;
         GroupDevices gd;
-        size_t n = 0;
+        size_t n = 0, total = 0;
         int r;
 
         r = group_devices(s, inv, g, claims && claims->memberships_kept, &devs, &n);
@@ -740,18 +752,32 @@ int resource_group_members(const ResourceSet *s, const Inventory *inv, const Cla
         set = gd.set;
         if (r < 0)
                 return r;
-        l.members = calloc(n + 1, sizeof(Member));
-        if (!l.members)
+        /* Every member's lists in one block: a member list is made for
+         * each claim and each count, and an allocation per member was a
+         * good part of its cost. */
+        sizes = calloc(2 * n + 1, sizeof(size_t));     /* own, devices; own 0: names no member */
+        if (!sizes)
                 return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                /* A member is named once, by its lowest own device. */
+                member_size(&gd, inv, devs[i], &sizes[2 * i], &sizes[2 * i + 1]);
+                if (sizes[2 * i] > 0)
+                        total += sizes[2 * i] + sizes[2 * i + 1] + 2;
+        }
+        l.members = calloc(n + 1, sizeof(Member));
+        l.lists = calloc(total + 1, sizeof(Device *));
+        if (!l.members || !l.lists) {
+                member_list_done(&l);
+                return -ENOMEM;
+        }
+        block = l.lists;
         for (size_t i = 0; i < n; i++) {
                 Member *m = l.members + l.n_members;
 
-                /* A member is named once, by its lowest own device. */
-                r = member_fill(&gd, inv, devs[i], m);
-                if (r < 0)
-                        break;
-                if (r == 0)
+                if (sizes[2 * i] == 0)
                         continue;
+                member_fill(&gd, inv, devs[i], block, sizes[2 * i], m);
+                block += sizes[2 * i] + sizes[2 * i + 1] + 2;
                 l.n_members++;
                 r = member_check(m, s, inv, claims, g, &gd);
                 if (r < 0)

@@ -175,6 +175,7 @@ typedef struct Member {
 typedef struct MemberList {
         const ResourceGroup *group;
         Member *members;
+        const Device **lists;   /* every member's own and devices, in one block */
         size_t n_members;
         size_t n_free;
 } MemberList;
