@@ -36,6 +36,8 @@ typedef struct Rule {
         uint32_t class;
         uint32_t class_mask;
         int32_t numa_node;
+        /* Numeric fields stay between fields and strings: the store
+         * hashes that span to tell a changed group (src/store/record.c). */
         char *strings[_RULE_FIELD_MAX];  /* for 's' fields, indexed by RuleField */
 } Rule;
 

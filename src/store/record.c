@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 
@@ -388,19 +389,18 @@ static uint64_t hash_group(const ResourceGroup *g) {
         h = hash_string(h, g->class_hint);
         h = hash_number(h, (uint64_t) g->type);
         h = hash_number(h, g->n_rules);
-        for (size_t i = 0; i < g->n_rules; i++)
-                for (RuleField k = 0; k < _RULE_FIELD_MAX; k++) {
-                        RuleValue v;
+        for (size_t i = 0; i < g->n_rules; i++) {
+                const Rule *r = &g->rules[i];
 
-                        if (!rule_has(&g->rules[i], k))
-                                continue;
-                        v = rule_get(&g->rules[i], k);
-                        h = hash_number(h, (uint64_t) k << 8 | (unsigned char) v.type);
-                        if (v.type == 's')
-                                h = hash_string(h, v.s);
-                        else
-                                h = hash_number(h, v.type == 'i' ? (uint64_t) (int64_t) v.i : v.u);
-                }
+                /* Which fields, then every numeric field at once, present
+                 * or not: hashing more than the record holds can only make
+                 * a save serialize the group again. */
+                h = hash_number(h, r->fields);
+                h = hash_bytes(h, &r->vendor_id, offsetof(Rule, strings) - offsetof(Rule, vendor_id));
+                for (RuleField k = 0; k < _RULE_FIELD_MAX; k++)
+                        if (r->strings[k])
+                                h = hash_string(hash_number(h, k), r->strings[k]);
+        }
         h = hash_string(h, g->tenant);
         h = hash_string(h, g->parent);
         h = hash_number(h, g->keep_prepared);
