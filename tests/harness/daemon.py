@@ -35,6 +35,9 @@ class Hostdevd:
         self.binary = binary or paths.daemon_binary()
         self.args = ['--log-level=debug'] + list(args)
         self.extra_env = dict(env or {})
+        # False: started without the umockdev preload (bench/run-claims
+        # measures hostdevd as a host runs it; no uevent reaches it then).
+        self.preload = True
         self.proc = None
         self.runs = 0
         self.log_path = None
@@ -63,6 +66,9 @@ class Hostdevd:
         # or later. tools/run-tests --sanitize builds with clang, which links
         # the runtime into the program; a GCC build is refused by ASan's
         # own check instead of failing by chance.
+        if not self.preload:
+            for k in ('LD_PRELOAD', 'UMOCKDEV_DIR'):
+                env.pop(k, None)
         if 'UBSAN_OPTIONS' not in env:
             env['UBSAN_OPTIONS'] = 'print_stacktrace=1'
         env.update(self.extra_env)
