@@ -66,7 +66,7 @@ int daemon_usb_plan(Daemon *d, const Device *const *devs, size_t n, bool prepare
                 if (devs[i]->kind != DEVICE_USB)
                         return error_setf(ret_error, "%s is a PCI device: USB and PCI devices are prepared "
                                           "apart.", devs[i]->address);
-                if (usb_device_is_hub(devs[i]))
+                if (device_is_usb_hub(devs[i]))
                         return error_setf(ret_error, "%s is a USB hub: hubs stay with the host, pass the "
                                           "devices behind it instead.", devs[i]->address);
                 if (prepare) {

@@ -108,7 +108,8 @@ const char *device_state_to_string(DeviceState s);
  * as mlx5-vfio-pci. */
 bool driver_is_vfio(const char *driver);
 bool device_is_bridge(const Device *d);
-/* A USB hub (class 0x09): hubs and root hubs are never resource group members. */
+/* A USB hub (bDeviceClass 0x09, or a hub interface): hubs and root hubs
+ * are never resource group members, and stay with the host. */
 bool device_is_usb_hub(const Device *d);
 /* Has the USB device this class, as bDeviceClass or as a bInterfaceClass? */
 bool device_usb_has_class(const Device *d, unsigned cls);

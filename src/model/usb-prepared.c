@@ -9,7 +9,6 @@
 #include "shared/text.h"
 #include "usb-prepared.h"
 
-#define USB_CLASS_HUB 0x09
 
 static void usb_prepared_done(UsbPrepared *p) {
         free(p->address);
@@ -139,15 +138,6 @@ Device *usb_prepared_locate(const UsbPrepared *p, const Inventory *inv) {
         return NULL;
 }
 
-bool usb_device_is_hub(const Device *d) {
-        if (d->usb.device_class == USB_CLASS_HUB)
-                return true;
-        for (char **i = d->usb.interfaces; i && i[0] && i[1] && i[2]; i += 3)
-                if (startswith(i[1], "09/"))
-                        return true;
-        return false;
-}
-
 static int add_step(Plan *p, const char *address, const char *from, const char *to, const char *reason) {
         PlanStep *t = realloc(p->steps, (p->n_steps + 1) * sizeof(PlanStep)), *s;
 
@@ -183,7 +173,7 @@ int usb_plan_detach(const Device *d, Plan *ret, char **ret_error) {
 
         if (d->kind != DEVICE_USB)
                 return error_setf(ret_error, "%s is not a USB device.", d->address);
-        if (usb_device_is_hub(d))
+        if (device_is_usb_hub(d))
                 return error_setf(ret_error, "%s is a USB hub: hubs stay with the host, pass the devices "
                                   "behind it instead.", d->address);
         r = detach_steps(d, NULL, &p);

@@ -42,8 +42,6 @@ const char *usb_prepared_driver(const UsbPrepared *p, const char *interface);
  * serial (a stick on another port is that stick), else by address and ids. */
 Device *usb_prepared_locate(const UsbPrepared *p, const Inventory *inv);
 
-/* A hub (bDeviceClass 09, or a hub interface): hubs stay with the host. */
-bool usb_device_is_hub(const Device *d);
 
 /* Prepare: one step per interface bound to a driver, to no driver.
  * -EINVAL (with *ret_error) for a hub or a device that is not USB. */

@@ -26,8 +26,8 @@ static void test_plans(void) {
         CHECK_STREQ(detach.steps[0].from, "usb-storage");
         CHECK_STREQ(detach.steps[0].to, "");
 
-        CHECK(usb_device_is_hub(&hub));
-        CHECK(!usb_device_is_hub(&stick));
+        CHECK(device_is_usb_hub(&hub));
+        CHECK(!device_is_usb_hub(&stick));
         CHECK(usb_plan_detach(&hub, &none, &err) == -EINVAL);
         CHECK(err && strstr(err, "1-3") && strstr(err, "hub"));
 
