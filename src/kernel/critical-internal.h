@@ -35,6 +35,13 @@ typedef struct SwapEntry {
 int swaps_parse(FILE *f, SwapEntry **ret, size_t *ret_n);
 void swap_entries_free(SwapEntry *s, size_t n);
 
+/* A table under p->proc ("self/mountinfo", "swaps"), opened for reading;
+ * -errno (logged at debug level) when it cannot be. */
+int proc_table_open(const Paths *p, const char *name, FILE **ret);
+/* The code of one of the host's own mounts ("/" → "root-filesystem",
+ * "/boot", "/efi", "/usr", "/var"); NULL for any other mount point. */
+const char *host_mount_code(const char *mount_point);
+
 /* ---- sysfs ---- */
 /* The PCI function a sysfs object belongs to: the nearest directory at or
  * above the resolved path that is a PCI function. -ENODEV when none (a

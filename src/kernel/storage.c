@@ -509,7 +509,14 @@ static const struct {
         { "/var",      "var-filesystem" },
 };
 
-static int read_table(const Paths *p, const char *name, FILE **ret) {
+const char *host_mount_code(const char *mount_point) {
+        for (size_t i = 0; i < ELEMENTSOF(host_mounts); i++)
+                if (streq(host_mounts[i].mount_point, mount_point))
+                        return host_mounts[i].code;
+        return NULL;
+}
+
+int proc_table_open(const Paths *p, const char *name, FILE **ret) {
         _cleanup_free_ char *path = NULL;
 
         if (asprintf(&path, "%s/%s", p->proc, name) < 0)
@@ -526,7 +533,7 @@ static int swap_hits(const Paths *p, const MountEntry *mounts, size_t n_mounts, 
         size_t n_swaps = 0;
         int r;
 
-        if (read_table(p, "swaps", &f) < 0)
+        if (proc_table_open(p, "swaps", &f) < 0)
                 return 0;
         r = swaps_parse(f, &swaps, &n_swaps);
         if (r < 0)
@@ -570,7 +577,7 @@ int storage_critical_hits(const Paths *p, CriticalHit **hits, size_t *n) {
         size_t n_mounts = 0;
         int r;
 
-        if (read_table(p, "self/mountinfo", &f) < 0)
+        if (proc_table_open(p, "self/mountinfo", &f) < 0)
                 return 0;
         r = mountinfo_parse(f, &mounts, &n_mounts);
         if (r < 0)

@@ -84,33 +84,9 @@ static int walk(const char *dir, unsigned depth, const char *code, const char *t
         return 0;
 }
 
-static int read_table(const Paths *p, const char *name, FILE **ret) {
-        _cleanup_free_ char *path = NULL;
-
-        if (asprintf(&path, "%s/%s", p->proc, name) < 0)
-                return -ENOMEM;
-        *ret = fopen(path, "re");
-        return *ret ? 0 : -errno;
-}
-
 /* The code PCI storage uses for the host's own mounts, else a generic one. */
 static const char *mount_code(const char *mount_point) {
-        static const struct {
-                const char *mount_point;
-                const char *code;
-        } table[] = {
-                { "/",         "root-filesystem" },
-                { "/boot",     "boot-filesystem" },
-                { "/boot/efi", "boot-filesystem" },
-                { "/efi",      "boot-filesystem" },
-                { "/usr",      "usr-filesystem" },
-                { "/var",      "var-filesystem" },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if (streq(table[i].mount_point, mount_point))
-                        return table[i].code;
-        return "mounted-filesystem";
+        return host_mount_code(mount_point) ?: "mounted-filesystem";
 }
 
 static int mount_hits(const Paths *p, const MountEntry *m, CriticalHit **hits, size_t *n) {
@@ -133,7 +109,7 @@ static int swap_hits(const Paths *p, CriticalHit **hits, size_t *n) {
         size_t n_swaps = 0;
         int r;
 
-        if (read_table(p, "swaps", &f) < 0)
+        if (proc_table_open(p, "swaps", &f) < 0)
                 return 0;
         r = swaps_parse(f, &swaps, &n_swaps);
         if (r < 0)
@@ -164,7 +140,7 @@ int usb_critical_hits(const Paths *p, CriticalHit **hits, size_t *n) {
         size_t n_mounts = 0;
         int r;
 
-        if (read_table(p, "self/mountinfo", &f) >= 0) {
+        if (proc_table_open(p, "self/mountinfo", &f) >= 0) {
                 r = mountinfo_parse(f, &mounts, &n_mounts);
                 if (r < 0)
                         return r;
