@@ -31,7 +31,8 @@ _hostdevctl() {
         local options='--help --version --json --no-legend --no-ask-password --dry-run
                        --override-critical --type= --rule= --description= --class= --name=
                        --include-companions --all --no-autoprobe --uuid= --consumer= --count=
-                       --device= --numa= --numa-strict --lease-pid= --no-prepare --format='
+                       --device= --numa= --numa-strict --lease-pid= --no-prepare --format=
+                       --mac= --vlan='
 
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}

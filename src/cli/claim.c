@@ -65,6 +65,7 @@ static void json_write_handle(JsonWriter *w, const HdHandle *x) {
         json_kv_string_or_null(w, "vfio_group", x->vfio_group);
         json_kv_string_or_null(w, "qemu", x->qemu);
         json_kv_string_or_null(w, "libvirt", x->libvirt);
+        json_kv_string_or_null(w, "libvirt_interface", x->libvirt_interface);
         json_end_object(w);
 }
 
@@ -138,10 +139,13 @@ static int print_claim_text(const HdHost *h, const HdClaim *c) {
         return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -EIO;
 }
 
-/* One handle a line: <hostdev> elements, or -device arguments. */
+/* One handle a line: <hostdev> elements (a NIC's VF as the <interface>
+ * that carries its MAC and VLAN), or -device arguments. */
 static int print_handles(const HdClaim *c, ClaimFormat format) {
         for (size_t i = 0; i < c->n_handles; i++) {
-                const char *s = format == FORMAT_LIBVIRT ? c->handles[i].libvirt : c->handles[i].qemu;
+                const HdHandle *x = c->handles + i;
+                const char *s = format == FORMAT_QEMU ? x->qemu :
+                                !isempty(x->libvirt_interface) ? x->libvirt_interface : x->libvirt;
 
                 if (isempty(s))
                         continue;
@@ -218,6 +222,10 @@ static int append_claim_options(sd_bus_message *m, char **devices) {
                 r = sd_bus_message_append(m, "{sv}", "numa-strict", "b", 1);
         if (r >= 0 && devices)
                 r = hd_append_devices_option(m, devices);
+        if (r >= 0 && arg_mac)
+                r = sd_bus_message_append(m, "{sv}", "mac", "s", arg_mac);
+        if (r >= 0 && arg_vlan >= 0)
+                r = sd_bus_message_append(m, "{sv}", "vlan", "u", (uint32_t) arg_vlan);
         if (r >= 0 && arg_lease_pid > 0) {
                 char lease[32];
 
@@ -371,7 +379,7 @@ static int claim_release(int argc, char *argv[]) {
 }
 
 #define CLAIM_OPTIONS (OPT_COUNT | OPT_CONSUMER | OPT_NUMA | OPT_NUMA_STRICT | OPT_DEVICE | OPT_LEASE_PID | \
-                       OPT_NO_PREPARE | OPT_FORMAT)
+                       OPT_NO_PREPARE | OPT_FORMAT | OPT_MAC | OPT_VLAN)
 
 /* "claim GROUP": not a sub-command but the noun's own form; listed first in the help. */
 const Verb claim_group_verb = {

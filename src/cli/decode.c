@@ -267,6 +267,7 @@ static int parse_handle(sd_bus_message *m, HdHandle *x) {
                 { "vfio-group", offsetof(HdHandle, vfio_group) },
                 { "qemu",       offsetof(HdHandle, qemu)       },
                 { "libvirt",    offsetof(HdHandle, libvirt)    },
+                { "libvirt-interface", offsetof(HdHandle, libvirt_interface) },
         };
         int r;
 

@@ -97,6 +97,7 @@ void hd_claim_free_handles(HdClaim *c) {
                 free(x->vfio_group);
                 free(x->qemu);
                 free(x->libvirt);
+                free(x->libvirt_interface);
         }
         free(c->handles);
         c->handles = NULL;

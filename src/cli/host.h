@@ -120,6 +120,7 @@ typedef struct HdHandle {
         char *vfio_group;               /* "" for USB */
         char *qemu;                     /* one -device argument */
         char *libvirt;                  /* one <hostdev> element */
+        char *libvirt_interface;        /* a VF of a sriov-nic claim: one <interface type='hostdev'> */
 } HdHandle;
 
 typedef struct HdClaim {

@@ -29,6 +29,8 @@ bool arg_numa_strict = false;
 char **arg_devices = NULL;
 unsigned arg_lease_pid = 0;
 bool arg_no_prepare = false;
+char *arg_mac = NULL;
+int arg_vlan = -1;
 char *arg_format = NULL;
 
 /* The OPT_* options given, to refuse those a command does not take. */
@@ -184,6 +186,8 @@ static void help(void) {
                "     --numa-strict       claim: only members on the --numa node\n"
                "     --lease-pid=PID     claim: release the claim when process PID exits\n"
                "     --no-prepare        claim: leave the devices on their drivers\n"
+               "     --mac=ADDRESS       claim from a sriov-nic group: the VF's MAC address\n"
+               "     --vlan=ID           claim from a sriov-nic group: the VF's VLAN, 1 to 4094\n"
                "     --format=FORMAT     claim, claim show: text, libvirt, qemu or json\n"
                "\nSee the hostdevctl(1) man page for details.\n");
 }
@@ -216,6 +220,8 @@ enum {
         ARG_LEASE_PID,
         ARG_NO_PREPARE,
         ARG_FORMAT,
+        ARG_MAC,
+        ARG_VLAN,
 };
 
 static const struct option options[] = {
@@ -243,6 +249,8 @@ static const struct option options[] = {
         { "lease-pid",          required_argument, NULL, ARG_LEASE_PID          },
         { "no-prepare",         no_argument,       NULL, ARG_NO_PREPARE         },
         { "format",             required_argument, NULL, ARG_FORMAT             },
+        { "mac",                required_argument, NULL, ARG_MAC                },
+        { "vlan",               required_argument, NULL, ARG_VLAN               },
         {}
 };
 
@@ -268,6 +276,8 @@ static const char *option_name(unsigned bit) {
                 { OPT_LEASE_PID,          "--lease-pid"          },
                 { OPT_NO_PREPARE,         "--no-prepare"         },
                 { OPT_FORMAT,             "--format"             },
+                { OPT_MAC,                "--mac"                },
+                { OPT_VLAN,               "--vlan"               },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -436,6 +446,17 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_FORMAT:
                         r = set_format(optarg);
                         break;
+                case ARG_MAC:
+                        /* The daemon checks it, as it checks SetVfConfig's. */
+                        r = set_string(&arg_mac, optarg, OPT_MAC);
+                        break;
+                case ARG_VLAN: {
+                        unsigned n = 0;
+
+                        r = set_number(&n, optarg, OPT_VLAN, 1, 4094);
+                        arg_vlan = (int) n;
+                        break;
+                }
                 case '?': {
                         const char *a = argv[optind - 1];
 
@@ -542,5 +563,6 @@ int main(int argc, char *argv[]) {
         free(arg_consumer);
         strv_free(arg_devices);
         free(arg_format);
+        free(arg_mac);
         return r;
 }

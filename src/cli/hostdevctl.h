@@ -34,6 +34,8 @@ extern char **arg_devices;              /* one entry per --device */
 extern unsigned arg_lease_pid;          /* --lease-pid; 0 when not given */
 extern bool arg_no_prepare;
 extern char *arg_format;                /* --format: text, libvirt, qemu or json; NULL when not given */
+extern char *arg_mac;                   /* claim --mac: the VF's MAC address; NULL when not given */
+extern int arg_vlan;                    /* claim --vlan; -1 when not given */
 
 /* The options only some commands take; a Verb lists those it accepts. */
 enum {
@@ -56,6 +58,8 @@ enum {
         OPT_LEASE_PID          = 1 << 16,
         OPT_NO_PREPARE         = 1 << 17,
         OPT_FORMAT             = 1 << 18,
+        OPT_MAC                = 1 << 19,
+        OPT_VLAN               = 1 << 20,
 };
 
 /* Verbs: argv[0] is the verb's name; they return an exit status. */

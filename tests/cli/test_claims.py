@@ -29,7 +29,7 @@ CLAIM_ACTION = clitest.polkit_action('claim-devices')
 TENANT_ACTION = clitest.polkit_action('assign-tenant')
 CLAIMS_COLUMNS = ['ID', 'CONSUMER', 'GROUP', 'DEVICES', 'LEASE', 'SINCE']
 CLAIM_KEYS = {'id', 'object_path', 'consumer', 'resource_group', 'lease', 'since', 'devices', 'handles'}
-HANDLE_KEYS = {'address', 'object_path', 'sysfs_path', 'vfio_group', 'qemu', 'libvirt'}
+HANDLE_KEYS = {'address', 'object_path', 'sysfs_path', 'vfio_group', 'qemu', 'libvirt', 'libvirt_interface'}
 
 DOMAIN = """<domain type='kvm'>
   <name>hostdev-cli-claim</name>
@@ -232,7 +232,8 @@ class ClaimCliTest(ClaimCliCase):
             self.assertEqual(set(mine), HANDLE_KEYS)
             self.assertEqual(mine, {'address': theirs['address'], 'object_path': theirs['device'],
                                     'sysfs_path': theirs['sysfs'], 'vfio_group': theirs['vfio-group'],
-                                    'qemu': theirs['qemu'], 'libvirt': theirs['libvirt']})
+                                    'qemu': theirs['qemu'], 'libvirt': theirs['libvirt'],
+                                    'libvirt_interface': theirs.get('libvirt-interface')})
         # --format=json is --json
         self.assertEqual(json.loads(self.ctl('claim', 'show', path, '--format=json').stdout), got)
         self.assertEqual(json.loads(self.ctl('claim', 'show', path, '--json').stdout), got)
@@ -443,6 +444,7 @@ class ClaimUsageTest(clitest.CliTestCase):
         for words in ('claim GROUP --consumer=ID', 'claim list', 'claim show CLAIM', 'claim release CLAIM',
                       'claims', 'unclaim', 'tenant assign GROUP TENANT', 'tenant return GROUP', '--consumer=',
                       '--count=', '--device=', '--numa=', '--numa-strict', '--lease-pid=', '--no-prepare',
+                      '--mac=', '--vlan=',
                       '--format='):
             self.assertIn(words, r.stdout)
 
@@ -455,6 +457,10 @@ class ClaimUsageTest(clitest.CliTestCase):
                 (['claim', 'gpus', '--consumer=x', '--count=two'], "Option '--count' takes a number"),
                 (['claim', 'gpus', '--consumer=x', '--numa=-1'], "Option '--numa' takes a number"),
                 (['claim', 'gpus', '--consumer=x', '--lease-pid=0'], "Option '--lease-pid' takes a number"),
+                (['claim', 'vfs', '--consumer=x', '--vlan=0'], "Option '--vlan' takes a number from 1 to 4094"),
+                (['claim', 'vfs', '--consumer=x', '--vlan=4095'], "Option '--vlan' takes a number"),
+                (['claim', 'vfs', '--consumer=x', '--mac=a', '--mac=b'], "Option '--mac' given twice"),
+                (['prepare', '01:00.0', '--mac=52:54:00:00:00:01'], "prepare: option '--mac' does not apply"),
                 (['claim', 'gpus', '--consumer=x', '--format=xml'], "Unknown format 'xml'"),
                 (['claim', 'gpus', '--consumer=x', '--numa-strict'], "claim: option '--numa-strict' needs --numa"),
                 (['claim', 'gpus', 'more', '--consumer=x'], 'claim: too many arguments'),

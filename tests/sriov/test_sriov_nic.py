@@ -319,6 +319,43 @@ class Claims(SriovNicTestCase):
         self.assertIn("<mac address='52:54:00:aa:00:09'/><vlan><tag id='7'/></vlan>", h['libvirt-interface'])
         self.release_claim(claim)
 
+    def test_cli_mac_vlan(self):
+        """hostdevctl claim --mac --vlan: the VF gets both before it goes
+        to vfio-pci, --format=libvirt prints its <interface> (valid in a
+        domain), and hostdevctl unclaim takes them back."""
+        pf = self.pf_without['address']
+        self.vf_pool(pf, 2, name='cli-nics')
+        env = cli_env(self.shared.address)
+        r = run_cli(['claim', 'cli-nics', '--consumer=vm-cli', '--mac=52:54:00:aa:00:0c', '--vlan=12',
+                     '--format=libvirt'], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        vf = self.kernel_vfs(pf)[0]
+        self.assertVf(pf, 0, '52:54:00:aa:00:0c', 12)
+        self.assertTrue(self.faults.settle())
+        self.assertEqual(self.drivers([vf]), {vf: VFIO})
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 1, r.stdout)
+        self.assertTrue(lines[0].startswith("<interface type='hostdev' managed='no'>"), lines[0])
+        self.assertIn("<mac address='52:54:00:aa:00:0c'/><vlan><tag id='12'/></vlan>", lines[0])
+        self.assertIn('<source>%s</source>' % source_address(vf), lines[0])
+        self.assertValidDomain(lines)
+
+        (claim,) = self.client.get('/org/hostdev1', 'org.hostdev1.Manager', 'Claims')
+        r = run_cli(['unclaim', claim.rsplit('/', 1)[1]], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertVf(pf, 0, ZERO_MAC, 0)
+        self.assertTrue(self.faults.settle())
+        self.assertNotEqual(self.drivers([vf])[vf], VFIO)
+
+        # the daemon judges the address; nothing is claimed or written
+        writes = len(self.kernel.log)
+        r = run_cli(['claim', 'cli-nics', '--consumer=vm-cli', '--mac=01:00:5e:00:00:01'], env)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('multicast', r.stderr)
+        self.assertEqual(self.client.get('/org/hostdev1', 'org.hostdev1.Manager', 'Claims'), [])
+        self.assertTrue(self.faults.settle())
+        self.assertEqual(self.kernel.log[writes:], [])
+
     def test_bad_settings(self):
         """Wrong settings are InvalidArgument and claim nothing."""
         pf = self.pf_without['address']
