@@ -83,8 +83,7 @@ void bus_device_interfaces(const Device *dev, const char *ret[static 8]);
 #define BUS_DEVICE_PATH_MAX (sizeof(BUS_PATH "/pci/") + ADDRESS_MAX)
 const char *bus_device_path(const Device *d, char buf[static BUS_DEVICE_PATH_MAX]);
 char *bus_device_path_of(DeviceKind kind, const char *address);
-/* The canonical address a path's last element names; NULL for any other spelling. */
-char *bus_address_from_path_component(DeviceKind kind, const char *component);
+/* (The way back, a path's last element to an address: address_from_path_component().) */
 /* "/org/hostdev1/iommu_group/12" */
 #define BUS_GROUP_PATH_MAX (sizeof(BUS_PATH "/iommu_group/") + 12)
 const char *bus_iommu_group_path(unsigned number, char buf[static BUS_GROUP_PATH_MAX]);

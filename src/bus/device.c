@@ -209,7 +209,7 @@ Device *bus_device_from_path(Daemon *dm, const char *path, const char *interface
         else
                 return NULL;
 
-        address = bus_address_from_path_component(kind, rest);
+        address = address_from_path_component(kind, rest);
         if (!address)
                 return NULL;
         d = inventory_get(&dm->inventory, address);

@@ -29,34 +29,6 @@ char *bus_device_path_of(DeviceKind kind, const char *address) {
         return p;
 }
 
-char *bus_address_from_path_component(DeviceKind kind, const char *component) {
-        char buf[ADDRESS_MAX + 1], *ret = NULL;
-        size_t l = strnlen(component, ADDRESS_MAX + 1);
-        int n = 0;
-
-        if (l > ADDRESS_MAX)
-                return NULL;
-        memcpy(buf, component, l + 1);
-        for (char *c = buf; *c; c++) {
-                if (*c != '_')
-                        continue;
-                n++;
-                if (kind == DEVICE_PCI)
-                        *c = n == 3 ? '.' : ':';
-                else
-                        *c = n == 1 ? '-' : '.';
-        }
-        /* Only the canonical spelling names an object. */
-        if (kind == DEVICE_PCI ? pci_address_parse(buf, &ret) < 0 : usb_address_parse(buf, &ret) < 0)
-                return NULL;
-        if (!streq(ret, buf)) {
-                free(ret);
-                return NULL;
-        }
-        return ret;
-}
-
-
 const char *bus_iommu_group_path(unsigned number, char buf[static BUS_GROUP_PATH_MAX]) {
         snprintf(buf, BUS_GROUP_PATH_MAX, BUS_PATH "/iommu_group/%u", number);
         return buf;

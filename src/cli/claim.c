@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <time.h>
 
+#include "common/address.h"
 #include "hostdevctl.h"
 
 typedef enum ClaimFormat {
@@ -57,6 +58,19 @@ static const char *claim_group_name(const HdHost *h, const HdClaim *c) {
         return hd_host_resource_group_name(h, c->resource_group);
 }
 
+/* A claimed device that is unplugged: its address, from the path it had
+ * ("1-3.2"), else that path. */
+static char *missing_address(const char *path) {
+        return address_from_object_path(path) ?: strdup(path);
+}
+
+static bool claim_misses(const HdClaim *c, const char *path) {
+        for (char **p = c->missing; p && *p; p++)
+                if (streq(*p, path))
+                        return true;
+        return false;
+}
+
 static void json_write_handle(JsonWriter *w, const HdHandle *x) {
         json_begin_object(w);
         json_kv_string(w, "address", x->address);
@@ -79,6 +93,14 @@ static void json_write_claim(JsonWriter *w, const HdHost *h, const HdClaim *c) {
         json_kv_uint(w, "since", c->since);
         json_key(w, "devices");
         json_write_members(w, h, c->devices);
+        json_key(w, "missing");
+        json_begin_array(w);
+        for (char **p = c->missing; p && *p; p++) {
+                _cleanup_free_ char *a = missing_address(*p);
+
+                json_string(w, a ?: *p);
+        }
+        json_end_array(w);
         json_key(w, "handles");
         json_begin_array(w);
         for (size_t i = 0; i < c->n_handles; i++)
@@ -103,8 +125,15 @@ static int add_claim(KeyValue *kv, const HdHost *h, const HdClaim *c) {
         if (strv_isempty(c->devices) && (r = kv_add(kv, "Devices", "none")) < 0)
                 return r;
         for (char **p = c->devices; p && *p; p++) {
-                _cleanup_free_ char *line = group_member_line(h, *p);
+                _cleanup_free_ char *line = NULL, *a = NULL;
 
+                if (claim_misses(c, *p)) {
+                        a = missing_address(*p);
+                        if (a && asprintf(&line, "%s  (missing: unplugged; the claim takes it back when it "
+                                          "returns)", a) < 0)
+                                line = NULL;
+                } else
+                        line = group_member_line(h, *p);
                 if (!line)
                         return -ENOMEM;
                 r = p == c->devices ? kv_add(kv, "Devices", "%s", line) : kv_add_more(kv, "%s", line);
@@ -329,9 +358,14 @@ static int claim_list(int argc, char *argv[]) {
 
                 if (!addresses)
                         return output_result(-ENOMEM);
-                for (char **p = c->devices; p && *p; p++)
-                        if (!(addresses[n++] = strdup(hd_host_path_to_address(h, *p))))
+                for (char **p = c->devices; p && *p; p++) {
+                        _cleanup_free_ char *a = claim_misses(c, *p) ? missing_address(*p) : NULL;
+
+                        if (claim_misses(c, *p) ? !a || asprintf(&addresses[n], "%s (missing)", a) < 0
+                                                : !(addresses[n] = strdup(hd_host_path_to_address(h, *p))))
                                 return output_result(-ENOMEM);
+                        n++;
+                }
                 devices = strv_join(addresses, ",");
                 if (!devices)
                         return output_result(-ENOMEM);

@@ -422,6 +422,7 @@ static const PropMap claim_map[] = {
         { "Handles",       "aa{sv}", 0,                              parse_handles },
         { "Since",         "t",      FIELD(HdClaim, since),          parse_u64     },
         { "Lease",         "s",      FIELD(HdClaim, lease),          parse_string  },
+        { "Missing",       "ao",     FIELD(HdClaim, missing),        parse_strv    },
         {}
 };
 

@@ -112,6 +112,7 @@ HdClaim *hd_claim_free(HdClaim *c) {
         free(c->consumer);
         free(c->resource_group);
         strv_free(c->devices);
+        strv_free(c->missing);
         hd_claim_free_handles(c);
         free(c->lease);
         free(c);

@@ -133,6 +133,7 @@ typedef struct HdClaim {
         size_t n_handles;
         uint64_t since;                 /* µs since the epoch */
         char *lease;                    /* "" when none */
+        char **missing;                 /* object paths of its unplugged devices (they are in devices too) */
 } HdClaim;
 
 /* Everything the daemon publishes, devices and groups sorted (see hd_host_sort). */

@@ -214,3 +214,46 @@ int address_compare(const char *a, const char *b) {
         }
         return *a ? 1 : *b ? -1 : 0;
 }
+
+char *address_from_path_component(DeviceKind kind, const char *component) {
+        char buf[ADDRESS_MAX + 1], *ret = NULL;
+        size_t l = strnlen(component, ADDRESS_MAX + 1);
+        int n = 0;
+
+        if (l > ADDRESS_MAX)
+                return NULL;
+        memcpy(buf, component, l + 1);
+        for (char *c = buf; *c; c++) {
+                if (*c != '_')
+                        continue;
+                n++;
+                if (kind == DEVICE_PCI)
+                        *c = n == 3 ? '.' : ':';
+                else
+                        *c = n == 1 ? '-' : '.';
+        }
+        /* Only the canonical spelling names an object. */
+        if (kind == DEVICE_PCI ? pci_address_parse(buf, &ret) < 0 : usb_address_parse(buf, &ret) < 0)
+                return NULL;
+        if (!streq(ret, buf)) {
+                free(ret);
+                return NULL;
+        }
+        return ret;
+}
+
+char *address_from_object_path(const char *path) {
+        static const char prefix[] = "/org/hostdev1/";
+
+        if (!path || strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+                return NULL;
+        path += sizeof(prefix) - 1;
+        for (DeviceKind k = 0; k < _DEVICE_KIND_MAX; k++) {
+                const char *kind = device_kind_to_string(k);
+                size_t l = strlen(kind);
+
+                if (strncmp(path, kind, l) == 0 && path[l] == '/')
+                        return address_from_path_component(k, path + l + 1);
+        }
+        return NULL;
+}

@@ -31,6 +31,13 @@ int usb_interface_parse(const char *s, char **ret_device);
  * a single function ("01:00.0") included. */
 int pci_slot_parse(const char *s, char **ret_slot);
 
+/* The address an object path's last element spells ("0000_01_00_0" for
+ * PCI, "3_1_2" for USB: every ':', '.' and '-' as '_'), in the kernel's
+ * form; NULL for any other spelling. address_from_object_path() takes
+ * the whole path, "/org/hostdev1/pci/…" or "…/usb/…". */
+char *address_from_path_component(DeviceKind kind, const char *component);
+char *address_from_object_path(const char *path);
+
 /* Orders addresses as people read them: PCI by domain, bus, device and
  * function; USB by bus, then port by port ("1-3" < "1-3.2" < "1-10");
  * PCI before USB. For qsort over Device pointers: device_address_compare. */

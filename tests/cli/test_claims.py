@@ -28,7 +28,7 @@ MANAGER = 'org.hostdev1.Manager'
 CLAIM_ACTION = clitest.polkit_action('claim-devices')
 TENANT_ACTION = clitest.polkit_action('assign-tenant')
 CLAIMS_COLUMNS = ['ID', 'CONSUMER', 'GROUP', 'DEVICES', 'LEASE', 'SINCE']
-CLAIM_KEYS = {'id', 'object_path', 'consumer', 'resource_group', 'lease', 'since', 'devices', 'handles'}
+CLAIM_KEYS = {'id', 'object_path', 'consumer', 'resource_group', 'lease', 'since', 'devices', 'missing', 'handles'}
 HANDLE_KEYS = {'address', 'object_path', 'sysfs_path', 'vfio_group', 'qemu', 'libvirt', 'libvirt_interface'}
 
 DOMAIN = """<domain type='kvm'>
@@ -226,6 +226,7 @@ class ClaimCliTest(ClaimCliCase):
                          (path.rsplit('/', 1)[1], path, 'vm-j', 'gpus', None, props['Since']))
         self.assertEqual([d['address'] for d in got['devices']], members)
         self.assertEqual([d['object_path'] for d in got['devices']], [self.dev_path(a) for a in members])
+        self.assertEqual(got['missing'], [])
         handles = props['Handles']
         self.assertEqual([h['address'] for h in got['handles']], members)
         for mine, theirs in zip(got['handles'], handles):

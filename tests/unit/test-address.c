@@ -91,16 +91,23 @@ static void test_long(void) {
 static void test_paths(void) {
         _cleanup_free_ char *p1 = bus_device_path_of(DEVICE_PCI, "0000:01:00.0");
         _cleanup_free_ char *p2 = bus_device_path_of(DEVICE_USB, "3-1.2");
-        _cleanup_free_ char *a1 = bus_address_from_path_component(DEVICE_PCI, "0000_01_00_0");
-        _cleanup_free_ char *a2 = bus_address_from_path_component(DEVICE_USB, "3_1_2");
-        _cleanup_free_ char *bad1 = bus_address_from_path_component(DEVICE_PCI, "01_00_0");
-        _cleanup_free_ char *bad2 = bus_address_from_path_component(DEVICE_PCI, "0000_01_00_0_");
-        _cleanup_free_ char *bad3 = bus_address_from_path_component(DEVICE_USB, "3_01");
+        _cleanup_free_ char *a1 = address_from_path_component(DEVICE_PCI, "0000_01_00_0");
+        _cleanup_free_ char *a2 = address_from_path_component(DEVICE_USB, "3_1_2");
+        _cleanup_free_ char *bad1 = address_from_path_component(DEVICE_PCI, "01_00_0");
+        _cleanup_free_ char *bad2 = address_from_path_component(DEVICE_PCI, "0000_01_00_0_");
+        _cleanup_free_ char *bad3 = address_from_path_component(DEVICE_USB, "3_01");
+        _cleanup_free_ char *o1 = address_from_object_path("/org/hostdev1/usb/3_1_2");
+        _cleanup_free_ char *o2 = address_from_object_path("/org/hostdev1/pci/0000_01_00_0");
+        _cleanup_free_ char *o3 = address_from_object_path("/org/hostdev1/claim/c1");
+        _cleanup_free_ char *o4 = address_from_object_path("/org/hostdev1/usbx/3_1_2");
 
         CHECK_STREQ(p1, "/org/hostdev1/pci/0000_01_00_0");
         CHECK_STREQ(p2, "/org/hostdev1/usb/3_1_2");
         CHECK_STREQ(a1, "0000:01:00.0");
         CHECK_STREQ(a2, "3-1.2");
+        CHECK_STREQ(o1, "3-1.2");
+        CHECK_STREQ(o2, "0000:01:00.0");
+        CHECK(!o3 && !o4);
         CHECK(!bad1);   /* only the canonical spelling names an object */
         CHECK(!bad2);
         CHECK(!bad3);

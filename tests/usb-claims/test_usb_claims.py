@@ -10,6 +10,7 @@ device a VM must keep when it comes back at another port. Every number a
 test expects (ids, bus and device numbers) comes from these descriptions.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,11 +18,13 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'cli'))
 
 from gi.repository import Gio, GLib  # noqa: E402
 
 import harness  # noqa: E402
 from harness import hostspec  # noqa: E402
+from clitest import cli_env, run_cli  # noqa: E402
 from harness.client import CallError  # noqa: E402
 from harness.holdback import HoldBack  # noqa: E402
 from harness.groups import (  # noqa: E402
@@ -290,6 +293,37 @@ class UsbClaims(GroupsTestCase):
         # The move is in the store: a restart finds the claim at 1-3.3.
         self.restart_daemon()
         self.assertClaimHolds(c, third)
+
+    def test_cli_shows_missing(self):
+        """hostdevctl names an unplugged device of a claim by its address
+        and says it is missing: claims, claim show (text and JSON)."""
+        group, _ = self.make_resource([DONGLE], 'dongles')
+        c = self.claim(group, [DONGLE], consumer='vm-usb')
+        cid = c.rsplit('/', 1)[1]
+        env = cli_env(self.shared.address)
+        r = run_cli(['claims', '--no-legend'], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(DONGLE, r.stdout)
+        self.assertNotIn('missing', r.stdout)
+
+        self.unplug(DONGLE)
+        self.wait_until(lambda: self.client.get(c, CLAIM, 'Missing') == [self.dev_path(DONGLE)],
+                        what='the dongle to be missing')
+        r = run_cli(['claims', '--no-legend'], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('%s (missing)' % DONGLE, r.stdout)
+        self.assertNotIn(self.dev_path(DONGLE), r.stdout)
+        r = run_cli(['claim', 'show', cid], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('%s  (missing: unplugged' % DONGLE, r.stdout)
+        got = json.loads(run_cli(['claim', 'show', cid, '--json'], env).stdout)
+        self.assertEqual((got['id'], got['missing']), (cid, [DONGLE]))
+
+        self.plug(self.spec(DONGLE))
+        self.wait_until(lambda: self.client.get(c, CLAIM, 'Missing') == [], what='the dongle back')
+        got = json.loads(run_cli(['claim', 'show', cid, '--json'], env).stdout)
+        self.assertEqual(got['missing'], [])
+        self.assertEqual([d['address'] for d in got['devices']], [DONGLE])
 
     def test_prepared_claim_replug(self):
         """prepare=true: the stick's usb-storage interface lets go when it
