@@ -90,6 +90,11 @@ int bus_method_assign_to_tenant(sd_bus_message *m, void *userdata, sd_bus_error 
 
         if (!parent)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_FOUND, "The resource group is gone.");
+        if (parent->type == RESOURCE_VGPU)
+                /* Its instances are made when claimed: nothing to set aside. */
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_SUPPORTED, "%s is a vgpu group: its instances are "
+                                         "made when claimed, so there are no members to move to a tenant. "
+                                         "Make the tenant a vgpu group of its own.", parent->name);
         r = sd_bus_message_read(m, "su", &tenant, &count);
         if (r < 0)
                 return r;

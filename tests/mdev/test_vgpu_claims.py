@@ -35,6 +35,7 @@ MDEV_IFACE = 'org.hostdev1.Mdev'
 ERR_INVALID = 'org.hostdev1.Error.InvalidArgument'
 ERR_INSUFFICIENT = 'org.hostdev1.Error.InsufficientDevices'
 ERR_BUSY = 'org.hostdev1.Error.Busy'
+ERR_NOT_SUPPORTED = 'org.hostdev1.Error.NotSupported'
 ERR_ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 ERR_INTERACTIVE = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
 
@@ -198,7 +199,8 @@ class MdevPool(PoolMixin, HostdevTestCase):
 
     def test_bad_input(self):
         """A type the rules do not take, count 0, unknown options,
-        an unprivileged caller: named errors, nothing written."""
+        an unprivileged caller, a tenant assignment: named errors,
+        nothing written."""
         self.refused('a type the group does not offer',
                      lambda: self.claim(1, options={'mdev-type': GLib.Variant('s', 'nvidia-559')}), (ERR_INVALID,))
         self.refused('a malformed type',
@@ -207,6 +209,14 @@ class MdevPool(PoolMixin, HostdevTestCase):
         self.refused('unknown option', lambda: self.claim(1, options={'numa-node': GLib.Variant('i', 0)}),
                      (ERR_INVALID,))
         self.refused('nobody', lambda: self.claim(1, caller=NOBODY), (ERR_ACCESS_DENIED, ERR_INTERACTIVE))
+        # instances are made when claimed: nothing to set aside for a tenant
+        groups = lambda: sorted(p for p, ifs in self.client.managed_objects().items() if RG in ifs)  # noqa: E731
+        before = groups()
+        err = self.refused('a tenant', lambda: self.client.call(self.group, RG, 'AssignToTenant',
+                                                                GLib.Variant('(sua{sv})', ('tenant-a', 1, {}))),
+                           (ERR_NOT_SUPPORTED,))
+        self.assertIn('vgpu group', err.message)
+        self.assertEqual(groups(), before)
 
     def test_concurrent_claims(self):
         """Three claims asked at once (4, 4 and 1 of 8): they are carried
