@@ -20,7 +20,12 @@
  * version is reported (naming the file and the record) and never
  * overwritten. store_salvage() recovers what can be read. */
 
-#define STORE_SCHEMA_VERSION 2
+/* 1: the first records. 2: a check line on every record. 3: claims,
+ * their VF settings and USB identities (vf=, identity=), SR-IOV settings,
+ * mdevs on parents that are no PCI device, USB devices prepared. A file
+ * of an older version loads as it is; a hostdevd that knows only an older
+ * one refuses a newer file with a message saying so, never as damaged. */
+#define STORE_SCHEMA_VERSION 3
 #define STORE_FILE "hostdev.db"
 
 typedef struct Store Store;

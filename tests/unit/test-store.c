@@ -180,7 +180,7 @@ static void test_prepared_and_reboot(void) {
 static void test_versions(void) {
         _cleanup_free_ char *error = NULL;
 
-        write_db("3", NULL);
+        write_db("4", NULL);
         CHECK(load(&error, NULL) == -EPROTONOSUPPORT);
         CHECK(error && strstr(error, "newer"));
         write_db("01", NULL);
