@@ -342,6 +342,20 @@ static int slot_rule(const Device *d, ResourceType t, Rule *r) {
         return set_function(r, t, d);
 }
 
+/* A VF as what it is: VF n of its PF. Its PF's serial would not do: the
+ * ports of one card report the same one. */
+static int vf_rule(const Device *d, ResourceType t, Rule *r) {
+        char index[16];
+        int k;
+
+        if (d->kind != DEVICE_PCI || !d->pci.physfn || d->pci.vf_index < 0)
+                return -ENOENT;
+        snprintf(index, sizeof index, "%d", d->pci.vf_index);
+        if ((k = set_ids(r, t, d, false)) < 0 || (k = set_s(r, t, RULE_PHYSICAL_FUNCTION, d->pci.physfn)) < 0)
+                return k;
+        return set_s(r, t, RULE_VF_INDEX, index);
+}
+
 static int address_rule(const Device *d, ResourceType t, Rule *r) {
         int k = set_ids(r, t, d, true);
 
@@ -354,7 +368,7 @@ static int address_rule(const Device *d, ResourceType t, Rule *r) {
  * or slot the kernel reports may still be unfit (too long, odd bytes). */
 static int identity_rule(const Device *d, ResourceType t, Rule *ret) {
         static int (*const makers[])(const Device *, ResourceType, Rule *) = {
-                serial_rule, slot_rule, address_rule,
+                vf_rule, serial_rule, slot_rule, address_rule,
         };
         int k = -EINVAL;
 

@@ -181,16 +181,21 @@ class MakeResourceTest(MembershipTestCase):
                        'port-path': '1-3.2'}, props['Rules'])
 
     def test_virtual_functions(self):
-        """VFs make an sriov-nic group; each is found by ids and address."""
+        """VFs make an sriov-nic group; each is found as VF n of its PF,
+        with its ids."""
         vfs = ['0000:03:02.0', '0000:03:02.1']
         path, _ = self.make_resource(vfs, 'vfs')
         props = self.props(path)
         self.assertEqual(props['Type'], 'sriov-nic')
         self.assertEqual(props['Devices'], [self.dev_path(a) for a in vfs])
-        addresses = sorted(r.get('address') for r in props['Rules'])
-        self.assertEqual(addresses, vfs)
-        for r in props['Rules']:
-            self.assertNotIn('serial', r)
+        want = []
+        for a in vfs:
+            vf = self.host.pci_device(a)
+            pf = vf['physfn']
+            index = vf['vf_index']
+            want.append({'vendor-id': int(vf['vendor_id'], 16), 'product-id': int(vf['device_id'], 16),
+                         'physical-function': pf, 'vf-index': str(index)})
+        self.assertEqual(sorted(props['Rules'], key=lambda r: r['vf-index']), want)
 
 
 class HotplugTest(MembershipTestCase):

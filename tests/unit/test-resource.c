@@ -232,18 +232,21 @@ static void test_make_vfs(const Inventory *inv) {
 
         CHECK(resource_make_rules(sel, 2, &type, &rules, &n, NULL) == 0);
         CHECK(type == RESOURCE_SRIOV_NIC);
-        /* The serial of a VF is its PF's: each VF is named by its address. */
+        /* The serial of a VF is its PF's: each VF is named as VF n of its PF. */
         CHECK(n == 2);
-        CHECK(!rule_has(rules + 0, RULE_SERIAL));
-        CHECK(rule_string_is(rules + 0, RULE_ADDRESS, "0000:03:02.0"));
-        CHECK(rule_string_is(rules + 1, RULE_ADDRESS, "0000:03:02.1"));
+        CHECK(!rule_has(rules + 0, RULE_SERIAL) && !rule_has(rules + 0, RULE_ADDRESS));
+        CHECK(rule_string_is(rules + 0, RULE_PHYSICAL_FUNCTION, "0000:03:00.0"));
+        CHECK(rule_string_is(rules + 0, RULE_VF_INDEX, "0"));
+        CHECK(rule_string_is(rules + 1, RULE_PHYSICAL_FUNCTION, "0000:03:00.0"));
+        CHECK(rule_string_is(rules + 1, RULE_VF_INDEX, "1"));
         text = accepted(inv, type, rules, n);
         CHECK_STREQ(text, "0000:03:02.0 0000:03:02.1");
         rules_free(rules, n);
 
-        /* A VF with a PF is a plain pci group. */
+        /* A VF with a PF is a plain pci group, where a VF is named by its address. */
         CHECK(resource_make_rules(mixed, 2, &type, &rules, &n, NULL) == 0);
         CHECK(type == RESOURCE_PCI);
+        CHECK(n == 2 && rule_string_is(rules + 0, RULE_ADDRESS, "0000:03:02.0"));
         rules_free(rules, n);
 }
 
