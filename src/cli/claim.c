@@ -230,8 +230,7 @@ int resolve_device_options(sd_bus *bus, char ***ret_paths) {
         return 0;
 }
 
-/* The count of --count, else one member per --device, else 1. */
-static unsigned requested_count(void) {
+unsigned requested_count(void) {
         if (arg_count > 0)
                 return arg_count;
         if (arg_devices)

@@ -172,6 +172,8 @@ int fetch_resource_group(const char *what, sd_bus **ret_bus, HdHost **ret_host, 
 int show_resource_group_path(sd_bus *bus, const char *path);
 /* The devices of --device as object paths, resolved on bus; logs on failure. */
 int resolve_device_options(sd_bus *bus, char ***ret_paths);
+/* How many members claim and tenant assign ask for: --count, else one per --device, else 1. */
+unsigned requested_count(void);
 
 /* Tells the user about a missing IOMMU, on stderr. */
 void note_iommu(const HdHost *h);

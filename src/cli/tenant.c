@@ -26,7 +26,6 @@ static int tenant_assign(int argc, char *argv[]) {
         _cleanup_strv_free_ char **devices = NULL;
         _cleanup_free_ char *path = NULL;
         HdResourceGroup *g;
-        unsigned count;
         const char *p;
         int r;
 
@@ -34,16 +33,13 @@ static int tenant_assign(int argc, char *argv[]) {
                 log_error("tenant assign: the tenant must not be empty.");
                 return EXIT_USAGE;
         }
-        /* One member per --device unless --count says otherwise, as for claim. */
-        count = arg_count > 0 ? arg_count : arg_devices ? (unsigned) strv_length(arg_devices) : 1;
-
         if (fetch_resource_group(argv[1], &bus, &h, &g) < 0)
                 return EXIT_FAILURE;
         if (arg_devices && resolve_device_options(bus, &devices) < 0)
                 return EXIT_FAILURE;
         if (hd_new_call(bus, &m, g->path, HOSTDEV_RESOURCE_GROUP_INTERFACE, "AssignToTenant", arg_ask_password) < 0)
                 return EXIT_FAILURE;
-        r = sd_bus_message_append(m, "su", argv[2], count);
+        r = sd_bus_message_append(m, "su", argv[2], requested_count());
         if (r >= 0)
                 r = append_assign_options(m, devices);
         if (r < 0)
