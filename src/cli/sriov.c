@@ -261,17 +261,23 @@ static int verb_sriov_show(int argc, char *argv[]) {
         return output_result(show(bus, h, path));
 }
 
-static int parse_count(const char *s, uint32_t *ret) {
-        char *end;
+static int parse_u32(const char *s, uint32_t *ret) {
         unsigned long v;
+        char *end;
 
         errno = 0;
         v = strtoul(s, &end, 10);
-        if (!*s || *end || errno || v > UINT32_MAX || s[0] == '-' || s[0] == '+') {
+        if (!*s || *end || errno || v > UINT32_MAX || s[0] == '-' || s[0] == '+')
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+static int parse_count(const char *s, uint32_t *ret) {
+        if (parse_u32(s, ret) < 0) {
                 log_error("'%s' is not a number of VFs.", s);
                 return -EINVAL;
         }
-        *ret = (uint32_t) v;
         return 0;
 }
 
@@ -322,18 +328,6 @@ static int parse_switch(const char *s) {
         if (streq(s, "off") || streq(s, "no") || streq(s, "false") || streq(s, "0"))
                 return 0;
         return -EINVAL;
-}
-
-static int parse_u32(const char *s, uint32_t *ret) {
-        unsigned long v;
-        char *end;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (!*s || *end || errno || v > UINT32_MAX || s[0] == '-' || s[0] == '+')
-                return -EINVAL;
-        *ret = (uint32_t) v;
-        return 0;
 }
 
 /* KEY=VALUE → one option of SetVfConfig. Values are checked by hostdevd;
