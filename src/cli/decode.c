@@ -141,7 +141,8 @@ static int parse_manager_critical(sd_bus_message *m, void *field) {
         return parse_strv(m, &h->critical);
 }
 
-static int parse_rule(sd_bus_message *m, HdRule *rule) {
+static int parse_rule(sd_bus_message *m, void *item) {
+        HdRule *rule = item;
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -201,33 +202,40 @@ static int parse_rule(sd_bus_message *m, HdRule *rule) {
         return sd_bus_message_exit_container(m);
 }
 
-/* Rules, aa{sv}: the field is the resource group itself. */
-static int parse_rules(sd_bus_message *m, void *field) {
-        HdResourceGroup *g = field;
+/* An aa{sv} into *items, one element of size bytes per dictionary, each
+ * zeroed and counted before parse_one reads it, so that a half-read one
+ * is freed with the rest. */
+static int parse_dict_array(sd_bus_message *m, void **items, size_t *n_items, size_t size,
+                            int (*parse_one)(sd_bus_message *m, void *item)) {
         int r;
-
-        hd_rules_free(g->rules, g->n_rules);
-        g->rules = NULL;
-        g->n_rules = 0;
 
         r = sd_bus_message_enter_container(m, 'a', "a{sv}");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_at_end(m, false)) == 0) {
-                HdRule *n = realloc(g->rules, (g->n_rules + 1) * sizeof(HdRule));
+                uint8_t *n = realloc(*items, (*n_items + 1) * size);
 
                 if (!n)
                         return -ENOMEM;
-                g->rules = n;
-                n[g->n_rules] = (HdRule) {};
-                /* Counted before parsing, so that a half-read rule is freed too. */
-                r = parse_rule(m, n + g->n_rules++);
+                *items = n;
+                memset(n + *n_items * size, 0, size);
+                r = parse_one(m, n + (*n_items)++ * size);
                 if (r < 0)
                         return r;
         }
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(m);
+}
+
+/* Rules, aa{sv}: the field is the resource group itself. */
+static int parse_rules(sd_bus_message *m, void *field) {
+        HdResourceGroup *g = field;
+
+        hd_rules_free(g->rules, g->n_rules);
+        g->rules = NULL;
+        g->n_rules = 0;
+        return parse_dict_array(m, (void **) &g->rules, &g->n_rules, sizeof(HdRule), parse_rule);
 }
 
 static int parse_blockers(sd_bus_message *m, void *field) {
@@ -259,7 +267,8 @@ static int parse_blockers(sd_bus_message *m, void *field) {
 }
 
 /* One a{sv} of Claim.Handles; keys the daemon may add later are skipped. */
-static int parse_handle(sd_bus_message *m, HdHandle *x) {
+static int parse_handle(sd_bus_message *m, void *item) {
+        HdHandle *x = item;
         static const struct { const char *key; size_t offset; } keys[] = {
                 { "device",     offsetof(HdHandle, device)     },
                 { "address",    offsetof(HdHandle, address)    },
@@ -309,27 +318,9 @@ static int parse_handle(sd_bus_message *m, HdHandle *x) {
 /* Handles, aa{sv}: the field is the claim itself. */
 static int parse_handles(sd_bus_message *m, void *field) {
         HdClaim *c = field;
-        int r;
 
         hd_claim_free_handles(c);
-        r = sd_bus_message_enter_container(m, 'a', "a{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_at_end(m, false)) == 0) {
-                HdHandle *n = realloc(c->handles, (c->n_handles + 1) * sizeof(HdHandle));
-
-                if (!n)
-                        return -ENOMEM;
-                c->handles = n;
-                n[c->n_handles] = (HdHandle) {};
-                /* Counted before parsing, so that a half-read handle is freed too. */
-                r = parse_handle(m, n + c->n_handles++);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        return parse_dict_array(m, (void **) &c->handles, &c->n_handles, sizeof(HdHandle), parse_handle);
 }
 
 #define FIELD(type, f) offsetof(type, f)
