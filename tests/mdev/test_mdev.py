@@ -42,6 +42,11 @@ def mdev_path(uuid):
 
 
 class MdevCase(HostdevTestCase):
+    """A parent with types made before hostdevd starts: by default the GPU
+    PARENT with TYPES (test_mdev_virtual.py makes a parent of its own)."""
+    parent = PARENT                             # the parent's name for MdevEmulator
+    parent_path = hostspec.pci_path(PARENT)     # its object
+    types = TYPES
 
     def prepare_host(self):
         self.pending_parent = True
@@ -50,9 +55,12 @@ class MdevCase(HostdevTestCase):
         self.start_daemon = False
         super().setUp()
         self.mdev = MdevEmulator(self.sim, self.kernel)
-        self.mdev.add_parent(PARENT, TYPES)
+        self.add_parent()
         self.before_start()
         self.daemon.start()
+
+    def add_parent(self):
+        self.mdev.add_parent(self.parent, self.types)
 
     def before_start(self):
         """Tests may make instances before hostdevd starts."""
@@ -61,21 +69,20 @@ class MdevCase(HostdevTestCase):
     def sysfs_types(self):
         """SupportedTypes as sysfs says, sorted by id."""
         out = []
-        for t in sorted(TYPES, key=lambda t: t['id']):
-            d = self.mdev.type_dir(PARENT, t['id'])
+        for t in sorted(self.types, key=lambda t: t['id']):
+            d = self.mdev.type_dir(self.parent, t['id'])
             out.append((t['id'], self.sim.read(d + '/name').strip(), self.sim.read(d + '/description').strip(),
                         int(self.sim.read(d + '/available_instances'))))
         return out
 
     def supported(self):
-        return [tuple(t) for t in self.client.get(hostspec.pci_path(PARENT), PARENT_IFACE, 'SupportedTypes')]
+        return [tuple(t) for t in self.client.get(self.parent_path, PARENT_IFACE, 'SupportedTypes')]
 
     def create(self, type_id, options=None, caller=None):
         params = GLib.Variant('(sa{sv})', (type_id, options or {}))
         if caller is not None:
-            return call_as(self.shared.address, caller, hostspec.pci_path(PARENT), PARENT_IFACE, 'CreateMdev',
-                           params)[0]
-        return self.client.call(hostspec.pci_path(PARENT), PARENT_IFACE, 'CreateMdev', params)[0]
+            return call_as(self.shared.address, caller, self.parent_path, PARENT_IFACE, 'CreateMdev', params)[0]
+        return self.client.call(self.parent_path, PARENT_IFACE, 'CreateMdev', params)[0]
 
     def remove(self, path, caller=None):
         params = GLib.Variant('(a{sv})', ({},))

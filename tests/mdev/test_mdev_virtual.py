@@ -14,10 +14,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import harness  # noqa: E402,F401
 from harness import hostspec  # noqa: E402
-from harness.case import HostdevTestCase  # noqa: E402
 from harness.client import CallError, added, removed  # noqa: E402
-from harness.groups import NOBODY, call_as  # noqa: E402
-from harness.kernel import MdevEmulator  # noqa: E402
+from harness.groups import NOBODY  # noqa: E402
+from test_mdev import (  # noqa: E402
+    ERR_ACCESS_DENIED, ERR_INSUFFICIENT, ERR_INTERACTIVE, ERR_INVALID, MDEV_IFACE, PARENT_IFACE, MdevCase,
+    mdev_path)
 
 from gi.repository import GLib  # noqa: E402
 
@@ -27,54 +28,16 @@ TYPES = [
     {'id': 'mtty-2', 'name': 'Dual port serial', 'description': 'mtty, 2 ports', 'available': 1},
 ]
 PARENT_PATH = hostspec.ROOT_PATH + '/mdev_parent/' + NAME
-PARENT_IFACE = 'org.hostdev1.MdevParent'
-MDEV_IFACE = 'org.hostdev1.Mdev'
 UUID = '6a1e0b52-7c1d-4f0e-9b8a-0000000c0001'
 
-ERR_INSUFFICIENT = 'org.hostdev1.Error.InsufficientDevices'
-ERR_INVALID = 'org.hostdev1.Error.InvalidArgument'
-ERR_ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
-ERR_INTERACTIVE = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
 
+class VirtualParentCase(MdevCase):
+    parent = NAME
+    parent_path = PARENT_PATH
+    types = TYPES
 
-def mdev_path(uuid):
-    return hostspec.ROOT_PATH + '/mdev/' + uuid.replace('-', '_')
-
-
-class VirtualParentCase(HostdevTestCase):
-
-    def prepare_host(self):
-        self.pending_parent = True
-
-    def setUp(self):
-        self.start_daemon = False
-        super().setUp()
-        self.mdev = MdevEmulator(self.sim, self.kernel)
+    def add_parent(self):
         self.mdev.add_virtual_parent(NAME, TYPES)
-        self.daemon.start()
-
-    def sysfs_types(self):
-        out = []
-        for t in sorted(TYPES, key=lambda t: t['id']):
-            d = self.mdev.type_dir(NAME, t['id'])
-            out.append((t['id'], self.sim.read(d + '/name').strip(), self.sim.read(d + '/description').strip(),
-                        int(self.sim.read(d + '/available_instances'))))
-        return out
-
-    def sysfs_instances(self):
-        return sorted(os.listdir(self.sim.real('/sys/bus/mdev/devices')))
-
-    def supported(self):
-        return [tuple(t) for t in self.client.get(PARENT_PATH, PARENT_IFACE, 'SupportedTypes')]
-
-    def create(self, type_id, options=None, caller=None):
-        params = GLib.Variant('(sa{sv})', (type_id, options or {}))
-        if caller is not None:
-            return call_as(self.shared.address, caller, PARENT_PATH, PARENT_IFACE, 'CreateMdev', params)[0]
-        return self.client.call(PARENT_PATH, PARENT_IFACE, 'CreateMdev', params)[0]
-
-    def remove(self, path):
-        self.client.call(path, MDEV_IFACE, 'Remove', GLib.Variant('(a{sv})', ({},)))
 
 
 class VirtualParent(VirtualParentCase):
