@@ -183,15 +183,13 @@ int polkit_details_for_rules(char ***details, const Inventory *inv, ResourceType
                              size_t n) {
         _cleanup_free_ const Device **devs = calloc(inventory_n_devices(inv) + 1, sizeof(Device *));
         const ResourceGroup g = { .type = type, .rules = (Rule *) rules, .n_rules = n };
-        Device *dev;
-        size_t i = 0, k = 0;
+        size_t k = 0;
 
         if (!devs)
                 return -ENOMEM;
-        while (hashmap_iterate(inv->devices, &i, (void **) &dev, NULL))
-                if (resource_group_accepts(&g, dev))
-                        devs[k++] = dev;
-        qsort(devs, k, sizeof(Device *), device_address_compare);
+        for (Device *const *dev = inventory_sorted(inv); *dev; dev++)
+                if (resource_group_accepts(&g, *dev))
+                        devs[k++] = *dev;
         return polkit_details_for_devices(details, devs, k);
 }
 

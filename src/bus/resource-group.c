@@ -106,20 +106,19 @@ static int members(Bus *b, const char *path, const Device ***ret, size_t *ret_n)
         Daemon *d = b->daemon;
         const ResourceGroup *g = group_from_path(b, path);
         const Device **devs;
-        Device *dev;
-        size_t i = 0, n = 0;
+        size_t n = 0;
 
         if (!g)
                 return -ENOENT;
         devs = calloc(inventory_n_devices(&d->inventory) + 1, sizeof(Device *));
         if (!devs)
                 return -ENOMEM;
-        /* A tenant's group holds devices its parent owns. */
-        while (hashmap_iterate(d->inventory.devices, &i, (void **) &dev, NULL))
-                if (resource_group_is_tenant(g) ? resource_set_holder(&d->resources, dev) == g
-                                                : dev->resource_group == g)
-                        devs[n++] = dev;
-        qsort(devs, n, sizeof(Device *), device_address_compare);
+        /* A tenant's group holds devices its parent owns. In address
+         * order, as the inventory keeps them. */
+        for (Device *const *dev = inventory_sorted(&d->inventory); *dev; dev++)
+                if (resource_group_is_tenant(g) ? resource_set_holder(&d->resources, *dev) == g
+                                                : (*dev)->resource_group == g)
+                        devs[n++] = *dev;
         *ret = devs;
         *ret_n = n;
         return 0;
